@@ -1,0 +1,129 @@
+//! The vocabulary of the dashboard: every key binding names an [`Action`], and
+//! everything else that changes state (engine snapshots, job events, resizes)
+//! arrives as an internal, non-bindable variant.
+
+use serde::Deserialize;
+
+use crate::app::state::PaneId;
+use crate::aws::AwsStatus;
+use crate::docker::EngineUpdate;
+use crate::jobs::JobEvent;
+
+/// Something that changes [`crate::app::AppState`]. Bindable actions are named in
+/// `keymap.toml` in `snake_case`; the variants marked `#[serde(skip)]` come from
+/// the event loop, never from a key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    FocusImages,
+    FocusRegistry,
+    FocusEcs,
+    FocusLogs,
+    FocusSnapshots,
+    FocusJobs,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Filter,
+    Open,
+    Back,
+    SwitchTab,
+    Push,
+    Deploy,
+    Rollback,
+    TailLogs,
+    Backup,
+    Restore,
+    Bake,
+    Cancel,
+    Follow,
+    Wrap,
+    Timestamps,
+    Save,
+    SearchNext,
+    SearchPrev,
+
+    /// A key that no binding claims, while a text field (filter, prompt) has focus.
+    #[serde(skip)]
+    Input(crossterm::event::KeyEvent),
+    /// Text pasted into the terminal (bracketed paste).
+    #[serde(skip)]
+    Paste(String),
+    #[serde(skip)]
+    Resize(u16, u16),
+    /// Time passed while something animates (a running job's elapsed time).
+    #[serde(skip)]
+    Tick,
+    #[serde(skip)]
+    Engine(EngineUpdate),
+    #[serde(skip)]
+    Job(JobEvent),
+    #[serde(skip)]
+    Aws(AwsStatus),
+    /// A signal (SIGTERM, SIGHUP, SIGINT from outside) asks wharf to stop now.
+    #[serde(skip)]
+    Terminate,
+}
+
+impl Action {
+    /// A few words for help and key hints.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next pane",
+            Action::PrevPane => "previous pane",
+            Action::FocusImages => "Images pane",
+            Action::FocusRegistry => "Registry pane",
+            Action::FocusEcs => "ECS pane",
+            Action::FocusLogs => "Logs pane",
+            Action::FocusSnapshots => "Snapshots pane",
+            Action::FocusJobs => "Jobs pane",
+            Action::Down => "down",
+            Action::Up => "up",
+            Action::PageDown => "page down",
+            Action::PageUp => "page up",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Filter => "filter",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::SwitchTab => "images/containers",
+            Action::Push => "push image",
+            Action::Deploy => "deploy tag",
+            Action::Rollback => "roll back",
+            Action::TailLogs => "tail logs",
+            Action::Backup => "back up",
+            Action::Restore => "restore",
+            Action::Bake => "bake container",
+            Action::Cancel => "cancel job",
+            Action::Follow => "follow",
+            Action::Wrap => "wrap",
+            Action::Timestamps => "timestamps",
+            Action::Save => "save to file",
+            Action::SearchNext => "next match",
+            Action::SearchPrev => "previous match",
+            _ => "",
+        }
+    }
+
+    /// The pane a `focus_*` action jumps to.
+    pub fn focus_target(&self) -> Option<PaneId> {
+        Some(match self {
+            Action::FocusImages => PaneId::Images,
+            Action::FocusRegistry => PaneId::Registry,
+            Action::FocusEcs => PaneId::Ecs,
+            Action::FocusLogs => PaneId::Logs,
+            Action::FocusSnapshots => PaneId::Snapshots,
+            Action::FocusJobs => PaneId::Jobs,
+            _ => return None,
+        })
+    }
+}

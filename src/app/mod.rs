@@ -1,0 +1,9 @@
+//! The dashboard's state and the one function that changes it.
+
+pub mod action;
+pub mod state;
+pub mod update;
+
+pub use action::Action;
+pub use state::{AppState, Clock, Cursor, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt};
+pub use update::{Effect, update};

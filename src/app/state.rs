@@ -1,0 +1,341 @@
+//! `AppState`: plain data, changed only by [`crate::app::update`] and read by the panes.
+
+use std::time::{Duration, Instant};
+
+use crate::aws::AwsStatus;
+use crate::config::{Keymap, Section, Settings};
+use crate::docker::{ContainerInfo, ImageInfo};
+use crate::jobs::{JobId, JobKind, Progress};
+
+/// The six panes, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaneId {
+    Images,
+    Registry,
+    Ecs,
+    Logs,
+    Snapshots,
+    Jobs,
+}
+
+impl PaneId {
+    pub const ALL: [PaneId; 6] =
+        [PaneId::Images, PaneId::Registry, PaneId::Ecs, PaneId::Logs, PaneId::Snapshots, PaneId::Jobs];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Images => "Images",
+            PaneId::Registry => "Registry",
+            PaneId::Ecs => "ECS",
+            PaneId::Logs => "Logs",
+            PaneId::Snapshots => "Snapshots",
+            PaneId::Jobs => "Jobs",
+        }
+    }
+
+    /// The keymap section of this pane's own actions.
+    pub fn section(self) -> Section {
+        match self {
+            PaneId::Images => Section::Images,
+            PaneId::Registry => Section::Registry,
+            PaneId::Ecs => Section::Ecs,
+            PaneId::Logs => Section::Logs,
+            PaneId::Snapshots => Section::Snapshots,
+            PaneId::Jobs => Section::Jobs,
+        }
+    }
+
+    fn index(self) -> usize {
+        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> PaneId {
+        PaneId::ALL[(self.index() + 1) % PaneId::ALL.len()]
+    }
+
+    pub fn prev(self) -> PaneId {
+        PaneId::ALL[(self.index() + PaneId::ALL.len() - 1) % PaneId::ALL.len()]
+    }
+}
+
+/// The time as of the last thing that happened; panes compute ages from it so
+/// that drawing stays a pure function of state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// Unix seconds, for ages of images and snapshots.
+    pub wall: i64,
+    /// For elapsed times of jobs.
+    pub mono: Instant,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Clock { wall, mono: Instant::now() }
+    }
+}
+
+/// A selection in a list and the filter typed for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Index into the filtered list.
+    pub selected: usize,
+    pub filter: String,
+}
+
+impl Cursor {
+    /// Whether `text` passes the filter (case-insensitive substring).
+    pub fn matches(&self, text: &str) -> bool {
+        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+    }
+}
+
+/// What the Images pane knows about the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineView {
+    Connecting { endpoint: String },
+    Connected { endpoint: String, api_version: String },
+    Unreachable { endpoint: String, error: String, retry_in: Duration },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImagesTab {
+    Images,
+    Containers,
+}
+
+/// The Images pane: local images and containers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImagesPane {
+    pub engine: EngineView,
+    /// Whether at least one snapshot has arrived (so "no images" is true, not unknown).
+    pub loaded: bool,
+    pub images: Vec<ImageInfo>,
+    pub containers: Vec<ContainerInfo>,
+    pub tab: ImagesTab,
+    pub image_cursor: Cursor,
+    pub container_cursor: Cursor,
+}
+
+impl ImagesPane {
+    pub fn visible_images(&self) -> Vec<&ImageInfo> {
+        self.images
+            .iter()
+            .filter(|i| self.image_cursor.matches(&format!("{} {}", i.reference(), i.short_id())))
+            .collect()
+    }
+
+    pub fn visible_containers(&self) -> Vec<&ContainerInfo> {
+        self.containers
+            .iter()
+            .filter(|c| self.container_cursor.matches(&format!("{} {} {}", c.name, c.image, c.state)))
+            .collect()
+    }
+
+    pub fn selected_image(&self) -> Option<&ImageInfo> {
+        self.visible_images().get(self.image_cursor.selected).copied()
+    }
+
+    pub fn selected_container(&self) -> Option<&ContainerInfo> {
+        self.visible_containers().get(self.container_cursor.selected).copied()
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Queued,
+    Running,
+    /// Cancel was asked; the pool confirms with `Cancelled`.
+    Cancelling,
+    Done(String),
+    Failed(Vec<String>),
+    Cancelled,
+}
+
+impl JobState {
+    pub fn is_active(&self) -> bool {
+        matches!(self, JobState::Queued | JobState::Running | JobState::Cancelling)
+    }
+}
+
+/// One row of the Jobs pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub target: String,
+    pub state: JobState,
+    pub progress: Progress,
+    pub queued_at: Instant,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+}
+
+impl JobView {
+    /// Time spent running (not queued), up to now or to the end.
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        match self.started_at {
+            Some(start) => self.finished_at.unwrap_or(now).saturating_duration_since(start),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Bytes per second, when the job counts bytes.
+    pub fn throughput(&self, now: Instant) -> Option<f64> {
+        let secs = self.elapsed(now).as_secs_f64();
+        (self.progress.bytes && secs > 0.0 && self.progress.done > 0).then(|| self.progress.done as f64 / secs)
+    }
+
+    /// Time left at the current rate, when the total is known.
+    pub fn eta(&self, now: Instant) -> Option<Duration> {
+        let rate = self.throughput(now)?;
+        let left = self.progress.total?.saturating_sub(self.progress.done);
+        (self.state == JobState::Running).then(|| Duration::from_secs_f64(left as f64 / rate))
+    }
+}
+
+/// The Jobs pane: every job of the session, newest last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobsPane {
+    pub jobs: Vec<JobView>,
+    pub cursor: Cursor,
+    pub next_id: JobId,
+}
+
+impl JobsPane {
+    pub fn visible(&self) -> Vec<&JobView> {
+        self.jobs
+            .iter()
+            .filter(|j| self.cursor.matches(&format!("{} {}", j.kind.label(), j.target)))
+            .collect()
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.jobs.iter().filter(|j| j.state.is_active()).count()
+    }
+}
+
+/// A one-line text field that asks for something before an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub title: String,
+    pub text: String,
+    pub purpose: PromptPurpose,
+    /// Why the last submitted text was refused.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptPurpose {
+    /// The image reference to bake `container` into.
+    BakeTag { container: String },
+}
+
+/// What is drawn over the panes and takes the keys first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help { scroll: u16 },
+    /// Jobs are running: quit only after a yes.
+    ConfirmQuit,
+    Prompt(Prompt),
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub settings: Settings,
+    pub keymap: Keymap,
+    pub focus: PaneId,
+    pub size: (u16, u16),
+    pub clock: Clock,
+    pub images: ImagesPane,
+    pub aws: AwsStatus,
+    pub jobs: JobsPane,
+    pub overlay: Option<Overlay>,
+    /// The focused pane's filter is being typed.
+    pub filtering: bool,
+    /// A message for the status line, until the next key.
+    pub flash: Option<String>,
+    pub quit: bool,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, keymap: Keymap, clock: Clock) -> AppState {
+        let endpoint = settings.docker_endpoint();
+        AppState {
+            settings,
+            keymap,
+            focus: PaneId::Images,
+            size: (0, 0),
+            clock,
+            images: ImagesPane {
+                engine: EngineView::Connecting { endpoint },
+                loaded: false,
+                images: Vec::new(),
+                containers: Vec::new(),
+                tab: ImagesTab::Images,
+                image_cursor: Cursor::default(),
+                container_cursor: Cursor::default(),
+            },
+            aws: AwsStatus::Checking,
+            jobs: JobsPane::default(),
+            overlay: None,
+            filtering: false,
+            flash: None,
+            quit: false,
+        }
+    }
+
+    /// The cursor of the focused pane, if it is a list.
+    pub fn focused_cursor(&self) -> Option<&Cursor> {
+        match self.focus {
+            PaneId::Images => Some(match self.images.tab {
+                ImagesTab::Images => &self.images.image_cursor,
+                ImagesTab::Containers => &self.images.container_cursor,
+            }),
+            PaneId::Jobs => Some(&self.jobs.cursor),
+            _ => None,
+        }
+    }
+
+    pub fn focused_cursor_mut(&mut self) -> Option<&mut Cursor> {
+        match self.focus {
+            PaneId::Images => Some(match self.images.tab {
+                ImagesTab::Images => &mut self.images.image_cursor,
+                ImagesTab::Containers => &mut self.images.container_cursor,
+            }),
+            PaneId::Jobs => Some(&mut self.jobs.cursor),
+            _ => None,
+        }
+    }
+
+    /// How many rows the focused list shows.
+    pub fn focused_len(&self) -> usize {
+        match self.focus {
+            PaneId::Images => match self.images.tab {
+                ImagesTab::Images => self.images.visible_images().len(),
+                ImagesTab::Containers => self.images.visible_containers().len(),
+            },
+            PaneId::Jobs => self.jobs.visible().len(),
+            _ => 0,
+        }
+    }
+
+    /// The keymap sections consulted for a key, most specific first.
+    pub fn key_sections(&self) -> Vec<Section> {
+        let mut sections = vec![self.focus.section()];
+        if self.focused_cursor().is_some() {
+            sections.push(Section::List);
+        }
+        sections.push(Section::Global);
+        sections
+    }
+
+    /// Whether anything moves on screen by itself (so the event loop ticks).
+    pub fn animating(&self) -> bool {
+        self.jobs.active_count() > 0
+    }
+}

@@ -1,0 +1,358 @@
+//! `update`: the only place state changes. Input becomes an [`Action`]; the
+//! result is the new state plus [`Effect`]s for the event loop to carry out.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::Action;
+use super::state::{AppState, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt, PromptPurpose};
+use crate::config::{Key, Section};
+use crate::docker::{EngineUpdate, parse_reference};
+use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress};
+
+/// Work the event loop starts on behalf of `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    StartJob { id: JobId, spec: JobSpec },
+    CancelJob(JobId),
+}
+
+/// Rows a page key moves.
+const PAGE: usize = 10;
+
+/// Applies `action` to `state` and returns the effects to carry out.
+pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match action {
+        Action::Input(key) => handle_key(state, key, &mut effects),
+        Action::Paste(text) => {
+            let line = text.lines().next().unwrap_or_default().to_string();
+            if let Some(field) = text_field(state) {
+                field.push_str(&line);
+                after_filter_edit(state);
+            }
+        }
+        Action::Resize(width, height) => state.size = (width, height),
+        Action::Tick => {}
+        Action::Engine(update) => apply_engine(state, update),
+        Action::Job(event) => apply_job(state, event),
+        Action::Aws(status) => state.aws = status,
+        Action::Terminate => state.quit = true,
+        action => perform(state, action, &mut effects),
+    }
+    effects
+}
+
+fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) {
+    if event.kind == KeyEventKind::Release {
+        return;
+    }
+    state.flash = None;
+    let key = Key::from_event(event);
+    match state.overlay.clone() {
+        Some(Overlay::Help { scroll }) => {
+            match state.keymap.action_for(&[Section::List, Section::Global], key) {
+                Some(Action::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Action::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Action::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
+                Some(Action::PageUp) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
+                Some(Action::Help | Action::Back | Action::Quit) => state.overlay = None,
+                _ => {}
+            }
+            return;
+        }
+        Some(Overlay::ConfirmQuit) => {
+            state.overlay = None;
+            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+                state.quit = true;
+            }
+            return;
+        }
+        Some(Overlay::Prompt(prompt)) => {
+            match edit(event) {
+                Edit::Submit => submit_prompt(state, prompt, effects),
+                Edit::Cancel => state.overlay = None,
+                other => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        other.apply(&mut p.text);
+                        p.error = None;
+                    }
+                }
+            }
+            return;
+        }
+        None => {}
+    }
+    if state.filtering {
+        match edit(event) {
+            Edit::Submit => state.filtering = false,
+            Edit::Cancel => {
+                state.filtering = false;
+                if let Some(c) = state.focused_cursor_mut() {
+                    c.filter.clear();
+                }
+            }
+            other => {
+                if let Some(c) = state.focused_cursor_mut() {
+                    other.apply(&mut c.filter);
+                }
+            }
+        }
+        after_filter_edit(state);
+        return;
+    }
+    if let Some(action) = state.keymap.action_for(&state.key_sections(), key) {
+        perform(state, action, effects);
+    }
+}
+
+/// What a key does to a text field.
+enum Edit {
+    Insert(char),
+    DeleteBack,
+    Clear,
+    Submit,
+    Cancel,
+    Ignore,
+}
+
+impl Edit {
+    fn apply(self, text: &mut String) {
+        match self {
+            Edit::Insert(c) => text.push(c),
+            Edit::DeleteBack => {
+                text.pop();
+            }
+            Edit::Clear => text.clear(),
+            Edit::Submit | Edit::Cancel | Edit::Ignore => {}
+        }
+    }
+}
+
+fn edit(event: KeyEvent) -> Edit {
+    let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+    match event.code {
+        KeyCode::Enter => Edit::Submit,
+        KeyCode::Esc => Edit::Cancel,
+        KeyCode::Char('c') if ctrl => Edit::Cancel,
+        KeyCode::Char('u') if ctrl => Edit::Clear,
+        KeyCode::Backspace => Edit::DeleteBack,
+        KeyCode::Char(c) if !ctrl => Edit::Insert(c),
+        _ => Edit::Ignore,
+    }
+}
+
+/// The text field that has the keys, if any.
+fn text_field(state: &mut AppState) -> Option<&mut String> {
+    if matches!(state.overlay, Some(Overlay::Prompt(_))) {
+        return match &mut state.overlay {
+            Some(Overlay::Prompt(p)) => Some(&mut p.text),
+            _ => None,
+        };
+    }
+    if state.filtering { state.focused_cursor_mut().map(|c| &mut c.filter) } else { None }
+}
+
+fn after_filter_edit(state: &mut AppState) {
+    if state.filtering {
+        if let Some(c) = state.focused_cursor_mut() {
+            c.selected = 0;
+        }
+    }
+}
+
+fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
+    if let Some(pane) = action.focus_target() {
+        state.focus = pane;
+        return;
+    }
+    match action {
+        Action::Quit => {
+            if state.jobs.active_count() > 0 {
+                state.overlay = Some(Overlay::ConfirmQuit);
+            } else {
+                state.quit = true;
+            }
+        }
+        Action::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::NextPane => state.focus = state.focus.next(),
+        Action::PrevPane => state.focus = state.focus.prev(),
+        Action::Down => move_cursor(state, |s, len| (s + 1).min(len.saturating_sub(1))),
+        Action::Up => move_cursor(state, |s, _| s.saturating_sub(1)),
+        Action::PageDown => move_cursor(state, |s, len| (s + PAGE).min(len.saturating_sub(1))),
+        Action::PageUp => move_cursor(state, |s, _| s.saturating_sub(PAGE)),
+        Action::Top => move_cursor(state, |_, _| 0),
+        Action::Bottom => move_cursor(state, |_, len| len.saturating_sub(1)),
+        Action::Filter => {
+            if state.focused_cursor().is_some() {
+                state.filtering = true;
+            } else {
+                state.flash = Some(format!("{} has no list to filter yet", state.focus.title()));
+            }
+        }
+        Action::Back => {
+            if let Some(c) = state.focused_cursor_mut() {
+                c.filter.clear();
+                c.selected = 0;
+            }
+        }
+        Action::Open => {}
+        Action::SwitchTab if state.focus == PaneId::Images => {
+            state.images.tab = match state.images.tab {
+                ImagesTab::Images => ImagesTab::Containers,
+                ImagesTab::Containers => ImagesTab::Images,
+            };
+        }
+        Action::Bake => start_bake(state),
+        Action::Cancel => cancel_selected_job(state, effects),
+        Action::Push
+        | Action::Deploy
+        | Action::Rollback
+        | Action::TailLogs
+        | Action::Backup
+        | Action::Restore
+        | Action::Follow
+        | Action::Wrap
+        | Action::Timestamps
+        | Action::Save
+        | Action::SearchNext
+        | Action::SearchPrev => {
+            state.flash = Some(format!("{} is not in this build of wharf yet", action.description()));
+        }
+        _ => {}
+    }
+}
+
+fn move_cursor(state: &mut AppState, to: impl Fn(usize, usize) -> usize) {
+    let len = state.focused_len();
+    if let Some(c) = state.focused_cursor_mut() {
+        c.selected = to(c.selected, len);
+    }
+}
+
+fn start_bake(state: &mut AppState) {
+    if state.focus != PaneId::Images || state.images.tab != ImagesTab::Containers {
+        state.focus = PaneId::Images;
+        state.images.tab = ImagesTab::Containers;
+        state.flash = Some("bake: select a container, then press the key again".into());
+        return;
+    }
+    if state.settings.read_only {
+        state.flash = Some("read-only: bake is disabled (started with --read-only)".into());
+        return;
+    }
+    let Some(container) = state.images.selected_container() else {
+        state.flash = Some("bake: there is no container to bake".into());
+        return;
+    };
+    let name = container.name.clone();
+    state.overlay = Some(Overlay::Prompt(Prompt {
+        title: format!("Bake {name} into image"),
+        text: format!("{}:baked", name.to_lowercase()),
+        purpose: PromptPurpose::BakeTag { container: name },
+        error: None,
+    }));
+}
+
+fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>) {
+    match prompt.purpose {
+        PromptPurpose::BakeTag { container } => {
+            let reference = prompt.text.trim().to_string();
+            if let Err(e) = parse_reference(&reference) {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(e.to_string());
+                }
+                return;
+            }
+            state.overlay = None;
+            let spec =
+                JobSpec::Bake(BakeJob { container, reference, docker_host: state.settings.docker_host.clone() });
+            let id = add_job(state, &spec);
+            effects.push(Effect::StartJob { id, spec });
+        }
+    }
+}
+
+/// Lists a new job as queued and returns its id.
+fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
+    state.jobs.next_id += 1;
+    let id = state.jobs.next_id;
+    state.jobs.jobs.push(JobView {
+        id,
+        kind: spec.kind(),
+        target: spec.target(),
+        state: JobState::Queued,
+        progress: Progress::stage("queued"),
+        queued_at: state.clock.mono,
+        started_at: None,
+        finished_at: None,
+    });
+    id
+}
+
+fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some(id) = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.id) else {
+        state.flash = Some("no job selected".into());
+        return;
+    };
+    if let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == id) {
+        if matches!(job.state, JobState::Queued | JobState::Running) {
+            job.state = JobState::Cancelling;
+            effects.push(Effect::CancelJob(id));
+        } else if !job.state.is_active() {
+            state.flash = Some(format!("job {id} has already finished"));
+        }
+    }
+}
+
+fn apply_engine(state: &mut AppState, update: EngineUpdate) {
+    let pane = &mut state.images;
+    match update {
+        EngineUpdate::Snapshot { endpoint, api_version, images, containers } => {
+            let image_key = pane.selected_image().map(|i| i.reference());
+            let container_key = pane.selected_container().map(|c| c.id.clone());
+            pane.images = images;
+            pane.containers = containers;
+            pane.loaded = true;
+            pane.engine = EngineView::Connected { endpoint, api_version };
+            // Keep the selection on the same item when the list changes under it.
+            let visible = pane.visible_images();
+            pane.image_cursor.selected = image_key
+                .and_then(|k| visible.iter().position(|i| i.reference() == k))
+                .unwrap_or(pane.image_cursor.selected)
+                .min(visible.len().saturating_sub(1));
+            let visible = pane.visible_containers();
+            pane.container_cursor.selected = container_key
+                .and_then(|k| visible.iter().position(|c| c.id == k))
+                .unwrap_or(pane.container_cursor.selected)
+                .min(visible.len().saturating_sub(1));
+        }
+        EngineUpdate::Unreachable { endpoint, error, retry_in } => {
+            pane.engine = EngineView::Unreachable { endpoint, error, retry_in };
+        }
+    }
+}
+
+fn apply_job(state: &mut AppState, event: JobEvent) {
+    let now = state.clock.mono;
+    let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
+        return;
+    };
+    match event.update {
+        JobUpdate::Started => {
+            if job.state == JobState::Queued {
+                job.state = JobState::Running;
+            }
+            job.started_at = Some(now);
+            job.progress = Progress::stage("started");
+        }
+        JobUpdate::Progress(progress) => job.progress = progress,
+        JobUpdate::Finished(result) => {
+            job.finished_at = Some(now);
+            job.state = match result {
+                JobResult::Done(output) => JobState::Done(output.summary),
+                JobResult::Failed(chain) => JobState::Failed(chain),
+                JobResult::Cancelled => JobState::Cancelled,
+            };
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The AWS side: one SDK configuration built from aws-config's default chain
+//! with the profile and command line laid over it, and the clients made from it.
+//! No SDK type travels past this module.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+
+use crate::config::Profile;
+
+/// The AWS clients wharf uses, all from one configuration.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub ecr: aws_sdk_ecr::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+/// What the status line and the AWS panes say about the AWS connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsStatus {
+    /// The configuration is being loaded and the credentials looked for.
+    Checking,
+    /// Credentials were found.
+    Ready { region: Option<String>, endpoint: Option<String> },
+    /// No usable credentials: the AWS panes say so, the Docker side works on.
+    NoCredentials { region: Option<String>, endpoint: Option<String>, error: String },
+}
+
+impl AwsStatus {
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            AwsStatus::Checking => None,
+            AwsStatus::Ready { region, .. } | AwsStatus::NoCredentials { region, .. } => region.as_deref(),
+        }
+    }
+}
+
+/// Loads the SDK configuration: the default chain (environment, shared files,
+/// `AWS_ENDPOINT_URL` …) overridden by the profile's `aws_profile`, `region`
+/// and `endpoint_url` (which already carry `--aws-profile`, `--region`, `--endpoint-url`).
+pub async fn load_config(profile: &Profile) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(name) = &profile.aws_profile {
+        loader = loader.profile_name(name);
+    }
+    if let Some(region) = &profile.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &profile.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+impl AwsClients {
+    /// Makes the clients. With an endpoint URL (an emulator, a local S3 server)
+    /// S3 uses path-style addressing: `bucket.localhost` does not resolve.
+    pub fn new(config: &SdkConfig) -> AwsClients {
+        AwsClients {
+            ecr: aws_sdk_ecr::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config(config)),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+        }
+    }
+}
+
+/// The S3 client's configuration: path-style whenever an endpoint URL is set.
+pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {
+    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build()
+}
+
+/// Loads the configuration and looks for credentials, for the status line.
+pub async fn probe(profile: &Profile) -> AwsStatus {
+    let config = load_config(profile).await;
+    let region = config.region().map(|r| r.to_string());
+    let endpoint = config.endpoint_url().map(str::to_string);
+    let Some(provider) = config.credentials_provider() else {
+        return AwsStatus::NoCredentials { region, endpoint, error: "no credentials provider is configured".into() };
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => AwsStatus::Ready { region, endpoint },
+        Err(e) => {
+            let mut error = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                error.push_str(": ");
+                error.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::warn!(%error, "no AWS credentials");
+            AwsStatus::NoCredentials { region, endpoint, error }
+        }
+    }
+}

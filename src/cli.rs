@@ -1,0 +1,89 @@
+//! The command line: `wharf` opens the dashboard; each job is also a subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wharf",
+    version,
+    about = "One terminal dashboard for the container loop: local images → ECR → ECS → logs → S3 snapshots",
+    after_help = "Exit status: 0 ok, 1 failed, 2 usage or configuration error, 130 cancelled."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: ./wharf.toml, else $XDG_CONFIG_HOME/wharf/wharf.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The wharf profile to use [default: the file's default_profile]
+    #[arg(long, global = true, env = "WHARF_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS profile (from ~/.aws/config), over the wharf profile's aws_profile
+    #[arg(long, global = true, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+    /// The AWS region, over the wharf profile's region
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator, a local S3 server)
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The Docker Engine: unix:///path/docker.sock or tcp://host:port
+    #[arg(long, global = true, env = "DOCKER_HOST", value_name = "URL")]
+    pub docker_host: Option<String>,
+    /// Change nothing: jobs that write (bake, push, deploy, restore, prune …) are refused
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Write the log here [default: $XDG_STATE_HOME/wharf/wharf.log]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// List local images (and, with --containers, containers)
+    Images {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        /// List containers instead of images
+        #[arg(long)]
+        containers: bool,
+    },
+    /// Commit a container to a new image, ready to push
+    Bake {
+        /// The container to commit (name or id)
+        #[arg(long, value_name = "NAME")]
+        container: String,
+        /// The new image's reference, REPOSITORY:TAG
+        #[arg(long, value_name = "REPO:TAG")]
+        tag: String,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            aws_profile: self.aws_profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            docker_host: self.docker_host.clone(),
+            read_only: self.read_only,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Runs one job from the command line through the same pool the dashboard uses:
+//! progress on stderr, the result on stdout, Ctrl-C cancels (exit 130).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use tokio::sync::mpsc;
+
+use super::{code, exit};
+use crate::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
+
+pub async fn run_job(spec: JobSpec, json: bool) -> ExitCode {
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut pool = JobPool::new(1, tx);
+    let label = format!("{} {}", spec.kind().label(), spec.target());
+    pool.submit(1, spec);
+    let tty = std::io::stderr().is_terminal();
+    let mut last_stage = String::new();
+    let mut interrupted = false;
+    loop {
+        let event = tokio::select! {
+            event = rx.recv() => event,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                pool.cancel(1);
+                continue;
+            }
+        };
+        let Some(event) = event else {
+            eprintln!("error: the job ended without a result");
+            return code(exit::FAILED);
+        };
+        match event.update {
+            JobUpdate::Started => {}
+            JobUpdate::Progress(p) => {
+                let line = match p.total {
+                    Some(total) if total > 0 => format!("{label}: {} {}/{}", p.stage, p.done, total),
+                    _ => format!("{label}: {}", p.stage),
+                };
+                if tty {
+                    eprint!("\r\x1b[2K{line}");
+                    let _ = std::io::stderr().flush();
+                } else if p.stage != last_stage {
+                    eprintln!("{line}");
+                }
+                last_stage = p.stage;
+            }
+            JobUpdate::Finished(result) => {
+                if tty {
+                    eprint!("\r\x1b[2K");
+                }
+                return match result {
+                    JobResult::Done(output) => {
+                        if json {
+                            println!("{}", output.json);
+                        } else {
+                            println!("{}", output.summary);
+                        }
+                        code(exit::OK)
+                    }
+                    JobResult::Failed(chain) => {
+                        eprintln!("error: {}", chain.join(": "));
+                        code(exit::FAILED)
+                    }
+                    JobResult::Cancelled => {
+                        eprintln!("{label}: cancelled");
+                        code(exit::CANCELLED)
+                    }
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Subcommands: the same job code as the dashboard, with progress on stderr and
+//! the result on stdout.
+
+mod images;
+mod job;
+
+pub use images::images;
+pub use job::run_job;
+
+use std::process::ExitCode;
+
+/// Exit statuses, as the README documents them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CANCELLED: u8 = 130;
+}
+
+pub(crate) fn code(n: u8) -> ExitCode {
+    ExitCode::from(n)
+}

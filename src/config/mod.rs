@@ -1,0 +1,258 @@
+//! `wharf.toml`: named profiles, looked up in the current directory, then the
+//! user's config directory, or given with `--config`. Unknown keys are errors
+//! that name the key, the file and the line.
+
+pub mod keymap;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use keymap::{Key, Keymap, KeymapError, Section};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// One named profile; every key is optional, what is missing is picked in the
+/// dashboard from live lists.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub aws_profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Push to this registry host instead of the one in the repository URI.
+    pub registry: Option<String>,
+    pub repository: Option<String>,
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    /// The container in the task definition that deploy re-pins.
+    pub container: Option<String>,
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub storage_class: Option<StorageClass>,
+    /// Deploy and restore need the service or container name typed to confirm.
+    #[serde(default)]
+    pub protected: bool,
+    pub remote_backup_command: Option<Vec<String>>,
+    pub database: Option<Database>,
+}
+
+/// The local database container that backups read and restores write.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub container: Option<String>,
+    pub preset: Option<Preset>,
+    pub path: Option<String>,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    /// For `preset = "custom"`: the argument vector that writes the dump to stdout.
+    pub backup_command: Option<Vec<String>>,
+    /// For `preset = "custom"`: the argument vector that reads the dump on stdin.
+    pub restore_command: Option<Vec<String>>,
+}
+
+/// How data leaves and enters a database container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    Path,
+    Postgres,
+    Mysql,
+    Mssql,
+    Custom,
+}
+
+/// The S3 storage classes a snapshot can be stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StorageClass {
+    Standard,
+    StandardIa,
+    OnezoneIa,
+    IntelligentTiering,
+    GlacierIr,
+}
+
+/// A configuration that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse { file: String, line: usize, column: usize, message: String },
+    #[error("cannot read {file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("no profile `{name}` in {file} (profiles: {known})")]
+    UnknownProfile { name: String, file: String, known: String },
+    #[error("profile `{name}` was asked for, but there is no wharf.toml (looked in {looked})")]
+    NoConfigForProfile { name: String, looked: String },
+}
+
+/// What the command line and environment say about configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub aws_profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub docker_host: Option<String>,
+    pub read_only: bool,
+}
+
+/// The configuration in force: the chosen profile with the command line laid over it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+    /// The wharf profile's name (`None` when there is no profile at all).
+    pub profile_name: Option<String>,
+    pub profile: Profile,
+    pub docker_host: Option<String>,
+    pub read_only: bool,
+}
+
+impl ConfigFile {
+    /// Parses `text`; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+            ConfigError::Parse {
+                file: file.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })
+    }
+}
+
+/// Where wharf keeps its files, following the XDG base directories.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub state: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        match directories::ProjectDirs::from("", "", "wharf") {
+            Some(d) => Dirs {
+                config: d.config_dir().to_path_buf(),
+                state: d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf(),
+                cache: d.cache_dir().to_path_buf(),
+            },
+            None => Dirs {
+                config: PathBuf::from(".wharf"),
+                state: PathBuf::from(".wharf"),
+                cache: PathBuf::from(".wharf/cache"),
+            },
+        }
+    }
+
+    pub fn keymap(&self) -> PathBuf {
+        self.config.join("keymap.toml")
+    }
+}
+
+impl Default for Dirs {
+    fn default() -> Self {
+        Dirs::new()
+    }
+}
+
+impl Settings {
+    /// Finds and reads the configuration file and picks the profile.
+    pub fn load(overrides: &Overrides, dirs: &Dirs) -> Result<Settings, ConfigError> {
+        let candidates = match &overrides.config {
+            Some(path) => vec![path.clone()],
+            None => vec![PathBuf::from("wharf.toml"), dirs.config.join("wharf.toml")],
+        };
+        let found = candidates.iter().find(|p| overrides.config.is_some() || p.is_file());
+        let (file, config) = match found {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+                (Some(path.clone()), ConfigFile::parse(&text, &path.display().to_string())?)
+            }
+            None => (None, ConfigFile::default()),
+        };
+        Settings::resolve(file, config, overrides, &candidates)
+    }
+
+    fn resolve(
+        file: Option<PathBuf>,
+        config: ConfigFile,
+        overrides: &Overrides,
+        looked: &[PathBuf],
+    ) -> Result<Settings, ConfigError> {
+        let wanted = overrides.profile.clone().or(config.default_profile.clone());
+        let (profile_name, mut profile) = match wanted {
+            Some(name) => match (&file, config.profiles.get(&name)) {
+                (_, Some(p)) => (Some(name), p.clone()),
+                (None, None) => {
+                    // A profile picked without any file is only an error when asked for explicitly.
+                    if overrides.profile.is_some() {
+                        return Err(ConfigError::NoConfigForProfile {
+                            name,
+                            looked: looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                        });
+                    }
+                    (None, Profile::default())
+                }
+                (Some(path), None) => {
+                    let known: Vec<_> = config.profiles.keys().cloned().collect();
+                    return Err(ConfigError::UnknownProfile {
+                        name,
+                        file: path.display().to_string(),
+                        known: if known.is_empty() { "none".into() } else { known.join(", ") },
+                    });
+                }
+            },
+            None if config.profiles.len() == 1 => {
+                let (name, p) = config.profiles.iter().next().map(|(n, p)| (n.clone(), p.clone())).unzip();
+                (name, p.unwrap_or_default())
+            }
+            None => (None, Profile::default()),
+        };
+        if overrides.aws_profile.is_some() {
+            profile.aws_profile = overrides.aws_profile.clone();
+        }
+        if overrides.region.is_some() {
+            profile.region = overrides.region.clone();
+        }
+        if overrides.endpoint_url.is_some() {
+            profile.endpoint_url = overrides.endpoint_url.clone();
+        }
+        Ok(Settings {
+            file,
+            profile_name,
+            profile,
+            docker_host: overrides.docker_host.clone(),
+            read_only: overrides.read_only,
+        })
+    }
+
+    /// The Docker endpoint as the user would write it.
+    pub fn docker_endpoint(&self) -> String {
+        self.docker_host.clone().unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

@@ -1,0 +1,272 @@
+//! The local Docker Engine through bollard. Everything here returns wharf's own
+//! types; no bollard type travels past this module.
+
+mod watch;
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{
+    CommitContainerOptions, EventsOptions, ListContainersOptions, ListImagesOptions,
+};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+
+pub use watch::{EngineUpdate, watch_engine};
+
+/// The default endpoint when neither `--docker-host` nor `DOCKER_HOST` says otherwise.
+pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
+
+/// How long one engine request may take before it counts as unreachable.
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// A local image, one row per `repository:tag` (untagged images get `<none>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    pub repository: String,
+    pub tag: String,
+    /// The full image id, `sha256:…`.
+    pub id: String,
+    pub size: u64,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+impl ImageInfo {
+    /// `repository:tag` as `docker images` would show it.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// The 12-character id `docker images` shows.
+    pub fn short_id(&self) -> &str {
+        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
+        &hex[..hex.len().min(12)]
+    }
+}
+
+/// A local container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// `running`, `exited`, `created`, `paused` …
+    pub state: String,
+    /// The engine's own words: `Up 3 minutes`, `Exited (0) 2 hours ago`.
+    pub status: String,
+}
+
+/// Something the engine could not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    #[error("Docker engine unreachable at {endpoint}: {message}")]
+    Unreachable { endpoint: String, message: String },
+    #[error("no such container `{0}`")]
+    NoSuchContainer(String),
+    #[error("invalid image reference `{reference}`: {reason}")]
+    BadReference { reference: String, reason: String },
+    #[error("the Docker engine refused: {0}")]
+    Engine(String),
+}
+
+/// A connection to one Docker Engine, its API version negotiated.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: String,
+}
+
+impl Engine {
+    /// Connects to `host` (`unix:///path`, `tcp://host:port`, `http://…`), else
+    /// to `DOCKER_HOST`, else to the local socket, and negotiates the API version
+    /// (engines here speak 1.41, older than bollard's default).
+    pub async fn connect(host: Option<&str>) -> Result<Engine, DockerError> {
+        let endpoint = endpoint(host);
+        let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
+            endpoint: endpoint.clone(),
+            message: describe(&e),
+        };
+        let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
+            Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+            Docker::connect_with_http(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        } else {
+            return Err(DockerError::Unreachable {
+                endpoint: endpoint.clone(),
+                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port".into(),
+            });
+        }
+        .map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// The endpoint as the user would write it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The API version agreed with the engine, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    /// Local images, newest first, one row per tag.
+    pub async fn images(&self) -> Result<Vec<ImageInfo>, DockerError> {
+        let summaries = self
+            .docker
+            .list_images(Some(ListImagesOptions::default()))
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut images = Vec::new();
+        for s in summaries {
+            let size = u64::try_from(s.size).unwrap_or(0);
+            let tags: Vec<&String> = s.repo_tags.iter().filter(|t| t.as_str() != "<none>:<none>").collect();
+            if tags.is_empty() {
+                images.push(ImageInfo {
+                    repository: "<none>".into(),
+                    tag: "<none>".into(),
+                    id: s.id.clone(),
+                    size,
+                    created: s.created,
+                });
+            }
+            for reference in tags {
+                let (repository, tag) = split_reference(reference);
+                images.push(ImageInfo { repository, tag, id: s.id.clone(), size, created: s.created });
+            }
+        }
+        images.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.reference().cmp(&b.reference())));
+        Ok(images)
+    }
+
+    /// Every local container, running or not, newest first.
+    pub async fn containers(&self) -> Result<Vec<ContainerInfo>, DockerError> {
+        let options = ListContainersOptions { all: true, ..Default::default() };
+        let summaries = self.docker.list_containers(Some(options)).await.map_err(|e| self.error(e))?;
+        Ok(summaries
+            .into_iter()
+            .map(|c| ContainerInfo {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                image: c.image.unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Commits `container` to a new image `reference` (`repository:tag`) and
+    /// returns the new image's id.
+    pub async fn commit(&self, container: &str, reference: &str) -> Result<String, DockerError> {
+        let (repository, tag) = parse_reference(reference)?;
+        let options = CommitContainerOptions {
+            container: Some(container.to_string()),
+            repo: Some(repository),
+            tag: Some(tag),
+            comment: Some("baked by wharf".into()),
+            pause: true,
+            ..Default::default()
+        };
+        match self.docker.commit_container(options, ContainerConfig::default()).await {
+            Ok(r) => Ok(r.id),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchContainer(container.to_string()))
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Image and container events, as the engine reports them; the stream ends or
+    /// fails when the engine goes away.
+    pub fn changes(&self) -> impl Stream<Item = Result<(), DockerError>> + use<> {
+        let filters = HashMap::from([("type".to_string(), vec!["image".to_string(), "container".to_string()])]);
+        let options = EventsOptions { filters: Some(filters), ..Default::default() };
+        let endpoint = self.endpoint.clone();
+        self.docker.events(Some(options)).filter_map(move |event| {
+            let endpoint = endpoint.clone();
+            async move {
+                match event {
+                    // exec_* and health events change nothing the panes show.
+                    Ok(e) => {
+                        let action = e.action.unwrap_or_default();
+                        (!action.starts_with("exec_") && !action.starts_with("health_status")).then_some(Ok(()))
+                    }
+                    Err(e) => Some(Err(DockerError::Unreachable { endpoint, message: describe(&e) })),
+                }
+            }
+        })
+    }
+
+    fn error(&self, e: bollard::errors::Error) -> DockerError {
+        match e {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => DockerError::Engine(message),
+            other => DockerError::Unreachable { endpoint: self.endpoint.clone(), message: describe(&other) },
+        }
+    }
+}
+
+/// The endpoint wharf will use for `host` (flag or `DOCKER_HOST`, already merged by the caller).
+pub fn endpoint(host: Option<&str>) -> String {
+    match host {
+        Some(h) if !h.is_empty() => h.to_string(),
+        _ => DEFAULT_ENDPOINT.to_string(),
+    }
+}
+
+/// Splits `repo[:port]/name:tag`; a missing tag is `latest`.
+fn split_reference(reference: &str) -> (String, String) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
+        _ => (reference.to_string(), "latest".to_string()),
+    }
+}
+
+/// Checks and splits a reference the user typed for a new image.
+pub fn parse_reference(reference: &str) -> Result<(String, String), DockerError> {
+    let bad = |reason: &str| DockerError::BadReference { reference: reference.to_string(), reason: reason.to_string() };
+    if reference.trim().is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if reference.contains('@') {
+        return Err(bad("a digest cannot be given to a new image; use repository:tag"));
+    }
+    let (repository, tag) = split_reference(reference);
+    let repo_ok = repository.split('/').all(|part| {
+        !part.is_empty()
+            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-:".contains(c))
+    });
+    if !repo_ok {
+        return Err(bad("the repository must be lowercase letters, digits, '.', '_', '-' and '/'"));
+    }
+    let tag_ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !tag.starts_with(['.', '-']);
+    if !tag_ok {
+        return Err(bad("the tag must be letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')"));
+    }
+    Ok((repository, tag))
+}
+
+/// A one-line description of a bollard error, without its Debug noise.
+fn describe(e: &bollard::errors::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,229 @@
+//! The job pool: every long-running thing wharf does (bake now; push, deploy,
+//! backup, restore, prune later) runs here, under a concurrency limit, with a
+//! cancellation token and a bounded event channel back to whoever watches.
+
+pub mod bake;
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use bake::BakeJob;
+
+/// Identifies a job for the whole session.
+pub type JobId = u64;
+
+/// What kind of work a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Bake,
+}
+
+impl JobKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            JobKind::Bake => "bake",
+        }
+    }
+}
+
+/// How far a job has got. `total` is `None` while the size is unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// What the job is doing now, in a few words.
+    pub stage: String,
+    pub done: u64,
+    pub total: Option<u64>,
+    /// Whether `done`/`total` count bytes (throughput and ETA are shown then).
+    pub bytes: bool,
+}
+
+impl Progress {
+    /// A step with no measurable amount, e.g. "committing".
+    pub fn stage(stage: impl Into<String>) -> Progress {
+        Progress { stage: stage.into(), ..Progress::default() }
+    }
+}
+
+/// What a finished job produced: a line for people and a value for `--json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutput {
+    pub summary: String,
+    pub json: serde_json::Value,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobResult {
+    Done(JobOutput),
+    /// The error and its causes, outermost first.
+    Failed(Vec<String>),
+    Cancelled,
+}
+
+/// A change in one job's life, sent from the pool to the event loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEvent {
+    pub id: JobId,
+    pub update: JobUpdate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobUpdate {
+    /// A slot was free and the job began.
+    Started,
+    Progress(Progress),
+    Finished(JobResult),
+}
+
+/// A job to run, with everything it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobSpec {
+    Bake(BakeJob),
+}
+
+impl JobSpec {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobSpec::Bake(_) => JobKind::Bake,
+        }
+    }
+
+    /// What the job works on, for the Jobs pane.
+    pub fn target(&self) -> String {
+        match self {
+            JobSpec::Bake(b) => format!("{} → {}", b.container, b.reference),
+        }
+    }
+
+    pub async fn run(self, ctx: JobContext) -> Result<JobOutput, JobError> {
+        match self {
+            JobSpec::Bake(b) => b.run(ctx).await,
+        }
+    }
+}
+
+/// Handed to a running job: where to report progress and how to notice cancellation.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    id: JobId,
+    events: mpsc::Sender<JobEvent>,
+    pub cancel: CancellationToken,
+}
+
+impl JobContext {
+    /// Reports progress; if the channel is full the tick is dropped, the next one will do.
+    pub fn progress(&self, progress: Progress) {
+        let _ = self.events.try_send(JobEvent { id: self.id, update: JobUpdate::Progress(progress) });
+    }
+}
+
+/// The error type jobs return; its `source()` chain is shown in the Jobs pane.
+pub type JobError = Box<dyn Error + Send + Sync + 'static>;
+
+/// Runs jobs, at most `limit` at once; the rest wait in a queue.
+pub struct JobPool {
+    slots: Arc<Semaphore>,
+    events: mpsc::Sender<JobEvent>,
+    tokens: HashMap<JobId, CancellationToken>,
+    tasks: JoinSet<()>,
+}
+
+impl JobPool {
+    /// Default number of jobs that run at once.
+    pub const DEFAULT_LIMIT: usize = 3;
+
+    pub fn new(limit: usize, events: mpsc::Sender<JobEvent>) -> JobPool {
+        JobPool { slots: Arc::new(Semaphore::new(limit.max(1))), events, tokens: HashMap::new(), tasks: JoinSet::new() }
+    }
+
+    /// Queues `spec` under `id`; it runs once a slot is free.
+    pub fn submit(&mut self, id: JobId, spec: JobSpec) {
+        self.submit_with(id, move |ctx| spec.run(ctx));
+    }
+
+    /// Queues any work under `id`; `work` runs once a slot is free.
+    pub fn submit_with<F, Fut>(&mut self, id: JobId, work: F)
+    where
+        F: FnOnce(JobContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<JobOutput, JobError>> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        self.tokens.insert(id, cancel.clone());
+        let slots = self.slots.clone();
+        let events = self.events.clone();
+        self.tasks.spawn(async move {
+            let result = run(id, slots, events.clone(), cancel, work).await;
+            // The result must arrive, so wait for room rather than drop it.
+            let _ = events.send(JobEvent { id, update: JobUpdate::Finished(result) }).await;
+        });
+    }
+
+    /// Asks job `id` to stop; it is dropped at its next await point.
+    pub fn cancel(&self, id: JobId) {
+        if let Some(token) = self.tokens.get(&id) {
+            token.cancel();
+        }
+    }
+
+    /// Cancels everything and waits up to `grace` for the jobs to wind down.
+    pub async fn shutdown(mut self, grace: Duration) {
+        for token in self.tokens.values() {
+            token.cancel();
+        }
+        let _ = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+    }
+}
+
+async fn run<F, Fut>(
+    id: JobId,
+    slots: Arc<Semaphore>,
+    events: mpsc::Sender<JobEvent>,
+    cancel: CancellationToken,
+    work: F,
+) -> JobResult
+where
+    F: FnOnce(JobContext) -> Fut,
+    Fut: Future<Output = Result<JobOutput, JobError>>,
+{
+    let _permit = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return JobResult::Cancelled,
+        permit = slots.acquire_owned() => match permit {
+            Ok(p) => p,
+            Err(_) => return JobResult::Failed(vec!["the job pool has shut down".into()]),
+        },
+    };
+    let _ = events.send(JobEvent { id, update: JobUpdate::Started }).await;
+    let context = JobContext { id, events, cancel: cancel.clone() };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => JobResult::Cancelled,
+        result = work(context) => match result {
+            Ok(output) => JobResult::Done(output),
+            Err(e) => JobResult::Failed(error_chain(e.as_ref())),
+        },
+    }
+}
+
+/// An error and its causes, outermost first, without repeats.
+pub fn error_chain(error: &(dyn Error + 'static)) -> Vec<String> {
+    let mut chain: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !chain.iter().any(|c| c.contains(&text)) {
+            chain.push(text);
+        }
+        next = e.source();
+    }
+    chain
+}

@@ -1,0 +1,83 @@
+//! wharf: one terminal dashboard for the local Docker → ECR → ECS → CloudWatch →
+//! S3 container loop. `main.rs` only calls [`main`]; tests drive the library.
+
+pub mod app;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod dashboard;
+pub mod docker;
+pub mod jobs;
+pub mod logging;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::{code, exit};
+use crate::config::{Dirs, Keymap, Settings};
+use crate::jobs::{BakeJob, JobSpec};
+
+/// The whole program: parse the command line, read the configuration, run.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = color_eyre::install();
+    let dirs = Dirs::new();
+    let settings = match Settings::load(&cli.global.overrides(), &dirs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code(exit::USAGE);
+        }
+    };
+    let log_file = cli.global.log_file.clone().unwrap_or_else(|| dirs.state.join("wharf.log"));
+    let log_problem = logging::init(&log_file).err();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), profile = ?settings.profile_name, "wharf starting");
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return code(exit::FAILED);
+        }
+    };
+    let status = runtime.block_on(async {
+        match cli.command {
+            None => {
+                // A bad keymap stops wharf before anything is drawn.
+                let keymap = match Keymap::load(Some(&dirs.keymap())) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return code(exit::USAGE);
+                    }
+                };
+                if let Some(problem) = &log_problem {
+                    eprintln!("warning: {problem}; running without a log");
+                }
+                match dashboard::run(settings, keymap).await {
+                    Ok(()) => code(exit::OK),
+                    Err(e) => {
+                        eprintln!("error: {e:?}");
+                        code(exit::FAILED)
+                    }
+                }
+            }
+            Some(Command::Images { json, containers }) => commands::images(&settings, json, containers).await,
+            Some(Command::Bake { container, tag, json }) => {
+                if settings.read_only {
+                    eprintln!("error: bake changes the engine's images, and --read-only is set");
+                    return code(exit::USAGE);
+                }
+                let spec = JobSpec::Bake(BakeJob { container, reference: tag, docker_host: settings.docker_host.clone() });
+                commands::run_job(spec, json).await
+            }
+        }
+    });
+    // Don't wait for background work (the engine watcher, AWS probes) to notice.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    status
+}

@@ -1,0 +1,236 @@
+//! Drawing: a pure function from [`AppState`] to a frame. One file per pane in
+//! `panes/`; this file lays them out and draws the status line and overlays.
+
+pub mod format;
+pub mod panes;
+pub mod terminal;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::{Action, AppState, EngineView, Overlay, PaneId};
+use crate::aws::AwsStatus;
+use crate::config::Section;
+
+/// The smallest terminal wharf draws its panes in.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 20;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area);
+        return;
+    }
+    let [panes, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(2)]).areas(area);
+    let rows = Layout::vertical([Constraint::Percentage(38), Constraint::Percentage(31), Constraint::Percentage(31)])
+        .split(panes);
+    let grid = [
+        (PaneId::Images, PaneId::Registry),
+        (PaneId::Ecs, PaneId::Logs),
+        (PaneId::Snapshots, PaneId::Jobs),
+    ];
+    for (row, (left, right)) in rows.iter().zip(grid) {
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(*row);
+        draw_pane(frame, l, state, left);
+        draw_pane(frame, r, state, right);
+    }
+    draw_status(frame, status, state);
+    match &state.overlay {
+        Some(Overlay::Help { scroll }) => draw_help(frame, area, state, *scroll),
+        Some(Overlay::ConfirmQuit) => draw_confirm_quit(frame, area, state),
+        Some(Overlay::Prompt(prompt)) => draw_prompt(frame, area, prompt),
+        None => {}
+    }
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
+    let focused = state.focus == pane;
+    let number = PaneId::ALL.iter().position(|p| *p == pane).map_or(0, |i| i + 1);
+    let border = if focused { Style::new().fg(Color::Cyan) } else { Style::new().fg(Color::DarkGray) };
+    let title = if focused { Span::from(pane.title()).bold().fg(Color::Cyan) } else { Span::from(pane.title()) };
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(border)
+        .title(Line::from(vec![" ".into(), title, " ".into()]))
+        .title_top(Line::from(format!(" {number} ")).right_aligned().fg(Color::DarkGray));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    match pane {
+        PaneId::Images => panes::images::render(frame, inner, state),
+        PaneId::Registry => panes::registry::render(frame, inner, state),
+        PaneId::Ecs => panes::ecs::render(frame, inner, state),
+        PaneId::Logs => panes::logs::render(frame, inner, state),
+        PaneId::Snapshots => panes::snapshots::render(frame, inner, state),
+        PaneId::Jobs => panes::jobs::render(frame, inner, state),
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let text = Text::from(vec![
+        Line::from("terminal too small").bold(),
+        Line::from(format!("{}×{} — wharf needs at least {MIN_WIDTH}×{MIN_HEIGHT}", area.width, area.height)),
+        Line::from("q quits"),
+    ]);
+    let height = 3.min(area.height);
+    let y = area.y + area.height.saturating_sub(height) / 2;
+    frame.render_widget(
+        Paragraph::new(text).centered().wrap(Wrap { trim: true }),
+        Rect { y, height, ..area },
+    );
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
+    let [info, hints] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let sep = || Span::from(" │ ").fg(Color::DarkGray);
+    let s = &state.settings;
+    let mut spans = vec![
+        Span::from(" wharf ").bold().fg(Color::Black).bg(Color::Cyan),
+        " profile ".into(),
+        Span::from(s.profile_name.clone().unwrap_or_else(|| "none".into())).bold(),
+        sep(),
+        "aws ".into(),
+        Span::from(s.profile.aws_profile.clone().unwrap_or_else(|| "default chain".into())).bold(),
+        sep(),
+    ];
+    let region = s.profile.region.as_deref().or(state.aws.region());
+    spans.push(Span::from(region.unwrap_or("no region").to_string()).bold());
+    match &state.aws {
+        AwsStatus::Checking => spans.extend([" ".into(), Span::from("checking credentials…").fg(Color::DarkGray)]),
+        AwsStatus::Ready { .. } => {}
+        AwsStatus::NoCredentials { .. } => spans.extend([" ".into(), Span::from("no credentials").fg(Color::Yellow)]),
+    }
+    spans.push(sep());
+    spans.push("docker ".into());
+    let (endpoint, style) = match &state.images.engine {
+        EngineView::Connecting { endpoint } => (endpoint.clone(), Style::new().fg(Color::DarkGray)),
+        EngineView::Connected { endpoint, api_version } => {
+            (format!("{endpoint} (API {api_version})"), Style::new().add_modifier(Modifier::BOLD))
+        }
+        EngineView::Unreachable { endpoint, .. } => (format!("{endpoint} unreachable"), Style::new().fg(Color::Red)),
+    };
+    spans.push(Span::styled(endpoint, style));
+    if s.read_only {
+        spans.push(sep());
+        spans.push(Span::from("read-only").fg(Color::Yellow).bold());
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), info);
+
+    let line = match &state.flash {
+        Some(message) => Line::from(Span::from(format!(" {message}")).fg(Color::Yellow)),
+        None => hint_line(state),
+    };
+    frame.render_widget(Paragraph::new(line), hints);
+}
+
+/// Key hints for the focused pane, generated from the loaded keymap.
+pub fn hint_line(state: &AppState) -> Line<'static> {
+    let km = &state.keymap;
+    let mut hints: Vec<(String, &'static str)> = Vec::new();
+    if state.filtering {
+        hints.push(("enter".into(), "keep filter"));
+        hints.push(("esc".into(), "clear filter"));
+    } else {
+        for binding in km.bindings(state.focus.section()) {
+            if let Some(keys) = km.keys_label(state.focus.section(), &binding.action) {
+                hints.push((keys, binding.action.description()));
+            }
+        }
+        if state.focused_cursor().is_some() {
+            for action in [Action::Down, Action::Up, Action::Filter] {
+                if let Some(keys) = first_key(state, Section::List, &action) {
+                    hints.push((keys, action.description()));
+                }
+            }
+        }
+        for action in [Action::NextPane, Action::Help, Action::Quit] {
+            if let Some(keys) = first_key(state, Section::Global, &action) {
+                hints.push((keys, action.description()));
+            }
+        }
+    }
+    let mut spans = vec![Span::from(" ")];
+    for (keys, description) in hints {
+        spans.push(Span::from(keys).fg(Color::Cyan).bold());
+        spans.push(Span::from(format!(" {description}  ")));
+    }
+    Line::from(spans)
+}
+
+fn first_key(state: &AppState, section: Section, action: &Action) -> Option<String> {
+    state.keymap.bindings(section).find(|b| &b.action == action).and_then(|b| b.keys.first()).map(|k| k.to_string())
+}
+
+/// A rectangle of `width`×`height` centred in `area`, clipped to it.
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
+    let mut lines: Vec<Line> = Vec::new();
+    for section in Section::ALL {
+        let bindings: Vec<_> = state.keymap.bindings(section).collect();
+        if bindings.is_empty() {
+            continue;
+        }
+        if !lines.is_empty() {
+            lines.push(Line::from(""));
+        }
+        lines.push(Line::from(format!("[{}]", section.name())).bold().fg(Color::Cyan));
+        for b in bindings {
+            let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+            lines.push(Line::from(vec![
+                Span::from(format!("  {keys:<16}")).bold(),
+                Span::from(format!("{:<18}", b.action.description())),
+            ]));
+        }
+    }
+    let popup = centred(area, 60, area.height.saturating_sub(4));
+    let max_scroll = (lines.len() as u16).saturating_sub(popup.height.saturating_sub(2));
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(" Help — keys from the loaded keymap ")
+        .title_bottom(Line::from(" j/k scroll · esc close ").right_aligned());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), popup);
+}
+
+fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
+    let n = state.jobs.active_count();
+    let text = vec![
+        Line::from(format!("{n} job{} still running.", if n == 1 { " is" } else { "s are" })),
+        Line::from("Quit and cancel them?"),
+        Line::from(""),
+        Line::from(vec![Span::from("y").bold().fg(Color::Cyan), " quit   ".into(), Span::from("any other key").bold().fg(Color::Cyan), " stay".into()]),
+    ];
+    let popup = centred(area, 44, 6);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::bordered().border_type(BorderType::Rounded).title(" Quit? ")),
+        popup,
+    );
+}
+
+fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
+    let mut text = vec![Line::from(vec![Span::from("> ").fg(Color::Cyan), Span::from(prompt.text.clone()), Span::from("█")])];
+    match &prompt.error {
+        Some(e) => text.push(Line::from(Span::from(e.clone()).fg(Color::Red))),
+        None => text.push(Line::from("")),
+    }
+    text.push(Line::from(Span::from("enter confirm · esc cancel").fg(Color::DarkGray)));
+    let popup = centred(area, 58, 5 + u16::from(prompt.error.as_ref().is_some_and(|e| e.len() > 54)));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().border_type(BorderType::Rounded).title(format!(" {} ", prompt.title))),
+        popup,
+    );
+}

@@ -1,0 +1,115 @@
+//! Jobs: running and finished jobs with progress, throughput, ETA and errors.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use super::filter_span;
+use crate::app::{AppState, JobState, JobView, PaneId};
+use crate::ui::format;
+
+const BAR: usize = 10;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
+    let pane = &state.jobs;
+    let jobs = pane.visible();
+    let editing = state.filtering && state.focus == PaneId::Jobs;
+    let mut body = area;
+    if let Some(filter) = filter_span(&pane.cursor, editing) {
+        let [f, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        frame.render_widget(Paragraph::new(Line::from(filter)), f);
+        body = rest;
+    }
+    if jobs.is_empty() {
+        let text = if pane.jobs.is_empty() {
+            let key = state
+                .keymap
+                .keys_label(crate::config::Section::Images, &crate::app::Action::Bake)
+                .unwrap_or_else(|| "bake".into());
+            format!("no jobs yet — {key} on a container bakes it into an image")
+        } else {
+            format!("no jobs match /{}", pane.cursor.filter)
+        };
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).wrap(Wrap { trim: true }), body);
+        return;
+    }
+    let selected = pane.cursor.selected.min(jobs.len() - 1);
+    // The selected job's error chain gets the lines under the list.
+    let error_lines: Vec<Line> = match &jobs[selected].state {
+        JobState::Failed(chain) => chain
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let prefix = if i == 0 { "error: " } else { "  caused by: " };
+                Line::from(format!("{prefix}{e}")).fg(Color::Red)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let error_height = (error_lines.len() as u16).min(body.height.saturating_sub(3));
+    let [list, errors] = Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
+
+    let now = state.clock.mono;
+    let wide = list.width >= 56;
+    let rows = jobs.iter().map(|job| {
+        let (state_text, colour) = state_label(job);
+        let mut cells = vec![
+            Cell::from(job.kind.label()),
+            Cell::from(job.target.clone()),
+            Cell::from(state_text).fg(colour),
+            Cell::from(progress_text(job)),
+        ];
+        if wide {
+            cells.push(Cell::from(job.throughput(now).map(format::rate).unwrap_or_default()));
+            cells.push(Cell::from(job.eta(now).map(|d| format!("eta {}", format::clock(d))).unwrap_or_default()));
+        }
+        cells.push(Cell::from(Line::from(format::clock(job.elapsed(now))).right_aligned()));
+        Row::new(cells)
+    });
+    let mut widths = vec![Constraint::Length(5), Constraint::Fill(2), Constraint::Length(10), Constraint::Fill(1)];
+    let mut header = vec!["KIND", "TARGET", "STATE", "PROGRESS"];
+    if wide {
+        widths.extend([Constraint::Length(10), Constraint::Length(9)]);
+        header.extend(["RATE", "ETA"]);
+    }
+    widths.push(Constraint::Length(7));
+    header.push("ELAPSED");
+    let focused = state.focus == PaneId::Jobs;
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD)))
+        .column_spacing(1)
+        .row_highlight_style(if focused { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() });
+    let mut table_state = TableState::default().with_selected(Some(selected));
+    frame.render_stateful_widget(table, list, &mut table_state);
+    frame.render_widget(Paragraph::new(error_lines).wrap(Wrap { trim: false }), errors);
+}
+
+fn state_label(job: &JobView) -> (&'static str, Color) {
+    match job.state {
+        JobState::Queued => ("queued", Color::DarkGray),
+        JobState::Running => ("running", Color::Cyan),
+        JobState::Cancelling => ("cancelling", Color::Yellow),
+        JobState::Done(_) => ("done", Color::Green),
+        JobState::Failed(_) => ("failed", Color::Red),
+        JobState::Cancelled => ("cancelled", Color::Yellow),
+    }
+}
+
+/// A bar with the percentage when the amount is known, else the current stage;
+/// for a finished job, its result.
+fn progress_text(job: &JobView) -> String {
+    match &job.state {
+        JobState::Done(summary) => summary.clone(),
+        JobState::Failed(chain) => chain.first().cloned().unwrap_or_default(),
+        JobState::Cancelled => "cancelled".into(),
+        _ => match job.progress.total {
+            Some(total) if total > 0 => {
+                let pct = job.progress.done.min(total) * 100 / total;
+                format!("{} {pct:>3}% {}", format::bar(job.progress.done, total, BAR), job.progress.stage)
+            }
+            _ => job.progress.stage.clone(),
+        },
+    }
+}

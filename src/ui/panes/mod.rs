@@ -1,0 +1,68 @@
+//! One file per pane; each is a function of [`crate::app::AppState`].
+
+pub mod ecs;
+pub mod images;
+pub mod jobs;
+pub mod logs;
+pub mod registry;
+pub mod snapshots;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::app::{AppState, Cursor};
+use crate::aws::AwsStatus;
+
+/// The filter line shown under a list's tabs while a filter is typed or set.
+pub(crate) fn filter_span(cursor: &Cursor, editing: bool) -> Option<Span<'static>> {
+    if editing {
+        Some(Span::from(format!("/{}█", cursor.filter)).fg(Color::Yellow))
+    } else if !cursor.filter.is_empty() {
+        Some(Span::from(format!("/{}", cursor.filter)).fg(Color::Yellow))
+    } else {
+        None
+    }
+}
+
+/// A configured value, or what to set when it is missing.
+pub(crate) fn setting_line(label: &str, value: Option<&str>, key: &str) -> Line<'static> {
+    match value {
+        Some(v) => Line::from(vec![Span::from(format!("{label}: ")).fg(Color::DarkGray), Span::from(v.to_string()).bold()]),
+        None => Line::from(vec![
+            Span::from(format!("no {label} configured")).fg(Color::Yellow),
+            Span::from(format!(" (set `{key}` in wharf.toml)")).fg(Color::DarkGray),
+        ]),
+    }
+}
+
+/// The AWS connection as the AWS panes report it.
+pub(crate) fn aws_line(state: &AppState) -> Line<'static> {
+    match &state.aws {
+        AwsStatus::Checking => Line::from(Span::from("AWS: loading configuration and credentials…").fg(Color::DarkGray)),
+        AwsStatus::Ready { region, endpoint } => {
+            let mut text = format!("AWS: credentials found, region {}", region.as_deref().unwrap_or("not set"));
+            if let Some(e) = endpoint {
+                text.push_str(&format!(", endpoint {e}"));
+            }
+            Line::from(Span::from(text).fg(Color::Green))
+        }
+        AwsStatus::NoCredentials { .. } => Line::from(vec![
+            Span::from("AWS: no credentials found").fg(Color::Yellow),
+            Span::from(" (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or aws_profile in wharf.toml; details in the log)")
+                .fg(Color::DarkGray),
+        ]),
+    }
+}
+
+/// The body of a pane whose backend this build does not have yet: what it will
+/// show, what it needs, and the state of what it needs.
+pub(crate) fn render_planned(frame: &mut Frame, area: Rect, what: &str, mut needs: Vec<Line<'static>>, state: &AppState) {
+    let mut lines = vec![Line::from(what.to_string())];
+    lines.append(&mut needs);
+    lines.push(aws_line(state));
+    lines.push(Line::from(Span::from("Not in this build of wharf yet.").fg(Color::DarkGray).italic()));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
