@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr};
 use crossterm::event::{Event, EventStream};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,8 @@ const TICK: Duration = Duration::from_millis(250);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Opens the dashboard and runs it until the user quits or a signal arrives.
-pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
+/// Returns the exit status: 0, or 128 + the signal's number.
+pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
     let mut state = AppState::new(settings, keymap, Clock::now());
     let size = guard.terminal.size()?;
@@ -33,7 +34,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
 
     let stop = CancellationToken::new();
     let (engine_tx, mut engine_rx) = mpsc::channel(8);
-    tokio::spawn(watch_engine(state.settings.docker_host.clone(), engine_tx, stop.child_token()));
+    tokio::spawn(watch_engine(
+        state.settings.docker_host.clone(),
+        engine_tx,
+        stop.child_token(),
+    ));
     let (aws_tx, mut aws_rx) = mpsc::channel(1);
     let profile = state.settings.profile.clone();
     tokio::spawn(async move {
@@ -42,7 +47,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
     let (job_tx, mut job_rx) = mpsc::channel(256);
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
 
-    let mut input = EventStream::new();
+    let mut input = terminal_input(stop.child_token());
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -50,9 +55,10 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = Vec::new();
+    let mut status = 0;
     while !state.quit {
         tokio::select! {
-            event = input.next() => match event {
+            event = input.recv() => match event {
                 Some(Ok(event)) => actions.extend(translate(event)),
                 Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
                 // The terminal is gone: nothing more can be shown or typed.
@@ -62,12 +68,12 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
             Some(e) = job_rx.recv() => actions.push(Action::Job(e)),
             Some(s) = aws_rx.recv() => actions.push(Action::Aws(s)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
-            _ = sigterm.recv() => actions.push(Action::Terminate),
-            _ = sighup.recv() => actions.push(Action::Terminate),
-            _ = sigint.recv() => actions.push(Action::Terminate),
+            _ = sigterm.recv() => (status, actions) = (128 + 15, vec![Action::Terminate]),
+            _ = sighup.recv() => (status, actions) = (128 + 1, vec![Action::Terminate]),
+            _ = sigint.recv() => (status, actions) = (128 + 2, vec![Action::Terminate]),
         }
         // Take everything else that is already waiting, then draw once.
-        while let Some(Some(Ok(event))) = input.next().now_or_never() {
+        while let Ok(Ok(event)) = input.try_recv() {
             actions.extend(translate(event));
         }
         while let Ok(u) = engine_rx.try_recv() {
@@ -95,7 +101,28 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<()> {
     stop.cancel();
     pool.shutdown(SHUTDOWN_GRACE).await;
     drop(guard);
-    Ok(())
+    Ok(status)
+}
+
+/// Terminal input through a bounded channel like every other source, so that
+/// whatever is waiting can be drained without awaiting.
+fn terminal_input(stop: CancellationToken) -> mpsc::Receiver<std::io::Result<Event>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                event = stream.next() => event,
+            };
+            let Some(event) = event else { return };
+            let failed = event.is_err();
+            if tx.send(event).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 fn translate(event: Event) -> Option<Action> {

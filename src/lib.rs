@@ -1,6 +1,8 @@
 //! wharf: one terminal dashboard for the local Docker → ECR → ECS → CloudWatch →
 //! S3 container loop. `main.rs` only calls [`main`]; tests drive the library.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod aws;
 pub mod cli;
@@ -33,11 +35,18 @@ pub fn main() -> ExitCode {
             return code(exit::USAGE);
         }
     };
-    let log_file = cli.global.log_file.clone().unwrap_or_else(|| dirs.state.join("wharf.log"));
+    let log_file = cli
+        .global
+        .log_file
+        .clone()
+        .unwrap_or_else(|| dirs.state.join("wharf.log"));
     let log_problem = logging::init(&log_file).err();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), profile = ?settings.profile_name, "wharf starting");
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -59,20 +68,34 @@ pub fn main() -> ExitCode {
                     eprintln!("warning: {problem}; running without a log");
                 }
                 match dashboard::run(settings, keymap).await {
-                    Ok(()) => code(exit::OK),
+                    Ok(status) => code(status),
                     Err(e) => {
                         eprintln!("error: {e:?}");
                         code(exit::FAILED)
                     }
                 }
             }
-            Some(Command::Images { json, containers }) => commands::images(&settings, json, containers).await,
-            Some(Command::Bake { container, tag, json }) => {
+            Some(Command::Images { json, containers }) => {
+                commands::images(&settings, json, containers).await
+            }
+            Some(Command::Bake {
+                container,
+                tag,
+                json,
+            }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");
                     return code(exit::USAGE);
                 }
-                let spec = JobSpec::Bake(BakeJob { container, reference: tag, docker_host: settings.docker_host.clone() });
+                if let Err(e) = docker::parse_reference(&tag) {
+                    eprintln!("error: --tag: {e}");
+                    return code(exit::USAGE);
+                }
+                let spec = JobSpec::Bake(BakeJob {
+                    container,
+                    reference: tag,
+                    docker_host: settings.docker_host.clone(),
+                });
                 commands::run_job(spec, json).await
             }
         }

@@ -95,7 +95,7 @@ impl Action {
             Action::Filter => "filter",
             Action::Open => "open",
             Action::Back => "back",
-            Action::SwitchTab => "images/containers",
+            Action::SwitchTab => "switch tab",
             Action::Push => "push image",
             Action::Deploy => "deploy tag",
             Action::Rollback => "roll back",

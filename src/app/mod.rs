@@ -5,5 +5,7 @@ pub mod state;
 pub mod update;
 
 pub use action::Action;
-pub use state::{AppState, Clock, Cursor, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt};
+pub use state::{
+    AppState, Clock, Cursor, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt,
+};
 pub use update::{Effect, update};

@@ -19,8 +19,14 @@ pub enum PaneId {
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 6] =
-        [PaneId::Images, PaneId::Registry, PaneId::Ecs, PaneId::Logs, PaneId::Snapshots, PaneId::Jobs];
+    pub const ALL: [PaneId; 6] = [
+        PaneId::Images,
+        PaneId::Registry,
+        PaneId::Ecs,
+        PaneId::Logs,
+        PaneId::Snapshots,
+        PaneId::Jobs,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -73,7 +79,10 @@ impl Clock {
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        Clock { wall, mono: Instant::now() }
+        Clock {
+            wall,
+            mono: Instant::now(),
+        }
     }
 }
 
@@ -95,9 +104,18 @@ impl Cursor {
 /// What the Images pane knows about the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineView {
-    Connecting { endpoint: String },
-    Connected { endpoint: String, api_version: String },
-    Unreachable { endpoint: String, error: String, retry_in: Duration },
+    Connecting {
+        endpoint: String,
+    },
+    Connected {
+        endpoint: String,
+        api_version: String,
+    },
+    Unreachable {
+        endpoint: String,
+        error: String,
+        retry_in: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,23 +141,33 @@ impl ImagesPane {
     pub fn visible_images(&self) -> Vec<&ImageInfo> {
         self.images
             .iter()
-            .filter(|i| self.image_cursor.matches(&format!("{} {}", i.reference(), i.short_id())))
+            .filter(|i| {
+                self.image_cursor
+                    .matches(&format!("{} {}", i.reference(), i.short_id()))
+            })
             .collect()
     }
 
     pub fn visible_containers(&self) -> Vec<&ContainerInfo> {
         self.containers
             .iter()
-            .filter(|c| self.container_cursor.matches(&format!("{} {} {}", c.name, c.image, c.state)))
+            .filter(|c| {
+                self.container_cursor
+                    .matches(&format!("{} {} {}", c.name, c.image, c.state))
+            })
             .collect()
     }
 
     pub fn selected_image(&self) -> Option<&ImageInfo> {
-        self.visible_images().get(self.image_cursor.selected).copied()
+        self.visible_images()
+            .get(self.image_cursor.selected)
+            .copied()
     }
 
     pub fn selected_container(&self) -> Option<&ContainerInfo> {
-        self.visible_containers().get(self.container_cursor.selected).copied()
+        self.visible_containers()
+            .get(self.container_cursor.selected)
+            .copied()
     }
 }
 
@@ -157,7 +185,10 @@ pub enum JobState {
 
 impl JobState {
     pub fn is_active(&self) -> bool {
-        matches!(self, JobState::Queued | JobState::Running | JobState::Cancelling)
+        matches!(
+            self,
+            JobState::Queued | JobState::Running | JobState::Cancelling
+        )
     }
 }
 
@@ -178,7 +209,10 @@ impl JobView {
     /// Time spent running (not queued), up to now or to the end.
     pub fn elapsed(&self, now: Instant) -> Duration {
         match self.started_at {
-            Some(start) => self.finished_at.unwrap_or(now).saturating_duration_since(start),
+            Some(start) => self
+                .finished_at
+                .unwrap_or(now)
+                .saturating_duration_since(start),
             None => Duration::ZERO,
         }
     }
@@ -186,7 +220,8 @@ impl JobView {
     /// Bytes per second, when the job counts bytes.
     pub fn throughput(&self, now: Instant) -> Option<f64> {
         let secs = self.elapsed(now).as_secs_f64();
-        (self.progress.bytes && secs > 0.0 && self.progress.done > 0).then(|| self.progress.done as f64 / secs)
+        (self.progress.bytes && secs > 0.0 && self.progress.done > 0)
+            .then(|| self.progress.done as f64 / secs)
     }
 
     /// Time left at the current rate, when the total is known.
@@ -209,7 +244,10 @@ impl JobsPane {
     pub fn visible(&self) -> Vec<&JobView> {
         self.jobs
             .iter()
-            .filter(|j| self.cursor.matches(&format!("{} {}", j.kind.label(), j.target)))
+            .filter(|j| {
+                self.cursor
+                    .matches(&format!("{} {}", j.kind.label(), j.target))
+            })
             .collect()
     }
 
@@ -237,7 +275,9 @@ pub enum PromptPurpose {
 /// What is drawn over the panes and takes the keys first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     /// Jobs are running: quit only after a yes.
     ConfirmQuit,
     Prompt(Prompt),
@@ -324,14 +364,10 @@ impl AppState {
         }
     }
 
-    /// The keymap sections consulted for a key, most specific first.
-    pub fn key_sections(&self) -> Vec<Section> {
-        let mut sections = vec![self.focus.section()];
-        if self.focused_cursor().is_some() {
-            sections.push(Section::List);
-        }
-        sections.push(Section::Global);
-        sections
+    /// The keymap sections consulted for a key, most specific first. Every
+    /// pane is (or will be) a list, so [`Section::List`] always applies.
+    pub fn key_sections(&self) -> [Section; 3] {
+        [self.focus.section(), Section::List, Section::Global]
     }
 
     /// Whether anything moves on screen by itself (so the event loop ticks).

@@ -4,7 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
-use super::state::{AppState, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt, PromptPurpose};
+use super::state::{
+    AppState, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt, PromptPurpose,
+};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress};
@@ -48,13 +50,33 @@ fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) 
     }
     state.flash = None;
     let key = Key::from_event(event);
+    tracing::debug!(?event, %key, "key");
     match state.overlay.clone() {
         Some(Overlay::Help { scroll }) => {
-            match state.keymap.action_for(&[Section::List, Section::Global], key) {
-                Some(Action::Down) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
-                Some(Action::Up) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
-                Some(Action::PageDown) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
-                Some(Action::PageUp) => state.overlay = Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
+            match state
+                .keymap
+                .action_for(&[Section::List, Section::Global], key)
+            {
+                Some(Action::Down) => {
+                    state.overlay = Some(Overlay::Help {
+                        scroll: scroll.saturating_add(1),
+                    })
+                }
+                Some(Action::Up) => {
+                    state.overlay = Some(Overlay::Help {
+                        scroll: scroll.saturating_sub(1),
+                    })
+                }
+                Some(Action::PageDown) => {
+                    state.overlay = Some(Overlay::Help {
+                        scroll: scroll.saturating_add(10),
+                    })
+                }
+                Some(Action::PageUp) => {
+                    state.overlay = Some(Overlay::Help {
+                        scroll: scroll.saturating_sub(10),
+                    })
+                }
                 Some(Action::Help | Action::Back | Action::Quit) => state.overlay = None,
                 _ => {}
             }
@@ -62,7 +84,10 @@ fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) 
         }
         Some(Overlay::ConfirmQuit) => {
             state.overlay = None;
-            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+            if matches!(
+                event.code,
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+            ) {
                 state.quit = true;
             }
             return;
@@ -149,7 +174,11 @@ fn text_field(state: &mut AppState) -> Option<&mut String> {
             _ => None,
         };
     }
-    if state.filtering { state.focused_cursor_mut().map(|c| &mut c.filter) } else { None }
+    if state.filtering {
+        state.focused_cursor_mut().map(|c| &mut c.filter)
+    } else {
+        None
+    }
 }
 
 fn after_filter_edit(state: &mut AppState) {
@@ -216,7 +245,10 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         | Action::Save
         | Action::SearchNext
         | Action::SearchPrev => {
-            state.flash = Some(format!("{} is not in this build of wharf yet", action.description()));
+            state.flash = Some(format!(
+                "{} is not in this build of wharf yet",
+                action.description()
+            ));
         }
         _ => {}
     }
@@ -264,8 +296,11 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
                 return;
             }
             state.overlay = None;
-            let spec =
-                JobSpec::Bake(BakeJob { container, reference, docker_host: state.settings.docker_host.clone() });
+            let spec = JobSpec::Bake(BakeJob {
+                container,
+                reference,
+                docker_host: state.settings.docker_host.clone(),
+            });
             let id = add_job(state, &spec);
             effects.push(Effect::StartJob { id, spec });
         }
@@ -290,7 +325,12 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
 }
 
 fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
-    let Some(id) = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.id) else {
+    let Some(id) = state
+        .jobs
+        .visible()
+        .get(state.jobs.cursor.selected)
+        .map(|j| j.id)
+    else {
         state.flash = Some("no job selected".into());
         return;
     };
@@ -307,13 +347,21 @@ fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
 fn apply_engine(state: &mut AppState, update: EngineUpdate) {
     let pane = &mut state.images;
     match update {
-        EngineUpdate::Snapshot { endpoint, api_version, images, containers } => {
+        EngineUpdate::Snapshot {
+            endpoint,
+            api_version,
+            images,
+            containers,
+        } => {
             let image_key = pane.selected_image().map(|i| i.reference());
             let container_key = pane.selected_container().map(|c| c.id.clone());
             pane.images = images;
             pane.containers = containers;
             pane.loaded = true;
-            pane.engine = EngineView::Connected { endpoint, api_version };
+            pane.engine = EngineView::Connected {
+                endpoint,
+                api_version,
+            };
             // Keep the selection on the same item when the list changes under it.
             let visible = pane.visible_images();
             pane.image_cursor.selected = image_key
@@ -326,8 +374,16 @@ fn apply_engine(state: &mut AppState, update: EngineUpdate) {
                 .unwrap_or(pane.container_cursor.selected)
                 .min(visible.len().saturating_sub(1));
         }
-        EngineUpdate::Unreachable { endpoint, error, retry_in } => {
-            pane.engine = EngineView::Unreachable { endpoint, error, retry_in };
+        EngineUpdate::Unreachable {
+            endpoint,
+            error,
+            retry_in,
+        } => {
+            pane.engine = EngineView::Unreachable {
+                endpoint,
+                error,
+                retry_in,
+            };
         }
     }
 }

@@ -22,16 +22,25 @@ pub enum AwsStatus {
     /// The configuration is being loaded and the credentials looked for.
     Checking,
     /// Credentials were found.
-    Ready { region: Option<String>, endpoint: Option<String> },
+    Ready {
+        region: Option<String>,
+        endpoint: Option<String>,
+    },
     /// No usable credentials: the AWS panes say so, the Docker side works on.
-    NoCredentials { region: Option<String>, endpoint: Option<String>, error: String },
+    NoCredentials {
+        region: Option<String>,
+        endpoint: Option<String>,
+        error: String,
+    },
 }
 
 impl AwsStatus {
     pub fn region(&self) -> Option<&str> {
         match self {
             AwsStatus::Checking => None,
-            AwsStatus::Ready { region, .. } | AwsStatus::NoCredentials { region, .. } => region.as_deref(),
+            AwsStatus::Ready { region, .. } | AwsStatus::NoCredentials { region, .. } => {
+                region.as_deref()
+            }
         }
     }
 }
@@ -68,7 +77,9 @@ impl AwsClients {
 
 /// The S3 client's configuration: path-style whenever an endpoint URL is set.
 pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {
-    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build()
+    aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some())
+        .build()
 }
 
 /// Loads the configuration and looks for credentials, for the status line.
@@ -77,7 +88,11 @@ pub async fn probe(profile: &Profile) -> AwsStatus {
     let region = config.region().map(|r| r.to_string());
     let endpoint = config.endpoint_url().map(str::to_string);
     let Some(provider) = config.credentials_provider() else {
-        return AwsStatus::NoCredentials { region, endpoint, error: "no credentials provider is configured".into() };
+        return AwsStatus::NoCredentials {
+            region,
+            endpoint,
+            error: "no credentials provider is configured".into(),
+        };
     };
     match provider.provide_credentials().await {
         Ok(_) => AwsStatus::Ready { region, endpoint },
@@ -90,7 +105,11 @@ pub async fn probe(profile: &Profile) -> AwsStatus {
                 source = s.source();
             }
             tracing::warn!(%error, "no AWS credentials");
-            AwsStatus::NoCredentials { region, endpoint, error }
+            AwsStatus::NoCredentials {
+                region,
+                endpoint,
+                error,
+            }
         }
     }
 }

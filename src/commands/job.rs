@@ -34,7 +34,9 @@ pub async fn run_job(spec: JobSpec, json: bool) -> ExitCode {
             JobUpdate::Started => {}
             JobUpdate::Progress(p) => {
                 let line = match p.total {
-                    Some(total) if total > 0 => format!("{label}: {} {}/{}", p.stage, p.done, total),
+                    Some(total) if total > 0 => {
+                        format!("{label}: {} {}/{}", p.stage, p.done, total)
+                    }
                     _ => format!("{label}: {}", p.stage),
                 };
                 if tty {

@@ -14,9 +14,18 @@ use super::{ContainerInfo, DockerError, Engine, ImageInfo};
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineUpdate {
     /// Everything the Images pane shows, read after a change.
-    Snapshot { endpoint: String, api_version: String, images: Vec<ImageInfo>, containers: Vec<ContainerInfo> },
+    Snapshot {
+        endpoint: String,
+        api_version: String,
+        images: Vec<ImageInfo>,
+        containers: Vec<ContainerInfo>,
+    },
     /// The engine could not be reached; the next try is in `retry_in`.
-    Unreachable { endpoint: String, error: String, retry_in: Duration },
+    Unreachable {
+        endpoint: String,
+        error: String,
+        retry_in: Duration,
+    },
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -27,7 +36,11 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 /// Runs until `cancel` fires, sending an update whenever the engine's images or
 /// containers change, or the engine goes away.
-pub async fn watch_engine(host: Option<String>, tx: mpsc::Sender<EngineUpdate>, cancel: CancellationToken) {
+pub async fn watch_engine(
+    host: Option<String>,
+    tx: mpsc::Sender<EngineUpdate>,
+    cancel: CancellationToken,
+) {
     let mut retry = FIRST_RETRY;
     loop {
         let outcome = tokio::select! {
@@ -36,7 +49,11 @@ pub async fn watch_engine(host: Option<String>, tx: mpsc::Sender<EngineUpdate>, 
         };
         let Err(error) = outcome else { return };
         tracing::warn!(%error, retry_in = ?retry, "Docker engine unreachable");
-        let update = EngineUpdate::Unreachable { endpoint: super::endpoint(host.as_deref()), error: error.to_string(), retry_in: retry };
+        let update = EngineUpdate::Unreachable {
+            endpoint: super::endpoint(host.as_deref()),
+            error: error.detail(),
+            retry_in: retry,
+        };
         if tx.send(update).await.is_err() {
             return;
         }
@@ -50,7 +67,11 @@ pub async fn watch_engine(host: Option<String>, tx: mpsc::Sender<EngineUpdate>, 
 
 /// Connects, then sends snapshots until the engine goes away (an error) or the
 /// receiver does (`Ok`).
-async fn follow(host: Option<&str>, tx: &mpsc::Sender<EngineUpdate>, retry: &mut Duration) -> Result<(), DockerError> {
+async fn follow(
+    host: Option<&str>,
+    tx: &mpsc::Sender<EngineUpdate>,
+    retry: &mut Duration,
+) -> Result<(), DockerError> {
     let engine = Engine::connect(host).await?;
     // Subscribe before the first listing so that no change falls between the two.
     let mut changes = Box::pin(engine.changes());
@@ -79,7 +100,10 @@ async fn follow(host: Option<&str>, tx: &mpsc::Sender<EngineUpdate>, retry: &mut
     }
 }
 
-async fn send_snapshot(engine: &Engine, tx: &mpsc::Sender<EngineUpdate>) -> Result<bool, DockerError> {
+async fn send_snapshot(
+    engine: &Engine,
+    tx: &mpsc::Sender<EngineUpdate>,
+) -> Result<bool, DockerError> {
     let (images, containers) = tokio::try_join!(engine.images(), engine.containers())?;
     let update = EngineUpdate::Snapshot {
         endpoint: engine.endpoint().to_string(),

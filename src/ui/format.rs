@@ -30,11 +30,19 @@ pub fn age(then: i64, now: i64) -> String {
 /// `0:07`, `12:30`, `1:02:03`.
 pub fn clock(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3_600 { format!("{}:{:02}:{:02}", s / 3_600, s / 60 % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+    if s >= 3_600 {
+        format!("{}:{:02}:{:02}", s / 3_600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 /// A text progress bar `█████░░░░░` of `width` cells.
 pub fn bar(done: u64, total: u64, width: usize) -> String {
-    let filled = if total == 0 { width } else { ((done.min(total) as u128 * width as u128) / total as u128) as usize };
+    let filled = if total == 0 {
+        width
+    } else {
+        ((done.min(total) as u128 * width as u128) / total as u128) as usize
+    };
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }

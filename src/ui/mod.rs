@@ -27,15 +27,20 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         return;
     }
     let [panes, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(2)]).areas(area);
-    let rows = Layout::vertical([Constraint::Percentage(38), Constraint::Percentage(31), Constraint::Percentage(31)])
-        .split(panes);
+    let rows = Layout::vertical([
+        Constraint::Percentage(38),
+        Constraint::Percentage(31),
+        Constraint::Percentage(31),
+    ])
+    .split(panes);
     let grid = [
         (PaneId::Images, PaneId::Registry),
         (PaneId::Ecs, PaneId::Logs),
         (PaneId::Snapshots, PaneId::Jobs),
     ];
     for (row, (left, right)) in rows.iter().zip(grid) {
-        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(*row);
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(*row);
         draw_pane(frame, l, state, left);
         draw_pane(frame, r, state, right);
     }
@@ -50,15 +55,34 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
 
 fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
     let focused = state.focus == pane;
-    let number = PaneId::ALL.iter().position(|p| *p == pane).map_or(0, |i| i + 1);
-    let border = if focused { Style::new().fg(Color::Cyan) } else { Style::new().fg(Color::DarkGray) };
-    let title = if focused { Span::from(pane.title()).bold().fg(Color::Cyan) } else { Span::from(pane.title()) };
+    let number = PaneId::ALL
+        .iter()
+        .position(|p| *p == pane)
+        .map_or(0, |i| i + 1);
+    let border = if focused {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    };
+    let title = if focused {
+        Span::from(pane.title()).bold().fg(Color::Cyan)
+    } else {
+        Span::from(pane.title())
+    };
     let block = Block::new()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .border_style(border)
         .title(Line::from(vec![" ".into(), title, " ".into()]))
-        .title_top(Line::from(format!(" {number} ")).right_aligned().fg(Color::DarkGray));
+        .title_top(
+            Line::from(format!(" {number} "))
+                .right_aligned()
+                .fg(Color::DarkGray),
+        );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match pane {
@@ -74,7 +98,10 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = Text::from(vec![
         Line::from("terminal too small").bold(),
-        Line::from(format!("{}×{} — wharf needs at least {MIN_WIDTH}×{MIN_HEIGHT}", area.width, area.height)),
+        Line::from(format!(
+            "{}×{} — wharf needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        )),
         Line::from("q quits"),
     ]);
     let height = 3.min(area.height);
@@ -86,33 +113,54 @@ fn draw_too_small(frame: &mut Frame, area: Rect) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
-    let [info, hints] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let sep = || Span::from(" │ ").fg(Color::DarkGray);
+    let [info, hints] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let sep = || Span::from(" · ").fg(Color::DarkGray);
     let s = &state.settings;
-    let mut spans = vec![
-        Span::from(" wharf ").bold().fg(Color::Black).bg(Color::Cyan),
+    let mut spans = Vec::new();
+    if area.width >= 100 {
+        spans.push(
+            Span::from(" wharf ")
+                .bold()
+                .fg(Color::Black)
+                .bg(Color::Cyan),
+        );
+    }
+    spans.extend([
         " profile ".into(),
         Span::from(s.profile_name.clone().unwrap_or_else(|| "none".into())).bold(),
         sep(),
-        "aws ".into(),
-        Span::from(s.profile.aws_profile.clone().unwrap_or_else(|| "default chain".into())).bold(),
-        sep(),
-    ];
+    ]);
+    if let Some(aws_profile) = &s.profile.aws_profile {
+        spans.extend(["aws ".into(), Span::from(aws_profile.clone()).bold(), sep()]);
+    }
     let region = s.profile.region.as_deref().or(state.aws.region());
     spans.push(Span::from(region.unwrap_or("no region").to_string()).bold());
     match &state.aws {
-        AwsStatus::Checking => spans.extend([" ".into(), Span::from("checking credentials…").fg(Color::DarkGray)]),
+        AwsStatus::Checking => spans.extend([
+            sep(),
+            Span::from("checking credentials").fg(Color::DarkGray),
+        ]),
         AwsStatus::Ready { .. } => {}
-        AwsStatus::NoCredentials { .. } => spans.extend([" ".into(), Span::from("no credentials").fg(Color::Yellow)]),
+        AwsStatus::NoCredentials { .. } => {
+            spans.extend([sep(), Span::from("no AWS credentials").fg(Color::Yellow)])
+        }
     }
     spans.push(sep());
     spans.push("docker ".into());
     let (endpoint, style) = match &state.images.engine {
         EngineView::Connecting { endpoint } => (endpoint.clone(), Style::new().fg(Color::DarkGray)),
-        EngineView::Connected { endpoint, api_version } => {
-            (format!("{endpoint} (API {api_version})"), Style::new().add_modifier(Modifier::BOLD))
-        }
-        EngineView::Unreachable { endpoint, .. } => (format!("{endpoint} unreachable"), Style::new().fg(Color::Red)),
+        EngineView::Connected {
+            endpoint,
+            api_version,
+        } => (
+            format!("{endpoint} {api_version}"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        EngineView::Unreachable { endpoint, .. } => (
+            format!("{endpoint} unreachable"),
+            Style::new().fg(Color::Red),
+        ),
     };
     spans.push(Span::styled(endpoint, style));
     if s.read_only {
@@ -128,29 +176,36 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     frame.render_widget(Paragraph::new(line), hints);
 }
 
-/// Key hints for the focused pane, generated from the loaded keymap.
+/// Key hints for the focused pane, generated from the loaded keymap: the pane's
+/// own actions first, then what every pane has, most needed first.
 pub fn hint_line(state: &AppState) -> Line<'static> {
-    let km = &state.keymap;
     let mut hints: Vec<(String, &'static str)> = Vec::new();
     if state.filtering {
         hints.push(("enter".into(), "keep filter"));
         hints.push(("esc".into(), "clear filter"));
     } else {
-        for binding in km.bindings(state.focus.section()) {
-            if let Some(keys) = km.keys_label(state.focus.section(), &binding.action) {
-                hints.push((keys, binding.action.description()));
+        let section = state.focus.section();
+        for binding in state.keymap.bindings(section) {
+            if let Some(key) = binding.keys.first() {
+                hints.push((key.to_string(), binding.action.description()));
             }
         }
-        if state.focused_cursor().is_some() {
-            for action in [Action::Down, Action::Up, Action::Filter] {
-                if let Some(keys) = first_key(state, Section::List, &action) {
-                    hints.push((keys, action.description()));
-                }
+        let common = [
+            (Section::List, Action::Filter),
+            (Section::Global, Action::Help),
+            (Section::Global, Action::Quit),
+            (Section::Global, Action::NextPane),
+            (Section::List, Action::Down),
+            (Section::List, Action::Up),
+        ];
+        for (section, action) in common {
+            if state.focused_cursor().is_none()
+                && matches!(action, Action::Filter | Action::Down | Action::Up)
+            {
+                continue;
             }
-        }
-        for action in [Action::NextPane, Action::Help, Action::Quit] {
-            if let Some(keys) = first_key(state, Section::Global, &action) {
-                hints.push((keys, action.description()));
+            if let Some(key) = first_key(state, section, &action) {
+                hints.push((key, action.description()));
             }
         }
     }
@@ -163,14 +218,24 @@ pub fn hint_line(state: &AppState) -> Line<'static> {
 }
 
 fn first_key(state: &AppState, section: Section, action: &Action) -> Option<String> {
-    state.keymap.bindings(section).find(|b| &b.action == action).and_then(|b| b.keys.first()).map(|k| k.to_string())
+    state
+        .keymap
+        .bindings(section)
+        .find(|b| &b.action == action)
+        .and_then(|b| b.keys.first())
+        .map(|k| k.to_string())
 }
 
 /// A rectangle of `width`×`height` centred in `area`, clipped to it.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
-    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
@@ -183,9 +248,18 @@ fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
         if !lines.is_empty() {
             lines.push(Line::from(""));
         }
-        lines.push(Line::from(format!("[{}]", section.name())).bold().fg(Color::Cyan));
+        lines.push(
+            Line::from(format!("[{}]", section.name()))
+                .bold()
+                .fg(Color::Cyan),
+        );
         for b in bindings {
-            let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+            let keys = b
+                .keys
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             lines.push(Line::from(vec![
                 Span::from(format!("  {keys:<16}")).bold(),
                 Span::from(format!("{:<18}", b.action.description())),
@@ -199,38 +273,68 @@ fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
         .title(" Help — keys from the loaded keymap ")
         .title_bottom(Line::from(" j/k scroll · esc close ").right_aligned());
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll.min(max_scroll), 0)),
+        popup,
+    );
 }
 
 fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
     let n = state.jobs.active_count();
     let text = vec![
-        Line::from(format!("{n} job{} still running.", if n == 1 { " is" } else { "s are" })),
+        Line::from(format!(
+            "{n} job{} still running.",
+            if n == 1 { " is" } else { "s are" }
+        )),
         Line::from("Quit and cancel them?"),
         Line::from(""),
-        Line::from(vec![Span::from("y").bold().fg(Color::Cyan), " quit   ".into(), Span::from("any other key").bold().fg(Color::Cyan), " stay".into()]),
+        Line::from(vec![
+            Span::from("y").bold().fg(Color::Cyan),
+            " quit   ".into(),
+            Span::from("any other key").bold().fg(Color::Cyan),
+            " stay".into(),
+        ]),
     ];
     let popup = centred(area, 44, 6);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).block(Block::bordered().border_type(BorderType::Rounded).title(" Quit? ")),
+        Paragraph::new(text).block(
+            Block::bordered()
+                .border_type(BorderType::Rounded)
+                .title(" Quit? "),
+        ),
         popup,
     );
 }
 
 fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
-    let mut text = vec![Line::from(vec![Span::from("> ").fg(Color::Cyan), Span::from(prompt.text.clone()), Span::from("█")])];
+    let mut text = vec![Line::from(vec![
+        Span::from("> ").fg(Color::Cyan),
+        Span::from(prompt.text.clone()),
+        Span::from("█"),
+    ])];
     match &prompt.error {
         Some(e) => text.push(Line::from(Span::from(e.clone()).fg(Color::Red))),
         None => text.push(Line::from("")),
     }
-    text.push(Line::from(Span::from("enter confirm · esc cancel").fg(Color::DarkGray)));
-    let popup = centred(area, 58, 5 + u16::from(prompt.error.as_ref().is_some_and(|e| e.len() > 54)));
+    text.push(Line::from(
+        Span::from("enter confirm · esc cancel").fg(Color::DarkGray),
+    ));
+    // Room for the error however it wraps.
+    let error_rows = prompt
+        .error
+        .as_ref()
+        .map_or(1, |e| e.chars().count().div_ceil(54).max(1)) as u16;
+    let popup = centred(area, 58, 4 + error_rows);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().border_type(BorderType::Rounded).title(format!(" {} ", prompt.title))),
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .border_type(BorderType::Rounded)
+                .title(format!(" {} ", prompt.title)),
+        ),
         popup,
     );
 }

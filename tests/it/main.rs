@@ -1,1 +1,13 @@
+//! wharf's integration tests, in one binary so that the AWS SDK is linked once.
+//! They drive the library (and, in `cli` and `e2e`, the real binary) against the
+//! machine's real Docker Engine; `scripts/test.sh` sets up what they need.
 
+mod cli;
+mod config;
+mod docker;
+mod e2e;
+mod jobs;
+mod keymap;
+mod panes;
+mod support;
+mod update;

@@ -10,7 +10,7 @@ use super::filter_span;
 use crate::app::{AppState, JobState, JobView, PaneId};
 use crate::ui::format;
 
-const BAR: usize = 10;
+const BAR: usize = 8;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let pane = &state.jobs;
@@ -32,12 +32,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         } else {
             format!("no jobs match /{}", pane.cursor.filter)
         };
-        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).wrap(Wrap { trim: true }), body);
+        frame.render_widget(
+            Paragraph::new(text)
+                .fg(Color::DarkGray)
+                .wrap(Wrap { trim: true }),
+            body,
+        );
         return;
     }
     let selected = pane.cursor.selected.min(jobs.len() - 1);
-    // The selected job's error chain gets the lines under the list.
+    // The selected job's result or error chain gets the lines under the list.
     let error_lines: Vec<Line> = match &jobs[selected].state {
+        JobState::Done(summary) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
         JobState::Failed(chain) => chain
             .iter()
             .enumerate()
@@ -49,41 +55,79 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         _ => Vec::new(),
     };
     let error_height = (error_lines.len() as u16).min(body.height.saturating_sub(3));
-    let [list, errors] = Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
+    let [list, errors] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
 
     let now = state.clock.mono;
-    let wide = list.width >= 56;
+    // Narrow: the state column carries the percentage; wider: a bar; widest: rate and ETA.
+    let with_bar = list.width >= 56;
+    let with_rate = list.width >= 90;
     let rows = jobs.iter().map(|job| {
-        let (state_text, colour) = state_label(job);
+        let (label, colour) = state_label(job);
+        let state_text = match (with_bar, percent(job)) {
+            (false, Some(pct)) => format!("{label} {pct}%"),
+            _ => label.to_string(),
+        };
         let mut cells = vec![
             Cell::from(job.kind.label()),
             Cell::from(job.target.clone()),
             Cell::from(state_text).fg(colour),
-            Cell::from(progress_text(job)),
         ];
-        if wide {
-            cells.push(Cell::from(job.throughput(now).map(format::rate).unwrap_or_default()));
-            cells.push(Cell::from(job.eta(now).map(|d| format!("eta {}", format::clock(d))).unwrap_or_default()));
+        if with_bar {
+            cells.push(Cell::from(progress_text(job)));
         }
-        cells.push(Cell::from(Line::from(format::clock(job.elapsed(now))).right_aligned()));
+        if with_rate {
+            cells.push(Cell::from(
+                job.throughput(now).map(format::rate).unwrap_or_default(),
+            ));
+            cells.push(Cell::from(
+                job.eta(now)
+                    .map(|d| format!("eta {}", format::clock(d)))
+                    .unwrap_or_default(),
+            ));
+        }
+        cells.push(Cell::from(
+            Line::from(format::clock(job.elapsed(now))).right_aligned(),
+        ));
         Row::new(cells)
     });
-    let mut widths = vec![Constraint::Length(5), Constraint::Fill(2), Constraint::Length(10), Constraint::Fill(1)];
-    let mut header = vec!["KIND", "TARGET", "STATE", "PROGRESS"];
-    if wide {
-        widths.extend([Constraint::Length(10), Constraint::Length(9)]);
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Fill(1),
+        Constraint::Length(if with_bar { 10 } else { 12 }),
+    ];
+    let mut header = vec!["KIND", "TARGET", "STATE"];
+    if with_bar {
+        widths.push(Constraint::Length(BAR as u16 + 5));
+        header.push("PROGRESS");
+    }
+    if with_rate {
+        widths.extend([Constraint::Length(11), Constraint::Length(9)]);
         header.extend(["RATE", "ETA"]);
     }
     widths.push(Constraint::Length(7));
     header.push("ELAPSED");
     let focused = state.focus == PaneId::Jobs;
     let table = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD)))
+        .header(
+            Row::new(header).style(
+                Style::new()
+                    .fg(Color::DarkGray)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        )
         .column_spacing(1)
-        .row_highlight_style(if focused { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() });
+        .row_highlight_style(if focused {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        });
     let mut table_state = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, list, &mut table_state);
-    frame.render_widget(Paragraph::new(error_lines).wrap(Wrap { trim: false }), errors);
+    frame.render_widget(
+        Paragraph::new(error_lines).wrap(Wrap { trim: false }),
+        errors,
+    );
 }
 
 fn state_label(job: &JobView) -> (&'static str, Color) {
@@ -97,17 +141,22 @@ fn state_label(job: &JobView) -> (&'static str, Color) {
     }
 }
 
-/// A bar with the percentage when the amount is known, else the current stage;
-/// for a finished job, its result.
+fn percent(job: &JobView) -> Option<u64> {
+    let total = job.progress.total.filter(|t| *t > 0)?;
+    job.state
+        .is_active()
+        .then(|| job.progress.done.min(total) * 100 / total)
+}
+
+/// A bar with the percentage when the amount is known, else the current stage.
 fn progress_text(job: &JobView) -> String {
     match &job.state {
-        JobState::Done(summary) => summary.clone(),
-        JobState::Failed(chain) => chain.first().cloned().unwrap_or_default(),
-        JobState::Cancelled => "cancelled".into(),
+        JobState::Done(_) => format::bar(1, 1, BAR),
+        JobState::Failed(_) | JobState::Cancelled => "—".into(),
         _ => match job.progress.total {
             Some(total) if total > 0 => {
                 let pct = job.progress.done.min(total) * 100 / total;
-                format!("{} {pct:>3}% {}", format::bar(job.progress.done, total, BAR), job.progress.stage)
+                format!("{} {pct:>3}%", format::bar(job.progress.done, total, BAR))
             }
             _ => job.progress.stage.clone(),
         },

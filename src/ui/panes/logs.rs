@@ -12,7 +12,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     render_planned(
         frame,
         area,
-        "CloudWatch logs of an ECS task or service, found from its awslogs configuration.",
+        "Will tail CloudWatch logs of ECS tasks.",
         needs,
         state,
     );

@@ -30,39 +30,54 @@ pub(crate) fn filter_span(cursor: &Cursor, editing: bool) -> Option<Span<'static
 /// A configured value, or what to set when it is missing.
 pub(crate) fn setting_line(label: &str, value: Option<&str>, key: &str) -> Line<'static> {
     match value {
-        Some(v) => Line::from(vec![Span::from(format!("{label}: ")).fg(Color::DarkGray), Span::from(v.to_string()).bold()]),
+        Some(v) => Line::from(vec![
+            Span::from(format!("{label}: ")).fg(Color::DarkGray),
+            Span::from(v.to_string()).bold(),
+        ]),
         None => Line::from(vec![
-            Span::from(format!("no {label} configured")).fg(Color::Yellow),
-            Span::from(format!(" (set `{key}` in wharf.toml)")).fg(Color::DarkGray),
+            Span::from(format!("{label}: ")).fg(Color::DarkGray),
+            Span::from("not set").fg(Color::Yellow),
+            Span::from(format!(" ({key} in wharf.toml)")).fg(Color::DarkGray),
         ]),
     }
 }
 
-/// The AWS connection as the AWS panes report it.
+/// The AWS connection as the AWS panes report it; the full error is in the log.
 pub(crate) fn aws_line(state: &AppState) -> Line<'static> {
     match &state.aws {
-        AwsStatus::Checking => Line::from(Span::from("AWS: loading configuration and credentials…").fg(Color::DarkGray)),
+        AwsStatus::Checking => {
+            Line::from(Span::from("AWS: looking for credentials…").fg(Color::DarkGray))
+        }
         AwsStatus::Ready { region, endpoint } => {
-            let mut text = format!("AWS: credentials found, region {}", region.as_deref().unwrap_or("not set"));
+            let mut text = format!("AWS: ready, {}", region.as_deref().unwrap_or("no region"));
             if let Some(e) = endpoint {
-                text.push_str(&format!(", endpoint {e}"));
+                text.push_str(&format!(", {e}"));
             }
             Line::from(Span::from(text).fg(Color::Green))
         }
         AwsStatus::NoCredentials { .. } => Line::from(vec![
-            Span::from("AWS: no credentials found").fg(Color::Yellow),
-            Span::from(" (set AWS_PROFILE or AWS_ACCESS_KEY_ID, or aws_profile in wharf.toml; details in the log)")
-                .fg(Color::DarkGray),
+            Span::from("AWS: no credentials").fg(Color::Yellow),
+            Span::from(" (see the log)").fg(Color::DarkGray),
         ]),
     }
 }
 
-/// The body of a pane whose backend this build does not have yet: what it will
-/// show, what it needs, and the state of what it needs.
-pub(crate) fn render_planned(frame: &mut Frame, area: Rect, what: &str, mut needs: Vec<Line<'static>>, state: &AppState) {
-    let mut lines = vec![Line::from(what.to_string())];
+/// The body of a pane whose backend this build does not have yet: that it is
+/// not here yet, what it will show, what it needs, and the state of what it needs.
+pub(crate) fn render_planned(
+    frame: &mut Frame,
+    area: Rect,
+    what: &str,
+    mut needs: Vec<Line<'static>>,
+    state: &AppState,
+) {
+    let mut lines = vec![Line::from(vec![
+        Span::from("Not in this build yet. ")
+            .fg(Color::DarkGray)
+            .italic(),
+        Span::from(what.to_string()),
+    ])];
     lines.append(&mut needs);
     lines.push(aws_line(state));
-    lines.push(Line::from(Span::from("Not in this build of wharf yet.").fg(Color::DarkGray).italic()));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
 }

@@ -8,9 +8,19 @@ use crate::app::AppState;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let p = &state.settings.profile;
-    let mut needs = vec![setting_line("repository", p.repository.as_deref(), "repository")];
+    let mut needs = vec![setting_line(
+        "repository",
+        p.repository.as_deref(),
+        "repository",
+    )];
     if let Some(registry) = &p.registry {
-        needs.push(setting_line("push registry", Some(registry), "registry"));
+        needs.push(setting_line("push to", Some(registry), "registry"));
     }
-    render_planned(frame, area, "ECR repositories and their tags: tag, digest, pushed at, size.", needs, state);
+    render_planned(
+        frame,
+        area,
+        "Will list ECR repositories and tags.",
+        needs,
+        state,
+    );
 }

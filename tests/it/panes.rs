@@ -1,0 +1,226 @@
+//! Every pane drawn on a `TestBackend` at 80×24 and 120×40, as `insta`
+//! snapshots; colours (which snapshots drop) are checked separately.
+
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use wharf::app::state::PromptPurpose;
+use wharf::app::{Action, AppState, JobState, JobView, Overlay, PaneId, Prompt, update};
+use wharf::aws::AwsStatus;
+use wharf::config::{ConfigFile, Keymap, Settings};
+use wharf::docker::EngineUpdate;
+use wharf::jobs::{JobKind, Progress};
+
+use crate::support::{key, repo_path, sample_engine, state, state_with};
+
+fn render(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| wharf::ui::draw(f, state)).unwrap();
+    terminal
+}
+
+fn snapshot(name: &str, state: &AppState) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let terminal = render(state, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+    }
+}
+
+fn loaded() -> AppState {
+    let mut s = state();
+    update(&mut s, Action::Engine(sample_engine()));
+    update(
+        &mut s,
+        Action::Aws(AwsStatus::NoCredentials {
+            region: None,
+            endpoint: None,
+            error: "none".into(),
+        }),
+    );
+    s
+}
+
+fn configured() -> AppState {
+    let text = std::fs::read_to_string(repo_path("tests/fixtures/config/full.toml")).unwrap();
+    let file = ConfigFile::parse(&text, "full.toml").unwrap();
+    let settings = Settings {
+        profile_name: Some("dev".into()),
+        profile: file.profiles["dev"].clone(),
+        ..Settings::default()
+    };
+    let mut s = state_with(settings, Keymap::defaults().unwrap());
+    update(&mut s, Action::Engine(sample_engine()));
+    update(
+        &mut s,
+        Action::Aws(AwsStatus::Ready {
+            region: Some("eu-west-1".into()),
+            endpoint: Some("http://127.0.0.1:4566".into()),
+        }),
+    );
+    s
+}
+
+fn jobs(s: &mut AppState) {
+    let now = s.clock.mono;
+    let job = |id, target: &str, state, progress, started: u64, finished: Option<u64>| JobView {
+        id,
+        kind: JobKind::Bake,
+        target: target.into(),
+        state,
+        progress,
+        queued_at: now - Duration::from_secs(started + 1),
+        started_at: Some(now - Duration::from_secs(started)),
+        finished_at: finished.map(|f| now - Duration::from_secs(f)),
+    };
+    s.jobs.jobs = vec![
+        job(
+            1,
+            "db → db:v1",
+            JobState::Done("db → db:v1 (9a8b7c6d5e4f)".into()),
+            Progress::stage("done"),
+            90,
+            Some(88),
+        ),
+        job(
+            2,
+            "db → db:v2",
+            JobState::Running,
+            Progress {
+                stage: "writing".into(),
+                done: 50_000_000,
+                total: Some(200_000_000),
+                bytes: true,
+            },
+            10,
+            None,
+        ),
+        job(
+            3,
+            "app → app:x",
+            JobState::Failed(vec!["bake failed".into(), "no such container `app`".into()]),
+            Progress::stage("committing"),
+            30,
+            Some(29),
+        ),
+    ];
+    s.jobs.next_id = 3;
+}
+
+#[test]
+fn dashboard_with_images() {
+    snapshot("images", &loaded());
+}
+
+#[test]
+fn dashboard_with_a_full_profile() {
+    snapshot("configured", &configured());
+}
+
+#[test]
+fn containers_tab_with_a_filter() {
+    let mut s = loaded();
+    update(&mut s, key(']'));
+    update(&mut s, key('/'));
+    update(&mut s, key('d'));
+    snapshot("containers_filtered", &s);
+}
+
+#[test]
+fn engine_states() {
+    snapshot("connecting", &state());
+    let mut s = loaded();
+    update(
+        &mut s,
+        Action::Engine(EngineUpdate::Unreachable {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            error: "Docker engine unreachable at unix:///var/run/docker.sock: Socket not found: /var/run/docker.sock"
+                .into(),
+            retry_in: Duration::from_secs(4),
+        }),
+    );
+    snapshot("unreachable", &s);
+    let buffer = render(&s, 120, 40).backend().buffer().clone();
+    let red = buffer
+        .content()
+        .iter()
+        .any(|c| c.symbol() == "D" && c.fg == Color::Red);
+    assert!(red, "the unreachable message is red");
+}
+
+#[test]
+fn jobs_pane_with_running_done_and_failed_jobs() {
+    let mut s = loaded();
+    jobs(&mut s);
+    update(&mut s, key('6'));
+    update(&mut s, key('G'));
+    snapshot("jobs", &s);
+}
+
+#[test]
+fn help_lists_the_loaded_bindings() {
+    let mut s = loaded();
+    update(&mut s, key('?'));
+    snapshot("help", &s);
+}
+
+#[test]
+fn custom_keymap_changes_hints_and_help() {
+    let km = Keymap::load(Some(&repo_path("tests/fixtures/keymap/custom.toml"))).unwrap();
+    let mut s = state_with(Settings::default(), km);
+    update(&mut s, Action::Engine(sample_engine()));
+    let terminal = render(&s, 80, 24);
+    insta::assert_snapshot!("custom_keymap_80x24", terminal.backend());
+    update(&mut s, key('?'));
+    let terminal = render(&s, 120, 40);
+    insta::assert_snapshot!("custom_keymap_help_120x40", terminal.backend());
+}
+
+#[test]
+fn overlays() {
+    let mut s = loaded();
+    s.overlay = Some(Overlay::Prompt(Prompt {
+        title: "Bake db into image".into(),
+        text: "Bad Name".into(),
+        purpose: PromptPurpose::BakeTag {
+            container: "db".into(),
+        },
+        error: Some("invalid image reference `Bad Name`: the repository must be lowercase".into()),
+    }));
+    snapshot("bake_prompt", &s);
+    jobs(&mut s);
+    s.overlay = Some(Overlay::ConfirmQuit);
+    snapshot("confirm_quit", &s);
+}
+
+#[test]
+fn read_only_and_focus_are_visible() {
+    let mut s = state_with(
+        Settings {
+            read_only: true,
+            ..Settings::default()
+        },
+        Keymap::defaults().unwrap(),
+    );
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, key('3'));
+    snapshot("read_only_ecs_focused", &s);
+    let buffer = render(&s, 80, 24).backend().buffer().clone();
+    // The ECS pane (middle row, left) has the cyan border; Images has not.
+    assert_eq!(buffer[(0, 9)].fg, Color::Cyan, "focused border");
+    assert_ne!(buffer[(0, 0)].fg, Color::Cyan, "unfocused border");
+    assert_eq!(s.focus, PaneId::Ecs);
+}
+
+#[test]
+fn too_small_says_so() {
+    let terminal = render(&loaded(), 59, 20);
+    insta::assert_snapshot!("too_small_59x20", terminal.backend());
+    let terminal = render(&loaded(), 60, 20);
+    let text = format!("{}", terminal.backend());
+    assert!(
+        !text.contains("too small") && text.contains("Images"),
+        "60×20 is big enough"
+    );
+}

@@ -1,0 +1,212 @@
+//! Shared helpers: the test image, state builders, key events, a socket proxy.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use wharf::app::{Action, AppState, Clock};
+use wharf::config::{Keymap, Settings};
+use wharf::docker::{ContainerInfo, EngineUpdate, ImageInfo};
+
+/// The image `scripts/test-images.sh` builds from a busybox-static root file system.
+pub const TEST_IMAGE: &str = "wharf-test/busybox:latest";
+
+/// Makes sure the test image exists in the local engine (building it if needed).
+pub fn test_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo_path("scripts/test-images.sh"))
+            .status()
+            .expect("run scripts/test-images.sh");
+        assert!(status.success(), "scripts/test-images.sh failed");
+    });
+    TEST_IMAGE
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `docker` and returns its trimmed stdout, failing the test on error.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes containers and images when dropped, whatever the test did.
+#[derive(Default)]
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+        for i in &self.images {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
+pub fn key(c: char) -> Action {
+    Action::Input(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+pub fn code(code: KeyCode) -> Action {
+    Action::Input(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn ctrl(c: char) -> Action {
+    Action::Input(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// A fixed moment: 2026-11-26T12:00:00Z.
+pub const NOW: i64 = 1_795_262_400;
+
+pub fn clock() -> Clock {
+    Clock {
+        wall: NOW,
+        mono: Instant::now(),
+    }
+}
+
+pub fn state() -> AppState {
+    state_with(
+        Settings::default(),
+        Keymap::defaults().expect("default keymap"),
+    )
+}
+
+pub fn state_with(settings: Settings, keymap: Keymap) -> AppState {
+    let mut s = AppState::new(settings, keymap, clock());
+    s.size = (120, 40);
+    s
+}
+
+pub fn image(repository: &str, tag: &str, id: &str, size: u64, age_secs: i64) -> ImageInfo {
+    ImageInfo {
+        repository: repository.into(),
+        tag: tag.into(),
+        id: format!("sha256:{id}"),
+        size,
+        created: NOW - age_secs,
+    }
+}
+
+pub fn container(name: &str, image: &str, state: &str, status: &str) -> ContainerInfo {
+    ContainerInfo {
+        id: format!("{name}-id"),
+        name: name.into(),
+        image: image.into(),
+        state: state.into(),
+        status: status.into(),
+    }
+}
+
+/// The engine snapshot the pane tests use.
+pub fn sample_engine() -> EngineUpdate {
+    EngineUpdate::Snapshot {
+        endpoint: "unix:///var/run/docker.sock".into(),
+        api_version: "1.41".into(),
+        images: vec![
+            image(
+                "app",
+                "dev",
+                "4f1c2a9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a4938271605f4e3d",
+                187_300_000,
+                300,
+            ),
+            image(
+                "db",
+                "baked",
+                "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
+                412_000_000,
+                7_200,
+            ),
+            image(
+                "wharf-test/busybox",
+                "latest",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                1_982_256,
+                86_400 * 3,
+            ),
+        ],
+        containers: vec![
+            container("db", "db:baked", "running", "Up 2 hours"),
+            container("app", "app:dev", "exited", "Exited (0) 5 minutes ago"),
+        ],
+    }
+}
+
+/// Waits until `f` holds, polling, or fails after `within`.
+pub fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Unix socket that forwards to the real engine's socket while it runs: lets
+/// a test make the engine "go away" and "come back" without touching the daemon.
+pub struct EngineProxy {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineProxy {
+    pub fn start(path: &Path) -> EngineProxy {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).expect("bind proxy socket");
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut engine) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        });
+        EngineProxy {
+            path: path.to_path_buf(),
+            task,
+        }
+    }
+
+    /// Stops forwarding: open connections are cut and the socket removed.
+    pub fn stop(self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
