@@ -30,7 +30,7 @@ impl BakeJob {
             .take(12)
             .collect::<String>();
         Ok(JobOutput {
-            summary: format!("{} → {} ({short})", self.container, self.reference),
+            summary: format!("{} ({short})", self.reference),
             json: json!({ "container": self.container, "image": self.reference, "id": id }),
         })
     }

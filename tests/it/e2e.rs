@@ -17,7 +17,7 @@ struct Session {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
     transcript: Arc<Mutex<String>>,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 fn nz(n: u16) -> std::num::NonZeroU16 {
@@ -74,7 +74,7 @@ impl Session {
             child,
             screen,
             transcript,
-            _home: home,
+            home,
         }
     }
 
@@ -190,10 +190,15 @@ fn opens_shows_images_helps_resizes_and_quits_cleanly() {
         c.contains("Snapshots") && !c.contains("too small")
     });
 
+    // The log goes to its file, never to the terminal.
+    let log = session.home.path().join("state/wharf/wharf.log");
+    let logged = std::fs::read_to_string(&log).expect("log file");
+    assert!(logged.contains("wharf starting"), "{logged}");
     session.send(b"q");
     let (code, transcript, screen) = session.finish();
     assert_eq!(code, 0);
     assert_restored(&transcript, &screen);
+    assert!(!transcript.contains("wharf starting"));
 }
 
 #[test]

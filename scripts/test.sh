@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# wharf's one test command: sets up every real part the tests use on a fresh
+# machine, runs the whole test suite, and stops what it started.
+#
+#   - Debian packages: busybox-static (test images), docker-registry (pushes)
+#   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
+#     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL)
+#   - the test images, built locally with `docker import` (nothing is pulled)
+#   - cargo test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+if ! docker info >/dev/null 2>&1; then
+  say "the Docker Engine is not reachable (is /var/run/docker.sock there?); the tests need it"
+  exit 1
+fi
+
+missing=()
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import moto, sys; v = tuple(int(x) for x in moto.__version__.split(".")[:3]); sys.exit(v < (5, 2, 5))' 2>/dev/null; then
+  say "creating .venv with moto[server]>=5.2.5"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5.2.5'
+fi
+
+moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+.venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+export WHARF_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+up=
+for _ in $(seq 1 150); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('$WHARF_TEST_MOTO_URL/moto-api/')" 2>/dev/null; then
+    up=1
+    break
+  fi
+  sleep 0.2
+done
+if [ -z "$up" ]; then
+  say "moto server did not start; its log:"
+  cat target/moto.log >&2
+  exit 1
+fi
+say "moto server on $WHARF_TEST_MOTO_URL"
+
+say "building test images"
+bash scripts/test-images.sh
+
+say "cargo test"
+cargo test --locked "$@"
