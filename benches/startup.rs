@@ -36,12 +36,7 @@ fn nz(n: u16) -> NonZeroU16 {
 fn run_wharf(image: &str, measure_idle: bool) -> Run {
     let home = tempfile::tempdir().expect("tempdir");
     let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 120,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
+        .openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 })
         .expect("pty");
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_wharf"));
     cmd.env("TERM", "xterm-256color");
@@ -68,14 +63,10 @@ fn run_wharf(image: &str, measure_idle: bool) -> Run {
         if pred(&screen.lock().expect("screen").screen().contents()) {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "wharf did not draw"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "wharf did not draw");
         std::thread::sleep(Duration::from_micros(200));
     };
-    let first_frame =
-        until(&|c: &str| TITLES.iter().all(|t| c.contains(t)) && c.contains("profile"));
+    let first_frame = until(&|c: &str| TITLES.iter().all(|t| c.contains(t)) && c.contains("profile"));
     let images = until(&|c: &str| c.contains(image));
     let idle_bytes = measure_idle.then(|| {
         // Let the one-off background results (AWS credentials) arrive first.
@@ -86,11 +77,7 @@ fn run_wharf(image: &str, measure_idle: bool) -> Run {
     });
     let _ = child.kill();
     let _ = child.wait();
-    Run {
-        first_frame,
-        images,
-        idle_bytes,
-    }
+    Run { first_frame, images, idle_bytes }
 }
 
 fn run_docker_cli() -> Duration {
@@ -112,10 +99,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let status = Command::new("bash")
-        .arg("scripts/test-images.sh")
-        .status()
-        .expect("test images");
+    let status = Command::new("bash").arg("scripts/test-images.sh").status().expect("test images");
     assert!(status.success());
     let image = "wharf-test/busybox:latest";
     // Warm both sides once (page cache, engine).

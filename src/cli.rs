@@ -60,6 +60,14 @@ pub enum Command {
         #[arg(long)]
         containers: bool,
     },
+    /// List ECR repositories, or the images (tags) of one repository
+    Tags {
+        /// The repository [default: the profile's repository; without one, list repositories]
+        repository: Option<String>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Commit a container to a new image, ready to push
     Bake {
         /// The container to commit (name or id)

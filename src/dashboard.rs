@@ -11,7 +11,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Action, AppState, Clock, Effect, update};
+use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
+use crate::aws::{AwsClients, ecr};
 use crate::config::{Keymap, Settings};
 use crate::docker::watch_engine;
 use crate::jobs::JobPool;
@@ -34,16 +35,14 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
 
     let stop = CancellationToken::new();
     let (engine_tx, mut engine_rx) = mpsc::channel(8);
-    tokio::spawn(watch_engine(
-        state.settings.docker_host.clone(),
-        engine_tx,
-        stop.child_token(),
-    ));
+    tokio::spawn(watch_engine(state.settings.docker_host.clone(), engine_tx, stop.child_token()));
     let (aws_tx, mut aws_rx) = mpsc::channel(1);
     let profile = state.settings.profile.clone();
     tokio::spawn(async move {
-        let _ = aws_tx.send(crate::aws::probe(&profile).await).await;
+        let _ = aws_tx.send(crate::aws::connect(&profile).await).await;
     });
+    let mut aws: Option<AwsClients> = None;
+    let (load_tx, mut load_rx) = mpsc::channel(16);
     let (job_tx, mut job_rx) = mpsc::channel(256);
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
 
@@ -66,7 +65,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             },
             Some(u) = engine_rx.recv() => actions.push(Action::Engine(u)),
             Some(e) = job_rx.recv() => actions.push(Action::Job(e)),
-            Some(s) = aws_rx.recv() => actions.push(Action::Aws(s)),
+            Some((status, clients)) = aws_rx.recv() => {
+                aws = clients;
+                actions.push(Action::Aws(status));
+            }
+            Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
             _ = sigterm.recv() => (status, actions) = (128 + 15, vec![Action::Terminate]),
             _ = sighup.recv() => (status, actions) = (128 + 1, vec![Action::Terminate]),
@@ -82,6 +85,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         while let Ok(e) = job_rx.try_recv() {
             actions.push(Action::Job(e));
         }
+        while let Ok(loaded) = load_rx.try_recv() {
+            actions.push(Action::Loaded(loaded));
+        }
         if actions.is_empty() {
             continue;
         }
@@ -91,6 +97,14 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 match effect {
                     Effect::StartJob { id, spec } => pool.submit(id, spec),
                     Effect::CancelJob(id) => pool.cancel(id),
+                    Effect::Load(request) => {
+                        if let Some(clients) = aws.clone() {
+                            let tx = load_tx.clone();
+                            tokio::spawn(async move {
+                                let _ = tx.send(load(&clients, request).await).await;
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -102,6 +116,17 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     pool.shutdown(SHUTDOWN_GRACE).await;
     drop(guard);
     Ok(status)
+}
+
+/// Runs one background load for a pane.
+async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
+    match request {
+        LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
+        LoadRequest::Images { repository } => {
+            let result = ecr::images(&clients.ecr, &repository).await;
+            Loaded::Images { repository, result }
+        }
+    }
 }
 
 /// Terminal input through a bounded channel like every other source, so that

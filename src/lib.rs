@@ -35,18 +35,11 @@ pub fn main() -> ExitCode {
             return code(exit::USAGE);
         }
     };
-    let log_file = cli
-        .global
-        .log_file
-        .clone()
-        .unwrap_or_else(|| dirs.state.join("wharf.log"));
+    let log_file = cli.global.log_file.clone().unwrap_or_else(|| dirs.state.join("wharf.log"));
     let log_problem = logging::init(&log_file).err();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), profile = ?settings.profile_name, "wharf starting");
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -75,14 +68,9 @@ pub fn main() -> ExitCode {
                     }
                 }
             }
-            Some(Command::Images { json, containers }) => {
-                commands::images(&settings, json, containers).await
-            }
-            Some(Command::Bake {
-                container,
-                tag,
-                json,
-            }) => {
+            Some(Command::Images { json, containers }) => commands::images(&settings, json, containers).await,
+            Some(Command::Tags { repository, json }) => commands::tags(&settings, repository, json).await,
+            Some(Command::Bake { container, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");
                     return code(exit::USAGE);

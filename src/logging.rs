@@ -12,8 +12,7 @@ use tracing_subscriber::EnvFilter;
 /// returned and wharf runs without a log.
 pub fn init(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let file = OpenOptions::new()
         .create(true)

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::app::state::PaneId;
+use crate::app::update::Loaded;
 use crate::aws::AwsStatus;
 use crate::docker::EngineUpdate;
 use crate::jobs::JobEvent;
@@ -67,6 +68,9 @@ pub enum Action {
     Job(JobEvent),
     #[serde(skip)]
     Aws(AwsStatus),
+    /// A background load finished.
+    #[serde(skip)]
+    Loaded(Loaded),
     /// A signal (SIGTERM, SIGHUP, SIGINT from outside) asks wharf to stop now.
     #[serde(skip)]
     Terminate,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::aws::AwsStatus;
+use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
 use crate::jobs::{JobId, JobKind, Progress};
@@ -19,14 +19,8 @@ pub enum PaneId {
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 6] = [
-        PaneId::Images,
-        PaneId::Registry,
-        PaneId::Ecs,
-        PaneId::Logs,
-        PaneId::Snapshots,
-        PaneId::Jobs,
-    ];
+    pub const ALL: [PaneId; 6] =
+        [PaneId::Images, PaneId::Registry, PaneId::Ecs, PaneId::Logs, PaneId::Snapshots, PaneId::Jobs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -79,10 +73,7 @@ impl Clock {
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        Clock {
-            wall,
-            mono: Instant::now(),
-        }
+        Clock { wall, mono: Instant::now() }
     }
 }
 
@@ -104,18 +95,9 @@ impl Cursor {
 /// What the Images pane knows about the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineView {
-    Connecting {
-        endpoint: String,
-    },
-    Connected {
-        endpoint: String,
-        api_version: String,
-    },
-    Unreachable {
-        endpoint: String,
-        error: String,
-        retry_in: Duration,
-    },
+    Connecting { endpoint: String },
+    Connected { endpoint: String, api_version: String },
+    Unreachable { endpoint: String, error: String, retry_in: Duration },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,33 +123,73 @@ impl ImagesPane {
     pub fn visible_images(&self) -> Vec<&ImageInfo> {
         self.images
             .iter()
-            .filter(|i| {
-                self.image_cursor
-                    .matches(&format!("{} {}", i.reference(), i.short_id()))
-            })
+            .filter(|i| self.image_cursor.matches(&format!("{} {}", i.reference(), i.short_id())))
             .collect()
     }
 
     pub fn visible_containers(&self) -> Vec<&ContainerInfo> {
         self.containers
             .iter()
-            .filter(|c| {
-                self.container_cursor
-                    .matches(&format!("{} {} {}", c.name, c.image, c.state))
-            })
+            .filter(|c| self.container_cursor.matches(&format!("{} {} {}", c.name, c.image, c.state)))
             .collect()
     }
 
     pub fn selected_image(&self) -> Option<&ImageInfo> {
-        self.visible_images()
-            .get(self.image_cursor.selected)
-            .copied()
+        self.visible_images().get(self.image_cursor.selected).copied()
     }
 
     pub fn selected_container(&self) -> Option<&ContainerInfo> {
-        self.visible_containers()
-            .get(self.container_cursor.selected)
-            .copied()
+        self.visible_containers().get(self.container_cursor.selected).copied()
+    }
+}
+
+/// Something fetched in the background.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Load<T> {
+    /// Not asked for (yet).
+    #[default]
+    Idle,
+    Loading,
+    Loaded(T),
+    /// The error, in words for the pane.
+    Failed(String),
+}
+
+impl<T> Load<T> {
+    pub fn loaded(&self) -> Option<&T> {
+        match self {
+            Load::Loaded(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The Registry pane: ECR repositories, and the images of the one opened.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryPane {
+    pub repositories: Load<Vec<Repository>>,
+    pub repo_cursor: Cursor,
+    /// The repository whose images are shown.
+    pub open: Option<String>,
+    pub images: Load<Vec<RegistryImage>>,
+    pub image_cursor: Cursor,
+}
+
+impl RegistryPane {
+    pub fn visible_repositories(&self) -> Vec<&Repository> {
+        let all = self.repositories.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter().filter(|r| self.repo_cursor.matches(&r.name)).collect()
+    }
+
+    pub fn visible_images(&self) -> Vec<&RegistryImage> {
+        let all = self.images.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter()
+            .filter(|i| self.image_cursor.matches(&format!("{} {}", i.tags.join(" "), i.digest)))
+            .collect()
+    }
+
+    pub fn selected_repository(&self) -> Option<&Repository> {
+        self.visible_repositories().get(self.repo_cursor.selected).copied()
     }
 }
 
@@ -185,10 +207,7 @@ pub enum JobState {
 
 impl JobState {
     pub fn is_active(&self) -> bool {
-        matches!(
-            self,
-            JobState::Queued | JobState::Running | JobState::Cancelling
-        )
+        matches!(self, JobState::Queued | JobState::Running | JobState::Cancelling)
     }
 }
 
@@ -209,10 +228,7 @@ impl JobView {
     /// Time spent running (not queued), up to now or to the end.
     pub fn elapsed(&self, now: Instant) -> Duration {
         match self.started_at {
-            Some(start) => self
-                .finished_at
-                .unwrap_or(now)
-                .saturating_duration_since(start),
+            Some(start) => self.finished_at.unwrap_or(now).saturating_duration_since(start),
             None => Duration::ZERO,
         }
     }
@@ -244,10 +260,7 @@ impl JobsPane {
     pub fn visible(&self) -> Vec<&JobView> {
         self.jobs
             .iter()
-            .filter(|j| {
-                self.cursor
-                    .matches(&format!("{} {}", j.kind.label(), j.target))
-            })
+            .filter(|j| self.cursor.matches(&format!("{} {}", j.kind.label(), j.target)))
             .collect()
     }
 
@@ -292,6 +305,7 @@ pub struct AppState {
     pub size: (u16, u16),
     pub clock: Clock,
     pub images: ImagesPane,
+    pub registry: RegistryPane,
     pub aws: AwsStatus,
     pub jobs: JobsPane,
     pub overlay: Option<Overlay>,
@@ -320,6 +334,7 @@ impl AppState {
                 image_cursor: Cursor::default(),
                 container_cursor: Cursor::default(),
             },
+            registry: RegistryPane::default(),
             aws: AwsStatus::Checking,
             jobs: JobsPane::default(),
             overlay: None,
@@ -336,6 +351,10 @@ impl AppState {
                 ImagesTab::Images => &self.images.image_cursor,
                 ImagesTab::Containers => &self.images.container_cursor,
             }),
+            PaneId::Registry => Some(match self.registry.open {
+                Some(_) => &self.registry.image_cursor,
+                None => &self.registry.repo_cursor,
+            }),
             PaneId::Jobs => Some(&self.jobs.cursor),
             _ => None,
         }
@@ -346,6 +365,10 @@ impl AppState {
             PaneId::Images => Some(match self.images.tab {
                 ImagesTab::Images => &mut self.images.image_cursor,
                 ImagesTab::Containers => &mut self.images.container_cursor,
+            }),
+            PaneId::Registry => Some(match self.registry.open {
+                Some(_) => &mut self.registry.image_cursor,
+                None => &mut self.registry.repo_cursor,
             }),
             PaneId::Jobs => Some(&mut self.jobs.cursor),
             _ => None,
@@ -358,6 +381,10 @@ impl AppState {
             PaneId::Images => match self.images.tab {
                 ImagesTab::Images => self.images.visible_images().len(),
                 ImagesTab::Containers => self.images.visible_containers().len(),
+            },
+            PaneId::Registry => match self.registry.open {
+                Some(_) => self.registry.visible_images().len(),
+                None => self.registry.visible_repositories().len(),
             },
             PaneId::Jobs => self.jobs.visible().len(),
             _ => 0,

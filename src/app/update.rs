@@ -5,8 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::state::{
-    AppState, EngineView, ImagesTab, JobState, JobView, Overlay, PaneId, Prompt, PromptPurpose,
+    AppState, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt, PromptPurpose,
 };
+use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress};
@@ -16,6 +17,21 @@ use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progr
 pub enum Effect {
     StartJob { id: JobId, spec: JobSpec },
     CancelJob(JobId),
+    Load(LoadRequest),
+}
+
+/// Something to fetch in the background for a pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadRequest {
+    Repositories,
+    Images { repository: String },
+}
+
+/// The answer to a [`LoadRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    Repositories(Result<Vec<Repository>, AwsError>),
+    Images { repository: String, result: Result<Vec<RegistryImage>, AwsError> },
 }
 
 /// Rows a page key moves.
@@ -37,7 +53,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Tick => {}
         Action::Engine(update) => apply_engine(state, update),
         Action::Job(event) => apply_job(state, event),
-        Action::Aws(status) => state.aws = status,
+        Action::Aws(status) => {
+            let ready = matches!(status, AwsStatus::Ready { .. });
+            state.aws = status;
+            if ready {
+                load_registry(state, &mut effects);
+            }
+        }
+        Action::Loaded(loaded) => apply_loaded(state, loaded),
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
@@ -53,41 +76,20 @@ fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) 
     tracing::debug!(?event, %key, "key");
     match state.overlay.clone() {
         Some(Overlay::Help { scroll }) => {
-            match state
-                .keymap
-                .action_for(&[Section::List, Section::Global], key)
-            {
-                Some(Action::Down) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(1),
-                    })
-                }
-                Some(Action::Up) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(1),
-                    })
-                }
-                Some(Action::PageDown) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_add(10),
-                    })
-                }
-                Some(Action::PageUp) => {
-                    state.overlay = Some(Overlay::Help {
-                        scroll: scroll.saturating_sub(10),
-                    })
-                }
-                Some(Action::Help | Action::Back | Action::Quit) => state.overlay = None,
-                _ => {}
-            }
+            let action = state.keymap.action_for(&[Section::List, Section::Global], key);
+            state.overlay = match action {
+                Some(Action::Down) => Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Action::Up) => Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Action::PageDown) => Some(Overlay::Help { scroll: scroll.saturating_add(PAGE as u16) }),
+                Some(Action::PageUp) => Some(Overlay::Help { scroll: scroll.saturating_sub(PAGE as u16) }),
+                Some(Action::Help | Action::Back | Action::Quit) => None,
+                _ => Some(Overlay::Help { scroll }),
+            };
             return;
         }
         Some(Overlay::ConfirmQuit) => {
             state.overlay = None;
-            if matches!(
-                event.code,
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
-            ) {
+            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
                 state.quit = true;
             }
             return;
@@ -174,11 +176,7 @@ fn text_field(state: &mut AppState) -> Option<&mut String> {
             _ => None,
         };
     }
-    if state.filtering {
-        state.focused_cursor_mut().map(|c| &mut c.filter)
-    } else {
-        None
-    }
+    if state.filtering { state.focused_cursor_mut().map(|c| &mut c.filter) } else { None }
 }
 
 fn after_filter_edit(state: &mut AppState) {
@@ -219,12 +217,21 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             }
         }
         Action::Back => {
-            if let Some(c) = state.focused_cursor_mut() {
-                c.filter.clear();
-                c.selected = 0;
+            let filtered = state.focused_cursor().is_some_and(|c| !c.filter.is_empty());
+            if filtered {
+                if let Some(c) = state.focused_cursor_mut() {
+                    c.filter.clear();
+                    c.selected = 0;
+                }
+            } else if state.focus == PaneId::Registry {
+                state.registry.open = None;
             }
         }
-        Action::Open => {}
+        Action::Open if state.focus == PaneId::Registry && state.registry.open.is_none() => {
+            if let Some(name) = state.registry.selected_repository().map(|r| r.name.clone()) {
+                open_repository(state, name, effects);
+            }
+        }
         Action::SwitchTab if state.focus == PaneId::Images => {
             state.images.tab = match state.images.tab {
                 ImagesTab::Images => ImagesTab::Containers,
@@ -245,10 +252,7 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         | Action::Save
         | Action::SearchNext
         | Action::SearchPrev => {
-            state.flash = Some(format!(
-                "{} is not in this build of wharf yet",
-                action.description()
-            ));
+            state.flash = Some(format!("{} is not in this build of wharf yet", action.description()));
         }
         _ => {}
     }
@@ -325,12 +329,7 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
 }
 
 fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
-    let Some(id) = state
-        .jobs
-        .visible()
-        .get(state.jobs.cursor.selected)
-        .map(|j| j.id)
-    else {
+    let Some(id) = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.id) else {
         state.flash = Some("no job selected".into());
         return;
     };
@@ -347,21 +346,13 @@ fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
 fn apply_engine(state: &mut AppState, update: EngineUpdate) {
     let pane = &mut state.images;
     match update {
-        EngineUpdate::Snapshot {
-            endpoint,
-            api_version,
-            images,
-            containers,
-        } => {
+        EngineUpdate::Snapshot { endpoint, api_version, images, containers } => {
             let image_key = pane.selected_image().map(|i| i.reference());
             let container_key = pane.selected_container().map(|c| c.id.clone());
             pane.images = images;
             pane.containers = containers;
             pane.loaded = true;
-            pane.engine = EngineView::Connected {
-                endpoint,
-                api_version,
-            };
+            pane.engine = EngineView::Connected { endpoint, api_version };
             // Keep the selection on the same item when the list changes under it.
             let visible = pane.visible_images();
             pane.image_cursor.selected = image_key
@@ -374,16 +365,8 @@ fn apply_engine(state: &mut AppState, update: EngineUpdate) {
                 .unwrap_or(pane.container_cursor.selected)
                 .min(visible.len().saturating_sub(1));
         }
-        EngineUpdate::Unreachable {
-            endpoint,
-            error,
-            retry_in,
-        } => {
-            pane.engine = EngineView::Unreachable {
-                endpoint,
-                error,
-                retry_in,
-            };
+        EngineUpdate::Unreachable { endpoint, error, retry_in } => {
+            pane.engine = EngineView::Unreachable { endpoint, error, retry_in };
         }
     }
 }
@@ -409,6 +392,51 @@ fn apply_job(state: &mut AppState, event: JobEvent) {
                 JobResult::Failed(chain) => JobState::Failed(chain),
                 JobResult::Cancelled => JobState::Cancelled,
             };
+        }
+    }
+}
+
+/// Lists the repositories, and opens the profile's repository when it has one.
+fn load_registry(state: &mut AppState, effects: &mut Vec<Effect>) {
+    state.registry.repositories = Load::Loading;
+    effects.push(Effect::Load(LoadRequest::Repositories));
+    if let Some(repository) = state.settings.profile.repository.clone() {
+        open_repository(state, repository, effects);
+    }
+}
+
+fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<Effect>) {
+    state.registry.open = Some(repository.clone());
+    state.registry.images = Load::Loading;
+    state.registry.image_cursor = Default::default();
+    effects.push(Effect::Load(LoadRequest::Images { repository }));
+}
+
+fn apply_loaded(state: &mut AppState, loaded: Loaded) {
+    let registry = &mut state.registry;
+    match loaded {
+        Loaded::Repositories(result) => {
+            registry.repositories = match result {
+                Ok(list) => Load::Loaded(list),
+                Err(e) => Load::Failed(e.to_string()),
+            };
+            let len = registry.visible_repositories().len();
+            registry.repo_cursor.selected = registry.repo_cursor.selected.min(len.saturating_sub(1));
+        }
+        Loaded::Images { repository, result } => {
+            // An answer for a repository the user has since left is dropped.
+            if registry.open.as_deref() != Some(repository.as_str()) {
+                return;
+            }
+            registry.images = match result {
+                Ok(list) => Load::Loaded(list),
+                Err(AwsError::NotFound(_)) => {
+                    Load::Failed(format!("no repository `{repository}` in this registry"))
+                }
+                Err(e) => Load::Failed(e.to_string()),
+            };
+            let len = registry.visible_images().len();
+            registry.image_cursor.selected = registry.image_cursor.selected.min(len.saturating_sub(1));
         }
     }
 }

@@ -2,6 +2,12 @@
 //! with the profile and command line laid over it, and the clients made from it.
 //! No SDK type travels past this module.
 
+pub mod ecr;
+pub mod error;
+
+pub use ecr::{RegistryImage, Repository};
+pub use error::AwsError;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
@@ -22,25 +28,16 @@ pub enum AwsStatus {
     /// The configuration is being loaded and the credentials looked for.
     Checking,
     /// Credentials were found.
-    Ready {
-        region: Option<String>,
-        endpoint: Option<String>,
-    },
+    Ready { region: Option<String>, endpoint: Option<String> },
     /// No usable credentials: the AWS panes say so, the Docker side works on.
-    NoCredentials {
-        region: Option<String>,
-        endpoint: Option<String>,
-        error: String,
-    },
+    NoCredentials { region: Option<String>, endpoint: Option<String>, error: String },
 }
 
 impl AwsStatus {
     pub fn region(&self) -> Option<&str> {
         match self {
             AwsStatus::Checking => None,
-            AwsStatus::Ready { region, .. } | AwsStatus::NoCredentials { region, .. } => {
-                region.as_deref()
-            }
+            AwsStatus::Ready { region, .. } | AwsStatus::NoCredentials { region, .. } => region.as_deref(),
         }
     }
 }
@@ -77,14 +74,20 @@ impl AwsClients {
 
 /// The S3 client's configuration: path-style whenever an endpoint URL is set.
 pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {
-    aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(config.endpoint_url().is_some())
-        .build()
+    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build()
 }
 
-/// Loads the configuration and looks for credentials, for the status line.
-pub async fn probe(profile: &Profile) -> AwsStatus {
+/// Loads the configuration and looks for credentials, for the status line;
+/// the clients come along when credentials were found.
+pub async fn connect(profile: &Profile) -> (AwsStatus, Option<AwsClients>) {
     let config = load_config(profile).await;
+    let status = probe(&config).await;
+    let clients = matches!(status, AwsStatus::Ready { .. }).then(|| AwsClients::new(&config));
+    (status, clients)
+}
+
+/// Looks for credentials in `config`.
+pub async fn probe(config: &SdkConfig) -> AwsStatus {
     let region = config.region().map(|r| r.to_string());
     let endpoint = config.endpoint_url().map(str::to_string);
     let Some(provider) = config.credentials_provider() else {
@@ -105,11 +108,7 @@ pub async fn probe(profile: &Profile) -> AwsStatus {
                 source = s.source();
             }
             tracing::warn!(%error, "no AWS credentials");
-            AwsStatus::NoCredentials {
-                region,
-                endpoint,
-                error,
-            }
+            AwsStatus::NoCredentials { region, endpoint, error }
         }
     }
 }

@@ -21,15 +21,9 @@ pub async fn images(settings: &Settings, json: bool, containers: bool) -> ExitCo
             if json {
                 serde_json::to_string_pretty(&list).unwrap_or_default()
             } else {
-                let mut out = format!(
-                    "{:<24} {:<32} {:<10} {}\n",
-                    "NAME", "IMAGE", "STATE", "STATUS"
-                );
+                let mut out = format!("{:<24} {:<32} {:<10} {}\n", "NAME", "IMAGE", "STATE", "STATUS");
                 for c in list {
-                    out.push_str(&format!(
-                        "{:<24} {:<32} {:<10} {}\n",
-                        c.name, c.image, c.state, c.status
-                    ));
+                    out.push_str(&format!("{:<24} {:<32} {:<10} {}\n", c.name, c.image, c.state, c.status));
                 }
                 out
             }
@@ -39,10 +33,7 @@ pub async fn images(settings: &Settings, json: bool, containers: bool) -> ExitCo
             if json {
                 serde_json::to_string_pretty(&list).unwrap_or_default()
             } else {
-                let mut out = format!(
-                    "{:<48} {:<12} {:>10} {:>4}\n",
-                    "REPOSITORY:TAG", "ID", "SIZE", "AGE"
-                );
+                let mut out = format!("{:<48} {:<12} {:>10} {:>4}\n", "REPOSITORY:TAG", "ID", "SIZE", "AGE");
                 for i in list {
                     out.push_str(&format!(
                         "{:<48} {:<12} {:>10} {:>4}\n",

@@ -3,9 +3,11 @@
 
 mod images;
 mod job;
+mod tags;
 
 pub use images::images;
 pub use job::run_job;
+pub use tags::tags;
 
 use std::process::ExitCode;
 

@@ -72,8 +72,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(code: KeyCode, modifiers: KeyModifiers) -> Key {
-        let mut modifiers =
-            modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut modifiers = modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         if matches!(code, KeyCode::Char(_) | KeyCode::BackTab) {
             modifiers.remove(KeyModifiers::SHIFT);
         }
@@ -131,9 +130,7 @@ impl Key {
                 "left" => KeyCode::Left,
                 "right" => KeyCode::Right,
                 "space" => KeyCode::Char(' '),
-                f if f.starts_with('f')
-                    && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
-                {
+                f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
                     KeyCode::F(f[1..].parse().unwrap_or(1))
                 }
                 _ => {
@@ -207,8 +204,7 @@ pub struct Keymap {
     sections: BTreeMap<Section, Vec<Binding>>,
 }
 
-type RawKeymap =
-    BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>>;
+type RawKeymap = BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>>;
 
 impl Keymap {
     /// The embedded defaults.
@@ -240,12 +236,7 @@ impl Keymap {
     pub fn parse(text: &str, file: &str) -> Result<Keymap, KeymapError> {
         let error = |offset: usize, message: String| {
             let (line, column) = line_column(text, offset);
-            KeymapError {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            }
+            KeymapError { file: file.to_string(), line, column, message }
         };
         let raw: RawKeymap = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
@@ -255,10 +246,7 @@ impl Keymap {
         let mut sections = BTreeMap::new();
         for (section_name, entries) in raw {
             let section = Section::from_name(section_name.get_ref()).ok_or_else(|| {
-                let names: Vec<_> = Section::ALL
-                    .iter()
-                    .map(|s| format!("[{}]", s.name()))
-                    .collect();
+                let names: Vec<_> = Section::ALL.iter().map(|s| format!("[{}]", s.name())).collect();
                 error(
                     section_name.span().start,
                     format!(
@@ -274,21 +262,14 @@ impl Keymap {
             let mut seen: Vec<(Key, String)> = Vec::new();
             let mut bindings = Vec::new();
             for (action_name, keys) in entries {
-                let action =
-                    Action::deserialize(action_name.get_ref().as_str().into_deserializer())
-                        .map_err(|e: serde::de::value::Error| {
-                            let message =
-                                e.to_string()
-                                    .replacen("unknown variant", "unknown action", 1);
-                            error(
-                                action_name.span().start,
-                                format!("in [{}]: {message}", section.name()),
-                            )
-                        })?;
+                let action = Action::deserialize(action_name.get_ref().as_str().into_deserializer())
+                    .map_err(|e: serde::de::value::Error| {
+                        let message = e.to_string().replacen("unknown variant", "unknown action", 1);
+                        error(action_name.span().start, format!("in [{}]: {message}", section.name()))
+                    })?;
                 let mut parsed = Vec::new();
                 for key_text in keys.get_ref() {
-                    let key = Key::parse(key_text.get_ref())
-                        .map_err(|m| error(key_text.span().start, m))?;
+                    let key = Key::parse(key_text.get_ref()).map_err(|m| error(key_text.span().start, m))?;
                     if let Some((_, other)) = seen.iter().find(|(k, _)| *k == key) {
                         return Err(error(
                             key_text.span().start,
@@ -302,10 +283,7 @@ impl Keymap {
                     seen.push((key, action_name.get_ref().clone()));
                     parsed.push(key);
                 }
-                bindings.push(Binding {
-                    action,
-                    keys: parsed,
-                });
+                bindings.push(Binding { action, keys: parsed });
             }
             sections.insert(section, bindings);
         }
@@ -321,10 +299,7 @@ impl Keymap {
                 for binding in bindings.iter_mut() {
                     binding.keys.retain(|k| !user_binding.keys.contains(k));
                 }
-                match bindings
-                    .iter_mut()
-                    .find(|b| b.action == user_binding.action)
-                {
+                match bindings.iter_mut().find(|b| b.action == user_binding.action) {
                     Some(existing) => existing.keys = user_binding.keys,
                     None => bindings.push(user_binding),
                 }
@@ -335,33 +310,19 @@ impl Keymap {
     /// The action bound to `key`, looking through `sections` in order.
     pub fn action_for(&self, sections: &[Section], key: Key) -> Option<Action> {
         sections.iter().find_map(|section| {
-            self.sections
-                .get(section)?
-                .iter()
-                .find(|b| b.keys.contains(&key))
-                .map(|b| b.action.clone())
+            self.sections.get(section)?.iter().find(|b| b.keys.contains(&key)).map(|b| b.action.clone())
         })
     }
 
     /// The bindings of one section, in file order (actions with no key left out).
     pub fn bindings(&self, section: Section) -> impl Iterator<Item = &Binding> {
-        self.sections
-            .get(&section)
-            .into_iter()
-            .flatten()
-            .filter(|b| !b.keys.is_empty())
+        self.sections.get(&section).into_iter().flatten().filter(|b| !b.keys.is_empty())
     }
 
     /// The keys of `action` in `section`, written as in the keymap, joined by `/`.
     pub fn keys_label(&self, section: Section, action: &Action) -> Option<String> {
         self.bindings(section)
             .find(|b| &b.action == action)
-            .map(|b| {
-                b.keys
-                    .iter()
-                    .map(Key::to_string)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
+            .map(|b| b.keys.iter().map(Key::to_string).collect::<Vec<_>>().join("/"))
     }
 }

@@ -86,23 +86,11 @@ pub enum StorageClass {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}:{line}:{column}: {message}")]
-    Parse {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Parse { file: String, line: usize, column: usize, message: String },
     #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
+    Read { file: String, source: std::io::Error },
     #[error("no profile `{name}` in {file} (profiles: {known})")]
-    UnknownProfile {
-        name: String,
-        file: String,
-        known: String,
-    },
+    UnknownProfile { name: String, file: String, known: String },
     #[error("profile `{name}` was asked for, but there is no wharf.toml (looked in {looked})")]
     NoConfigForProfile { name: String, looked: String },
 }
@@ -140,11 +128,11 @@ impl ConfigFile {
                 file: file.to_string(),
                 line,
                 column,
-                message: e
-                    .message()
-                    .trim()
-                    .replacen("unknown field", "unknown key", 1)
-                    .replacen("unknown variant", "unknown value", 1),
+                message: e.message().trim().replacen("unknown field", "unknown key", 1).replacen(
+                    "unknown variant",
+                    "unknown value",
+                    1,
+                ),
             }
         })
     }
@@ -163,10 +151,7 @@ impl Dirs {
         match directories::ProjectDirs::from("", "", "wharf") {
             Some(d) => Dirs {
                 config: d.config_dir().to_path_buf(),
-                state: d
-                    .state_dir()
-                    .unwrap_or_else(|| d.data_local_dir())
-                    .to_path_buf(),
+                state: d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf(),
                 cache: d.cache_dir().to_path_buf(),
             },
             None => Dirs {
@@ -195,19 +180,12 @@ impl Settings {
             Some(path) => vec![path.clone()],
             None => vec![PathBuf::from("wharf.toml"), dirs.config.join("wharf.toml")],
         };
-        let found = candidates
-            .iter()
-            .find(|p| overrides.config.is_some() || p.is_file());
+        let found = candidates.iter().find(|p| overrides.config.is_some() || p.is_file());
         let (file, config) = match found {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    file: path.display().to_string(),
-                    source,
-                })?;
-                (
-                    Some(path.clone()),
-                    ConfigFile::parse(&text, &path.display().to_string())?,
-                )
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })?;
+                (Some(path.clone()), ConfigFile::parse(&text, &path.display().to_string())?)
             }
             None => (None, ConfigFile::default()),
         };
@@ -243,21 +221,12 @@ impl Settings {
                     return Err(ConfigError::UnknownProfile {
                         name,
                         file: path.display().to_string(),
-                        known: if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        },
+                        known: if known.is_empty() { "none".into() } else { known.join(", ") },
                     });
                 }
             },
             None if config.profiles.len() == 1 => {
-                let (name, p) = config
-                    .profiles
-                    .iter()
-                    .next()
-                    .map(|(n, p)| (n.clone(), p.clone()))
-                    .unzip();
+                let (name, p) = config.profiles.iter().next().map(|(n, p)| (n.clone(), p.clone())).unzip();
                 (name, p.unwrap_or_default())
             }
             None => (None, Profile::default()),
@@ -282,9 +251,7 @@ impl Settings {
 
     /// The Docker endpoint as the user would write it.
     pub fn docker_endpoint(&self) -> String {
-        self.docker_host
-            .clone()
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+        self.docker_host.clone().unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
     }
 }
 

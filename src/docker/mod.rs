@@ -101,16 +101,11 @@ impl Engine {
         let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-            Docker::connect_with_http(
-                &endpoint,
-                REQUEST_TIMEOUT_SECS,
-                bollard::API_DEFAULT_VERSION,
-            )
+            Docker::connect_with_http(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else {
             return Err(DockerError::Unreachable {
                 endpoint: endpoint.clone(),
-                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port"
-                    .into(),
+                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port".into(),
             });
         }
         .map_err(unreachable)?;
@@ -130,19 +125,12 @@ impl Engine {
 
     /// Local images, newest first, one row per tag.
     pub async fn images(&self) -> Result<Vec<ImageInfo>, DockerError> {
-        let summaries = self
-            .docker
-            .list_images(Some(ListImagesOptions::default()))
-            .await
-            .map_err(|e| self.error(e))?;
+        let summaries =
+            self.docker.list_images(Some(ListImagesOptions::default())).await.map_err(|e| self.error(e))?;
         let mut images = Vec::new();
         for s in summaries {
             let size = u64::try_from(s.size).unwrap_or(0);
-            let tags: Vec<&String> = s
-                .repo_tags
-                .iter()
-                .filter(|t| t.as_str() != "<none>:<none>")
-                .collect();
+            let tags: Vec<&String> = s.repo_tags.iter().filter(|t| t.as_str() != "<none>:<none>").collect();
             if tags.is_empty() {
                 images.push(ImageInfo {
                     repository: "<none>".into(),
@@ -154,34 +142,17 @@ impl Engine {
             }
             for reference in tags {
                 let (repository, tag) = split_reference(reference);
-                images.push(ImageInfo {
-                    repository,
-                    tag,
-                    id: s.id.clone(),
-                    size,
-                    created: s.created,
-                });
+                images.push(ImageInfo { repository, tag, id: s.id.clone(), size, created: s.created });
             }
         }
-        images.sort_by(|a, b| {
-            b.created
-                .cmp(&a.created)
-                .then_with(|| a.reference().cmp(&b.reference()))
-        });
+        images.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.reference().cmp(&b.reference())));
         Ok(images)
     }
 
     /// Every local container, running or not, newest first.
     pub async fn containers(&self) -> Result<Vec<ContainerInfo>, DockerError> {
-        let options = ListContainersOptions {
-            all: true,
-            ..Default::default()
-        };
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| self.error(e))?;
+        let options = ListContainersOptions { all: true, ..Default::default() };
+        let summaries = self.docker.list_containers(Some(options)).await.map_err(|e| self.error(e))?;
         Ok(summaries
             .into_iter()
             .map(|c| ContainerInfo {
@@ -210,30 +181,24 @@ impl Engine {
             pause: true,
             ..Default::default()
         };
-        match self
-            .docker
-            .commit_container(options, ContainerConfig::default())
-            .await
-        {
+        match self.docker.commit_container(options, ContainerConfig::default()).await {
             Ok(r) => Ok(r.id),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Err(DockerError::NoSuchContainer(container.to_string())),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchContainer(container.to_string()))
+            }
             Err(e) => Err(self.error(e)),
         }
     }
 
-    /// Image and container events, as the engine reports them; the stream ends or
-    /// fails when the engine goes away.
-    pub fn changes(&self) -> impl Stream<Item = Result<(), DockerError>> + use<> {
-        let filters = HashMap::from([(
-            "type".to_string(),
-            vec!["image".to_string(), "container".to_string()],
-        )]);
-        let options = EventsOptions {
-            filters: Some(filters),
-            ..Default::default()
-        };
+    /// Image and container events since `since` (Unix seconds), as the engine
+    /// reports them; the stream ends or fails when the engine goes away. The
+    /// request is only sent when the stream is first polled, so `since` is what
+    /// makes sure no event between asking and listing is missed.
+    pub fn changes(&self, since: i64) -> impl Stream<Item = Result<(), DockerError>> + use<> {
+        let filters =
+            HashMap::from([("type".to_string(), vec!["image".to_string(), "container".to_string()])]);
+        let options =
+            EventsOptions { filters: Some(filters), since: Some(since.to_string()), ..Default::default() };
         let endpoint = self.endpoint.clone();
         self.docker.events(Some(options)).filter_map(move |event| {
             let endpoint = endpoint.clone();
@@ -245,10 +210,7 @@ impl Engine {
                         (!action.starts_with("exec_") && !action.starts_with("health_status"))
                             .then_some(Ok(()))
                     }
-                    Err(e) => Some(Err(DockerError::Unreachable {
-                        endpoint,
-                        message: describe(&e),
-                    })),
+                    Err(e) => Some(Err(DockerError::Unreachable { endpoint, message: describe(&e) })),
                 }
             }
         })
@@ -256,13 +218,8 @@ impl Engine {
 
     fn error(&self, e: bollard::errors::Error) -> DockerError {
         match e {
-            bollard::errors::Error::DockerResponseServerError { message, .. } => {
-                DockerError::Engine(message)
-            }
-            other => DockerError::Unreachable {
-                endpoint: self.endpoint.clone(),
-                message: describe(&other),
-            },
+            bollard::errors::Error::DockerResponseServerError { message, .. } => DockerError::Engine(message),
+            other => DockerError::Unreachable { endpoint: self.endpoint.clone(), message: describe(&other) },
         }
     }
 }
@@ -293,27 +250,19 @@ pub fn parse_reference(reference: &str) -> Result<(String, String), DockerError>
         return Err(bad("it is empty"));
     }
     if reference.contains('@') {
-        return Err(bad(
-            "a digest cannot be given to a new image; use repository:tag",
-        ));
+        return Err(bad("a digest cannot be given to a new image; use repository:tag"));
     }
     let (repository, tag) = split_reference(reference);
     let repo_ok = repository.split('/').all(|part| {
         !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-:".contains(c))
+            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-:".contains(c))
     });
     if !repo_ok {
-        return Err(bad(
-            "the repository must be lowercase letters, digits, '.', '_', '-' and '/'",
-        ));
+        return Err(bad("the repository must be lowercase letters, digits, '.', '_', '-' and '/'"));
     }
     let tag_ok = !tag.is_empty()
         && tag.len() <= 128
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && !tag.starts_with(['.', '-']);
     if !tag_ok {
         return Err(bad(

@@ -14,18 +14,9 @@ use super::{ContainerInfo, DockerError, Engine, ImageInfo};
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineUpdate {
     /// Everything the Images pane shows, read after a change.
-    Snapshot {
-        endpoint: String,
-        api_version: String,
-        images: Vec<ImageInfo>,
-        containers: Vec<ContainerInfo>,
-    },
+    Snapshot { endpoint: String, api_version: String, images: Vec<ImageInfo>, containers: Vec<ContainerInfo> },
     /// The engine could not be reached; the next try is in `retry_in`.
-    Unreachable {
-        endpoint: String,
-        error: String,
-        retry_in: Duration,
-    },
+    Unreachable { endpoint: String, error: String, retry_in: Duration },
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -36,11 +27,7 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 /// Runs until `cancel` fires, sending an update whenever the engine's images or
 /// containers change, or the engine goes away.
-pub async fn watch_engine(
-    host: Option<String>,
-    tx: mpsc::Sender<EngineUpdate>,
-    cancel: CancellationToken,
-) {
+pub async fn watch_engine(host: Option<String>, tx: mpsc::Sender<EngineUpdate>, cancel: CancellationToken) {
     let mut retry = FIRST_RETRY;
     loop {
         let outcome = tokio::select! {
@@ -73,8 +60,12 @@ async fn follow(
     retry: &mut Duration,
 ) -> Result<(), DockerError> {
     let engine = Engine::connect(host).await?;
-    // Subscribe before the first listing so that no change falls between the two.
-    let mut changes = Box::pin(engine.changes());
+    // Ask for events from before the first listing, so that no change falls
+    // between the two (a repeat only costs one more listing).
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64 - 1);
+    let mut changes = Box::pin(engine.changes(since));
     if !send_snapshot(&engine, tx).await? {
         return Ok(());
     }
@@ -100,10 +91,7 @@ async fn follow(
     }
 }
 
-async fn send_snapshot(
-    engine: &Engine,
-    tx: &mpsc::Sender<EngineUpdate>,
-) -> Result<bool, DockerError> {
+async fn send_snapshot(engine: &Engine, tx: &mpsc::Sender<EngineUpdate>) -> Result<bool, DockerError> {
     let (images, containers) = tokio::try_join!(engine.images(), engine.containers())?;
     let update = EngineUpdate::Snapshot {
         endpoint: engine.endpoint().to_string(),

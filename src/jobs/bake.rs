@@ -23,12 +23,7 @@ impl BakeJob {
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         ctx.progress(Progress::stage(format!("committing {}", self.container)));
         let id = engine.commit(&self.container, &self.reference).await?;
-        let short = id
-            .strip_prefix("sha256:")
-            .unwrap_or(&id)
-            .chars()
-            .take(12)
-            .collect::<String>();
+        let short = id.strip_prefix("sha256:").unwrap_or(&id).chars().take(12).collect::<String>();
         Ok(JobOutput {
             summary: format!("{} ({short})", self.reference),
             json: json!({ "container": self.container, "image": self.reference, "id": id }),

@@ -49,10 +49,7 @@ pub struct Progress {
 impl Progress {
     /// A step with no measurable amount, e.g. "committing".
     pub fn stage(stage: impl Into<String>) -> Progress {
-        Progress {
-            stage: stage.into(),
-            ..Progress::default()
-        }
+        Progress { stage: stage.into(), ..Progress::default() }
     }
 }
 
@@ -125,10 +122,7 @@ pub struct JobContext {
 impl JobContext {
     /// Reports progress; if the channel is full the tick is dropped, the next one will do.
     pub fn progress(&self, progress: Progress) {
-        let _ = self.events.try_send(JobEvent {
-            id: self.id,
-            update: JobUpdate::Progress(progress),
-        });
+        let _ = self.events.try_send(JobEvent { id: self.id, update: JobUpdate::Progress(progress) });
     }
 }
 
@@ -174,12 +168,7 @@ impl JobPool {
         self.tasks.spawn(async move {
             let result = run(id, slots, events.clone(), cancel, work).await;
             // The result must arrive, so wait for room rather than drop it.
-            let _ = events
-                .send(JobEvent {
-                    id,
-                    update: JobUpdate::Finished(result),
-                })
-                .await;
+            let _ = events.send(JobEvent { id, update: JobUpdate::Finished(result) }).await;
         });
     }
 
@@ -195,10 +184,7 @@ impl JobPool {
         for token in self.tokens.values() {
             token.cancel();
         }
-        let _ = tokio::time::timeout(grace, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let _ = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
     }
 }
 
@@ -221,17 +207,8 @@ where
             Err(_) => return JobResult::Failed(vec!["the job pool has shut down".into()]),
         },
     };
-    let _ = events
-        .send(JobEvent {
-            id,
-            update: JobUpdate::Started,
-        })
-        .await;
-    let context = JobContext {
-        id,
-        events,
-        cancel: cancel.clone(),
-    };
+    let _ = events.send(JobEvent { id, update: JobUpdate::Started }).await;
+    let context = JobContext { id, events, cancel: cancel.clone() };
     tokio::select! {
         biased;
         _ = cancel.cancelled() => JobResult::Cancelled,

@@ -39,10 +39,13 @@ pub fn clock(d: Duration) -> String {
 
 /// A text progress bar `█████░░░░░` of `width` cells.
 pub fn bar(done: u64, total: u64, width: usize) -> String {
-    let filled = if total == 0 {
-        width
-    } else {
-        ((done.min(total) as u128 * width as u128) / total as u128) as usize
-    };
+    let filled =
+        if total == 0 { width } else { ((done.min(total) as u128 * width as u128) / total as u128) as usize };
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// `2026-11-26T12:00:00Z`, for absolute times next to relative ones.
+pub fn utc(unix: i64) -> String {
+    use aws_sdk_ecr::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_secs(unix).fmt(DateTimeFormat::DateTime).unwrap_or_else(|_| "–".into())
 }

@@ -33,14 +33,10 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         Constraint::Percentage(31),
     ])
     .split(panes);
-    let grid = [
-        (PaneId::Images, PaneId::Registry),
-        (PaneId::Ecs, PaneId::Logs),
-        (PaneId::Snapshots, PaneId::Jobs),
-    ];
+    let grid =
+        [(PaneId::Images, PaneId::Registry), (PaneId::Ecs, PaneId::Logs), (PaneId::Snapshots, PaneId::Jobs)];
     for (row, (left, right)) in rows.iter().zip(grid) {
-        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(*row);
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(*row);
         draw_pane(frame, l, state, left);
         draw_pane(frame, r, state, right);
     }
@@ -55,34 +51,16 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
 
 fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
     let focused = state.focus == pane;
-    let number = PaneId::ALL
-        .iter()
-        .position(|p| *p == pane)
-        .map_or(0, |i| i + 1);
-    let border = if focused {
-        Style::new().fg(Color::Cyan)
-    } else {
-        Style::new().fg(Color::DarkGray)
-    };
-    let title = if focused {
-        Span::from(pane.title()).bold().fg(Color::Cyan)
-    } else {
-        Span::from(pane.title())
-    };
+    let number = PaneId::ALL.iter().position(|p| *p == pane).map_or(0, |i| i + 1);
+    let border = if focused { Style::new().fg(Color::Cyan) } else { Style::new().fg(Color::DarkGray) };
+    let title =
+        if focused { Span::from(pane.title()).bold().fg(Color::Cyan) } else { Span::from(pane.title()) };
     let block = Block::new()
         .borders(Borders::ALL)
-        .border_type(if focused {
-            BorderType::Thick
-        } else {
-            BorderType::Plain
-        })
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(border)
         .title(Line::from(vec![" ".into(), title, " ".into()]))
-        .title_top(
-            Line::from(format!(" {number} "))
-                .right_aligned()
-                .fg(Color::DarkGray),
-        );
+        .title_top(Line::from(format!(" {number} ")).right_aligned().fg(Color::DarkGray));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match pane {
@@ -98,33 +76,22 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
 fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = Text::from(vec![
         Line::from("terminal too small").bold(),
-        Line::from(format!(
-            "{}×{} — wharf needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
-            area.width, area.height
-        )),
+        Line::from(format!("{}×{} — wharf needs at least {MIN_WIDTH}×{MIN_HEIGHT}", area.width, area.height)),
         Line::from("q quits"),
     ]);
     let height = 3.min(area.height);
     let y = area.y + area.height.saturating_sub(height) / 2;
-    frame.render_widget(
-        Paragraph::new(text).centered().wrap(Wrap { trim: true }),
-        Rect { y, height, ..area },
-    );
+    frame
+        .render_widget(Paragraph::new(text).centered().wrap(Wrap { trim: true }), Rect { y, height, ..area });
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
-    let [info, hints] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [info, hints] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let sep = || Span::from(" · ").fg(Color::DarkGray);
     let s = &state.settings;
     let mut spans = Vec::new();
     if area.width >= 100 {
-        spans.push(
-            Span::from(" wharf ")
-                .bold()
-                .fg(Color::Black)
-                .bg(Color::Cyan),
-        );
+        spans.push(Span::from(" wharf ").bold().fg(Color::Black).bg(Color::Cyan));
     }
     spans.extend([
         " profile ".into(),
@@ -137,10 +104,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     let region = s.profile.region.as_deref().or(state.aws.region());
     spans.push(Span::from(region.unwrap_or("no region").to_string()).bold());
     match &state.aws {
-        AwsStatus::Checking => spans.extend([
-            sep(),
-            Span::from("checking credentials").fg(Color::DarkGray),
-        ]),
+        AwsStatus::Checking => spans.extend([sep(), Span::from("checking credentials").fg(Color::DarkGray)]),
         AwsStatus::Ready { .. } => {}
         AwsStatus::NoCredentials { .. } => {
             spans.extend([sep(), Span::from("no AWS credentials").fg(Color::Yellow)])
@@ -150,17 +114,12 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     spans.push("docker ".into());
     let (endpoint, style) = match &state.images.engine {
         EngineView::Connecting { endpoint } => (endpoint.clone(), Style::new().fg(Color::DarkGray)),
-        EngineView::Connected {
-            endpoint,
-            api_version,
-        } => (
-            format!("{endpoint} {api_version}"),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        EngineView::Unreachable { endpoint, .. } => (
-            format!("{endpoint} unreachable"),
-            Style::new().fg(Color::Red),
-        ),
+        EngineView::Connected { endpoint, api_version } => {
+            (format!("{endpoint} {api_version}"), Style::new().add_modifier(Modifier::BOLD))
+        }
+        EngineView::Unreachable { endpoint, .. } => {
+            (format!("{endpoint} unreachable"), Style::new().fg(Color::Red))
+        }
     };
     spans.push(Span::styled(endpoint, style));
     if s.read_only {
@@ -230,12 +189,7 @@ fn first_key(state: &AppState, section: Section, action: &Action) -> Option<Stri
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
+    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
@@ -248,18 +202,9 @@ fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
         if !lines.is_empty() {
             lines.push(Line::from(""));
         }
-        lines.push(
-            Line::from(format!("[{}]", section.name()))
-                .bold()
-                .fg(Color::Cyan),
-        );
+        lines.push(Line::from(format!("[{}]", section.name())).bold().fg(Color::Cyan));
         for b in bindings {
-            let keys = b
-                .keys
-                .iter()
-                .map(|k| k.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
             lines.push(Line::from(vec![
                 Span::from(format!("  {keys:<16}")).bold(),
                 Span::from(format!("{:<18}", b.action.description())),
@@ -273,21 +218,13 @@ fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
         .title(" Help — keys from the loaded keymap ")
         .title_bottom(Line::from(" j/k scroll · esc close ").right_aligned());
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .scroll((scroll.min(max_scroll), 0)),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), popup);
 }
 
 fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
     let n = state.jobs.active_count();
     let text = vec![
-        Line::from(format!(
-            "{n} job{} still running.",
-            if n == 1 { " is" } else { "s are" }
-        )),
+        Line::from(format!("{n} job{} still running.", if n == 1 { " is" } else { "s are" })),
         Line::from("Quit and cancel them?"),
         Line::from(""),
         Line::from(vec![
@@ -300,11 +237,7 @@ fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
     let popup = centred(area, 44, 6);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).block(
-            Block::bordered()
-                .border_type(BorderType::Rounded)
-                .title(" Quit? "),
-        ),
+        Paragraph::new(text).block(Block::bordered().border_type(BorderType::Rounded).title(" Quit? ")),
         popup,
     );
 }
@@ -319,22 +252,15 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
         Some(e) => text.push(Line::from(Span::from(e.clone()).fg(Color::Red))),
         None => text.push(Line::from("")),
     }
-    text.push(Line::from(
-        Span::from("enter confirm · esc cancel").fg(Color::DarkGray),
-    ));
+    text.push(Line::from(Span::from("enter confirm · esc cancel").fg(Color::DarkGray)));
     // Room for the error however it wraps.
-    let error_rows = prompt
-        .error
-        .as_ref()
-        .map_or(1, |e| e.chars().count().div_ceil(54).max(1)) as u16;
+    let error_rows = prompt.error.as_ref().map_or(1, |e| e.chars().count().div_ceil(54).max(1)) as u16;
     let popup = centred(area, 58, 4 + error_rows);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .border_type(BorderType::Rounded)
-                .title(format!(" {} ", prompt.title)),
-        ),
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().border_type(BorderType::Rounded).title(format!(" {} ", prompt.title))),
         popup,
     );
 }

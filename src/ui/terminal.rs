@@ -5,9 +5,7 @@
 use std::io::{self, Stdout, stdout};
 
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -25,12 +23,7 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         let mut out = stdout();
-        if let Err(e) = execute!(
-            out,
-            EnterAlternateScreen,
-            EnableBracketedPaste,
-            cursor::Hide
-        ) {
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
             restore();
             return Err(e);
         }
@@ -54,12 +47,7 @@ impl Drop for TerminalGuard {
 /// gone (a dropped SSH session): errors are ignored, there is nobody to tell.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(
-        stdout(),
-        DisableBracketedPaste,
-        LeaveAlternateScreen,
-        cursor::Show
-    );
+    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
 }
 
 /// Restores the terminal before the panic report is printed, so that it can be read.

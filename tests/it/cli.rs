@@ -35,18 +35,9 @@ fn images_json_lists_the_test_image() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| {
-            format!(
-                "{}:{}",
-                r["repository"].as_str().unwrap(),
-                r["tag"].as_str().unwrap()
-            ) == image
-        })
+        .find(|r| format!("{}:{}", r["repository"].as_str().unwrap(), r["tag"].as_str().unwrap()) == image)
         .expect("listed");
-    assert_eq!(
-        row["id"].as_str().unwrap(),
-        docker(&["image", "inspect", "--format", "{{.Id}}", image])
-    );
+    assert_eq!(row["id"].as_str().unwrap(), docker(&["image", "inspect", "--format", "{{.Id}}", image]));
     assert!(row["size"].as_u64().unwrap() > 0);
     // The table form names it too.
     let out = wharf(&["images"], home.path());
@@ -63,10 +54,7 @@ fn bake_commits_and_prints_json() {
     cleanup.containers.push(name.clone());
     let reference = format!("wharf-cli/{name}:v1");
     cleanup.images.push(reference.clone());
-    let out = wharf(
-        &["bake", "--container", &name, "--tag", &reference, "--json"],
-        home.path(),
-    );
+    let out = wharf(&["bake", "--container", &name, "--tag", &reference, "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["image"], reference.as_str());
@@ -80,20 +68,11 @@ fn bake_commits_and_prints_json() {
 #[test]
 fn bake_failures_and_refusals_have_their_exit_status() {
     let home = tempfile::tempdir().unwrap();
-    let out = wharf(
-        &["bake", "--container", "wharf-none", "--tag", "x/y:z"],
-        home.path(),
-    );
+    let out = wharf(&["bake", "--container", "wharf-none", "--tag", "x/y:z"], home.path());
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out).lines().last(),
-        Some("error: no such container `wharf-none`")
-    );
+    assert_eq!(stderr(&out).lines().last(), Some("error: no such container `wharf-none`"));
 
-    let out = wharf(
-        &["bake", "--container", "c", "--tag", "Not Valid"],
-        home.path(),
-    );
+    let out = wharf(&["bake", "--container", "c", "--tag", "Not Valid"], home.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).starts_with("error: --tag: invalid image reference `Not Valid`"),
@@ -101,15 +80,9 @@ fn bake_failures_and_refusals_have_their_exit_status() {
         stderr(&out)
     );
 
-    let out = wharf(
-        &["--read-only", "bake", "--container", "c", "--tag", "x:y"],
-        home.path(),
-    );
+    let out = wharf(&["--read-only", "bake", "--container", "c", "--tag", "x:y"], home.path());
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        stderr(&out),
-        "error: bake changes the engine's images, and --read-only is set\n"
-    );
+    assert_eq!(stderr(&out), "error: bake changes the engine's images, and --read-only is set\n");
 
     let out = wharf(&["bake", "--container", "c"], home.path());
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2");
@@ -118,11 +91,8 @@ fn bake_failures_and_refusals_have_their_exit_status() {
 #[test]
 fn configuration_errors_exit_2_naming_file_and_line() {
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("wharf.toml"),
-        "[profiles.dev]\nregion = \"eu-west-1\"\nbuckt = \"x\"\n",
-    )
-    .unwrap();
+    std::fs::write(home.path().join("wharf.toml"), "[profiles.dev]\nregion = \"eu-west-1\"\nbuckt = \"x\"\n")
+        .unwrap();
     let out = wharf(&["images"], home.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -138,10 +108,7 @@ fn configuration_errors_exit_2_naming_file_and_line() {
     std::fs::write(home.path().join("wharf.toml"), "[profiles.dev]\n").unwrap();
     let out = wharf(&["--profile", "prod", "images"], home.path());
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        stderr(&out),
-        "error: no profile `prod` in wharf.toml (profiles: dev)\n"
-    );
+    assert_eq!(stderr(&out), "error: no profile `prod` in wharf.toml (profiles: dev)\n");
 }
 
 #[test]
@@ -149,11 +116,7 @@ fn a_bad_keymap_stops_the_dashboard_before_anything_is_drawn() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("config/wharf");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("keymap.toml"),
-        "[jobs]\ncancel = [\"x\"]\nkill = [\"k\"]\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("keymap.toml"), "[jobs]\ncancel = [\"x\"]\nkill = [\"k\"]\n").unwrap();
     let out = wharf(&[], home.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "something was drawn");
@@ -167,14 +130,10 @@ fn a_bad_keymap_stops_the_dashboard_before_anything_is_drawn() {
 #[test]
 fn an_unreachable_engine_is_named() {
     let home = tempfile::tempdir().unwrap();
-    let out = wharf(
-        &["--docker-host", "unix:///nonexistent/docker.sock", "images"],
-        home.path(),
-    );
+    let out = wharf(&["--docker-host", "unix:///nonexistent/docker.sock", "images"], home.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out)
-            .starts_with("error: Docker engine unreachable at unix:///nonexistent/docker.sock: "),
+        stderr(&out).starts_with("error: Docker engine unreachable at unix:///nonexistent/docker.sock: "),
         "{}",
         stderr(&out)
     );

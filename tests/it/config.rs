@@ -5,19 +5,13 @@ use wharf::config::{Dirs, Overrides, Preset, Settings, StorageClass};
 use crate::support::repo_path;
 
 fn dirs(tmp: &std::path::Path) -> Dirs {
-    Dirs {
-        config: tmp.join("config"),
-        state: tmp.join("state"),
-        cache: tmp.join("cache"),
-    }
+    Dirs { config: tmp.join("config"), state: tmp.join("state"), cache: tmp.join("cache") }
 }
 
 fn load(fixture: &str, overrides: Overrides) -> Result<Settings, String> {
     let tmp = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        config: Some(format!("tests/fixtures/config/{fixture}").into()),
-        ..overrides
-    };
+    let overrides =
+        Overrides { config: Some(format!("tests/fixtures/config/{fixture}").into()), ..overrides };
     Settings::load(&overrides, &dirs(tmp.path())).map_err(|e| e.to_string())
 }
 
@@ -49,10 +43,7 @@ fn profile_flag_picks_another_profile_and_flags_override_it() {
     assert_eq!(s.profile_name.as_deref(), Some("prod"));
     assert!(s.profile.protected);
     assert_eq!(s.profile.region.as_deref(), Some("ap-southeast-2"));
-    assert_eq!(
-        s.profile.endpoint_url.as_deref(),
-        Some("http://127.0.0.1:5555")
-    );
+    assert_eq!(s.profile.endpoint_url.as_deref(), Some("http://127.0.0.1:5555"));
     assert_eq!(s.profile.aws_profile.as_deref(), Some("ops"));
 }
 
@@ -99,14 +90,7 @@ fn missing_profile_lists_the_known_ones() {
         "no profile `prod` in tests/fixtures/config/unknown_profile.toml (profiles: dev)"
     );
     assert_eq!(
-        load(
-            "full.toml",
-            Overrides {
-                profile: Some("staging".into()),
-                ..Overrides::default()
-            }
-        )
-        .unwrap_err(),
+        load("full.toml", Overrides { profile: Some("staging".into()), ..Overrides::default() }).unwrap_err(),
         "no profile `staging` in tests/fixtures/config/full.toml (profiles: dev, prod)"
     );
 }
@@ -120,26 +104,12 @@ fn lookup_prefers_current_directory_then_config_dir() {
     assert_eq!(s.file, None);
     assert_eq!(s.profile_name, None);
     // Asking for a profile with no file is.
-    let err = Settings::load(
-        &Overrides {
-            profile: Some("dev".into()),
-            ..Overrides::default()
-        },
-        &d,
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("profile `dev` was asked for, but there is no wharf.toml"),
-        "{err}"
-    );
+    let err =
+        Settings::load(&Overrides { profile: Some("dev".into()), ..Overrides::default() }, &d).unwrap_err();
+    assert!(err.to_string().starts_with("profile `dev` was asked for, but there is no wharf.toml"), "{err}");
     // A file in the config directory is found.
     std::fs::create_dir_all(&d.config).unwrap();
-    std::fs::copy(
-        repo_path("tests/fixtures/config/full.toml"),
-        d.config.join("wharf.toml"),
-    )
-    .unwrap();
+    std::fs::copy(repo_path("tests/fixtures/config/full.toml"), d.config.join("wharf.toml")).unwrap();
     let s = Settings::load(&Overrides::default(), &d).unwrap();
     assert_eq!(s.file, Some(d.config.join("wharf.toml")));
     assert_eq!(s.profile.cluster.as_deref(), Some("dev"));
@@ -148,10 +118,7 @@ fn lookup_prefers_current_directory_then_config_dir() {
 #[test]
 fn a_missing_config_file_given_by_flag_is_an_error() {
     let err = load("does_not_exist.toml", Overrides::default()).unwrap_err();
-    assert!(
-        err.starts_with("cannot read tests/fixtures/config/does_not_exist.toml: "),
-        "{err}"
-    );
+    assert!(err.starts_with("cannot read tests/fixtures/config/does_not_exist.toml: "), "{err}");
 }
 
 /// Sends one S3 call to a listener on `localhost` and returns the request head it got.
@@ -167,18 +134,13 @@ async fn first_s3_request(endpoint: Option<String>) -> String {
     })
     .await;
     let creds = aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test");
-    let conf = wharf::aws::s3_config(&sdk)
-        .to_builder()
-        .credentials_provider(creds)
-        .build();
+    let conf = wharf::aws::s3_config(&sdk).to_builder().credentials_provider(creds).build();
     let client = aws_sdk_s3::Client::from_conf(conf);
     let server = tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.unwrap();
         let mut buf = vec![0; 4096];
         let n = socket.read(&mut buf).await.unwrap();
-        let _ = socket
-            .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
-            .await;
+        let _ = socket.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n").await;
         String::from_utf8_lossy(&buf[..n]).to_string()
     });
     let _ = tokio::time::timeout(
@@ -186,10 +148,7 @@ async fn first_s3_request(endpoint: Option<String>) -> String {
         client.list_objects_v2().bucket("snapshots").send(),
     )
     .await;
-    tokio::time::timeout(std::time::Duration::from_secs(5), server)
-        .await
-        .unwrap()
-        .unwrap()
+    tokio::time::timeout(std::time::Duration::from_secs(5), server).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -200,12 +159,6 @@ async fn s3_uses_path_style_addressing_with_an_endpoint() {
         request_line.starts_with("GET /snapshots?") || request_line.starts_with("GET /snapshots/?"),
         "{head}"
     );
-    let host = head
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("host:"))
-        .unwrap_or_default();
-    assert!(
-        !host.contains("snapshots."),
-        "virtual-hosted style used: {host}"
-    );
+    let host = head.lines().find(|l| l.to_lowercase().starts_with("host:")).unwrap_or_default();
+    assert!(!host.contains("snapshots."), "virtual-hosted style used: {host}");
 }

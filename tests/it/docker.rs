@@ -17,18 +17,11 @@ async fn lists_the_test_image_with_a_negotiated_api_version() {
     let version: f64 = engine.api_version().parse().unwrap();
     assert!(version >= 1.24, "negotiated {version}");
     let images = engine.images().await.unwrap();
-    let found = images
-        .iter()
-        .find(|i| i.reference() == image)
-        .expect("test image listed");
+    let found = images.iter().find(|i| i.reference() == image).expect("test image listed");
     let expected_id = docker(&["image", "inspect", "--format", "{{.Id}}", image]);
     assert_eq!(found.id, expected_id);
     assert_eq!(found.short_id().len(), 12);
-    assert!(
-        found.size > 1_000_000,
-        "busybox is about 2 MB, got {}",
-        found.size
-    );
+    assert!(found.size > 1_000_000, "busybox is about 2 MB, got {}", found.size);
 }
 
 #[tokio::test]
@@ -40,10 +33,7 @@ async fn lists_containers_in_every_state() {
     cleanup.containers.push(name.clone());
     let engine = Engine::connect(None).await.unwrap();
     let containers = engine.containers().await.unwrap();
-    let c = containers
-        .iter()
-        .find(|c| c.name == name)
-        .expect("created container listed");
+    let c = containers.iter().find(|c| c.name == name).expect("created container listed");
     assert_eq!(c.state, "created");
     assert_eq!(c.image, image);
 }
@@ -51,17 +41,10 @@ async fn lists_containers_in_every_state() {
 async fn run_bake(container: &str, reference: &str) -> JobResult {
     let (tx, mut rx) = mpsc::channel(16);
     let mut pool = JobPool::new(1, tx);
-    let job = BakeJob {
-        container: container.into(),
-        reference: reference.into(),
-        docker_host: None,
-    };
+    let job = BakeJob { container: container.into(), reference: reference.into(), docker_host: None };
     pool.submit(1, JobSpec::Bake(job));
     loop {
-        let event = tokio::time::timeout(Duration::from_secs(60), rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap();
         if let JobUpdate::Finished(result) = event.update {
             return result;
         }
@@ -73,52 +56,26 @@ async fn bake_commits_a_container_into_a_new_image() {
     let image = test_image();
     let mut cleanup = Cleanup::default();
     let name = unique("wharf-it-bake");
-    docker(&[
-        "run",
-        "--name",
-        &name,
-        image,
-        "sh",
-        "-c",
-        "echo restored > /data/marker",
-    ]);
+    docker(&["run", "--name", &name, image, "sh", "-c", "echo restored > /data/marker"]);
     cleanup.containers.push(name.clone());
     let reference = format!("wharf-it/{name}:baked");
     cleanup.images.push(reference.clone());
 
-    let JobResult::Done(output) = run_bake(&name, &reference).await else {
-        panic!("bake failed")
-    };
+    let JobResult::Done(output) = run_bake(&name, &reference).await else { panic!("bake failed") };
     let id = output.json["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        docker(&["image", "inspect", "--format", "{{.Id}}", &reference]),
-        id
-    );
+    assert_eq!(docker(&["image", "inspect", "--format", "{{.Id}}", &reference]), id);
     // The new image holds what the container wrote.
     let check = unique("wharf-it-check");
     cleanup.containers.push(check.clone());
-    assert_eq!(
-        docker(&["run", "--name", &check, &reference, "cat", "/data/marker"]),
-        "restored"
-    );
+    assert_eq!(docker(&["run", "--name", &check, &reference, "cat", "/data/marker"]), "restored");
     let engine = Engine::connect(None).await.unwrap();
-    assert!(
-        engine
-            .images()
-            .await
-            .unwrap()
-            .iter()
-            .any(|i| i.reference() == reference)
-    );
+    assert!(engine.images().await.unwrap().iter().any(|i| i.reference() == reference));
 }
 
 #[tokio::test]
 async fn bake_of_a_missing_container_fails_clearly() {
     let result = run_bake("wharf-no-such-container", "wharf-it/none:x").await;
-    assert_eq!(
-        result,
-        JobResult::Failed(vec!["no such container `wharf-no-such-container`".into()])
-    );
+    assert_eq!(result, JobResult::Failed(vec!["no such container `wharf-no-such-container`".into()]));
 }
 
 #[tokio::test]
@@ -128,10 +85,7 @@ async fn the_watcher_refreshes_on_engine_events() {
     let (tx, mut rx) = mpsc::channel(8);
     let stop = CancellationToken::new();
     tokio::spawn(watch_engine(None, tx, stop.clone()));
-    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
     assert!(matches!(first, EngineUpdate::Snapshot { .. }), "{first:?}");
 
     let tag = format!("wharf-it/{}:tagged", unique("watch"));
@@ -162,10 +116,7 @@ async fn the_watcher_reports_an_absent_engine_and_recovers_when_it_returns() {
     let (tx, mut rx) = mpsc::channel(8);
     let stop = CancellationToken::new();
     tokio::spawn(watch_engine(Some(host.clone()), tx, stop.clone()));
-    let EngineUpdate::Unreachable {
-        endpoint, error, ..
-    } = recv(&mut rx).await
-    else {
+    let EngineUpdate::Unreachable { endpoint, error, .. } = recv(&mut rx).await else {
         panic!("expected unreachable")
     };
     assert_eq!(endpoint, host);
@@ -176,11 +127,7 @@ async fn the_watcher_reports_an_absent_engine_and_recovers_when_it_returns() {
     loop {
         match recv(&mut rx).await {
             EngineUpdate::Snapshot { images, .. } => {
-                assert!(
-                    images
-                        .iter()
-                        .any(|i| i.reference() == crate::support::TEST_IMAGE)
-                );
+                assert!(images.iter().any(|i| i.reference() == crate::support::TEST_IMAGE));
                 break;
             }
             EngineUpdate::Unreachable { .. } => continue,
@@ -188,18 +135,12 @@ async fn the_watcher_reports_an_absent_engine_and_recovers_when_it_returns() {
     }
     // And goes away again: the event stream breaks and the pane is told.
     proxy.stop();
-    assert!(matches!(
-        recv(&mut rx).await,
-        EngineUpdate::Unreachable { .. }
-    ));
+    assert!(matches!(recv(&mut rx).await, EngineUpdate::Unreachable { .. }));
     stop.cancel();
 }
 
 async fn recv(rx: &mut mpsc::Receiver<EngineUpdate>) -> EngineUpdate {
-    tokio::time::timeout(Duration::from_secs(20), rx.recv())
-        .await
-        .unwrap()
-        .unwrap()
+    tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -209,8 +150,7 @@ async fn a_bad_endpoint_is_named_in_the_error() {
         err,
         DockerError::Unreachable {
             endpoint: "ftp://nowhere".into(),
-            message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port"
-                .into()
+            message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port".into()
         }
     );
 }

@@ -31,14 +31,8 @@ impl Session {
     /// terminal's modes (`stty -a`), so the test can see what wharf left behind.
     fn start(cols: u16, rows: u16) -> Session {
         let home = tempfile::tempdir().unwrap();
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
+        let pair =
+            native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new("sh");
         cmd.args(["-c", "\"$WHARF\"; echo \"EXIT=$?\"; stty -a"]);
         cmd.env("WHARF", env!("CARGO_BIN_EXE_wharf"));
@@ -62,20 +56,11 @@ impl Session {
                     break;
                 }
                 s.lock().unwrap().process(&buf[..n]);
-                t.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                t.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let writer = pair.master.take_writer().unwrap();
-        Session {
-            master: pair.master,
-            writer,
-            child,
-            screen,
-            transcript,
-            home,
-        }
+        Session { master: pair.master, writer, child, screen, transcript, home }
     }
 
     fn contents(&self) -> String {
@@ -83,9 +68,7 @@ impl Session {
     }
 
     fn wait_for(&self, text: &str) {
-        eventually(TIMEOUT, &format!("{text:?} on screen"), || {
-            self.contents().contains(text)
-        });
+        eventually(TIMEOUT, &format!("{text:?} on screen"), || self.contents().contains(text));
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -94,31 +77,16 @@ impl Session {
     }
 
     fn resize(&self, cols: u16, rows: u16) {
-        self.master
-            .resize(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        self.screen
-            .lock()
-            .unwrap()
-            .screen_mut()
-            .set_size(nz(rows), nz(cols));
+        // The emulator first, so that the frame drawn for the new size lands in a screen of that size.
+        self.screen.lock().unwrap().screen_mut().set_size(nz(rows), nz(cols));
+        self.master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
     }
 
     /// The pid of wharf itself (the shell's child).
     fn wharf_pid(&self) -> u32 {
         let sh = self.child.process_id().unwrap();
         let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap();
-        children
-            .split_whitespace()
-            .next()
-            .expect("wharf is running")
-            .parse()
-            .unwrap()
+        children.split_whitespace().next().expect("wharf is running").parse().unwrap()
     }
 
     /// Waits for the shell to report wharf's exit status and the terminal modes.
@@ -135,10 +103,8 @@ impl Session {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap();
-        let screen = std::mem::replace(
-            &mut *self.screen.lock().unwrap(),
-            vt100::Parser::new(nz(1), nz(1), 0),
-        );
+        let screen =
+            std::mem::replace(&mut *self.screen.lock().unwrap(), vt100::Parser::new(nz(1), nz(1), 0));
         (code, transcript, screen)
     }
 }
@@ -146,14 +112,8 @@ impl Session {
 fn assert_restored(transcript: &str, screen: &vt100::Parser) {
     let modes = transcript.rsplit("EXIT=").next().unwrap();
     let words: Vec<&str> = modes.split_whitespace().collect();
-    assert!(
-        words.contains(&"icanon") && words.contains(&"echo"),
-        "raw mode left on: {modes}"
-    );
-    assert!(
-        !screen.screen().alternate_screen(),
-        "still on the alternate screen"
-    );
+    assert!(words.contains(&"icanon") && words.contains(&"echo"), "raw mode left on: {modes}");
+    assert!(!screen.screen().alternate_screen(), "still on the alternate screen");
     assert!(!screen.screen().hide_cursor(), "cursor left hidden");
 }
 
@@ -169,18 +129,13 @@ fn opens_shows_images_helps_resizes_and_quits_cleanly() {
     test_image();
     let mut session = Session::start(120, 40);
     wait_for_dashboard(&session);
-    assert!(
-        session.contents().contains("? help"),
-        "hints on the status line"
-    );
+    assert!(session.contents().contains("? help"), "hints on the status line");
 
     session.send(b"?");
     session.wait_for("Help — keys from the loaded keymap");
     assert!(session.contents().contains("bake container"));
     session.send(b"\x1b");
-    eventually(TIMEOUT, "help to close", || {
-        !session.contents().contains("Help — keys")
-    });
+    eventually(TIMEOUT, "help to close", || !session.contents().contains("Help — keys"));
 
     session.resize(50, 15);
     session.wait_for("terminal too small");
@@ -208,9 +163,8 @@ fn sigterm_and_sighup_restore_the_terminal() {
         let session = Session::start(100, 30);
         wait_for_dashboard(&session);
         let pid = session.wharf_pid();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid.to_string()])
-            .status();
+        let status =
+            std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status();
         assert!(status.unwrap().success());
         let (code, transcript, screen) = session.finish();
         assert_eq!(code, expected, "exit status after SIG{signal}");

@@ -7,19 +7,14 @@ use tokio::sync::mpsc;
 use wharf::jobs::{JobError, JobEvent, JobOutput, JobPool, JobResult, JobUpdate, Progress};
 
 fn output(text: &str) -> JobOutput {
-    JobOutput {
-        summary: text.into(),
-        json: serde_json::json!({ "text": text }),
-    }
+    JobOutput { summary: text.into(), json: serde_json::json!({ "text": text }) }
 }
 
 async fn finished(rx: &mut mpsc::Receiver<JobEvent>, id: u64) -> (JobResult, Vec<JobUpdate>) {
     let mut seen = Vec::new();
     loop {
-        let event = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .expect("job event")
-            .expect("open");
+        let event =
+            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("job event").expect("open");
         if event.id != id {
             continue;
         }
@@ -40,22 +35,11 @@ async fn jobs_beyond_the_limit_wait_their_turn() {
         Ok(output("first"))
     });
     pool.submit_with(2, |_| async { Ok(output("second")) });
-    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        first,
-        JobEvent {
-            id: 1,
-            update: JobUpdate::Started
-        }
-    );
+    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    assert_eq!(first, JobEvent { id: 1, update: JobUpdate::Started });
     // Job 2 must not start while job 1 holds the only slot.
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), rx.recv())
-            .await
-            .is_err(),
+        tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err(),
         "job 2 started early"
     );
     release_tx.send(()).unwrap();
@@ -80,11 +64,7 @@ async fn cancel_stops_a_running_job_within_a_second() {
     pool.cancel(7);
     let (result, _) = finished(&mut rx, 7).await;
     assert_eq!(result, JobResult::Cancelled);
-    assert!(
-        asked.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        asked.elapsed()
-    );
+    assert!(asked.elapsed() < Duration::from_secs(1), "took {:?}", asked.elapsed());
 }
 
 #[tokio::test]
@@ -112,15 +92,11 @@ async fn a_failed_job_reports_its_error_chain() {
     let (tx, mut rx) = mpsc::channel(64);
     let mut pool = JobPool::new(1, tx);
     pool.submit_with(3, |_| async {
-        let cause =
-            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
         Err::<JobOutput, JobError>(Box::new(Outer(cause)))
     });
     let (result, _) = finished(&mut rx, 3).await;
-    assert_eq!(
-        result,
-        JobResult::Failed(vec!["push failed".into(), "connection refused".into()])
-    );
+    assert_eq!(result, JobResult::Failed(vec!["push failed".into(), "connection refused".into()]));
 }
 
 #[tokio::test]
@@ -130,12 +106,7 @@ async fn progress_never_blocks_and_the_result_always_arrives() {
     let mut pool = JobPool::new(1, tx);
     pool.submit_with(4, |ctx| async move {
         for i in 0..10_000 {
-            ctx.progress(Progress {
-                stage: "copying".into(),
-                done: i,
-                total: Some(10_000),
-                bytes: true,
-            });
+            ctx.progress(Progress { stage: "copying".into(), done: i, total: Some(10_000), bytes: true });
         }
         Ok(output("done"))
     });

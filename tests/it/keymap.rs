@@ -54,12 +54,9 @@ fn the_shipped_keymap_holds_the_documented_defaults() {
     assert_eq!(at(Section::Snapshots, "b"), Some(Action::Backup));
     assert_eq!(at(Section::Snapshots, "r"), Some(Action::Restore));
     assert_eq!(at(Section::Jobs, "x"), Some(Action::Cancel));
-    for (key, action) in [
-        ("f", Action::Follow),
-        ("w", Action::Wrap),
-        ("t", Action::Timestamps),
-        ("s", Action::Save),
-    ] {
+    for (key, action) in
+        [("f", Action::Follow), ("w", Action::Wrap), ("t", Action::Timestamps), ("s", Action::Save)]
+    {
         assert_eq!(at(Section::Logs, key), Some(action));
     }
     // A pane's own binding does not leak into another pane.
@@ -78,11 +75,7 @@ fn typed_keys_match_bindings_whatever_shift_says() {
     assert_eq!(k("alt-x").to_string(), "alt-x");
     assert_eq!(k("-").to_string(), "-");
     assert_eq!(k("ctrl--").to_string(), "ctrl--");
-    assert!(
-        Key::parse("shift-g")
-            .unwrap_err()
-            .contains("write the character itself")
-    );
+    assert!(Key::parse("shift-g").unwrap_err().contains("write the character itself"));
     assert!(Key::parse("f13").is_err());
     assert!(Key::parse("").is_err());
 }
@@ -98,28 +91,16 @@ fn a_users_file_is_merged_over_the_defaults_per_section() {
     assert_eq!(km.action_for(LIST, k("ctrl-b")), Some(Action::Bake));
     // Untouched actions and sections keep their defaults.
     assert_eq!(km.action_for(LIST, k("G")), Some(Action::Bottom));
-    assert_eq!(
-        km.action_for(&[Section::Jobs], k("x")),
-        Some(Action::Cancel)
-    );
-    assert_eq!(
-        km.keys_label(Section::Images, &Action::Push).as_deref(),
-        Some("P")
-    );
+    assert_eq!(km.action_for(&[Section::Jobs], k("x")), Some(Action::Cancel));
+    assert_eq!(km.keys_label(Section::Images, &Action::Push).as_deref(), Some("P"));
 }
 
 #[test]
 fn a_user_key_taken_from_another_action_leaves_it() {
     let mut km = Keymap::defaults().unwrap();
     km.merge(Keymap::parse("[list]\nbottom = [\"j\"]\n", "user.toml").unwrap());
-    assert_eq!(
-        km.action_for(&[Section::List], k("j")),
-        Some(Action::Bottom)
-    );
-    assert_eq!(
-        km.action_for(&[Section::List], k("down")),
-        Some(Action::Down)
-    );
+    assert_eq!(km.action_for(&[Section::List], k("j")), Some(Action::Bottom));
+    assert_eq!(km.action_for(&[Section::List], k("down")), Some(Action::Down));
 }
 
 #[test]

@@ -9,5 +9,6 @@ mod e2e;
 mod jobs;
 mod keymap;
 mod panes;
+mod registry;
 mod support;
 mod update;

@@ -33,11 +33,7 @@ fn loaded() -> AppState {
     update(&mut s, Action::Engine(sample_engine()));
     update(
         &mut s,
-        Action::Aws(AwsStatus::NoCredentials {
-            region: None,
-            endpoint: None,
-            error: "none".into(),
-        }),
+        Action::Aws(AwsStatus::NoCredentials { region: None, endpoint: None, error: "none".into() }),
     );
     s
 }
@@ -87,12 +83,7 @@ fn jobs(s: &mut AppState) {
             2,
             "db → db:v2",
             JobState::Running,
-            Progress {
-                stage: "writing".into(),
-                done: 50_000_000,
-                total: Some(200_000_000),
-                bytes: true,
-            },
+            Progress { stage: "writing".into(), done: 50_000_000, total: Some(200_000_000), bytes: true },
             10,
             None,
         ),
@@ -142,10 +133,7 @@ fn engine_states() {
     );
     snapshot("unreachable", &s);
     let buffer = render(&s, 120, 40).backend().buffer().clone();
-    let red = buffer
-        .content()
-        .iter()
-        .any(|c| c.symbol() == "D" && c.fg == Color::Red);
+    let red = buffer.content().iter().any(|c| c.symbol() == "D" && c.fg == Color::Red);
     assert!(red, "the unreachable message is red");
 }
 
@@ -183,9 +171,7 @@ fn overlays() {
     s.overlay = Some(Overlay::Prompt(Prompt {
         title: "Bake db into image".into(),
         text: "Bad Name".into(),
-        purpose: PromptPurpose::BakeTag {
-            container: "db".into(),
-        },
+        purpose: PromptPurpose::BakeTag { container: "db".into() },
         error: Some("invalid image reference `Bad Name`: the repository must be lowercase".into()),
     }));
     snapshot("bake_prompt", &s);
@@ -196,14 +182,7 @@ fn overlays() {
 
 #[test]
 fn read_only_and_focus_are_visible() {
-    let mut s = state_with(
-        Settings {
-            read_only: true,
-            ..Settings::default()
-        },
-        Keymap::defaults().unwrap(),
-    );
-    update(&mut s, Action::Engine(sample_engine()));
+    let mut s = crate::support::read_only_state();
     update(&mut s, key('3'));
     snapshot("read_only_ecs_focused", &s);
     let buffer = render(&s, 80, 24).backend().buffer().clone();
@@ -219,8 +198,72 @@ fn too_small_says_so() {
     insta::assert_snapshot!("too_small_59x20", terminal.backend());
     let terminal = render(&loaded(), 60, 20);
     let text = format!("{}", terminal.backend());
-    assert!(
-        !text.contains("too small") && text.contains("Images"),
-        "60×20 is big enough"
+    assert!(!text.contains("too small") && text.contains("Images"), "60×20 is big enough");
+}
+
+fn registry_loaded() -> AppState {
+    use wharf::app::Loaded;
+    use wharf::aws::{RegistryImage, Repository};
+    let mut s = configured();
+    let uri = |n: &str| format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{n}");
+    let repos = ["api", "app", "db"].map(|n| Repository { name: n.into(), uri: uri(n), created: None });
+    update(&mut s, Action::Loaded(Loaded::Repositories(Ok(repos.to_vec()))));
+    let image = |tags: &[&str], digest: &str, age: i64, size| RegistryImage {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        digest: format!("sha256:{digest}"),
+        pushed_at: Some(crate::support::NOW - age),
+        size: Some(size),
+    };
+    let images = vec![
+        image(
+            &["v3", "latest"],
+            "b7e1f2a3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f",
+            120,
+            187_300_000,
+        ),
+        image(
+            &["v2"],
+            "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+            86_400,
+            186_000_000,
+        ),
+        image(
+            &[],
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            86_400 * 9,
+            150_000_000,
+        ),
+    ];
+    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result: Ok(images) }));
+    update(&mut s, key('2'));
+    s
+}
+
+#[test]
+fn registry_images_of_the_profiles_repository() {
+    snapshot("registry_images", &registry_loaded());
+}
+
+#[test]
+fn registry_repositories_filtered() {
+    let mut s = registry_loaded();
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
+    update(&mut s, key('/'));
+    update(&mut s, key('a'));
+    snapshot("registry_repositories", &s);
+}
+
+#[test]
+fn registry_errors_are_shown_in_words() {
+    use wharf::app::Loaded;
+    use wharf::aws::AwsError;
+    let mut s = configured();
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Images {
+            repository: "app".into(),
+            result: Err(AwsError::Throttled("Rate exceeded".into())),
+        }),
     );
+    snapshot("registry_throttled", &s);
 }

@@ -34,24 +34,13 @@ pub fn repo_path(relative: &str) -> PathBuf {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Runs `docker` and returns its trimmed stdout, failing the test on error.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("docker").args(args).output().expect("run docker");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -85,21 +74,23 @@ pub fn ctrl(c: char) -> Action {
     Action::Input(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-/// A fixed moment: 2026-11-26T12:00:00Z.
+/// A fixed moment: 2026-11-21T12:00:00Z.
 pub const NOW: i64 = 1_795_262_400;
 
 pub fn clock() -> Clock {
-    Clock {
-        wall: NOW,
-        mono: Instant::now(),
-    }
+    Clock { wall: NOW, mono: Instant::now() }
 }
 
 pub fn state() -> AppState {
-    state_with(
-        Settings::default(),
-        Keymap::defaults().expect("default keymap"),
-    )
+    state_with(Settings::default(), Keymap::defaults().expect("default keymap"))
+}
+
+/// A state started with `--read-only`, engine snapshot loaded.
+pub fn read_only_state() -> AppState {
+    let settings = Settings { read_only: true, ..Settings::default() };
+    let mut s = state_with(settings, Keymap::defaults().expect("default keymap"));
+    wharf::app::update(&mut s, Action::Engine(sample_engine()));
+    s
 }
 
 pub fn state_with(settings: Settings, keymap: Keymap) -> AppState {
@@ -167,10 +158,7 @@ pub fn sample_engine() -> EngineUpdate {
 pub fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < within, "timed out after {within:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -190,18 +178,13 @@ impl EngineProxy {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut client, _)) = listener.accept().await {
                 connections.spawn(async move {
-                    if let Ok(mut engine) =
-                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
-                    {
+                    if let Ok(mut engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
                     }
                 });
             }
         });
-        EngineProxy {
-            path: path.to_path_buf(),
-            task,
-        }
+        EngineProxy { path: path.to_path_buf(), task }
     }
 
     /// Stops forwarding: open connections are cut and the socket removed.
@@ -209,4 +192,48 @@ impl EngineProxy {
         self.task.abort();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The moto server `scripts/test.sh` started.
+pub fn moto_url() -> String {
+    std::env::var("WHARF_TEST_MOTO_URL")
+        .expect("WHARF_TEST_MOTO_URL is not set: run the tests through scripts/test.sh, which starts moto")
+}
+
+/// AWS clients for moto, with moto's test credentials.
+pub async fn moto_clients() -> wharf::aws::AwsClients {
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    wharf::aws::AwsClients::new(&config)
+}
+
+/// Puts an image manifest into a moto ECR repository under `tag`, returning its digest.
+pub async fn put_ecr_image(ecr: &aws_sdk_ecr::Client, repository: &str, tag: &str) -> String {
+    let digest = |seed: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut h);
+        format!("sha256:{:064x}", h.finish())
+    };
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1000, "digest": digest(&format!("{repository}{tag}c")) },
+        "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2000, "digest": digest(&format!("{repository}{tag}l")) }]
+    });
+    let out = ecr
+        .put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_manifest(manifest.to_string())
+        .image_manifest_media_type("application/vnd.docker.distribution.manifest.v2+json")
+        .send()
+        .await
+        .expect("put_image");
+    out.image().and_then(|i| i.image_id()).and_then(|id| id.image_digest()).expect("digest").to_string()
 }

@@ -36,17 +36,11 @@ fn tab_and_digits_move_focus_around_all_six_panes() {
             PaneId::Images
         ]
     );
-    update(
-        &mut s,
-        Action::Input(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)),
-    );
+    update(&mut s, Action::Input(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
     assert_eq!(s.focus, PaneId::Jobs);
-    for (c, pane) in [
-        ('3', PaneId::Ecs),
-        ('5', PaneId::Snapshots),
-        ('1', PaneId::Images),
-        ('6', PaneId::Jobs),
-    ] {
+    for (c, pane) in
+        [('3', PaneId::Ecs), ('5', PaneId::Snapshots), ('1', PaneId::Images), ('6', PaneId::Jobs)]
+    {
         update(&mut s, key(c));
         assert_eq!(s.focus, pane);
     }
@@ -64,10 +58,7 @@ fn moving_stays_inside_the_list() {
     update(&mut s, key('g'));
     assert_eq!(s.images.image_cursor.selected, 0);
     update(&mut s, key('G'));
-    assert_eq!(
-        s.images.selected_image().unwrap().reference(),
-        "wharf-test/busybox:latest"
-    );
+    assert_eq!(s.images.selected_image().unwrap().reference(), "wharf-test/busybox:latest");
     update(&mut s, code(KeyCode::PageUp));
     assert_eq!(s.images.image_cursor.selected, 0);
 }
@@ -81,17 +72,9 @@ fn filter_narrows_the_focused_list_and_esc_clears_it() {
     for c in "BUSY".chars() {
         update(&mut s, key(c));
     }
-    let visible: Vec<_> = s
-        .images
-        .visible_images()
-        .iter()
-        .map(|i| i.reference())
-        .collect();
+    let visible: Vec<_> = s.images.visible_images().iter().map(|i| i.reference()).collect();
     assert_eq!(visible, ["wharf-test/busybox:latest"]);
-    assert_eq!(
-        s.images.image_cursor.selected, 0,
-        "typing resets the selection"
-    );
+    assert_eq!(s.images.image_cursor.selected, 0, "typing resets the selection");
     // While typing, keys are text: `q` does not quit.
     update(&mut s, key('q'));
     assert!(!s.quit);
@@ -119,13 +102,10 @@ fn filter_narrows_the_focused_list_and_esc_clears_it() {
 #[test]
 fn panes_without_a_list_say_so_on_filter() {
     let mut s = state();
-    update(&mut s, key('2'));
+    update(&mut s, key('3'));
     update(&mut s, key('/'));
     assert!(!s.filtering);
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("Registry has no list to filter yet")
-    );
+    assert_eq!(s.flash.as_deref(), Some("ECS has no list to filter yet"));
     // The next key clears the message.
     update(&mut s, key('j'));
     assert_eq!(s.flash, None);
@@ -136,25 +116,11 @@ fn a_new_engine_snapshot_keeps_the_selection_on_the_same_image() {
     let mut s = loaded();
     update(&mut s, key('j'));
     assert_eq!(s.images.selected_image().unwrap().reference(), "db:baked");
-    let EngineUpdate::Snapshot {
-        endpoint,
-        api_version,
-        mut images,
-        containers,
-    } = sample_engine()
-    else {
+    let EngineUpdate::Snapshot { endpoint, api_version, mut images, containers } = sample_engine() else {
         unreachable!()
     };
     images.insert(0, image("new", "one", "ab", 10, 1));
-    update(
-        &mut s,
-        Action::Engine(EngineUpdate::Snapshot {
-            endpoint,
-            api_version,
-            images,
-            containers,
-        }),
-    );
+    update(&mut s, Action::Engine(EngineUpdate::Snapshot { endpoint, api_version, images, containers }));
     assert_eq!(s.images.selected_image().unwrap().reference(), "db:baked");
     assert_eq!(s.images.image_cursor.selected, 2);
 }
@@ -179,10 +145,7 @@ fn open_bake_prompt(s: &mut wharf::app::AppState) {
     update(s, key('B'));
     // From the images tab, bake first shows the containers.
     assert_eq!(s.images.tab, ImagesTab::Containers);
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("bake: select a container, then press the key again")
-    );
+    assert_eq!(s.flash.as_deref(), Some("bake: select a container, then press the key again"));
     update(s, key('B'));
 }
 
@@ -190,9 +153,7 @@ fn open_bake_prompt(s: &mut wharf::app::AppState) {
 fn bake_asks_for_a_reference_and_starts_a_job() {
     let mut s = loaded();
     open_bake_prompt(&mut s);
-    let Some(Overlay::Prompt(p)) = &s.overlay else {
-        panic!("no prompt: {:?}", s.overlay)
-    };
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("no prompt: {:?}", s.overlay) };
     assert_eq!(p.text, "db:baked");
     // A bad reference keeps the prompt open with the reason and starts nothing.
     update(&mut s, ctrl('u'));
@@ -200,35 +161,17 @@ fn bake_asks_for_a_reference_and_starts_a_job() {
         update(&mut s, key(c));
     }
     assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
-    let Some(Overlay::Prompt(p)) = &s.overlay else {
-        panic!("prompt closed")
-    };
-    assert!(
-        p.error
-            .as_deref()
-            .unwrap()
-            .starts_with("invalid image reference `Bad Name`"),
-        "{:?}",
-        p.error
-    );
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("prompt closed") };
+    assert!(p.error.as_deref().unwrap().starts_with("invalid image reference `Bad Name`"), "{:?}", p.error);
     update(&mut s, ctrl('u'));
     for c in "db:v2".chars() {
         update(&mut s, key(c));
     }
     let effects = update(&mut s, code(KeyCode::Enter));
     assert_eq!(s.overlay, None);
-    let expected = JobSpec::Bake(BakeJob {
-        container: "db".into(),
-        reference: "db:v2".into(),
-        docker_host: None,
-    });
-    assert_eq!(
-        effects,
-        [Effect::StartJob {
-            id: 1,
-            spec: expected
-        }]
-    );
+    let expected =
+        JobSpec::Bake(BakeJob { container: "db".into(), reference: "db:v2".into(), docker_host: None });
+    assert_eq!(effects, [Effect::StartJob { id: 1, spec: expected }]);
     assert_eq!(s.jobs.jobs[0].state, JobState::Queued);
     assert_eq!(s.jobs.jobs[0].target, "db → db:v2");
 }
@@ -244,34 +187,18 @@ fn esc_in_a_prompt_starts_nothing() {
 
 #[test]
 fn read_only_refuses_bake() {
-    let mut s = state_with(
-        Settings {
-            read_only: true,
-            ..Settings::default()
-        },
-        Keymap::defaults().unwrap(),
-    );
-    update(&mut s, Action::Engine(sample_engine()));
+    let mut s = crate::support::read_only_state();
     update(&mut s, key(']'));
     update(&mut s, key('B'));
     assert_eq!(s.overlay, None);
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("read-only: bake is disabled (started with --read-only)")
-    );
+    assert_eq!(s.flash.as_deref(), Some("read-only: bake is disabled (started with --read-only)"));
 }
 
 fn with_running_job() -> wharf::app::AppState {
     let mut s = loaded();
     open_bake_prompt(&mut s);
     update(&mut s, code(KeyCode::Enter));
-    update(
-        &mut s,
-        Action::Job(JobEvent {
-            id: 1,
-            update: JobUpdate::Started,
-        }),
-    );
+    update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Started }));
     s
 }
 
@@ -279,45 +206,19 @@ fn with_running_job() -> wharf::app::AppState {
 fn job_events_move_a_job_through_its_life() {
     let mut s = with_running_job();
     assert_eq!(s.jobs.jobs[0].state, JobState::Running);
-    let progress = Progress {
-        stage: "pushing".into(),
-        done: 5,
-        total: Some(10),
-        bytes: true,
-    };
-    update(
-        &mut s,
-        Action::Job(JobEvent {
-            id: 1,
-            update: JobUpdate::Progress(progress.clone()),
-        }),
-    );
+    let progress = Progress { stage: "pushing".into(), done: 5, total: Some(10), bytes: true };
+    update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Progress(progress.clone()) }));
     assert_eq!(s.jobs.jobs[0].progress, progress);
-    let chain = vec![
-        "bake failed".to_string(),
-        "no such container `db`".to_string(),
-    ];
+    let chain = vec!["bake failed".to_string(), "no such container `db`".to_string()];
     update(
         &mut s,
-        Action::Job(JobEvent {
-            id: 1,
-            update: JobUpdate::Finished(JobResult::Failed(chain.clone())),
-        }),
+        Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Failed(chain.clone())) }),
     );
     assert_eq!(s.jobs.jobs[0].state, JobState::Failed(chain));
     assert!(s.jobs.jobs[0].finished_at.is_some());
     // Events for unknown jobs change nothing.
-    let output = JobOutput {
-        summary: "x".into(),
-        json: serde_json::Value::Null,
-    };
-    update(
-        &mut s,
-        Action::Job(JobEvent {
-            id: 99,
-            update: JobUpdate::Finished(JobResult::Done(output)),
-        }),
-    );
+    let output = JobOutput { summary: "x".into(), json: serde_json::Value::Null };
+    update(&mut s, Action::Job(JobEvent { id: 99, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(s.jobs.jobs.len(), 1);
 }
 
@@ -327,17 +228,8 @@ fn x_cancels_the_selected_running_job_once() {
     update(&mut s, key('6'));
     assert_eq!(update(&mut s, key('x')), [Effect::CancelJob(1)]);
     assert_eq!(s.jobs.jobs[0].state, JobState::Cancelling);
-    assert!(
-        update(&mut s, key('x')).is_empty(),
-        "a second x asks nothing more"
-    );
-    update(
-        &mut s,
-        Action::Job(JobEvent {
-            id: 1,
-            update: JobUpdate::Finished(JobResult::Cancelled),
-        }),
-    );
+    assert!(update(&mut s, key('x')).is_empty(), "a second x asks nothing more");
+    update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Cancelled) }));
     assert_eq!(s.jobs.jobs[0].state, JobState::Cancelled);
     assert!(update(&mut s, key('x')).is_empty());
     assert_eq!(s.flash.as_deref(), Some("job 1 has already finished"));
@@ -371,11 +263,7 @@ fn help_opens_scrolls_and_closes() {
     update(&mut s, key('k'));
     assert_eq!(s.overlay, Some(Overlay::Help { scroll: 1 }));
     update(&mut s, key('1'));
-    assert_eq!(
-        s.overlay,
-        Some(Overlay::Help { scroll: 1 }),
-        "keys don't reach the panes under help"
-    );
+    assert_eq!(s.overlay, Some(Overlay::Help { scroll: 1 }), "keys don't reach the panes under help");
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.overlay, None);
     update(&mut s, key('?'));
@@ -388,16 +276,10 @@ fn help_opens_scrolls_and_closes() {
 fn actions_of_later_versions_say_so_instead_of_pretending() {
     let mut s = loaded();
     update(&mut s, key('p'));
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("push image is not in this build of wharf yet")
-    );
+    assert_eq!(s.flash.as_deref(), Some("push image is not in this build of wharf yet"));
     update(&mut s, key('5'));
     update(&mut s, key('b'));
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("back up is not in this build of wharf yet")
-    );
+    assert_eq!(s.flash.as_deref(), Some("back up is not in this build of wharf yet"));
 }
 
 #[test]

@@ -12,11 +12,5 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         setting_line("cluster", p.cluster.as_deref(), "cluster"),
         setting_line("service", p.service.as_deref(), "service"),
     ];
-    render_planned(
-        frame,
-        area,
-        "Will show clusters → services → tasks.",
-        needs,
-        state,
-    );
+    render_planned(frame, area, "Will show clusters → services → tasks.", needs, state);
 }

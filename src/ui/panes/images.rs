@@ -15,8 +15,7 @@ const WIDE: u16 = 56;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let pane = &state.images;
-    let [tabs_area, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let [tabs_area, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
 
     let tab = |label: String, active: bool| {
         if active {
@@ -26,15 +25,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         }
     };
     let mut tabs = vec![
-        tab(
-            format!("Images ({})", pane.images.len()),
-            pane.tab == ImagesTab::Images,
-        ),
+        tab(format!("Images ({})", pane.images.len()), pane.tab == ImagesTab::Images),
         Span::from(" │ ").fg(Color::DarkGray),
-        tab(
-            format!("Containers ({})", pane.containers.len()),
-            pane.tab == ImagesTab::Containers,
-        ),
+        tab(format!("Containers ({})", pane.containers.len()), pane.tab == ImagesTab::Containers),
     ];
     let cursor = match pane.tab {
         ImagesTab::Images => &pane.image_cursor,
@@ -51,17 +44,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         EngineView::Connecting { endpoint } if !pane.loaded => Some(vec![Line::from(
             format!("connecting to the Docker engine at {endpoint}…").fg(Color::DarkGray),
         )]),
-        EngineView::Unreachable {
-            endpoint,
-            error,
-            retry_in,
-        } => Some(vec![
-            Line::from(format!(
-                "Docker engine unreachable, retrying in {}s",
-                retry_in.as_secs().max(1)
-            ))
-            .fg(Color::Red)
-            .bold(),
+        EngineView::Unreachable { endpoint, error, retry_in } => Some(vec![
+            Line::from(format!("Docker engine unreachable, retrying in {}s", retry_in.as_secs().max(1)))
+                .fg(Color::Red)
+                .bold(),
             Line::from(endpoint.clone()),
             Line::from(error.clone()).fg(Color::DarkGray),
         ]),
@@ -73,9 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     }
     let wide = body.width >= WIDE;
     let selected = Style::new().add_modifier(Modifier::REVERSED);
-    let header_style = Style::new()
-        .fg(Color::DarkGray)
-        .add_modifier(Modifier::BOLD);
+    let header_style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD);
     let (table, len) = match pane.tab {
         ImagesTab::Images => {
             let images = pane.visible_images();
@@ -84,12 +68,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                 if wide {
                     cells.push(Cell::from(i.short_id().to_string()).fg(Color::DarkGray));
                 }
-                cells.push(Cell::from(
-                    Line::from(format::bytes(i.size)).right_aligned(),
-                ));
-                cells.push(Cell::from(
-                    Line::from(format::age(i.created, state.clock.wall)).right_aligned(),
-                ));
+                cells.push(Cell::from(Line::from(format::bytes(i.size)).right_aligned()));
+                cells.push(Cell::from(Line::from(format::age(i.created, state.clock.wall)).right_aligned()));
                 Row::new(cells)
             });
             let mut header = vec!["REPOSITORY:TAG"];
@@ -122,27 +102,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                 Row::new(cells)
             });
             let mut header = vec!["NAME", "IMAGE", "STATE"];
-            let mut widths = vec![
-                Constraint::Fill(1),
-                Constraint::Fill(1),
-                Constraint::Length(8),
-            ];
+            let mut widths = vec![Constraint::Fill(1), Constraint::Fill(1), Constraint::Length(8)];
             if wide {
                 header.push("STATUS");
                 widths.push(Constraint::Fill(1));
             }
-            (
-                Table::new(rows, widths).header(Row::new(header).style(header_style)),
-                containers.len(),
-            )
+            (Table::new(rows, widths).header(Row::new(header).style(header_style)), containers.len())
         }
     };
     if len == 0 {
-        let what = if pane.tab == ImagesTab::Images {
-            "images"
-        } else {
-            "containers"
-        };
+        let what = if pane.tab == ImagesTab::Images { "images" } else { "containers" };
         let text = if cursor.filter.is_empty() {
             format!("no local {what}")
         } else {
@@ -157,18 +126,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         return;
     }
     let focused = state.focus == PaneId::Images;
-    let table =
-        table
-            .column_spacing(1)
-            .row_highlight_style(if focused { selected } else { Style::new() });
+    let table = table.column_spacing(1).row_highlight_style(if focused { selected } else { Style::new() });
     let mut table_state = TableState::default().with_selected(Some(cursor.selected.min(len - 1)));
     frame.render_stateful_widget(table, body, &mut table_state);
 }
 
 fn table_header(tab: ImagesTab) -> Row<'static> {
-    let style = Style::new()
-        .fg(Color::DarkGray)
-        .add_modifier(Modifier::BOLD);
+    let style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD);
     match tab {
         ImagesTab::Images => Row::new(["REPOSITORY:TAG"]).style(style),
         ImagesTab::Containers => Row::new(["NAME"]).style(style),

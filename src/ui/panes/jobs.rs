@@ -32,12 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         } else {
             format!("no jobs match /{}", pane.cursor.filter)
         };
-        frame.render_widget(
-            Paragraph::new(text)
-                .fg(Color::DarkGray)
-                .wrap(Wrap { trim: true }),
-            body,
-        );
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray).wrap(Wrap { trim: true }), body);
         return;
     }
     let selected = pane.cursor.selected.min(jobs.len() - 1);
@@ -55,8 +50,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         _ => Vec::new(),
     };
     let error_height = (error_lines.len() as u16).min(body.height.saturating_sub(3));
-    let [list, errors] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
+    let [list, errors] = Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
 
     let now = state.clock.mono;
     // Narrow: the state column carries the percentage; wider: a bar; widest: rate and ETA.
@@ -77,25 +71,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             cells.push(Cell::from(progress_text(job)));
         }
         if with_rate {
+            cells.push(Cell::from(job.throughput(now).map(format::rate).unwrap_or_default()));
             cells.push(Cell::from(
-                job.throughput(now).map(format::rate).unwrap_or_default(),
-            ));
-            cells.push(Cell::from(
-                job.eta(now)
-                    .map(|d| format!("eta {}", format::clock(d)))
-                    .unwrap_or_default(),
+                job.eta(now).map(|d| format!("eta {}", format::clock(d))).unwrap_or_default(),
             ));
         }
-        cells.push(Cell::from(
-            Line::from(format::clock(job.elapsed(now))).right_aligned(),
-        ));
+        cells.push(Cell::from(Line::from(format::clock(job.elapsed(now))).right_aligned()));
         Row::new(cells)
     });
-    let mut widths = vec![
-        Constraint::Length(4),
-        Constraint::Fill(1),
-        Constraint::Length(if with_bar { 10 } else { 12 }),
-    ];
+    let mut widths =
+        vec![Constraint::Length(4), Constraint::Fill(1), Constraint::Length(if with_bar { 10 } else { 12 })];
     let mut header = vec!["KIND", "TARGET", "STATE"];
     if with_bar {
         widths.push(Constraint::Length(BAR as u16 + 5));
@@ -109,13 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     header.push("ELAPSED");
     let focused = state.focus == PaneId::Jobs;
     let table = Table::new(rows, widths)
-        .header(
-            Row::new(header).style(
-                Style::new()
-                    .fg(Color::DarkGray)
-                    .add_modifier(Modifier::BOLD),
-            ),
-        )
+        .header(Row::new(header).style(Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD)))
         .column_spacing(1)
         .row_highlight_style(if focused {
             Style::new().add_modifier(Modifier::REVERSED)
@@ -124,10 +103,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         });
     let mut table_state = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(table, list, &mut table_state);
-    frame.render_widget(
-        Paragraph::new(error_lines).wrap(Wrap { trim: false }),
-        errors,
-    );
+    frame.render_widget(Paragraph::new(error_lines).wrap(Wrap { trim: false }), errors);
 }
 
 fn state_label(job: &JobView) -> (&'static str, Color) {
@@ -143,9 +119,7 @@ fn state_label(job: &JobView) -> (&'static str, Color) {
 
 fn percent(job: &JobView) -> Option<u64> {
     let total = job.progress.total.filter(|t| *t > 0)?;
-    job.state
-        .is_active()
-        .then(|| job.progress.done.min(total) * 100 / total)
+    job.state.is_active().then(|| job.progress.done.min(total) * 100 / total)
 }
 
 /// A bar with the percentage when the amount is known, else the current stage.

@@ -9,11 +9,5 @@ use crate::app::AppState;
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let p = &state.settings.profile;
     let needs = vec![setting_line("cluster", p.cluster.as_deref(), "cluster")];
-    render_planned(
-        frame,
-        area,
-        "Will tail CloudWatch logs of ECS tasks.",
-        needs,
-        state,
-    );
+    render_planned(frame, area, "Will tail CloudWatch logs of ECS tasks.", needs, state);
 }

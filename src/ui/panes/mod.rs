@@ -45,9 +45,7 @@ pub(crate) fn setting_line(label: &str, value: Option<&str>, key: &str) -> Line<
 /// The AWS connection as the AWS panes report it; the full error is in the log.
 pub(crate) fn aws_line(state: &AppState) -> Line<'static> {
     match &state.aws {
-        AwsStatus::Checking => {
-            Line::from(Span::from("AWS: looking for credentials…").fg(Color::DarkGray))
-        }
+        AwsStatus::Checking => Line::from(Span::from("AWS: looking for credentials…").fg(Color::DarkGray)),
         AwsStatus::Ready { region, endpoint } => {
             let mut text = format!("AWS: ready, {}", region.as_deref().unwrap_or("no region"));
             if let Some(e) = endpoint {
@@ -72,9 +70,7 @@ pub(crate) fn render_planned(
     state: &AppState,
 ) {
     let mut lines = vec![Line::from(vec![
-        Span::from("Not in this build yet. ")
-            .fg(Color::DarkGray)
-            .italic(),
+        Span::from("Not in this build yet. ").fg(Color::DarkGray).italic(),
         Span::from(what.to_string()),
     ])];
     lines.append(&mut needs);

@@ -8,10 +8,7 @@ use crate::app::AppState;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let p = &state.settings.profile;
-    let bucket = p
-        .bucket
-        .as_ref()
-        .map(|b| format!("s3://{b}/{}", p.prefix.as_deref().unwrap_or("")));
+    let bucket = p.bucket.as_ref().map(|b| format!("s3://{b}/{}", p.prefix.as_deref().unwrap_or("")));
     let needs = vec![setting_line("bucket", bucket.as_deref(), "bucket")];
     render_planned(frame, area, "Will list S3 snapshots.", needs, state);
 }

@@ -1,0 +1,75 @@
+//! What went wrong talking to AWS, in words a user can act on.
+
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+
+/// An AWS call that failed, sorted by what the user can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    #[error("no usable AWS credentials: {0}")]
+    NoCredentials(String),
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("throttled by AWS, still after the SDK's retries: {0}")]
+    Throttled(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("cannot reach the AWS endpoint: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Service(String),
+}
+
+/// Sorts an SDK error by its service error code, or by how the call failed.
+pub fn from_sdk<E, R>(error: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let chain = chain(&error);
+    match &error {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let message = e.message().unwrap_or_default().to_string();
+            let code = e.code().unwrap_or_default();
+            match code {
+                "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+                    AwsError::AccessDenied(message)
+                }
+                "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "SlowDown" => AwsError::Throttled(message),
+                "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "ExpiredTokenException"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch" => AwsError::NoCredentials(format!("{code}: {message}")),
+                c if c.ends_with("NotFoundException") || c.starts_with("NoSuch") => {
+                    AwsError::NotFound(message)
+                }
+                "" => AwsError::Service(chain),
+                _ => AwsError::Service(format!("{code}: {message}")),
+            }
+        }
+        SdkError::TimeoutError(_) => AwsError::Unreachable(chain),
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => AwsError::Unreachable(chain),
+        _ if chain.contains("credentials") || chain.contains("identity") => AwsError::NoCredentials(chain),
+        _ => AwsError::Service(chain),
+    }
+}
+
+/// The error and its causes on one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
