@@ -251,7 +251,7 @@ impl Settings {
 
     /// The Docker endpoint as the user would write it.
     pub fn docker_endpoint(&self) -> String {
-        self.docker_host.clone().unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+        crate::docker::endpoint(self.docker_host.as_deref())
     }
 }
 
