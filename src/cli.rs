@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// Change nothing: jobs that write (bake, push, deploy, restore, prune …) are refused
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Push to this registry host instead of the one in the repository URI
+    #[arg(long, global = true, env = "WHARF_REGISTRY", value_name = "HOST[:PORT]")]
+    pub registry: Option<String>,
     /// Write the log here [default: $XDG_STATE_HOME/wharf/wharf.log]
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -65,6 +68,20 @@ pub enum Command {
         /// The repository [default: the profile's repository; without one, list repositories]
         repository: Option<String>,
         /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push a local image to an ECR repository and confirm its digest with the registry
+    Push {
+        /// The local image, REPOSITORY[:TAG] or id
+        image: String,
+        /// The ECR repository [default: the profile's repository]
+        #[arg(long, value_name = "R")]
+        repo: Option<String>,
+        /// The tag to push as [default: the image's own tag]
+        #[arg(long, value_name = "T")]
+        tag: Option<String>,
+        /// Print the result as JSON
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +108,7 @@ impl GlobalArgs {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             docker_host: self.docker_host.clone(),
+            registry: self.registry.clone(),
             read_only: self.read_only,
         }
     }

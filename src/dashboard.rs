@@ -95,7 +95,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         for action in actions.drain(..) {
             for effect in update(&mut state, action) {
                 match effect {
-                    Effect::StartJob { id, spec } => pool.submit(id, spec),
+                    Effect::StartJob { id, spec } => pool.submit(id, spec, aws.clone()),
                     Effect::CancelJob(id) => pool.cancel(id),
                     Effect::Load(request) => {
                         if let Some(clients) = aws.clone() {

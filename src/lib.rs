@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod docker;
 pub mod jobs;
 pub mod logging;
+pub mod registry;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::{code, exit};
 use crate::config::{Dirs, Keymap, Settings};
-use crate::jobs::{BakeJob, JobSpec};
+use crate::jobs::{BakeJob, JobSpec, PushJob};
 
 /// The whole program: parse the command line, read the configuration, run.
 pub fn main() -> ExitCode {
@@ -70,6 +71,26 @@ pub fn main() -> ExitCode {
             }
             Some(Command::Images { json, containers }) => commands::images(&settings, json, containers).await,
             Some(Command::Tags { repository, json }) => commands::tags(&settings, repository, json).await,
+            Some(Command::Push { image, repo, tag, json }) => {
+                if settings.read_only {
+                    eprintln!("error: push changes the registry, and --read-only is set");
+                    return code(exit::USAGE);
+                }
+                let Some(repository) = repo.or_else(|| settings.profile.repository.clone()) else {
+                    eprintln!("error: no repository: give --repo, or set repository in wharf.toml");
+                    return code(exit::USAGE);
+                };
+                let tag = tag.unwrap_or_else(|| docker::split_reference(&image).1);
+                let (_, aws) = aws::connect(&settings.profile).await;
+                let spec = JobSpec::Push(PushJob {
+                    image,
+                    repository,
+                    tag,
+                    registry: settings.profile.registry.clone(),
+                    docker_host: settings.docker_host.clone(),
+                });
+                commands::run_job(spec, json, aws).await
+            }
             Some(Command::Bake { container, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");
@@ -84,7 +105,7 @@ pub fn main() -> ExitCode {
                     reference: tag,
                     docker_host: settings.docker_host.clone(),
                 });
-                commands::run_job(spec, json).await
+                commands::run_job(spec, json, None).await
             }
         }
     });

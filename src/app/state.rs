@@ -283,6 +283,8 @@ pub struct Prompt {
 pub enum PromptPurpose {
     /// The image reference to bake `container` into.
     BakeTag { container: String },
+    /// The ECR `repository:tag` to push `image` to.
+    PushTarget { image: String },
 }
 
 /// What is drawn over the panes and takes the keys first.

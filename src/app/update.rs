@@ -10,7 +10,7 @@ use super::state::{
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
-use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress};
+use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress, PushJob};
 
 /// Work the event loop starts on behalf of `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,8 +240,8 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Bake => start_bake(state),
         Action::Cancel => cancel_selected_job(state, effects),
-        Action::Push
-        | Action::Deploy
+        Action::Push => start_push(state),
+        Action::Deploy
         | Action::Rollback
         | Action::TailLogs
         | Action::Backup
@@ -289,8 +289,62 @@ fn start_bake(state: &mut AppState) {
     }));
 }
 
+fn start_push(state: &mut AppState) {
+    if state.focus != PaneId::Images || state.images.tab != ImagesTab::Images {
+        state.focus = PaneId::Images;
+        state.images.tab = ImagesTab::Images;
+        state.flash = Some("push: select an image, then press the key again".into());
+        return;
+    }
+    if state.settings.read_only {
+        state.flash = Some("read-only: push is disabled (started with --read-only)".into());
+        return;
+    }
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        state.flash = Some("push needs AWS credentials, and none were found".into());
+        return;
+    }
+    let Some(image) = state.images.selected_image() else {
+        state.flash = Some("push: there is no image to push".into());
+        return;
+    };
+    let source = if image.repository == "<none>" { image.id.clone() } else { image.reference() };
+    let repository = state.settings.profile.repository.clone().unwrap_or_else(|| {
+        // Without a configured repository, offer the image's own name (its last path part).
+        image.repository.rsplit('/').next().unwrap_or(&image.repository).to_string()
+    });
+    let tag = if image.tag == "<none>" { "latest".to_string() } else { image.tag.clone() };
+    state.overlay = Some(Overlay::Prompt(Prompt {
+        title: format!("Push {source} to ECR repository:tag"),
+        text: format!("{repository}:{tag}"),
+        purpose: PromptPurpose::PushTarget { image: source },
+        error: None,
+    }));
+}
+
 fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>) {
     match prompt.purpose {
+        PromptPurpose::PushTarget { image } => {
+            let (repository, tag) = match parse_reference(prompt.text.trim()) {
+                Ok(target) => target,
+                Err(e) => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        p.error = Some(e.to_string());
+                    }
+                    return;
+                }
+            };
+            state.overlay = None;
+            let spec = JobSpec::Push(PushJob {
+                image,
+                repository,
+                tag,
+                registry: state.settings.profile.registry.clone(),
+                docker_host: state.settings.docker_host.clone(),
+            });
+            let id = add_job(state, &spec);
+            effects.push(Effect::StartJob { id, spec });
+        }
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
             if let Err(e) = parse_reference(&reference) {

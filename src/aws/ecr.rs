@@ -65,3 +65,65 @@ pub async fn images(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<Vec<R
     images.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at).then_with(|| a.digest.cmp(&b.digest)));
     Ok(images)
 }
+
+/// Credentials for the registry behind ECR, from `get_authorization_token`.
+/// The password is never shown, logged or printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    /// `https://ACCOUNT.dkr.ecr.REGION.amazonaws.com`
+    pub endpoint: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("endpoint", &self.endpoint)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Gets and decodes (`AWS:<password>`) a registry token.
+pub async fn authorization(ecr: &aws_sdk_ecr::Client) -> Result<RegistryAuth, AwsError> {
+    use base64::Engine as _;
+    let out = ecr.get_authorization_token().send().await.map_err(from_sdk)?;
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| AwsError::Service("ECR returned no authorization data".into()))?;
+    let token = data.authorization_token().unwrap_or_default();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AwsError::Service("ECR's authorization token is not base64 text".into()))?;
+    let (username, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| AwsError::Service("ECR's authorization token is not user:password".into()))?;
+    Ok(RegistryAuth {
+        username: username.to_string(),
+        password: password.to_string(),
+        endpoint: data.proxy_endpoint().unwrap_or_default().to_string(),
+        expires_at: data.expires_at().map(|t| t.secs()),
+    })
+}
+
+/// One repository by name; `NotFound` when it does not exist.
+pub async fn repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Repository, AwsError> {
+    let out = ecr.describe_repositories().repository_names(name).send().await.map_err(from_sdk)?;
+    let r = out
+        .repositories()
+        .first()
+        .ok_or_else(|| AwsError::NotFound(format!("no ECR repository `{name}`")))?;
+    Ok(Repository {
+        name: r.repository_name().unwrap_or_default().to_string(),
+        uri: r.repository_uri().unwrap_or_default().to_string(),
+        created: r.created_at().map(|t| t.secs()),
+    })
+}

@@ -5,7 +5,7 @@
 pub mod ecr;
 pub mod error;
 
-pub use ecr::{RegistryImage, Repository};
+pub use ecr::{RegistryAuth, RegistryImage, Repository};
 pub use error::AwsError;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

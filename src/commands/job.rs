@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use tokio::sync::mpsc;
 
 use super::{code, exit};
+use crate::aws::AwsClients;
 use crate::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
 
-pub async fn run_job(spec: JobSpec, json: bool) -> ExitCode {
+pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> ExitCode {
     let (tx, mut rx) = mpsc::channel(64);
     let mut pool = JobPool::new(1, tx);
     let label = format!("{} {}", spec.kind().label(), spec.target());
-    pool.submit(1, spec);
+    pool.submit(1, spec, aws);
     let tty = std::io::stderr().is_terminal();
     let mut last_stage = String::new();
     let mut interrupted = false;

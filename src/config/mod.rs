@@ -104,6 +104,7 @@ pub struct Overrides {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub docker_host: Option<String>,
+    pub registry: Option<String>,
     pub read_only: bool,
 }
 
@@ -239,6 +240,9 @@ impl Settings {
         }
         if overrides.endpoint_url.is_some() {
             profile.endpoint_url = overrides.endpoint_url.clone();
+        }
+        if overrides.registry.is_some() {
+            profile.registry = overrides.registry.clone();
         }
         Ok(Settings {
             file,

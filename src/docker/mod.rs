@@ -1,6 +1,7 @@
 //! The local Docker Engine through bollard. Everything here returns wharf's own
 //! types; no bollard type travels past this module.
 
+mod push;
 mod watch;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use bollard::query_parameters::{
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
+pub use push::{PushEvent, RegistryLogin};
 pub use watch::{EngineUpdate, watch_engine};
 
 /// The default endpoint when neither `--docker-host` nor `DOCKER_HOST` says otherwise.
@@ -65,6 +67,8 @@ pub enum DockerError {
     Unreachable { endpoint: String, message: String },
     #[error("no such container `{0}`")]
     NoSuchContainer(String),
+    #[error("no local image `{0}`")]
+    NoSuchImage(String),
     #[error("invalid image reference `{reference}`: {reason}")]
     BadReference { reference: String, reason: String },
     #[error("the Docker engine refused: {0}")]
@@ -190,6 +194,21 @@ impl Engine {
         }
     }
 
+    /// Gives the local image `source` the additional name `repository:tag`.
+    pub async fn tag(&self, source: &str, repository: &str, tag: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repository.into()),
+            tag: Some(tag.into()),
+        };
+        match self.docker.tag_image(source, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchImage(source.to_string()))
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Image and container events since `since` (Unix seconds), as the engine
     /// reports them; the stream ends or fails when the engine goes away. The
     /// request is only sent when the stream is first polled, so `since` is what
@@ -233,7 +252,7 @@ pub fn endpoint(host: Option<&str>) -> String {
 }
 
 /// Splits `repo[:port]/name:tag`; a missing tag is `latest`.
-fn split_reference(reference: &str) -> (String, String) {
+pub fn split_reference(reference: &str) -> (String, String) {
     match reference.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
         _ => (reference.to_string(), "latest".to_string()),

@@ -3,6 +3,7 @@
 //! cancellation token and a bounded event channel back to whoever watches.
 
 pub mod bake;
+pub mod push;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -15,7 +16,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::AwsClients;
+
 pub use bake::BakeJob;
+pub use push::PushJob;
 
 /// Identifies a job for the whole session.
 pub type JobId = u64;
@@ -25,12 +29,14 @@ pub type JobId = u64;
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Bake,
+    Push,
 }
 
 impl JobKind {
     pub fn label(self) -> &'static str {
         match self {
             JobKind::Bake => "bake",
+            JobKind::Push => "push",
         }
     }
 }
@@ -44,6 +50,8 @@ pub struct Progress {
     pub total: Option<u64>,
     /// Whether `done`/`total` count bytes (throughput and ETA are shown then).
     pub bytes: bool,
+    /// A line per part (the layers of a push), for the selected job.
+    pub detail: Vec<String>,
 }
 
 impl Progress {
@@ -88,12 +96,14 @@ pub enum JobUpdate {
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobSpec {
     Bake(BakeJob),
+    Push(PushJob),
 }
 
 impl JobSpec {
     pub fn kind(&self) -> JobKind {
         match self {
             JobSpec::Bake(_) => JobKind::Bake,
+            JobSpec::Push(_) => JobKind::Push,
         }
     }
 
@@ -101,12 +111,15 @@ impl JobSpec {
     pub fn target(&self) -> String {
         match self {
             JobSpec::Bake(b) => format!("{} → {}", b.container, b.reference),
+            JobSpec::Push(p) => format!("{} → {}:{}", p.image, p.repository, p.tag),
         }
     }
 
-    pub async fn run(self, ctx: JobContext) -> Result<JobOutput, JobError> {
+    /// Runs the job; `aws` is there when credentials were found.
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         match self {
             JobSpec::Bake(b) => b.run(ctx).await,
+            JobSpec::Push(p) => p.run(ctx, aws).await,
         }
     }
 }
@@ -151,8 +164,8 @@ impl JobPool {
     }
 
     /// Queues `spec` under `id`; it runs once a slot is free.
-    pub fn submit(&mut self, id: JobId, spec: JobSpec) {
-        self.submit_with(id, move |ctx| spec.run(ctx));
+    pub fn submit(&mut self, id: JobId, spec: JobSpec, aws: Option<AwsClients>) {
+        self.submit_with(id, move |ctx| spec.run(ctx, aws));
     }
 
     /// Queues any work under `id`; `work` runs once a slot is free.

@@ -42,7 +42,7 @@ async fn run_bake(container: &str, reference: &str) -> JobResult {
     let (tx, mut rx) = mpsc::channel(16);
     let mut pool = JobPool::new(1, tx);
     let job = BakeJob { container: container.into(), reference: reference.into(), docker_host: None };
-    pool.submit(1, JobSpec::Bake(job));
+    pool.submit(1, JobSpec::Bake(job), None);
     loop {
         let event = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap();
         if let JobUpdate::Finished(result) = event.update {

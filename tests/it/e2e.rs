@@ -117,10 +117,13 @@ fn assert_restored(transcript: &str, screen: &vt100::Parser) {
     assert!(!screen.screen().hide_cursor(), "cursor left hidden");
 }
 
-fn wait_for_dashboard(session: &Session) {
+/// Waits for the six panes, then filters the Images pane down to the test image
+/// (other tests add images, which could push it out of view) and waits for it.
+fn wait_for_dashboard(session: &mut Session) {
     for title in ["Images", "Registry", "ECS", "Logs", "Snapshots", "Jobs"] {
         session.wait_for(title);
     }
+    session.send(b"/busybox:latest\r");
     session.wait_for(crate::support::TEST_IMAGE);
 }
 
@@ -128,7 +131,7 @@ fn wait_for_dashboard(session: &Session) {
 fn opens_shows_images_helps_resizes_and_quits_cleanly() {
     test_image();
     let mut session = Session::start(120, 40);
-    wait_for_dashboard(&session);
+    wait_for_dashboard(&mut session);
     assert!(session.contents().contains("? help"), "hints on the status line");
 
     session.send(b"?");
@@ -160,8 +163,8 @@ fn opens_shows_images_helps_resizes_and_quits_cleanly() {
 fn sigterm_and_sighup_restore_the_terminal() {
     test_image();
     for (signal, expected) in [("TERM", 143), ("HUP", 129)] {
-        let session = Session::start(100, 30);
-        wait_for_dashboard(&session);
+        let mut session = Session::start(100, 30);
+        wait_for_dashboard(&mut session);
         let pid = session.wharf_pid();
         let status =
             std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status();
@@ -174,14 +177,13 @@ fn sigterm_and_sighup_restore_the_terminal() {
 
 #[test]
 fn dashboard_without_config_shows_truthful_empty_aws_panes() {
-    let session = Session::start(120, 40);
-    wait_for_dashboard(&session);
+    let mut session = Session::start(120, 40);
+    wait_for_dashboard(&mut session);
     session.wait_for("cluster: not set");
     session.wait_for("bucket: not set");
     let contents = session.contents();
     assert!(contents.contains("Not in this build yet."));
     assert!(Path::new(env!("CARGO_BIN_EXE_wharf")).exists());
-    let mut session = session;
     session.send(b"q");
     let (code, _, _) = session.finish();
     assert_eq!(code, 0);

@@ -106,7 +106,13 @@ async fn progress_never_blocks_and_the_result_always_arrives() {
     let mut pool = JobPool::new(1, tx);
     pool.submit_with(4, |ctx| async move {
         for i in 0..10_000 {
-            ctx.progress(Progress { stage: "copying".into(), done: i, total: Some(10_000), bytes: true });
+            ctx.progress(Progress {
+                stage: "copying".into(),
+                done: i,
+                total: Some(10_000),
+                bytes: true,
+                detail: vec![],
+            });
         }
         Ok(output("done"))
     });

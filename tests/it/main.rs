@@ -9,6 +9,7 @@ mod e2e;
 mod jobs;
 mod keymap;
 mod panes;
+mod push;
 mod registry;
 mod support;
 mod update;

@@ -237,3 +237,98 @@ pub async fn put_ecr_image(ecr: &aws_sdk_ecr::Client, repository: &str, tag: &st
         .expect("put_image");
     out.image().and_then(|i| i.image_id()).and_then(|id| id.image_digest()).expect("digest").to_string()
 }
+
+/// moto's ECR token decodes to `AWS:` and this password.
+pub const MOTO_ECR_PASSWORD: &str = "123456789012-auth-token";
+
+/// A real registry (Debian's `docker-registry`) on a free 127.0.0.1 port, with
+/// htpasswd auth for the user and password moto's ECR token decodes to.
+pub struct TestRegistry {
+    pub host: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    pub fn start() -> TestRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let hash = bcrypt::hash(MOTO_ECR_PASSWORD, 5).unwrap();
+        std::fs::write(dir.path().join("htpasswd"), format!("AWS:{hash}\n")).unwrap();
+        let config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n\
+             auth:\n  htpasswd:\n    realm: wharf-tests\n    path: {root}/htpasswd\n",
+            root = dir.path().display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry (scripts/test.sh installs it)");
+        let host = format!("127.0.0.1:{port}");
+        eventually(Duration::from_secs(10), "the registry to listen", || {
+            std::net::TcpStream::connect(&host).is_ok()
+        });
+        TestRegistry { host, child, _dir: dir }
+    }
+
+    /// The digest the registry serves for `repository:tag`, read with a plain
+    /// HTTP request (independent of wharf's own check).
+    pub fn served_digest(&self, repository: &str, tag: &str) -> Option<String> {
+        use base64::Engine as _;
+        use std::io::{Read, Write};
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{MOTO_ECR_PASSWORD}"));
+        let mut stream = std::net::TcpStream::connect(&self.host).unwrap();
+        write!(
+            stream,
+            "HEAD /v2/{repository}/manifests/{tag} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
+             Accept: application/vnd.docker.distribution.manifest.v2+json\r\nConnection: close\r\n\r\n",
+            self.host
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.lines().find_map(|l| {
+            l.to_lowercase().starts_with("docker-content-digest:").then(|| l[22..].trim().to_string())
+        })
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A two-layer image (the busybox base and a layer of random bytes), built once
+/// with the classic builder from the local test image.
+pub fn two_layer_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    const NAME: &str = "wharf-test/two-layer:v1";
+    BUILT.get_or_init(|| {
+        test_image();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!(
+                "FROM {TEST_IMAGE}\nRUN dd if=/dev/urandom of=/data/blob bs=1024 count=3072 2>/dev/null\n"
+            ),
+        )
+        .unwrap();
+        let status = Command::new("docker")
+            .args(["build", "-q", "-t", NAME])
+            .arg(dir.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "docker build of the two-layer image failed");
+    });
+    NAME
+}

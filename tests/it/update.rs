@@ -206,7 +206,8 @@ fn with_running_job() -> wharf::app::AppState {
 fn job_events_move_a_job_through_its_life() {
     let mut s = with_running_job();
     assert_eq!(s.jobs.jobs[0].state, JobState::Running);
-    let progress = Progress { stage: "pushing".into(), done: 5, total: Some(10), bytes: true };
+    let progress =
+        Progress { stage: "pushing".into(), done: 5, total: Some(10), bytes: true, detail: vec![] };
     update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Progress(progress.clone()) }));
     assert_eq!(s.jobs.jobs[0].progress, progress);
     let chain = vec!["bake failed".to_string(), "no such container `db`".to_string()];
@@ -275,8 +276,9 @@ fn help_opens_scrolls_and_closes() {
 #[test]
 fn actions_of_later_versions_say_so_instead_of_pretending() {
     let mut s = loaded();
-    update(&mut s, key('p'));
-    assert_eq!(s.flash.as_deref(), Some("push image is not in this build of wharf yet"));
+    update(&mut s, key('2'));
+    update(&mut s, key('d'));
+    assert_eq!(s.flash.as_deref(), Some("deploy tag is not in this build of wharf yet"));
     update(&mut s, key('5'));
     update(&mut s, key('b'));
     assert_eq!(s.flash.as_deref(), Some("back up is not in this build of wharf yet"));
@@ -303,4 +305,47 @@ fn signals_and_resizes() {
     assert_eq!(s.size, (80, 24));
     update(&mut s, Action::Terminate);
     assert!(s.quit);
+}
+
+#[test]
+fn push_asks_for_the_target_and_starts_a_job() {
+    use wharf::aws::AwsStatus;
+    use wharf::config::Profile;
+    use wharf::jobs::PushJob;
+    let profile = Profile {
+        repository: Some("app".into()),
+        registry: Some("127.0.0.1:5000".into()),
+        ..Profile::default()
+    };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, key('p'));
+    assert_eq!(s.flash.as_deref(), Some("push needs AWS credentials, and none were found"));
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key('j'));
+    update(&mut s, key('p'));
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("no prompt") };
+    assert_eq!(p.text, "app:baked", "the profile's repository and the image's tag");
+    update(&mut s, ctrl('u'));
+    for c in "app:v7".chars() {
+        update(&mut s, key(c));
+    }
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let expected = JobSpec::Push(PushJob {
+        image: "db:baked".into(),
+        repository: "app".into(),
+        tag: "v7".into(),
+        registry: Some("127.0.0.1:5000".into()),
+        docker_host: None,
+    });
+    assert_eq!(effects, [Effect::StartJob { id: 1, spec: expected }]);
+}
+
+#[test]
+fn read_only_refuses_push() {
+    let mut s = crate::support::read_only_state();
+    update(&mut s, Action::Aws(wharf::aws::AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key('p'));
+    assert_eq!(s.overlay, None);
+    assert_eq!(s.flash.as_deref(), Some("read-only: push is disabled (started with --read-only)"));
 }

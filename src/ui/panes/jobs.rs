@@ -39,6 +39,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     // The selected job's result or error chain gets the lines under the list.
     let error_lines: Vec<Line> = match &jobs[selected].state {
         JobState::Done(summary) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
+        JobState::Running | JobState::Cancelling => {
+            jobs[selected].progress.detail.iter().map(|d| Line::from(d.clone()).fg(Color::DarkGray)).collect()
+        }
         JobState::Failed(chain) => chain
             .iter()
             .enumerate()

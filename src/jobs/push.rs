@@ -1,0 +1,174 @@
+//! Push: a local image to an ECR repository, with per-layer progress, and the
+//! pushed digest confirmed by the registry itself.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use super::{JobContext, JobError, JobOutput, Progress};
+use crate::aws::{AwsClients, AwsError, ecr};
+use crate::docker::{DockerError, Engine, RegistryLogin};
+use crate::registry;
+
+/// Push `image` (a local `repository:tag` or id) to the ECR `repository` as `tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushJob {
+    pub image: String,
+    pub repository: String,
+    pub tag: String,
+    /// Push to this registry host instead of the one in the repository URI.
+    pub registry: Option<String>,
+    pub docker_host: Option<String>,
+}
+
+/// Why a push failed, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
+    NoAws,
+    #[error("no ECR repository `{0}`; create it first")]
+    NoRepository(String),
+    #[error("ECR: {0}")]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("the registry refused the push: {0} (check the ECR permissions of these credentials)")]
+    Denied(String),
+    #[error("the registry rejected the push: {0}")]
+    Rejected(String),
+    #[error("cannot reach the registry: {0}")]
+    Unreachable(String),
+    #[error("the engine finished without reporting a digest; nothing is known to be pushed")]
+    NoDigest,
+    #[error("the registry holds {registry} for {reference}, not the pushed {pushed}")]
+    DigestMismatch { reference: String, pushed: String, registry: String },
+    #[error("cannot confirm the push: {0}")]
+    Registry(#[from] registry::RegistryError),
+}
+
+/// How far one layer has got.
+#[derive(Debug, Clone, Default)]
+struct Layer {
+    status: String,
+    current: u64,
+    total: Option<u64>,
+}
+
+impl PushJob {
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let aws = aws.ok_or(PushError::NoAws)?;
+        ctx.progress(Progress::stage("asking ECR for a token"));
+        let (auth, repository) =
+            tokio::try_join!(ecr::authorization(&aws.ecr), ecr::repository(&aws.ecr, &self.repository))
+                .map_err(|e| match e {
+                    AwsError::NotFound(_) => PushError::NoRepository(self.repository.clone()),
+                    other => PushError::Aws(other),
+                })?;
+        let (uri_host, path) = repository.uri.split_once('/').unwrap_or((&repository.uri, &repository.name));
+        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
+        let target = format!("{host}/{path}");
+
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        engine.tag(&self.image, &target, &self.tag).await?;
+        let login = RegistryLogin {
+            username: auth.username.clone(),
+            password: auth.password.clone(),
+            server: host.clone(),
+        };
+        let mut events = Box::pin(engine.push(&target, &self.tag, &login).await?);
+        let mut layers: BTreeMap<String, Layer> = BTreeMap::new();
+        let mut digest = None;
+        while let Some(event) = events.next().await {
+            let event = event?;
+            if let Some(error) = event.error {
+                let lower = error.to_lowercase();
+                let denied = ["denied", "unauthorized", "authentication required"];
+                let unreachable = ["connection refused", "no such host", "i/o timeout", "dial tcp"];
+                return Err(if denied.iter().any(|d| lower.contains(d)) {
+                    PushError::Denied(error)
+                } else if unreachable.iter().any(|u| lower.contains(u)) {
+                    PushError::Unreachable(error)
+                } else {
+                    PushError::Rejected(error)
+                }
+                .into());
+            }
+            if event.digest.is_some() {
+                digest = event.digest;
+            }
+            if let Some(id) = event.layer.filter(|id| id.len() >= 12 && id != &self.tag) {
+                let layer = layers.entry(id).or_default();
+                layer.status = event.status;
+                if let Some(total) = event.total {
+                    layer.total = Some(total);
+                }
+                let finished = layer.status == "Pushed"
+                    || layer.status == "Layer already exists"
+                    || layer.status.starts_with("Mounted from");
+                let current = if finished {
+                    layer.total.unwrap_or(layer.current)
+                } else {
+                    event.current.unwrap_or(layer.current)
+                };
+                // The engine counts bytes sent against the layer's size; the two can differ a little.
+                layer.current = layer.total.map_or(current, |t| current.min(t));
+                ctx.progress(progress(&layers));
+            }
+        }
+        let pushed = digest.ok_or(PushError::NoDigest)?;
+        ctx.progress(Progress::stage("confirming the digest with the registry"));
+        let served =
+            registry::manifest_digest(&host, path, &self.tag, &auth.username, &auth.password).await?;
+        if served != pushed {
+            return Err(PushError::DigestMismatch {
+                reference: format!("{target}:{}", self.tag),
+                pushed,
+                registry: served,
+            }
+            .into());
+        }
+        let image_uri = format!("{}@{pushed}", repository.uri);
+        Ok(JobOutput {
+            summary: format!("{target}:{} @ {pushed}", self.tag),
+            json: json!({
+                "repository": repository.name,
+                "tag": self.tag,
+                "digest": pushed,
+                "image_uri": image_uri,
+            }),
+        })
+    }
+}
+
+/// The push as a whole: bytes over all layers, and a line per layer.
+fn progress(layers: &BTreeMap<String, Layer>) -> Progress {
+    let done: u64 = layers.values().map(|l| l.current).sum();
+    let total: u64 = layers.values().map(|l| l.total.unwrap_or(l.current)).sum();
+    let finished = layers
+        .values()
+        .filter(|l| {
+            l.status == "Pushed" || l.status == "Layer already exists" || l.status.starts_with("Mounted")
+        })
+        .count();
+    let detail = layers
+        .iter()
+        .map(|(id, l)| match l.total {
+            Some(t) if l.status == "Pushing" => format!(
+                "{} {} {} / {}",
+                &id[..12.min(id.len())],
+                l.status,
+                crate::ui::format::bytes(l.current),
+                crate::ui::format::bytes(t)
+            ),
+            _ => format!("{} {}", &id[..12.min(id.len())], l.status),
+        })
+        .collect();
+    Progress {
+        stage: format!("pushing: {finished}/{} layers done", layers.len()),
+        done,
+        total: (total > 0).then_some(total),
+        bytes: true,
+        detail,
+    }
+}

@@ -1,0 +1,137 @@
+//! Push against real parts: moto's ECR for the repository and the token, a real
+//! registry (Debian's docker-registry with htpasswd auth for that token) for the
+//! layers, and the machine's engine doing the push.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate, PushJob};
+
+use crate::support::{
+    Cleanup, MOTO_ECR_PASSWORD, TestRegistry, moto_clients, moto_url, two_layer_image, unique,
+};
+
+async fn create_repository(name: &str) {
+    let clients = moto_clients().await;
+    clients.ecr.create_repository().repository_name(name).send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
+    let image = two_layer_image();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-push");
+    create_repository(&repository).await;
+    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    let job = PushJob {
+        image: image.into(),
+        repository: repository.clone(),
+        tag: "v1".into(),
+        registry: Some(registry.host.clone()),
+        docker_host: None,
+    };
+    pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
+    let mut layers_seen = std::collections::BTreeSet::new();
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) => {
+                for line in &p.detail {
+                    layers_seen.insert(line.split_whitespace().next().unwrap_or_default().to_string());
+                }
+                if let Some(total) = p.total {
+                    assert!(p.done <= total, "done {} > total {total}", p.done);
+                }
+            }
+            JobUpdate::Finished(result) => break result,
+            JobUpdate::Started => {}
+        }
+    };
+    let JobResult::Done(output) = result else { panic!("push failed: {result:?}") };
+    let digest = output.json["digest"].as_str().unwrap().to_string();
+    assert_eq!(registry.served_digest(&repository, "v1").as_deref(), Some(digest.as_str()));
+    assert_eq!(output.json["repository"], repository.as_str());
+    assert_eq!(output.json["tag"], "v1");
+    assert!(output.json["image_uri"].as_str().unwrap().ends_with(&format!("/{repository}@{digest}")));
+    assert!(layers_seen.len() >= 2, "progress named layers {layers_seen:?}");
+    assert!(!output.json.to_string().contains(MOTO_ECR_PASSWORD));
+    assert!(!output.summary.contains(MOTO_ECR_PASSWORD));
+}
+
+fn wharf(args: &[&str], registry: &str, home: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1", "--registry", registry])
+        .args(args)
+        .current_dir(home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("WHARF_LOG", "debug")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wharf_push_prints_json_and_never_the_token() {
+    let image = two_layer_image();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-cli-push");
+    create_repository(&repository).await;
+    let _cleanup =
+        Cleanup { images: vec![format!("{}/{repository}:release", registry.host)], containers: vec![] };
+    let home = tempfile::tempdir().unwrap();
+
+    let out = wharf(
+        &["push", image, "--repo", &repository, "--tag", "release", "--json"],
+        &registry.host,
+        home.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tag"], "release");
+    assert_eq!(registry.served_digest(&repository, "release").as_deref(), json["digest"].as_str());
+    let log = std::fs::read_to_string(home.path().join("state/wharf/wharf.log")).unwrap();
+    for (what, text) in
+        [("stdout", String::from_utf8_lossy(&out.stdout).to_string()), ("stderr", stderr), ("log", log)]
+    {
+        assert!(!text.contains(MOTO_ECR_PASSWORD), "the token is in the {what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_failures_say_which_and_what_to_do() {
+    let image = two_layer_image();
+    let home = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::start();
+
+    let out = wharf(&["push", image, "--repo", "wharf-no-such-repo"], &registry.host, home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().last(), Some("error: no ECR repository `wharf-no-such-repo`; create it first"));
+
+    let repository = unique("wharf-it-fail");
+    create_repository(&repository).await;
+    let _cleanup = Cleanup { images: vec![format!("127.0.0.1:9/{repository}:v1")], containers: vec![] };
+    let out = wharf(&["push", "wharf-test/none:x", "--repo", &repository], &registry.host, home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().last(),
+        Some("error: no local image `wharf-test/none:x`")
+    );
+
+    // A registry that is not there: nothing is reported as pushed.
+    let out = wharf(&["push", image, "--repo", &repository, "--json"], "127.0.0.1:9", home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: cannot reach the registry: "), "{last}");
+
+    let out = wharf(&["push", image], &registry.host, home.path());
+    assert_eq!(out.status.code(), Some(2));
+}
