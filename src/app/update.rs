@@ -10,7 +10,7 @@ use super::state::{
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
-use crate::jobs::{BakeJob, JobEvent, JobId, JobResult, JobSpec, JobUpdate, Progress, PushJob};
+use crate::jobs::{BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PushJob};
 
 /// Work the event loop starts on behalf of `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Resize(width, height) => state.size = (width, height),
         Action::Tick => {}
         Action::Engine(update) => apply_engine(state, update),
-        Action::Job(event) => apply_job(state, event),
+        Action::Job(event) => apply_job(state, event, &mut effects),
         Action::Aws(status) => {
             let ready = matches!(status, AwsStatus::Ready { .. });
             state.aws = status;
@@ -425,8 +425,9 @@ fn apply_engine(state: &mut AppState, update: EngineUpdate) {
     }
 }
 
-fn apply_job(state: &mut AppState, event: JobEvent) {
+fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
     let now = state.clock.mono;
+    let mut pushed = false;
     let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
         return;
     };
@@ -441,12 +442,19 @@ fn apply_job(state: &mut AppState, event: JobEvent) {
         JobUpdate::Progress(progress) => job.progress = progress,
         JobUpdate::Finished(result) => {
             job.finished_at = Some(now);
+            if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
+                pushed = true;
+            }
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary),
                 JobResult::Failed(chain) => JobState::Failed(chain),
                 JobResult::Cancelled => JobState::Cancelled,
             };
         }
+    }
+    // What ECR holds has changed: show it.
+    if pushed && let Some(repository) = state.registry.open.clone() {
+        open_repository(state, repository, effects);
     }
 }
 

@@ -349,3 +349,21 @@ fn read_only_refuses_push() {
     assert_eq!(s.overlay, None);
     assert_eq!(s.flash.as_deref(), Some("read-only: push is disabled (started with --read-only)"));
 }
+
+#[test]
+fn a_finished_push_reloads_the_open_repository() {
+    use wharf::app::{Effect, LoadRequest};
+    use wharf::aws::AwsStatus;
+    use wharf::config::Profile;
+    let profile = Profile { repository: Some("app".into()), ..Profile::default() };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key('p'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(effects[..], [Effect::StartJob { id: 1, .. }]));
+    let output = JobOutput { summary: "pushed".into(), json: serde_json::Value::Null };
+    let effects =
+        update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
+    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "app".into() })]);
+}

@@ -52,7 +52,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             .collect(),
         _ => Vec::new(),
     };
-    let error_height = (error_lines.len() as u16).min(body.height.saturating_sub(3));
+    // Lines wrap: count the rows they take at this width.
+    let rows: usize = error_lines.iter().map(|l| l.width().div_ceil(body.width.max(1) as usize).max(1)).sum();
+    let error_height = (rows as u16).min(body.height.saturating_sub(3));
     let [list, errors] = Layout::vertical([Constraint::Min(0), Constraint::Length(error_height)]).areas(body);
 
     let now = state.clock.mono;
