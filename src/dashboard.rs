@@ -97,6 +97,14 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 match effect {
                     Effect::StartJob { id, spec } => pool.submit(id, spec, aws.clone()),
                     Effect::CancelJob(id) => pool.cancel(id),
+                    Effect::Copy(text) => {
+                        use base64::Engine as _;
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                        let _ = crossterm::execute!(
+                            std::io::stdout(),
+                            crossterm::style::Print(format!("\x1b]52;c;{encoded}\x07"))
+                        );
+                    }
                     Effect::Load(request) => {
                         if let Some(clients) = aws.clone() {
                             let tx = load_tx.clone();

@@ -200,7 +200,8 @@ pub enum JobState {
     Running,
     /// Cancel was asked; the pool confirms with `Cancelled`.
     Cancelling,
-    Done(String),
+    /// The summary line, and what the copy key copies.
+    Done(String, Option<String>),
     Failed(Vec<String>),
     Cancelled,
 }

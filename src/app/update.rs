@@ -15,9 +15,14 @@ use crate::jobs::{BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpda
 /// Work the event loop starts on behalf of `update`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    StartJob { id: JobId, spec: JobSpec },
+    StartJob {
+        id: JobId,
+        spec: JobSpec,
+    },
     CancelJob(JobId),
     Load(LoadRequest),
+    /// Put text on the clipboard of the terminal (OSC 52: works over SSH and in tmux).
+    Copy(String),
 }
 
 /// Something to fetch in the background for a pane.
@@ -240,6 +245,16 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Bake => start_bake(state),
         Action::Cancel => cancel_selected_job(state, effects),
+        Action::Copy => {
+            let selected = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.state.clone());
+            match selected {
+                Some(JobState::Done(_, Some(text))) => {
+                    state.flash = Some(format!("copied {text}"));
+                    effects.push(Effect::Copy(text));
+                }
+                _ => state.flash = Some("nothing to copy: select a finished push or bake".into()),
+            }
+        }
         Action::Push => start_push(state),
         Action::Deploy
         | Action::Rollback
@@ -446,7 +461,7 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
                 pushed = true;
             }
             job.state = match result {
-                JobResult::Done(output) => JobState::Done(output.summary),
+                JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),
                 JobResult::Cancelled => JobState::Cancelled,
             };

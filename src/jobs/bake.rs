@@ -26,6 +26,7 @@ impl BakeJob {
         let short = id.strip_prefix("sha256:").unwrap_or(&id).chars().take(12).collect::<String>();
         Ok(JobOutput {
             summary: format!("{} ({short})", self.reference),
+            copy: Some(self.reference.clone()),
             json: json!({ "container": self.container, "image": self.reference, "id": id }),
         })
     }

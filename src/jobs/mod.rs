@@ -66,6 +66,8 @@ impl Progress {
 pub struct JobOutput {
     pub summary: String,
     pub json: serde_json::Value,
+    /// What the copy key puts on the clipboard (a pushed image's URI with digest).
+    pub copy: Option<String>,
 }
 
 /// How a job ended.

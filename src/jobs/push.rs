@@ -131,6 +131,7 @@ impl PushJob {
         let image_uri = format!("{}@{pushed}", repository.uri);
         Ok(JobOutput {
             summary: format!("{target}:{} @ {pushed}", self.tag),
+            copy: Some(image_uri.clone()),
             json: json!({
                 "repository": repository.name,
                 "tag": self.tag,

@@ -74,7 +74,7 @@ fn jobs(s: &mut AppState) {
         job(
             1,
             "db → db:v1",
-            JobState::Done("db → db:v1 (9a8b7c6d5e4f)".into()),
+            JobState::Done("db:v1 (9a8b7c6d5e4f)".into(), Some("db:v1".into())),
             Progress::stage("done"),
             90,
             Some(88),

@@ -218,7 +218,7 @@ fn job_events_move_a_job_through_its_life() {
     assert_eq!(s.jobs.jobs[0].state, JobState::Failed(chain));
     assert!(s.jobs.jobs[0].finished_at.is_some());
     // Events for unknown jobs change nothing.
-    let output = JobOutput { summary: "x".into(), json: serde_json::Value::Null };
+    let output = JobOutput { summary: "x".into(), json: serde_json::Value::Null, copy: None };
     update(&mut s, Action::Job(JobEvent { id: 99, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(s.jobs.jobs.len(), 1);
 }
@@ -362,8 +362,28 @@ fn a_finished_push_reloads_the_open_repository() {
     update(&mut s, key('p'));
     let effects = update(&mut s, code(KeyCode::Enter));
     assert!(matches!(effects[..], [Effect::StartJob { id: 1, .. }]));
-    let output = JobOutput { summary: "pushed".into(), json: serde_json::Value::Null };
+    let output = JobOutput {
+        summary: "pushed".into(),
+        json: serde_json::Value::Null,
+        copy: Some("uri@sha256:1".into()),
+    };
     let effects =
         update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "app".into() })]);
+}
+
+#[test]
+fn y_copies_a_finished_jobs_result() {
+    let mut s = with_running_job();
+    update(&mut s, key('6'));
+    assert!(update(&mut s, key('y')).is_empty(), "a running job has nothing to copy");
+    assert_eq!(s.flash.as_deref(), Some("nothing to copy: select a finished push or bake"));
+    let output = JobOutput {
+        summary: "db:baked (abc)".into(),
+        json: serde_json::Value::Null,
+        copy: Some("db:baked".into()),
+    };
+    update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
+    assert_eq!(update(&mut s, key('y')), [Effect::Copy("db:baked".into())]);
+    assert_eq!(s.flash.as_deref(), Some("copied db:baked"));
 }

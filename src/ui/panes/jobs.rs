@@ -38,7 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let selected = pane.cursor.selected.min(jobs.len() - 1);
     // The selected job's result or error chain gets the lines under the list.
     let error_lines: Vec<Line> = match &jobs[selected].state {
-        JobState::Done(summary) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
+        JobState::Done(summary, _) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
         JobState::Running | JobState::Cancelling => {
             jobs[selected].progress.detail.iter().map(|d| Line::from(d.clone()).fg(Color::DarkGray)).collect()
         }
@@ -116,7 +116,7 @@ fn state_label(job: &JobView) -> (&'static str, Color) {
         JobState::Queued => ("queued", Color::DarkGray),
         JobState::Running => ("running", Color::Cyan),
         JobState::Cancelling => ("cancelling", Color::Yellow),
-        JobState::Done(_) => ("done", Color::Green),
+        JobState::Done(..) => ("done", Color::Green),
         JobState::Failed(_) => ("failed", Color::Red),
         JobState::Cancelled => ("cancelled", Color::Yellow),
     }
@@ -130,7 +130,7 @@ fn percent(job: &JobView) -> Option<u64> {
 /// A bar with the percentage when the amount is known, else the current stage.
 fn progress_text(job: &JobView) -> String {
     match &job.state {
-        JobState::Done(_) => format::bar(1, 1, BAR),
+        JobState::Done(..) => format::bar(1, 1, BAR),
         JobState::Failed(_) | JobState::Cancelled => "—".into(),
         _ => match job.progress.total {
             Some(total) if total > 0 => {
