@@ -273,3 +273,32 @@ fn registry_errors_are_shown_in_words() {
     );
     snapshot("registry_throttled", &s);
 }
+
+#[test]
+fn a_push_in_progress_shows_each_layer() {
+    let mut s = configured();
+    let now = s.clock.mono;
+    s.jobs.jobs = vec![JobView {
+        id: 1,
+        kind: JobKind::Push,
+        target: "app:dev → app:dev".into(),
+        state: JobState::Running,
+        progress: Progress {
+            stage: "pushing: 1/3 layers done".into(),
+            done: 70_000_000,
+            total: Some(190_000_000),
+            bytes: true,
+            detail: vec![
+                "3f4a5b6c7d8e Layer already exists".into(),
+                "8e9f0a1b2c3d Pushing 40.0 MB / 120.0 MB".into(),
+                "c0ffee123456 Waiting".into(),
+            ],
+        },
+        queued_at: now - Duration::from_secs(8),
+        started_at: Some(now - Duration::from_secs(7)),
+        finished_at: None,
+    }];
+    s.jobs.next_id = 1;
+    update(&mut s, key('6'));
+    snapshot("push_progress", &s);
+}

@@ -132,6 +132,16 @@ async fn push_failures_say_which_and_what_to_do() {
     let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
     assert!(last.starts_with("error: cannot reach the registry: "), "{last}");
 
+    // A registry that does not take the token.
+    let strict = TestRegistry::with_password("another-password");
+    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", strict.host)], containers: vec![] };
+    let out = wharf(&["push", image, "--repo", &repository, "--json"], &strict.host, home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let last = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: the registry refused the push: "), "{last}");
+    assert!(last.ends_with("(check the ECR permissions of these credentials)"), "{last}");
+
     let out = wharf(&["push", image], &registry.host, home.path());
     assert_eq!(out.status.code(), Some(2));
 }

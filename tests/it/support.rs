@@ -251,9 +251,14 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start() -> TestRegistry {
+        TestRegistry::with_password(MOTO_ECR_PASSWORD)
+    }
+
+    /// A registry whose only user `AWS` has `password`.
+    pub fn with_password(password: &str) -> TestRegistry {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let hash = bcrypt::hash(MOTO_ECR_PASSWORD, 5).unwrap();
+        let hash = bcrypt::hash(password, 5).unwrap();
         std::fs::write(dir.path().join("htpasswd"), format!("AWS:{hash}\n")).unwrap();
         let config = format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n\

@@ -40,7 +40,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let error_lines: Vec<Line> = match &jobs[selected].state {
         JobState::Done(summary, _) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
         JobState::Running | JobState::Cancelling => {
-            jobs[selected].progress.detail.iter().map(|d| Line::from(d.clone()).fg(Color::DarkGray)).collect()
+            // The selected job's stage, rate and ETA, then its parts (the layers of a push).
+            let job = jobs[selected];
+            let now = state.clock.mono;
+            let mut summary = vec![job.progress.stage.clone()];
+            if let Some(pct) = percent(job) {
+                summary.push(format!("{pct}%"));
+            }
+            summary.extend(job.throughput(now).map(format::rate));
+            summary.extend(job.eta(now).map(|d| format!("eta {}", format::clock(d))));
+            std::iter::once(Line::from(summary.join(" · ")).fg(Color::Cyan))
+                .chain(job.progress.detail.iter().map(|d| Line::from(d.clone()).fg(Color::DarkGray)))
+                .collect()
         }
         JobState::Failed(chain) => chain
             .iter()
