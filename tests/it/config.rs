@@ -162,3 +162,12 @@ async fn s3_uses_path_style_addressing_with_an_endpoint() {
     let host = head.lines().find(|l| l.to_lowercase().starts_with("host:")).unwrap_or_default();
     assert!(!host.contains("snapshots."), "virtual-hosted style used: {host}");
 }
+
+#[test]
+fn the_shipped_example_configuration_parses() {
+    let text = std::fs::read_to_string(repo_path("assets/wharf.example.toml")).unwrap();
+    let file = wharf::config::ConfigFile::parse(&text, "assets/wharf.example.toml").unwrap();
+    assert_eq!(file.default_profile.as_deref(), Some("dev"));
+    assert!(file.profiles["prod"].protected);
+    assert_eq!(file.profiles["dev"].database.as_ref().and_then(|d| d.preset), Some(Preset::Postgres));
+}
