@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod docker;
+pub mod error;
 pub mod jobs;
 pub mod logging;
 pub mod registry;

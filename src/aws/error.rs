@@ -25,7 +25,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let chain = chain(&error);
+    let chain = crate::error::one_line(&error);
     match &error {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -57,19 +57,4 @@ where
         _ if chain.contains("credentials") || chain.contains("identity") => AwsError::NoCredentials(chain),
         _ => AwsError::Service(chain),
     }
-}
-
-/// The error and its causes on one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

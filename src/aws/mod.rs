@@ -100,13 +100,7 @@ pub async fn probe(config: &SdkConfig) -> AwsStatus {
     match provider.provide_credentials().await {
         Ok(_) => AwsStatus::Ready { region, endpoint },
         Err(e) => {
-            let mut error = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                error.push_str(": ");
-                error.push_str(&s.to_string());
-                source = s.source();
-            }
+            let error = crate::error::one_line(&e);
             tracing::warn!(%error, "no AWS credentials");
             AwsStatus::NoCredentials { region, endpoint, error }
         }

@@ -100,7 +100,7 @@ impl Engine {
         let endpoint = endpoint(host);
         let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
             endpoint: endpoint.clone(),
-            message: describe(&e),
+            message: crate::error::one_line(&e),
         };
         let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
@@ -229,7 +229,9 @@ impl Engine {
                         (!action.starts_with("exec_") && !action.starts_with("health_status"))
                             .then_some(Ok(()))
                     }
-                    Err(e) => Some(Err(DockerError::Unreachable { endpoint, message: describe(&e) })),
+                    Err(e) => {
+                        Some(Err(DockerError::Unreachable { endpoint, message: crate::error::one_line(&e) }))
+                    }
                 }
             }
         })
@@ -238,7 +240,10 @@ impl Engine {
     fn error(&self, e: bollard::errors::Error) -> DockerError {
         match e {
             bollard::errors::Error::DockerResponseServerError { message, .. } => DockerError::Engine(message),
-            other => DockerError::Unreachable { endpoint: self.endpoint.clone(), message: describe(&other) },
+            other => DockerError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                message: crate::error::one_line(&other),
+            },
         }
     }
 }
@@ -289,20 +294,4 @@ pub fn parse_reference(reference: &str) -> Result<(String, String), DockerError>
         ));
     }
     Ok((repository, tag))
-}
-
-/// A one-line description of a bollard error, without its Debug noise.
-fn describe(e: &bollard::errors::Error) -> String {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -229,21 +229,7 @@ where
         _ = cancel.cancelled() => JobResult::Cancelled,
         result = work(context) => match result {
             Ok(output) => JobResult::Done(output),
-            Err(e) => JobResult::Failed(error_chain(e.as_ref())),
+            Err(e) => JobResult::Failed(crate::error::chain(e.as_ref())),
         },
     }
-}
-
-/// An error and its causes, outermost first, without repeats.
-pub fn error_chain(error: &(dyn Error + 'static)) -> Vec<String> {
-    let mut chain: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !chain.iter().any(|c| c.contains(&text)) {
-            chain.push(text);
-        }
-        next = e.source();
-    }
-    chain
 }
