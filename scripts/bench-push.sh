@@ -10,7 +10,11 @@ rounds=${ROUNDS:-3}
 image=wharf-bench/push:v1
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "docker-registry serve $work/" 2>/dev/null || true   # started in subshells
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 bash scripts/test-images.sh
@@ -53,14 +57,12 @@ export DOCKER_CONFIG="$work/docker-config"
 wharf_times=(); docker_times=()
 for round in $(seq "$rounds"); do
   repo="bench-$round"
-  curl -s -X POST -H 'X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.CreateRepository' \
-    -H 'Content-Type: application/x-amz-json-1.1' -d "{\"repositoryName\": \"$repo\"}" \
-    "http://127.0.0.1:$moto_port/" >/dev/null
+  .venv/bin/python -c "import boto3; boto3.client('ecr', endpoint_url='http://127.0.0.1:$moto_port').create_repository(repositoryName='$repo')" >/dev/null
 
   host=$(registry)
   start=$(now)
   target/release/wharf --endpoint-url "http://127.0.0.1:$moto_port" --registry "$host" \
-    push "$image" --repo "$repo" --tag v1 >/dev/null 2>&1
+    push "$image" --repo "$repo" --tag v1 >/dev/null
   wharf_times+=("$(python3 -c "print(round($(now) - $start, 3))")")
 
   host=$(registry)

@@ -7,6 +7,8 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 pub enum AwsError {
     #[error("no usable AWS credentials: {0}")]
     NoCredentials(String),
+    #[error("no AWS region: give --region, set AWS_REGION, or region in wharf.toml")]
+    NoRegion,
     #[error("access denied: {0}")]
     AccessDenied(String),
     #[error("throttled by AWS, still after the SDK's retries: {0}")]
@@ -54,6 +56,7 @@ where
         }
         SdkError::TimeoutError(_) => AwsError::Unreachable(chain),
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => AwsError::Unreachable(chain),
+        _ if chain.contains("region") => AwsError::NoRegion,
         _ if chain.contains("credentials") || chain.contains("identity") => AwsError::NoCredentials(chain),
         _ => AwsError::Service(chain),
     }

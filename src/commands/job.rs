@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::{code, exit};
 use crate::aws::AwsClients;
 use crate::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
+use crate::ui::format;
 
 pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> ExitCode {
     let (tx, mut rx) = mpsc::channel(64);
@@ -36,7 +37,8 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
             JobUpdate::Progress(p) => {
                 let line = match p.total {
                     Some(total) if total > 0 => {
-                        format!("{label}: {} {}/{}", p.stage, p.done, total)
+                        let (done, total) = (format::bytes(p.done), format::bytes(total));
+                        format!("{label}: {} {done} / {total}", p.stage)
                     }
                     _ => format!("{label}: {}", p.stage),
                 };
