@@ -280,15 +280,24 @@ fn move_cursor(state: &mut AppState, to: impl Fn(usize, usize) -> usize) {
     }
 }
 
-fn start_bake(state: &mut AppState) {
-    if state.focus != PaneId::Images || state.images.tab != ImagesTab::Containers {
+/// The checks every job started from the Images pane makes: the right tab is
+/// shown (else it is shown, and the user picks), and wharf is not read-only.
+fn ready_to_start(state: &mut AppState, job: &str, tab: ImagesTab, what: &str) -> bool {
+    if state.focus != PaneId::Images || state.images.tab != tab {
         state.focus = PaneId::Images;
-        state.images.tab = ImagesTab::Containers;
-        state.flash = Some("bake: select a container, then press the key again".into());
-        return;
+        state.images.tab = tab;
+        state.flash = Some(format!("{job}: select {what}, then press the key again"));
+        return false;
     }
     if state.settings.read_only {
-        state.flash = Some("read-only: bake is disabled (started with --read-only)".into());
+        state.flash = Some(format!("read-only: {job} is disabled (started with --read-only)"));
+        return false;
+    }
+    true
+}
+
+fn start_bake(state: &mut AppState) {
+    if !ready_to_start(state, "bake", ImagesTab::Containers, "a container") {
         return;
     }
     let Some(container) = state.images.selected_container() else {
@@ -305,14 +314,7 @@ fn start_bake(state: &mut AppState) {
 }
 
 fn start_push(state: &mut AppState) {
-    if state.focus != PaneId::Images || state.images.tab != ImagesTab::Images {
-        state.focus = PaneId::Images;
-        state.images.tab = ImagesTab::Images;
-        state.flash = Some("push: select an image, then press the key again".into());
-        return;
-    }
-    if state.settings.read_only {
-        state.flash = Some("read-only: push is disabled (started with --read-only)".into());
+    if !ready_to_start(state, "push", ImagesTab::Images, "an image") {
         return;
     }
     if !matches!(state.aws, AwsStatus::Ready { .. }) {
