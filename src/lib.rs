@@ -89,6 +89,7 @@ pub fn main() -> ExitCode {
                     tag,
                     registry: settings.profile.registry.clone(),
                     docker_host: settings.docker_host.clone(),
+                    create_repository: false,
                 });
                 commands::run_job(spec, json, aws).await
             }

@@ -6,7 +6,7 @@ pub mod update;
 
 pub use action::Action;
 pub use state::{
-    AppState, Clock, Cursor, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt,
-    RegistryPane,
+    AppState, Clock, Confirm, Confirmed, Cursor, EngineView, ImagesTab, JobState, JobView, Load, Overlay,
+    PaneId, Prompt, RegistryPane,
 };
 pub use update::{Effect, LoadRequest, Loaded, update};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
-use crate::jobs::{JobId, JobKind, Progress};
+use crate::jobs::{JobId, JobKind, Progress, PushJob};
 
 /// The six panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +223,8 @@ pub struct JobView {
     pub queued_at: Instant,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
+    /// The ECR repository a push writes to (its list is reloaded when one lands).
+    pub repository: Option<String>,
 }
 
 impl JobView {
@@ -278,6 +280,55 @@ pub struct Prompt {
     pub purpose: PromptPurpose,
     /// Why the last submitted text was refused.
     pub error: Option<String>,
+    /// Names `tab` puts in the field, from a live list (ECR repositories for a push).
+    pub choices: Vec<String>,
+}
+
+impl Prompt {
+    pub fn new(title: String, text: String, purpose: PromptPurpose) -> Prompt {
+        Prompt { title, text, purpose, error: None, choices: Vec::new() }
+    }
+
+    /// The part of the text a choice replaces: the repository of `repository:tag`.
+    pub fn choice_part(&self) -> &str {
+        self.text.split_once(':').map_or(&self.text, |(name, _)| name)
+    }
+
+    /// The choices that start with what is typed, all of them when none does.
+    pub fn matching_choices(&self) -> Vec<&str> {
+        let typed = self.choice_part();
+        let matching: Vec<&str> =
+            self.choices.iter().map(String::as_str).filter(|c| c.starts_with(typed) && *c != typed).collect();
+        if matching.is_empty() { self.choices.iter().map(String::as_str).collect() } else { matching }
+    }
+
+    /// Puts the next choice after the current one into the field, keeping any `:tag`.
+    pub fn complete(&mut self) {
+        let typed = self.choice_part().to_string();
+        let next = match self.choices.iter().position(|c| *c == typed) {
+            Some(i) => self.choices.get((i + 1) % self.choices.len()).cloned(),
+            None => self.matching_choices().first().map(|c| c.to_string()),
+        };
+        if let Some(next) = next {
+            let rest = self.text.split_once(':').map(|(_, tag)| format!(":{tag}")).unwrap_or_default();
+            self.text = format!("{next}{rest}");
+        }
+    }
+}
+
+/// A yes/no question before something that changes the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub on_yes: Confirmed,
+}
+
+/// What a yes to a [`Confirm`] starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Create the missing ECR repository, then push into it.
+    CreateRepositoryAndPush(PushJob),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,6 +348,7 @@ pub enum Overlay {
     /// Jobs are running: quit only after a yes.
     ConfirmQuit,
     Prompt(Prompt),
+    Confirm(Confirm),
 }
 
 /// Everything the dashboard shows.

@@ -5,7 +5,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::state::{
-    AppState, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt, PromptPurpose,
+    AppState, Confirm, Confirmed, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt,
+    PromptPurpose,
 };
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
@@ -99,10 +100,25 @@ fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) 
             }
             return;
         }
+        Some(Overlay::Confirm(confirm)) => {
+            state.overlay = None;
+            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                confirmed(state, confirm.on_yes, effects);
+            } else {
+                state.flash = Some(format!("{}: cancelled, nothing changed", confirm.title));
+            }
+            return;
+        }
         Some(Overlay::Prompt(prompt)) => {
             match edit(event) {
                 Edit::Submit => submit_prompt(state, prompt, effects),
                 Edit::Cancel => state.overlay = None,
+                Edit::Complete => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        p.complete();
+                        p.error = None;
+                    }
+                }
                 other => {
                     if let Some(Overlay::Prompt(p)) = &mut state.overlay {
                         other.apply(&mut p.text);
@@ -144,6 +160,8 @@ enum Edit {
     Clear,
     Submit,
     Cancel,
+    /// Put the next choice from a live list in the field.
+    Complete,
     Ignore,
 }
 
@@ -155,7 +173,7 @@ impl Edit {
                 text.pop();
             }
             Edit::Clear => text.clear(),
-            Edit::Submit | Edit::Cancel | Edit::Ignore => {}
+            Edit::Submit | Edit::Cancel | Edit::Complete | Edit::Ignore => {}
         }
     }
 }
@@ -168,6 +186,7 @@ fn edit(event: KeyEvent) -> Edit {
         KeyCode::Char('c') if ctrl => Edit::Cancel,
         KeyCode::Char('u') if ctrl => Edit::Clear,
         KeyCode::Backspace => Edit::DeleteBack,
+        KeyCode::Tab => Edit::Complete,
         KeyCode::Char(c) if !ctrl => Edit::Insert(c),
         _ => Edit::Ignore,
     }
@@ -305,12 +324,11 @@ fn start_bake(state: &mut AppState) {
         return;
     };
     let name = container.name.clone();
-    state.overlay = Some(Overlay::Prompt(Prompt {
-        title: format!("Bake {name} into image"),
-        text: format!("{}:baked", name.to_lowercase()),
-        purpose: PromptPurpose::BakeTag { container: name },
-        error: None,
-    }));
+    state.overlay = Some(Overlay::Prompt(Prompt::new(
+        format!("Bake {name} into image"),
+        format!("{}:baked", name.to_lowercase()),
+        PromptPurpose::BakeTag { container: name },
+    )));
 }
 
 fn start_push(state: &mut AppState) {
@@ -331,12 +349,15 @@ fn start_push(state: &mut AppState) {
         image.repository.rsplit('/').next().unwrap_or(&image.repository).to_string()
     });
     let tag = if image.tag == "<none>" { "latest".to_string() } else { image.tag.clone() };
-    state.overlay = Some(Overlay::Prompt(Prompt {
-        title: format!("Push {source} to ECR repository:tag"),
-        text: format!("{repository}:{tag}"),
-        purpose: PromptPurpose::PushTarget { image: source },
-        error: None,
-    }));
+    let mut prompt = Prompt::new(
+        format!("Push {source} to ECR repository:tag"),
+        format!("{repository}:{tag}"),
+        PromptPurpose::PushTarget { image: source },
+    );
+    if let Load::Loaded(list) = &state.registry.repositories {
+        prompt.choices = list.iter().map(|r| r.name.clone()).collect();
+    }
+    state.overlay = Some(Overlay::Prompt(prompt));
 }
 
 fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>) {
@@ -351,16 +372,32 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
                     return;
                 }
             };
-            state.overlay = None;
-            let spec = JobSpec::Push(PushJob {
+            let job = PushJob {
                 image,
                 repository,
                 tag,
                 registry: state.settings.profile.registry.clone(),
                 docker_host: state.settings.docker_host.clone(),
-            });
-            let id = add_job(state, &spec);
-            effects.push(Effect::StartJob { id, spec });
+                create_repository: false,
+            };
+            // ECR's list is there and the repository is not in it: offer to create it.
+            let missing = match &state.registry.repositories {
+                Load::Loaded(list) => !list.iter().any(|r| r.name == job.repository),
+                _ => false,
+            };
+            state.overlay = if missing {
+                Some(Overlay::Confirm(Confirm {
+                    title: "Create repository".into(),
+                    lines: vec![
+                        format!("ECR has no repository `{}`.", job.repository),
+                        format!("Create it, then push {} as :{}?", job.image, job.tag),
+                    ],
+                    on_yes: Confirmed::CreateRepositoryAndPush(job),
+                }))
+            } else {
+                start_job(state, JobSpec::Push(job), effects);
+                None
+            };
         }
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
@@ -376,10 +413,23 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
                 reference,
                 docker_host: state.settings.docker_host.clone(),
             });
-            let id = add_job(state, &spec);
-            effects.push(Effect::StartJob { id, spec });
+            start_job(state, spec, effects);
         }
     }
+}
+
+/// The user said yes.
+fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>) {
+    match on_yes {
+        Confirmed::CreateRepositoryAndPush(job) => {
+            start_job(state, JobSpec::Push(PushJob { create_repository: true, ..job }), effects);
+        }
+    }
+}
+
+fn start_job(state: &mut AppState, spec: JobSpec, effects: &mut Vec<Effect>) {
+    let id = add_job(state, &spec);
+    effects.push(Effect::StartJob { id, spec });
 }
 
 /// Lists a new job as queued and returns its id.
@@ -395,6 +445,10 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
         queued_at: state.clock.mono,
         started_at: None,
         finished_at: None,
+        repository: match spec {
+            JobSpec::Push(p) => Some(p.repository.clone()),
+            JobSpec::Bake(_) => None,
+        },
     });
     id
 }
@@ -444,7 +498,7 @@ fn apply_engine(state: &mut AppState, update: EngineUpdate) {
 
 fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
     let now = state.clock.mono;
-    let mut pushed = false;
+    let mut pushed = None;
     let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
         return;
     };
@@ -460,7 +514,7 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
         JobUpdate::Finished(result) => {
             job.finished_at = Some(now);
             if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
-                pushed = true;
+                pushed = job.repository.clone();
             }
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
@@ -470,8 +524,17 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
         }
     }
     // What ECR holds has changed: show it.
-    if pushed && let Some(repository) = state.registry.open.clone() {
-        open_repository(state, repository, effects);
+    let Some(repository) = pushed else { return };
+    let known = match &state.registry.repositories {
+        Load::Loaded(list) => list.iter().any(|r| r.name == repository),
+        _ => true,
+    };
+    if !known {
+        state.registry.repositories = Load::Loading;
+        effects.push(Effect::Load(LoadRequest::Repositories));
+    }
+    if let Some(open) = state.registry.open.clone() {
+        open_repository(state, open, effects);
     }
 }
 

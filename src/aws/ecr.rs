@@ -1,6 +1,9 @@
 //! ECR: repositories and the images in them, as wharf's own types.
 
+use std::sync::Arc;
+
 use serde::Serialize;
+use tokio::sync::Mutex;
 
 use super::error::{AwsError, from_sdk};
 
@@ -38,12 +41,7 @@ pub async fn repositories(ecr: &aws_sdk_ecr::Client) -> Result<Vec<Repository>, 
     let mut pages = ecr.describe_repositories().into_paginator().items().send();
     let mut repositories = Vec::new();
     while let Some(item) = pages.next().await {
-        let r = item.map_err(from_sdk)?;
-        repositories.push(Repository {
-            name: r.repository_name().unwrap_or_default().to_string(),
-            uri: r.repository_uri().unwrap_or_default().to_string(),
-            created: r.created_at().map(|t| t.secs()),
-        });
+        repositories.push(repository_of(&item.map_err(from_sdk)?));
     }
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(repositories)
@@ -114,6 +112,48 @@ pub async fn authorization(ecr: &aws_sdk_ecr::Client) -> Result<RegistryAuth, Aw
     })
 }
 
+/// ECR tokens last twelve hours; one is reused until shortly before it expires,
+/// so a session of pushes asks ECR once.
+#[derive(Debug, Clone, Default)]
+pub struct TokenCache {
+    cached: Arc<Mutex<Option<RegistryAuth>>>,
+}
+
+impl TokenCache {
+    /// A token this close to its expiry is not handed out again.
+    pub const MARGIN_SECS: i64 = 5 * 60;
+
+    /// The cached token while it has more than [`Self::MARGIN_SECS`] to live
+    /// at `now` (Unix seconds), else a new one from ECR. A token without an
+    /// expiry is not kept.
+    pub async fn get(&self, ecr: &aws_sdk_ecr::Client, now: i64) -> Result<RegistryAuth, AwsError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(auth) =
+            cached.as_ref().filter(|a| a.expires_at.is_some_and(|t| t - now > Self::MARGIN_SECS))
+        {
+            return Ok(auth.clone());
+        }
+        let auth = authorization(ecr).await?;
+        *cached = auth.expires_at.is_some().then(|| auth.clone());
+        Ok(auth)
+    }
+}
+
+/// Creates a repository (tags mutable, as a first push expects).
+pub async fn create_repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Repository, AwsError> {
+    let out = ecr.create_repository().repository_name(name).send().await.map_err(from_sdk)?;
+    let r = out.repository().ok_or_else(|| AwsError::Service("ECR returned no repository".into()))?;
+    Ok(repository_of(r))
+}
+
+fn repository_of(r: &aws_sdk_ecr::types::Repository) -> Repository {
+    Repository {
+        name: r.repository_name().unwrap_or_default().to_string(),
+        uri: r.repository_uri().unwrap_or_default().to_string(),
+        created: r.created_at().map(|t| t.secs()),
+    }
+}
+
 /// One repository by name; `NotFound` when it does not exist.
 pub async fn repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Repository, AwsError> {
     let out = ecr.describe_repositories().repository_names(name).send().await.map_err(from_sdk)?;
@@ -121,9 +161,5 @@ pub async fn repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Reposit
         .repositories()
         .first()
         .ok_or_else(|| AwsError::NotFound(format!("no ECR repository `{name}`")))?;
-    Ok(Repository {
-        name: r.repository_name().unwrap_or_default().to_string(),
-        uri: r.repository_uri().unwrap_or_default().to_string(),
-        created: r.created_at().map(|t| t.secs()),
-    })
+    Ok(repository_of(r))
 }

@@ -9,6 +9,8 @@ pub enum AwsError {
     NoCredentials(String),
     #[error("no AWS region: give --region, set AWS_REGION, or region in wharf.toml")]
     NoRegion,
+    #[error("the AWS credentials have expired ({0}); refresh them (e.g. `aws sso login`) and try again")]
+    Expired(String),
     #[error("access denied: {0}")]
     AccessDenied(String),
     #[error("throttled by AWS, still after the SDK's retries: {0}")]
@@ -42,9 +44,11 @@ where
                 | "TooManyRequestsException"
                 | "RequestLimitExceeded"
                 | "SlowDown" => AwsError::Throttled(message),
+                "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => {
+                    AwsError::Expired(message)
+                }
                 "UnrecognizedClientException"
                 | "InvalidSignatureException"
-                | "ExpiredTokenException"
                 | "InvalidClientTokenId"
                 | "SignatureDoesNotMatch" => AwsError::NoCredentials(format!("{code}: {message}")),
                 c if c.ends_with("NotFoundException") || c.starts_with("NoSuch") => {
@@ -56,7 +60,7 @@ where
         }
         SdkError::TimeoutError(_) => AwsError::Unreachable(chain),
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => AwsError::Unreachable(chain),
-        _ if chain.contains("region") => AwsError::NoRegion,
+        _ if chain.to_lowercase().contains("region") => AwsError::NoRegion,
         _ if chain.contains("credentials") || chain.contains("identity") => AwsError::NoCredentials(chain),
         _ => AwsError::Service(chain),
     }

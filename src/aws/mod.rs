@@ -5,7 +5,7 @@
 pub mod ecr;
 pub mod error;
 
-pub use ecr::{RegistryAuth, RegistryImage, Repository};
+pub use ecr::{RegistryAuth, RegistryImage, Repository, TokenCache};
 pub use error::AwsError;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -20,6 +20,8 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     pub s3: aws_sdk_s3::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// ECR registry tokens, shared by every push of the session.
+    pub ecr_tokens: ecr::TokenCache,
 }
 
 /// What the status line and the AWS panes say about the AWS connection.
@@ -68,6 +70,7 @@ impl AwsClients {
             ecs: aws_sdk_ecs::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config(config)),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            ecr_tokens: ecr::TokenCache::default(),
         }
     }
 }

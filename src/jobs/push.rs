@@ -20,6 +20,8 @@ pub struct PushJob {
     /// Push to this registry host instead of the one in the repository URI.
     pub registry: Option<String>,
     pub docker_host: Option<String>,
+    /// Create the repository first when it does not exist (the user said yes to that).
+    pub create_repository: bool,
 }
 
 /// Why a push failed, in words that say what to do.
@@ -60,11 +62,17 @@ impl PushJob {
         let aws = aws.ok_or(PushError::NoAws)?;
         ctx.progress(Progress::stage("asking ECR for a token"));
         let (auth, repository) =
-            tokio::try_join!(ecr::authorization(&aws.ecr), ecr::repository(&aws.ecr, &self.repository))
-                .map_err(|e| match e {
-                    AwsError::NotFound(_) => PushError::NoRepository(self.repository.clone()),
-                    other => PushError::Aws(other),
-                })?;
+            tokio::join!(aws.ecr_tokens.get(&aws.ecr, now()), ecr::repository(&aws.ecr, &self.repository));
+        let auth = auth?;
+        let repository = match repository {
+            Ok(r) => r,
+            Err(AwsError::NotFound(_)) if self.create_repository => {
+                ctx.progress(Progress::stage(format!("creating ECR repository {}", self.repository)));
+                ecr::create_repository(&aws.ecr, &self.repository).await?
+            }
+            Err(AwsError::NotFound(_)) => return Err(PushError::NoRepository(self.repository.clone()).into()),
+            Err(e) => return Err(PushError::Aws(e).into()),
+        };
         let (uri_host, path) = repository.uri.split_once('/').unwrap_or((&repository.uri, &repository.name));
         let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
         let target = format!("{host}/{path}");
@@ -140,6 +148,12 @@ impl PushJob {
             }),
         })
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The push as a whole: bytes over all layers, and a line per layer.

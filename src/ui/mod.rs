@@ -45,6 +45,7 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         Some(Overlay::Help { scroll }) => draw_help(frame, area, state, *scroll),
         Some(Overlay::ConfirmQuit) => draw_confirm_quit(frame, area, state),
         Some(Overlay::Prompt(prompt)) => draw_prompt(frame, area, prompt),
+        Some(Overlay::Confirm(confirm)) => draw_confirm(frame, area, confirm),
         None => {}
     }
 }
@@ -242,6 +243,26 @@ fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
     );
 }
 
+fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm) {
+    let mut text: Vec<Line> = confirm.lines.iter().map(|l| Line::from(l.clone())).collect();
+    text.push(Line::from(""));
+    text.push(Line::from(vec![
+        Span::from("y").bold().fg(Color::Cyan),
+        " yes   ".into(),
+        Span::from("any other key").bold().fg(Color::Cyan),
+        " no, change nothing".into(),
+    ]));
+    let width = text.iter().map(Line::width).max().unwrap_or(0).max(confirm.title.len() + 4) as u16 + 4;
+    let popup = centred(area, width, text.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().border_type(BorderType::Rounded).title(format!(" {}? ", confirm.title))),
+        popup,
+    );
+}
+
 fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
     let mut text = vec![Line::from(vec![
         Span::from("> ").fg(Color::Cyan),
@@ -252,10 +273,29 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
         Some(e) => text.push(Line::from(Span::from(e.clone()).fg(Color::Red))),
         None => text.push(Line::from("")),
     }
+    let mut choice_rows = 0;
+    if !prompt.choices.is_empty() {
+        let mut spans = vec![Span::from("tab ").bold().fg(Color::Cyan)];
+        let typed = prompt.choice_part();
+        for (i, name) in prompt.matching_choices().into_iter().enumerate() {
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            if used + name.len() + 3 > 52 {
+                spans.push(Span::from(" …").fg(Color::DarkGray));
+                break;
+            }
+            if i > 0 {
+                spans.push(Span::from(" · ").fg(Color::DarkGray));
+            }
+            let span = Span::from(name.to_string());
+            spans.push(if name == typed { span.bold() } else { span });
+        }
+        text.push(Line::from(spans));
+        choice_rows = 1;
+    }
     text.push(Line::from(Span::from("enter confirm · esc cancel").fg(Color::DarkGray)));
     // Room for the error however it wraps.
     let error_rows = prompt.error.as_ref().map_or(1, |e| e.chars().count().div_ceil(54).max(1)) as u16;
-    let popup = centred(area, 58, 4 + error_rows);
+    let popup = centred(area, 58, 4 + error_rows + choice_rows);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)

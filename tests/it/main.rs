@@ -8,6 +8,7 @@ mod docker;
 mod e2e;
 mod jobs;
 mod keymap;
+mod mocks;
 mod panes;
 mod push;
 mod registry;

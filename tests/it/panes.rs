@@ -69,6 +69,7 @@ fn jobs(s: &mut AppState) {
         queued_at: now - Duration::from_secs(started + 1),
         started_at: Some(now - Duration::from_secs(started)),
         finished_at: finished.map(|f| now - Duration::from_secs(f)),
+        repository: None,
     };
     s.jobs.jobs = vec![
         job(
@@ -179,6 +180,7 @@ fn overlays() {
         text: "Bad Name".into(),
         purpose: PromptPurpose::BakeTag { container: "db".into() },
         error: Some("invalid image reference `Bad Name`: the repository must be lowercase".into()),
+        choices: vec![],
     }));
     snapshot("bake_prompt", &s);
     jobs(&mut s);
@@ -246,6 +248,33 @@ fn registry_loaded() -> AppState {
 }
 
 #[test]
+fn push_prompt_offers_the_live_repositories_and_missing_ones_are_confirmed() {
+    let mut s = registry_loaded();
+    update(&mut s, Action::Aws(wharf::aws::AwsStatus::Ready { region: None, endpoint: None }));
+    update(
+        &mut s,
+        Action::Loaded(wharf::app::Loaded::Repositories(Ok(vec![
+            wharf::aws::Repository { name: "api".into(), uri: "h/api".into(), created: None },
+            wharf::aws::Repository { name: "app".into(), uri: "h/app".into(), created: None },
+            wharf::aws::Repository { name: "worker".into(), uri: "h/worker".into(), created: None },
+        ]))),
+    );
+    update(&mut s, key('1'));
+    update(&mut s, key('p'));
+    update(&mut s, crate::support::ctrl('u'));
+    for c in "a:v2".chars() {
+        update(&mut s, key(c));
+    }
+    snapshot("push_prompt_choices", &s);
+    update(&mut s, crate::support::ctrl('u'));
+    for c in "billing:v2".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Enter));
+    snapshot("confirm_create_repository", &s);
+}
+
+#[test]
 fn registry_images_of_the_profiles_repository() {
     snapshot("registry_images", &registry_loaded());
 }
@@ -297,6 +326,7 @@ fn a_push_in_progress_shows_each_layer() {
         queued_at: now - Duration::from_secs(8),
         started_at: Some(now - Duration::from_secs(7)),
         finished_at: None,
+        repository: Some("app".into()),
     }];
     s.jobs.next_id = 1;
     update(&mut s, key('6'));

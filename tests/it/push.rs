@@ -33,6 +33,7 @@ async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
         tag: "v1".into(),
         registry: Some(registry.host.clone()),
         docker_host: None,
+        create_repository: false,
     };
     pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
     let mut layers_seen = std::collections::BTreeSet::new();
@@ -144,4 +145,104 @@ async fn push_failures_say_which_and_what_to_do() {
 
     let out = wharf(&["push", image], &registry.host, home.path());
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// An image with a 64 MiB layer of random bytes: long enough to push that it
+/// can be cancelled half-way.
+fn big_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    const NAME: &str = "wharf-test/big:v1";
+    BUILT.get_or_init(|| {
+        two_layer_image();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM wharf-test/two-layer:v1\nRUN dd if=/dev/urandom of=/data/big bs=1048576 count=64 2>/dev/null\n",
+        )
+        .unwrap();
+        let status = Command::new("docker")
+            .args(["build", "-q", "-t", NAME])
+            .arg(dir.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "docker build of the big image failed");
+    });
+    NAME
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_push_half_way_stops_it_and_nothing_is_pushed() {
+    let image = big_image();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-cancel");
+    create_repository(&repository).await;
+    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    let job = PushJob {
+        image: image.into(),
+        repository: repository.clone(),
+        tag: "v1".into(),
+        registry: Some(registry.host.clone()),
+        docker_host: None,
+        create_repository: false,
+    };
+    pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
+    // Wait until bytes are on their way, then cancel.
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) if p.bytes && p.done > 0 && p.total.is_some_and(|t| p.done < t) => break,
+            JobUpdate::Finished(result) => panic!("the push ended before it could be cancelled: {result:?}"),
+            _ => {}
+        }
+    }
+    let asked = std::time::Instant::now();
+    pool.cancel(1);
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        if let JobUpdate::Finished(result) = event.update {
+            break result;
+        }
+    };
+    assert_eq!(result, JobResult::Cancelled);
+    assert!(asked.elapsed() < Duration::from_secs(1), "cancelled after {:?}", asked.elapsed());
+
+    // Had the engine gone on, 64 MiB would be up by now; the tag must not be there.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(registry.served_digest(&repository, "v1"), None, "the engine finished the push anyway");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_told_to_create_the_repository_creates_it_in_ecr() {
+    let image = two_layer_image();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-create");
+    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    let job = PushJob {
+        image: image.into(),
+        repository: repository.clone(),
+        tag: "v1".into(),
+        registry: Some(registry.host.clone()),
+        docker_host: None,
+        create_repository: true,
+    };
+    let clients = moto_clients().await;
+    pool.submit(1, JobSpec::Push(job), Some(clients.clone()));
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        if let JobUpdate::Finished(result) = event.update {
+            break result;
+        }
+    };
+    let JobResult::Done(output) = result else { panic!("push failed: {result:?}") };
+    assert_eq!(registry.served_digest(&repository, "v1").as_deref(), output.json["digest"].as_str());
+    let created = wharf::aws::ecr::repository(&clients.ecr, &repository).await.unwrap();
+    assert_eq!(created.name, repository, "ECR now has the repository");
 }

@@ -337,6 +337,7 @@ fn push_asks_for_the_target_and_starts_a_job() {
         tag: "v7".into(),
         registry: Some("127.0.0.1:5000".into()),
         docker_host: None,
+        create_repository: false,
     });
     assert_eq!(effects, [Effect::StartJob { id: 1, spec: expected }]);
 }
@@ -386,4 +387,104 @@ fn y_copies_a_finished_jobs_result() {
     update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(update(&mut s, key('y')), [Effect::Copy("db:baked".into())]);
     assert_eq!(s.flash.as_deref(), Some("copied db:baked"));
+}
+
+/// A dashboard with AWS ready, ECR's list loaded (`api`, `app`) and no profile repository.
+fn with_repositories() -> wharf::app::AppState {
+    use wharf::app::Loaded;
+    use wharf::aws::{AwsStatus, Repository};
+    let mut s = loaded();
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    let repo = |n: &str| Repository { name: n.into(), uri: format!("h/{n}"), created: None };
+    update(&mut s, Action::Loaded(Loaded::Repositories(Ok(vec![repo("api"), repo("app")]))));
+    s
+}
+
+fn prompt_text(s: &wharf::app::AppState) -> String {
+    match &s.overlay {
+        Some(Overlay::Prompt(p)) => p.text.clone(),
+        other => panic!("no prompt: {other:?}"),
+    }
+}
+
+#[test]
+fn tab_in_the_push_prompt_picks_from_ecrs_repositories_and_keeps_the_tag() {
+    let mut s = with_repositories();
+    update(&mut s, key('p'));
+    update(&mut s, ctrl('u'));
+    for c in "ap:v2".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "api:v2", "the first name starting with what is typed");
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "app:v2", "then the next");
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "api:v2", "round the list");
+    update(&mut s, ctrl('u'));
+    for c in "wo".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "api", "no name starts with it: the first of all");
+    update(&mut s, ctrl('u'));
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "api", "an empty field takes the first name");
+    update(&mut s, ctrl('u'));
+    for c in "app".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(prompt_text(&s), "api", "a whole name moves on to the next, round the list");
+}
+
+#[test]
+fn pushing_to_a_repository_ecr_lacks_asks_to_create_it_first() {
+    use wharf::app::{Confirmed, LoadRequest};
+    use wharf::jobs::PushJob;
+    let mut s = with_repositories();
+    update(&mut s, key('p'));
+    update(&mut s, ctrl('u'));
+    for c in "billing:v1".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty(), "nothing starts before the answer");
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else {
+        panic!("no confirmation: {:?}", s.overlay)
+    };
+    assert_eq!(confirm.lines[0], "ECR has no repository `billing`.");
+    let Confirmed::CreateRepositoryAndPush(job) = confirm.on_yes.clone();
+    assert_eq!((job.repository.as_str(), job.tag.as_str(), job.create_repository), ("billing", "v1", false));
+
+    // Any key but y: nothing happens.
+    assert!(update(&mut s, key('n')).is_empty());
+    assert_eq!(s.overlay, None);
+    assert_eq!(s.flash.as_deref(), Some("Create repository: cancelled, nothing changed"));
+    assert!(s.jobs.jobs.is_empty());
+
+    s.overlay = Some(Overlay::Confirm(confirm));
+    let effects = update(&mut s, key('y'));
+    let expected = JobSpec::Push(PushJob { create_repository: true, ..job });
+    assert_eq!(effects, [Effect::StartJob { id: 1, spec: expected }]);
+
+    // Once it lands, ECR's list is read again: it has a new repository.
+    let output = JobOutput { summary: "pushed".into(), json: serde_json::Value::Null, copy: None };
+    let effects =
+        update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
+    assert_eq!(effects, [Effect::Load(LoadRequest::Repositories)]);
+}
+
+#[test]
+fn pushing_to_a_repository_ecr_has_starts_at_once() {
+    let mut s = with_repositories();
+    update(&mut s, key('p'));
+    update(&mut s, ctrl('u'));
+    for c in "api:v1".chars() {
+        update(&mut s, key(c));
+    }
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        matches!(&effects[..], [Effect::StartJob { id: 1, spec: JobSpec::Push(p) }] if !p.create_repository)
+    );
+    assert_eq!(s.overlay, None);
 }
