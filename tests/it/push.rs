@@ -246,3 +246,44 @@ async fn a_push_told_to_create_the_repository_creates_it_in_ecr() {
     let created = wharf::aws::ecr::repository(&clients.ecr, &repository).await.unwrap();
     assert_eq!(created.name, repository, "ECR now has the repository");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_wharf_push_with_status_130() {
+    use std::io::BufRead;
+    let image = big_image();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-sigint");
+    create_repository(&repository).await;
+    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+    let home = tempfile::tempdir().unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1", "--registry", &registry.host])
+        .args(["push", image, "--repo", &repository, "--tag", "v1"])
+        .current_dir(home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // The layers are on their way once a line says so.
+    while !seen.contains("pushing:") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "wharf ended before pushing: {seen}");
+        seen.push_str(&line);
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{seen}{rest}");
+    assert!(output.stdout.is_empty(), "nothing is reported as pushed");
+    assert!(rest.trim_end().ends_with("cancelled"), "{rest}");
+    assert_eq!(registry.served_digest(&repository, "v1"), None);
+}
