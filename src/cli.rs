@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Overrides;
+use crate::config::{Overrides, Preset, StorageClass};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +97,61 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Back a container's data up to a new snapshot in S3
+    Backup {
+        /// The container [default: the profile's database.container]
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// How data leaves it: path, postgres, mysql, mssql, custom [default: the profile's, else path]
+        #[arg(long, value_name = "P")]
+        preset: Option<Preset>,
+        /// For the path preset: the directory to back up [default: the profile's database.path]
+        #[arg(long, value_name = "DIR")]
+        path: Option<String>,
+        /// STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR [default: the profile's, else STANDARD]
+        #[arg(long, value_name = "CLASS")]
+        storage_class: Option<StorageClass>,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a snapshot into a container, once its SHA-256 checks out
+    Restore {
+        /// The snapshot's id (see `wharf snapshots`)
+        snapshot: String,
+        /// The container [default: the profile's database.container]
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// Go ahead without asking: the container's data is replaced
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the snapshots under the profile's bucket and prefix
+    Snapshots {
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where snapshots live, over the profile's `bucket` and `prefix`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotPlace {
+    /// The S3 bucket [default: the profile's bucket]
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// The key prefix [default: the profile's prefix]
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
 }
 
 impl GlobalArgs {

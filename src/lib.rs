@@ -14,6 +14,7 @@ pub mod error;
 pub mod jobs;
 pub mod logging;
 pub mod registry;
+pub mod snapshots;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -109,6 +110,14 @@ pub fn main() -> ExitCode {
                 });
                 commands::run_job(spec, json, None).await
             }
+            Some(Command::Backup { container, preset, path, storage_class, place, json }) => {
+                let request = commands::BackupRequest { container, preset, path, storage_class };
+                commands::backup(&settings, request, &place, json).await
+            }
+            Some(Command::Restore { snapshot, container, yes, place, json }) => {
+                commands::restore(&settings, snapshot, container, yes, &place, json).await
+            }
+            Some(Command::Snapshots { place, json }) => commands::snapshots(&settings, &place, json).await,
         }
     });
     // Don't wait for background work (the engine watcher, AWS probes) to notice.

@@ -447,7 +447,7 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
         finished_at: None,
         repository: match spec {
             JobSpec::Push(p) => Some(p.repository.clone()),
-            JobSpec::Bake(_) => None,
+            _ => None,
         },
     });
     id

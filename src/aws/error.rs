@@ -62,6 +62,8 @@ where
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => AwsError::Unreachable(chain),
         _ if chain.to_lowercase().contains("region") => AwsError::NoRegion,
         _ if chain.contains("credentials") || chain.contains("identity") => AwsError::NoCredentials(chain),
+        // The request never got an answer: the connection failed or was cut.
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError::Unreachable(chain),
         _ => AwsError::Service(chain),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod ecr;
 pub mod error;
+pub mod s3;
 
 pub use ecr::{RegistryAuth, RegistryImage, Repository, TokenCache};
 pub use error::AwsError;

@@ -3,10 +3,12 @@
 
 mod images;
 mod job;
+mod snapshots;
 mod tags;
 
 pub use images::images;
 pub use job::run_job;
+pub use snapshots::{BackupRequest, backup, restore, snapshots};
 pub use tags::tags;
 
 use std::process::ExitCode;

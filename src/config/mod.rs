@@ -82,6 +82,61 @@ pub enum StorageClass {
     GlacierIr,
 }
 
+impl StorageClass {
+    pub const ALL: [StorageClass; 5] = [
+        StorageClass::Standard,
+        StorageClass::StandardIa,
+        StorageClass::OnezoneIa,
+        StorageClass::IntelligentTiering,
+        StorageClass::GlacierIr,
+    ];
+
+    /// The name S3 uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OnezoneIa => "ONEZONE_IA",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::GlacierIr => "GLACIER_IR",
+        }
+    }
+}
+
+impl std::str::FromStr for StorageClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StorageClass, String> {
+        StorageClass::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<_> = StorageClass::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown storage class `{s}` (one of {})", names.join(", "))
+        })
+    }
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Path => "path",
+            Preset::Postgres => "postgres",
+            Preset::Mysql => "mysql",
+            Preset::Mssql => "mssql",
+            Preset::Custom => "custom",
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Preset, String> {
+        [Preset::Path, Preset::Postgres, Preset::Mysql, Preset::Mssql, Preset::Custom]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown preset `{s}` (one of path, postgres, mysql, mssql, custom)"))
+    }
+}
+
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -1,6 +1,7 @@
 //! The local Docker Engine through bollard. Everything here returns wharf's own
 //! types; no bollard type travels past this module.
 
+mod archive;
 mod push;
 mod watch;
 
@@ -14,6 +15,7 @@ use bollard::query_parameters::{
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
+pub use archive::ContainerDetail;
 pub use push::{PushEvent, RegistryLogin};
 pub use watch::{EngineUpdate, watch_engine};
 
@@ -67,6 +69,10 @@ pub enum DockerError {
     Unreachable { endpoint: String, message: String },
     #[error("no such container `{0}`")]
     NoSuchContainer(String),
+    #[error("container `{0}` is not running; start it first")]
+    NotRunning(String),
+    #[error("{command} exited with {code}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    Command { command: String, code: i64, stderr: String },
     #[error("no local image `{0}`")]
     NoSuchImage(String),
     #[error("invalid image reference `{reference}`: {reason}")]

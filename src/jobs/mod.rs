@@ -2,8 +2,10 @@
 //! backup, restore, prune later) runs here, under a concurrency limit, with a
 //! cancellation token and a bounded event channel back to whoever watches.
 
+pub mod backup;
 pub mod bake;
 pub mod push;
+pub mod restore;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -18,8 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsClients;
 
+pub use backup::BackupJob;
 pub use bake::BakeJob;
 pub use push::PushJob;
+pub use restore::RestoreJob;
 
 /// Identifies a job for the whole session.
 pub type JobId = u64;
@@ -30,6 +34,8 @@ pub type JobId = u64;
 pub enum JobKind {
     Bake,
     Push,
+    Backup,
+    Restore,
 }
 
 impl JobKind {
@@ -37,6 +43,8 @@ impl JobKind {
         match self {
             JobKind::Bake => "bake",
             JobKind::Push => "push",
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
         }
     }
 }
@@ -99,6 +107,8 @@ pub enum JobUpdate {
 pub enum JobSpec {
     Bake(BakeJob),
     Push(PushJob),
+    Backup(BackupJob),
+    Restore(RestoreJob),
 }
 
 impl JobSpec {
@@ -106,7 +116,16 @@ impl JobSpec {
         match self {
             JobSpec::Bake(_) => JobKind::Bake,
             JobSpec::Push(_) => JobKind::Push,
+            JobSpec::Backup(_) => JobKind::Backup,
+            JobSpec::Restore(_) => JobKind::Restore,
         }
+    }
+
+    /// Jobs that clean up after themselves when cancelled (abort an upload,
+    /// delete a temp file) see the cancellation and return [`Cancelled`];
+    /// the others are simply dropped.
+    pub fn cleans_up(&self) -> bool {
+        matches!(self, JobSpec::Backup(_) | JobSpec::Restore(_))
     }
 
     /// What the job works on, for the Jobs pane.
@@ -114,6 +133,8 @@ impl JobSpec {
         match self {
             JobSpec::Bake(b) => format!("{} → {}", b.container, b.reference),
             JobSpec::Push(p) => format!("{} → {}:{}", p.image, p.repository, p.tag),
+            JobSpec::Backup(b) => format!("{} → s3://{}/{}", b.container, b.bucket, b.prefix),
+            JobSpec::Restore(r) => format!("{} → {}", r.id, r.container),
         }
     }
 
@@ -122,6 +143,8 @@ impl JobSpec {
         match self {
             JobSpec::Bake(b) => b.run(ctx).await,
             JobSpec::Push(p) => p.run(ctx, aws).await,
+            JobSpec::Backup(b) => b.run(ctx, aws).await,
+            JobSpec::Restore(r) => r.run(ctx, aws).await,
         }
     }
 }
@@ -143,6 +166,11 @@ impl JobContext {
 
 /// The error type jobs return; its `source()` chain is shown in the Jobs pane.
 pub type JobError = Box<dyn Error + Send + Sync + 'static>;
+
+/// Returned by a job that saw its cancellation and cleaned up.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
 
 /// Runs jobs, at most `limit` at once; the rest wait in a queue.
 pub struct JobPool {
@@ -167,11 +195,33 @@ impl JobPool {
 
     /// Queues `spec` under `id`; it runs once a slot is free.
     pub fn submit(&mut self, id: JobId, spec: JobSpec, aws: Option<AwsClients>) {
-        self.submit_with(id, move |ctx| spec.run(ctx, aws));
+        if spec.cleans_up() {
+            self.submit_cleaning_up(id, move |ctx| spec.run(ctx, aws));
+        } else {
+            self.submit_with(id, move |ctx| spec.run(ctx, aws));
+        }
     }
 
-    /// Queues any work under `id`; `work` runs once a slot is free.
+    /// Queues any work under `id`; `work` runs once a slot is free, and is
+    /// dropped at its next await point when cancelled.
     pub fn submit_with<F, Fut>(&mut self, id: JobId, work: F)
+    where
+        F: FnOnce(JobContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<JobOutput, JobError>> + Send + 'static,
+    {
+        self.spawn(id, work, false);
+    }
+
+    /// Queues work that watches `ctx.cancel` itself, cleans up, and returns [`Cancelled`].
+    pub fn submit_cleaning_up<F, Fut>(&mut self, id: JobId, work: F)
+    where
+        F: FnOnce(JobContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<JobOutput, JobError>> + Send + 'static,
+    {
+        self.spawn(id, work, true);
+    }
+
+    fn spawn<F, Fut>(&mut self, id: JobId, work: F, cleans_up: bool)
     where
         F: FnOnce(JobContext) -> Fut + Send + 'static,
         Fut: Future<Output = Result<JobOutput, JobError>> + Send + 'static,
@@ -181,7 +231,7 @@ impl JobPool {
         let slots = self.slots.clone();
         let events = self.events.clone();
         self.tasks.spawn(async move {
-            let result = run(id, slots, events.clone(), cancel, work).await;
+            let result = run(id, slots, events.clone(), cancel, work, cleans_up).await;
             // The result must arrive, so wait for room rather than drop it.
             let _ = events.send(JobEvent { id, update: JobUpdate::Finished(result) }).await;
         });
@@ -209,6 +259,7 @@ async fn run<F, Fut>(
     events: mpsc::Sender<JobEvent>,
     cancel: CancellationToken,
     work: F,
+    cleans_up: bool,
 ) -> JobResult
 where
     F: FnOnce(JobContext) -> Fut,
@@ -224,12 +275,18 @@ where
     };
     let _ = events.send(JobEvent { id, update: JobUpdate::Started }).await;
     let context = JobContext { id, events, cancel: cancel.clone() };
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => JobResult::Cancelled,
-        result = work(context) => match result {
-            Ok(output) => JobResult::Done(output),
-            Err(e) => JobResult::Failed(crate::error::chain(e.as_ref())),
-        },
+    let result = if cleans_up {
+        work(context).await
+    } else {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return JobResult::Cancelled,
+            result = work(context) => result,
+        }
+    };
+    match result {
+        Ok(output) => JobResult::Done(output),
+        Err(e) if e.is::<Cancelled>() => JobResult::Cancelled,
+        Err(e) => JobResult::Failed(crate::error::chain(e.as_ref())),
     }
 }

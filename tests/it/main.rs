@@ -2,6 +2,7 @@
 //! They drive the library (and, in `cli` and `e2e`, the real binary) against the
 //! machine's real Docker Engine; `scripts/test.sh` sets up what they need.
 
+mod backup;
 mod cli;
 mod config;
 mod docker;

@@ -337,3 +337,70 @@ pub fn two_layer_image() -> &'static str {
     });
     NAME
 }
+
+/// AWS clients for the S3-compatible endpoint `url`, with moto's test credentials.
+pub async fn clients_at(url: &str) -> wharf::aws::AwsClients {
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    wharf::aws::AwsClients::new(&config)
+}
+
+/// A TCP proxy in front of a server (moto) that a test can take down for a
+/// while: open connections are cut, new ones refused, then it forwards again.
+pub struct TcpProxy {
+    port: u16,
+    state: std::sync::Arc<std::sync::Mutex<(Option<Instant>, tokio_util::sync::CancellationToken)>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// Forwards to `url`'s host and port.
+    pub async fn start(url: &str) -> TcpProxy {
+        let target = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state =
+            std::sync::Arc::new(std::sync::Mutex::new((None, tokio_util::sync::CancellationToken::new())));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let (down_until, cut) = shared.lock().unwrap().clone();
+                if down_until.is_some_and(|t: Instant| Instant::now() < t) {
+                    continue; // Dropped: the connection is refused.
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = cut.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { port, state, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every open connection and refuses new ones for `duration`.
+    pub fn down_for(&self, duration: Duration) {
+        let mut state = self.state.lock().unwrap();
+        state.0 = Some(Instant::now() + duration);
+        state.1.cancel();
+        state.1 = tokio_util::sync::CancellationToken::new();
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,283 @@
+//! S3: what snapshots need, as wharf's own types. Objects are listed through
+//! every page; big objects go up as multipart uploads and come down in ranges.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectIdentifier};
+use bytes::Bytes;
+
+use super::error::{AwsError, from_sdk};
+use crate::config::StorageClass;
+
+/// One object under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    /// As S3 reports it; `STANDARD` when it says nothing.
+    pub storage_class: String,
+    /// Unix seconds.
+    pub last_modified: Option<i64>,
+}
+
+/// A multipart upload that was started and not completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// Unix seconds.
+    pub initiated: Option<i64>,
+}
+
+impl StorageClass {
+    fn to_s3(self) -> aws_sdk_s3::types::StorageClass {
+        use aws_sdk_s3::types::StorageClass as S;
+        match self {
+            StorageClass::Standard => S::Standard,
+            StorageClass::StandardIa => S::StandardIa,
+            StorageClass::OnezoneIa => S::OnezoneIa,
+            StorageClass::IntelligentTiering => S::IntelligentTiering,
+            StorageClass::GlacierIr => S::GlacierIr,
+        }
+    }
+}
+
+/// Every object under `prefix`, through all pages.
+pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, AwsError> {
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut objects = Vec::new();
+    while let Some(page) = pages.next().await {
+        for o in page.map_err(from_sdk)?.contents() {
+            objects.push(Object {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                storage_class: o.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+                last_modified: o.last_modified().map(|t| t.secs()),
+            });
+        }
+    }
+    Ok(objects)
+}
+
+/// A small object, whole (a manifest).
+pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes, AwsError> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.map_err(from_sdk)?;
+    let body = out.body.collect().await.map_err(|e| AwsError::Unreachable(crate::error::one_line(&e)))?;
+    Ok(body.into_bytes())
+}
+
+/// Bytes `start..=end` of an object.
+pub async fn get_range(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    start: u64,
+    end: u64,
+) -> Result<Bytes, AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(format!("bytes={start}-{end}"))
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let body = out.body.collect().await.map_err(|e| AwsError::Unreachable(crate::error::one_line(&e)))?;
+    Ok(body.into_bytes())
+}
+
+/// Writes a small object whole (a manifest), in `storage_class`.
+pub async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    storage_class: StorageClass,
+) -> Result<(), AwsError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .storage_class(storage_class.to_s3())
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(())
+}
+
+/// Size and storage class of one object; `NotFound` when it is not there.
+pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Object, AwsError> {
+    let out = s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| match from_sdk(e) {
+        // HEAD has no body, so S3's "NoSuchKey" arrives as a bare 404.
+        AwsError::Service(m) if m.contains("NotFound") || m.contains("404") => {
+            AwsError::NotFound(format!("no object s3://{bucket}/{key}"))
+        }
+        other => other,
+    })?;
+    Ok(Object {
+        key: key.to_string(),
+        size: out.content_length().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        storage_class: out.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+        last_modified: out.last_modified().map(|t| t.secs()),
+    })
+}
+
+/// Deletes `keys`, in the order given (a manifest first makes a snapshot incomplete
+/// before its data goes).
+pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), AwsError> {
+    for chunk in keys.chunks(1000) {
+        if let [key] = chunk {
+            s3.delete_object().bucket(bucket).key(key).send().await.map_err(from_sdk)?;
+            continue;
+        }
+        let objects = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::Service(e.to_string()))?;
+        let delete = aws_sdk_s3::types::Delete::builder()
+            .set_objects(Some(objects))
+            .build()
+            .map_err(|e| AwsError::Service(e.to_string()))?;
+        s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+/// Multipart uploads under `prefix` that were started and never completed or aborted.
+pub async fn open_uploads(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<OpenUpload>, AwsError> {
+    let mut uploads = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let out = s3
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        for u in out.uploads() {
+            uploads.push(OpenUpload {
+                key: u.key().unwrap_or_default().to_string(),
+                upload_id: u.upload_id().unwrap_or_default().to_string(),
+                initiated: u.initiated().map(|t| t.secs()),
+            });
+        }
+        if !out.is_truncated().unwrap_or(false) {
+            return Ok(uploads);
+        }
+        key_marker = out.next_key_marker().map(str::to_string);
+        id_marker = out.next_upload_id_marker().map(str::to_string);
+        if key_marker.is_none() && id_marker.is_none() {
+            return Ok(uploads);
+        }
+    }
+}
+
+/// An object being written in parts. Nothing is visible under the key until
+/// [`Upload::complete`]; [`Upload::abort`] leaves nothing behind.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub key: String,
+    upload_id: String,
+}
+
+impl Upload {
+    pub async fn start(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        storage_class: StorageClass,
+    ) -> Result<Upload, AwsError> {
+        let out = s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/zstd")
+            .storage_class(storage_class.to_s3())
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let upload_id = out
+            .upload_id()
+            .ok_or_else(|| AwsError::Service("S3 started a multipart upload without an id".into()))?;
+        Ok(Upload {
+            s3: s3.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            upload_id: upload_id.to_string(),
+        })
+    }
+
+    /// Sends part `number` (from 1); every part but the last must be at least 5 MiB.
+    pub async fn part(&self, number: i32, body: Bytes) -> Result<Part, AwsError> {
+        let out = self
+            .s3
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(Part { number, etag: out.e_tag().unwrap_or_default().to_string() })
+    }
+
+    /// Joins the parts into the object.
+    pub async fn complete(&self, mut parts: Vec<Part>) -> Result<(), AwsError> {
+        parts.sort_by_key(|p| p.number);
+        let parts = parts
+            .into_iter()
+            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(p.etag).build())
+            .collect();
+        self.s3
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// Throws the parts away.
+    pub async fn abort(&self) -> Result<(), AwsError> {
+        abort(&self.s3, &self.bucket, &self.key, &self.upload_id).await
+    }
+}
+
+/// Aborts one multipart upload.
+pub async fn abort(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), AwsError> {
+    s3.abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(())
+}
+
+/// An uploaded part, for [`Upload::complete`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: i32,
+    pub etag: String,
+}

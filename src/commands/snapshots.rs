@@ -1,0 +1,201 @@
+//! `wharf backup`, `wharf restore`, `wharf snapshots`: the Snapshots pane's jobs
+//! and list from the command line.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{code, exit, run_job};
+use crate::app::Clock;
+use crate::aws::{self, AwsStatus};
+use crate::cli::SnapshotPlace;
+use crate::config::{Preset, Settings, StorageClass};
+use crate::jobs::{BackupJob, JobSpec, RestoreJob};
+use crate::snapshots::{self, Snapshot, pricing};
+use crate::ui::format;
+
+/// What `wharf backup` was asked for, before the profile fills the gaps.
+#[derive(Debug, Clone, Default)]
+pub struct BackupRequest {
+    pub container: Option<String>,
+    pub preset: Option<Preset>,
+    pub path: Option<String>,
+    pub storage_class: Option<StorageClass>,
+}
+
+/// A usage error: said on stderr, exit status 2.
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    code(exit::USAGE)
+}
+
+/// The bucket and normalised prefix, from the flags or the profile.
+fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String), ExitCode> {
+    let bucket = place.bucket.clone().or_else(|| settings.profile.bucket.clone());
+    let Some(bucket) = bucket else {
+        return Err(usage("no bucket for snapshots: give --bucket, or set bucket in wharf.toml"));
+    };
+    let prefix = place.prefix.as_deref().or(settings.profile.prefix.as_deref());
+    Ok((bucket, snapshots::normalise_prefix(prefix)))
+}
+
+/// The backup job `request` and the profile describe.
+pub fn backup_job(
+    settings: &Settings,
+    request: BackupRequest,
+    place: (String, String),
+) -> Result<BackupJob, String> {
+    let database = settings.profile.database.clone().unwrap_or_default();
+    let container = request
+        .container
+        .or(database.container)
+        .ok_or("no container to back up: give --container, or set database.container in wharf.toml")?;
+    let preset = request.preset.or(database.preset).unwrap_or(Preset::Path);
+    let path = request.path.or(database.path);
+    if preset == Preset::Path && path.is_none() {
+        return Err(
+            "the path preset needs a directory: give --path, or set database.path in wharf.toml".into()
+        );
+    }
+    Ok(BackupJob {
+        container,
+        preset,
+        path,
+        user: database.user,
+        database: database.name,
+        command: database.backup_command,
+        bucket: place.0,
+        prefix: place.1,
+        storage_class: request
+            .storage_class
+            .or(settings.profile.storage_class)
+            .unwrap_or(StorageClass::Standard),
+        docker_host: settings.docker_host.clone(),
+    })
+}
+
+pub async fn backup(settings: &Settings, request: BackupRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
+    let place = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let job = match backup_job(settings, request, place) {
+        Ok(job) => job,
+        Err(message) => return usage(&message),
+    };
+    let (_, aws) = aws::connect(&settings.profile).await;
+    run_job(JobSpec::Backup(job), json, aws).await
+}
+
+pub async fn restore(
+    settings: &Settings,
+    snapshot: String,
+    container: Option<String>,
+    yes: bool,
+    at: &SnapshotPlace,
+    json: bool,
+) -> ExitCode {
+    if settings.read_only {
+        return usage("restore replaces a container's data, and --read-only is set");
+    }
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let database = settings.profile.database.clone().unwrap_or_default();
+    let Some(container) = container.or(database.container) else {
+        return usage(
+            "no container to restore into: give --container, or set database.container in wharf.toml",
+        );
+    };
+    if !yes {
+        return usage(&format!(
+            "restore replaces the data in container `{container}` with snapshot {snapshot}; add --yes to go ahead"
+        ));
+    }
+    let Some(cache) = snapshots::cache_dir() else {
+        return usage("no cache directory (is HOME set?)");
+    };
+    let job = RestoreJob {
+        id: snapshot,
+        bucket,
+        prefix,
+        container,
+        user: database.user,
+        database: database.name,
+        command: database.restore_command,
+        cache,
+        docker_host: settings.docker_host.clone(),
+    };
+    let (_, aws) = aws::connect(&settings.profile).await;
+    run_job(JobSpec::Restore(job), json, aws).await
+}
+
+pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> ExitCode {
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let (status, clients) = aws::connect(&settings.profile).await;
+    let (AwsStatus::Ready { .. }, Some(clients)) = (&status, clients) else {
+        if let AwsStatus::NoCredentials { error, .. } = status {
+            eprintln!("error: no AWS credentials: {error}");
+        }
+        return code(exit::FAILED);
+    };
+    let list = match snapshots::list(&clients.s3, &bucket, &prefix).await {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("error: cannot list s3://{bucket}/{prefix}: {e}");
+            return code(exit::FAILED);
+        }
+    };
+    if json {
+        let rows: Vec<_> = list.iter().map(to_json).collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return code(exit::OK);
+    }
+    let now = Clock::now().wall;
+    println!("{:<36} {:>10} {:>10} {:<20} {:>5}  STATE", "ID", "RAW", "STORED", "CLASS", "AGE");
+    for s in &list {
+        let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
+        let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
+        let age = s.created().map_or("–".into(), |t| format::age(t, now));
+        let state = s.problem.clone().unwrap_or_else(|| "complete".into());
+        println!("{:<36} {raw:>10} {stored:>10} {:<20} {age:>5}  {state}", s.id, s.storage_class());
+    }
+    println!("{}", cost_line(&list));
+    code(exit::OK)
+}
+
+fn to_json(s: &Snapshot) -> serde_json::Value {
+    json!({
+        "id": s.id,
+        "complete": s.is_complete(),
+        "problem": s.problem,
+        "storage_class": s.storage_class(),
+        "stored_bytes": s.data.as_ref().map(|d| d.size),
+        "created": s.created().map(snapshots::rfc3339),
+        "manifest": s.manifest,
+    })
+}
+
+/// `monthly: $0.05 (STANDARD 1.2 GB $0.03 · ONEZONE_IA 2.0 GB $0.02), prices of 2026-11`
+pub fn cost_line(list: &[Snapshot]) -> String {
+    let mut per_class: std::collections::BTreeMap<&str, u64> = Default::default();
+    for s in list {
+        if let Some(d) = &s.data {
+            *per_class.entry(d.storage_class.as_str()).or_default() += d.size;
+        }
+    }
+    let total: f64 = per_class.iter().map(|(c, b)| pricing::monthly_cost(c, *b)).sum();
+    let parts: Vec<String> = per_class
+        .iter()
+        .map(|(c, b)| format!("{c} {} ${:.2}", format::bytes(*b), pricing::monthly_cost(c, *b)))
+        .collect();
+    format!(
+        "storage: ${total:.2}/month ({}), S3 list prices of {}",
+        if parts.is_empty() { "nothing stored".into() } else { parts.join(" · ") },
+        pricing::PRICES_AS_OF
+    )
+}

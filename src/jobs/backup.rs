@@ -1,0 +1,383 @@
+//! Backup: data out of a container, through zstd and SHA-256, into an S3
+//! multipart upload, and the manifest written last. One streaming pipeline with
+//! bounded channels, so memory stays flat whatever the size:
+//!
+//! ```text
+//! engine stream ─▶ [raw chunks, 16] ─▶ zstd + SHA-256 (a blocking thread) ─▶ [parts, 1] ─▶ up to 4 UploadPart calls
+//! ```
+//!
+//! Cancelled or failed at any point, the upload is aborted and no manifest is
+//! written: nothing is left behind.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
+use crate::aws::s3::{self, Part, Upload};
+use crate::aws::{AwsClients, AwsError};
+use crate::config::{Preset, StorageClass};
+use crate::docker::{ContainerDetail, DockerError, Engine};
+use crate::snapshots::{self, Manifest, Source};
+use crate::ui::format;
+
+/// Bytes per uploaded part: S3 wants at least 5 MiB for all but the last, and
+/// 10,000 parts at most (80 GiB at this size).
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts on their way to S3 at once.
+const IN_FLIGHT: usize = 4;
+/// How long a failed backup keeps trying to abort its upload.
+const ABORT_PATIENCE: Duration = Duration::from_secs(30);
+/// zstd's level: `zstd -3`, its default.
+const LEVEL: i32 = 3;
+
+/// Back up `container`'s data (a directory, or a dump command's output) to a new
+/// snapshot under `bucket`/`prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupJob {
+    pub container: String,
+    pub preset: Preset,
+    /// For `path`: the directory to archive.
+    pub path: Option<String>,
+    /// For dump presets: the database user and name.
+    pub user: Option<String>,
+    pub database: Option<String>,
+    /// For `custom`: the command that writes the dump to stdout.
+    pub command: Option<Vec<String>>,
+    pub bucket: String,
+    /// Normalised (empty or ending in `/`).
+    pub prefix: String,
+    pub storage_class: StorageClass,
+    pub docker_host: Option<String>,
+}
+
+/// Why a backup could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
+    NoAws,
+    #[error("the `path` preset needs the directory to back up: give --path, or database.path in wharf.toml")]
+    NoPath,
+    #[error("the `custom` preset needs database.backup_command in wharf.toml")]
+    NoCommand,
+    #[error("the `mssql` preset is not in this build of wharf yet; use `custom` with sqlcmd meanwhile")]
+    Mssql,
+    #[error("S3: {0}")]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("compressing failed: {0}")]
+    Compress(String),
+}
+
+/// What went into S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub sha256: String,
+}
+
+impl BackupJob {
+    /// The argument vector that writes the dump to stdout, for dump presets.
+    pub fn dump_command(&self) -> Result<Option<Vec<String>>, BackupError> {
+        let user = self.user.clone().unwrap_or_else(|| "postgres".into());
+        let database = self.database.clone().unwrap_or_else(|| user.clone());
+        let argv = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect());
+        Ok(match self.preset {
+            Preset::Path => None,
+            Preset::Postgres => argv(&["pg_dump", "-Fc", "-U", &user, "-d", &database]),
+            Preset::Mysql => {
+                let user = self.user.clone().unwrap_or_else(|| "root".into());
+                let database = self.database.clone().unwrap_or_else(|| "mysql".into());
+                argv(&["mysqldump", "--single-transaction", "--routines", "-u", &user, &database])
+            }
+            Preset::Mssql => return Err(BackupError::Mssql),
+            Preset::Custom => {
+                Some(self.command.clone().filter(|c| !c.is_empty()).ok_or(BackupError::NoCommand)?)
+            }
+        })
+    }
+
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let aws = aws.ok_or(BackupError::NoAws)?;
+        let dump = self.dump_command()?;
+        let path = match self.preset {
+            Preset::Path => Some(self.path.clone().ok_or(BackupError::NoPath)?),
+            _ => None,
+        };
+        ctx.progress(Progress::stage("connecting to the engine"));
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        let container = engine.container(&self.container).await.map_err(BackupError::from)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let id = snapshots::new_id(now, &container.name);
+        let content = if path.is_some() { "tar" } else { "dump" };
+        let key = snapshots::data_key(&self.prefix, &id, content);
+
+        // The size to expect, for the ETA: `du` when the container runs and has it.
+        let expected = match &path {
+            Some(p) if container.running => disk_usage(&engine, &container.name, p).await,
+            _ => None,
+        };
+        let source: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, DockerError>> + Send>> =
+            match (&path, dump) {
+                (Some(p), _) => Box::pin(engine.archive(&container.name, p)),
+                (None, Some(argv)) => Box::pin(engine.exec_output(&container.name, &argv).await?),
+                (None, None) => return Err(BackupError::NoCommand.into()),
+            };
+
+        ctx.progress(Progress::stage("starting the upload"));
+        let upload = Upload::start(&aws.s3, &self.bucket, &key, self.storage_class)
+            .await
+            .map_err(BackupError::from)?;
+        let outcome = tokio::select! {
+            _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
+            r = store(&ctx, source, &upload, expected) => r,
+        };
+        let stored = match outcome {
+            Ok((stored, parts)) => match upload.complete(parts).await {
+                Ok(()) => stored,
+                Err(e) => return Err(abandon(&upload, BackupError::from(e).into()).await),
+            },
+            Err(e) => return Err(abandon(&upload, e).await),
+        };
+
+        ctx.progress(Progress::stage("writing the manifest"));
+        let manifest = Manifest {
+            format: snapshots::FORMAT,
+            id: id.clone(),
+            created: snapshots::rfc3339(now),
+            source: source_of(&container, path.as_deref()),
+            preset: self.preset.as_str().into(),
+            content: content.into(),
+            compression: "zstd".into(),
+            key: key.clone(),
+            raw_bytes: stored.raw_bytes,
+            stored_bytes: stored.stored_bytes,
+            sha256: stored.sha256.clone(),
+            storage_class: self.storage_class.as_str().into(),
+            wharf_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let body = serde_json::to_vec_pretty(&manifest)?;
+        // Manifests are small and read on every listing: STANDARD, whatever the data's class.
+        let manifest_key = snapshots::manifest_key(&self.prefix, &id);
+        if let Err(e) = s3::put(&aws.s3, &self.bucket, &manifest_key, body, StorageClass::Standard).await {
+            // Without a manifest the data is an incomplete snapshot: remove it.
+            let _ = s3::delete(&aws.s3, &self.bucket, std::slice::from_ref(&key)).await;
+            return Err(BackupError::from(e).into());
+        }
+        Ok(JobOutput {
+            summary: format!(
+                "{id}: {} → {} ({}) in s3://{}/{key}",
+                format::bytes(stored.raw_bytes),
+                format::bytes(stored.stored_bytes),
+                self.storage_class.as_str(),
+                self.bucket
+            ),
+            copy: Some(id.clone()),
+            json: json!({
+                "id": id,
+                "bucket": self.bucket,
+                "key": key,
+                "storage_class": self.storage_class.as_str(),
+                "raw_bytes": stored.raw_bytes,
+                "stored_bytes": stored.stored_bytes,
+                "sha256": stored.sha256,
+            }),
+        })
+    }
+}
+
+fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
+    Source {
+        kind: "container".into(),
+        name: container.name.clone(),
+        image: container.image.clone(),
+        image_id: container.image_id.clone(),
+        path: path.map(str::to_string),
+    }
+}
+
+/// Aborts the upload (nothing of it stays in S3) and hands back why. S3 may be
+/// the reason the backup failed, so the abort is tried again for a while.
+async fn abandon(upload: &Upload, why: JobError) -> JobError {
+    let deadline = tokio::time::Instant::now() + ABORT_PATIENCE;
+    loop {
+        match upload.abort().await {
+            Ok(()) => return why,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                tracing::error!(key = %upload.key, error = %e, "could not abort the multipart upload; `wharf prune` will");
+                return why;
+            }
+            Err(e) => {
+                tracing::warn!(key = %upload.key, error = %e, "aborting the multipart upload failed; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn disk_usage(engine: &Engine, container: &str, path: &str) -> Option<u64> {
+    let argv = ["du", "-sk", path].map(String::from);
+    let mut out = Box::pin(engine.exec_output(container, &argv).await.ok()?);
+    let mut text = Vec::new();
+    while let Some(chunk) = out.next().await {
+        text.extend_from_slice(&chunk.ok()?);
+    }
+    let kib: u64 = String::from_utf8_lossy(&text).split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Streams `source` through zstd and SHA-256 into `upload`'s parts; returns what
+/// was stored and the parts to complete the upload with.
+pub async fn store(
+    ctx: &JobContext,
+    source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
+    upload: &Upload,
+    expected: Option<u64>,
+) -> Result<(Stored, Vec<Part>), JobError> {
+    let raw = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
+    let (part_tx, part_rx) = mpsc::channel::<Bytes>(1);
+    let compressor = tokio::task::spawn_blocking(move || compress(raw_rx, part_tx));
+
+    let report = |stage: &str| {
+        let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
+        let ratio = if s > 0 { format!(", {:.1}×", r as f64 / s as f64) } else { String::new() };
+        ctx.progress(Progress {
+            stage: format!("{stage}: read {}, stored {}{ratio}", format::bytes(r), format::bytes(s)),
+            done: r,
+            total: expected.map(|e| e.max(r)),
+            bytes: true,
+            detail: vec![],
+        });
+    };
+
+    let read = async {
+        let mut source = Box::pin(source);
+        let mut reported = 0;
+        while let Some(chunk) = source.next().await {
+            let chunk = chunk.map_err(BackupError::from)?;
+            let total = raw.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+            if raw_tx.send(chunk).await.is_err() {
+                break; // The compressor stopped; its error says why.
+            }
+            if total - reported >= 1 << 20 {
+                reported = total;
+                report("backing up");
+            }
+        }
+        drop(raw_tx);
+        Ok::<_, BackupError>(())
+    };
+    let send = async {
+        let mut part_rx = part_rx;
+        let mut running: JoinSet<Result<(Part, u64), AwsError>> = JoinSet::new();
+        let mut parts = Vec::new();
+        let mut number = 0;
+        while let Some(body) = part_rx.recv().await {
+            while running.len() >= IN_FLIGHT {
+                if let Some(done) = running.join_next().await {
+                    let (part, size) = joined(done)?;
+                    sent.fetch_add(size, Ordering::Relaxed);
+                    parts.push(part);
+                    report("backing up");
+                }
+            }
+            number += 1;
+            let upload = upload.clone();
+            running.spawn(async move {
+                let size = body.len() as u64;
+                upload.part(number, body).await.map(|p| (p, size))
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            let (part, size) = joined(done)?;
+            sent.fetch_add(size, Ordering::Relaxed);
+            parts.push(part);
+            report("backing up");
+        }
+        Ok::<_, BackupError>(parts)
+    };
+    let (read, parts) = tokio::join!(read, send);
+    let compressed = compressor.await.map_err(|e| BackupError::Compress(e.to_string()))?;
+    // The first failure is the one to tell: a broken source or S3 beats the compressor's broken pipe.
+    read?;
+    let parts = parts?;
+    let (stored_bytes, sha256) = compressed?;
+    report("uploaded");
+    Ok((Stored { raw_bytes: raw.load(Ordering::Relaxed), stored_bytes, sha256 }, parts))
+}
+
+fn joined(
+    done: Result<Result<(Part, u64), AwsError>, tokio::task::JoinError>,
+) -> Result<(Part, u64), BackupError> {
+    done.map_err(|e| BackupError::Aws(AwsError::Service(e.to_string())))?.map_err(BackupError::from)
+}
+
+/// The blocking end of the pipeline: zstd over the raw chunks, SHA-256 over the
+/// compressed bytes, cut into parts.
+fn compress(
+    mut raw: mpsc::Receiver<Bytes>,
+    parts: mpsc::Sender<Bytes>,
+) -> Result<(u64, String), BackupError> {
+    let sink =
+        PartSink { buffer: BytesMut::with_capacity(PART_SIZE), hasher: Sha256::new(), total: 0, parts };
+    let mut encoder =
+        zstd::stream::write::Encoder::new(sink, LEVEL).map_err(|e| BackupError::Compress(e.to_string()))?;
+    let io = |e: std::io::Error| BackupError::Compress(e.to_string());
+    while let Some(chunk) = raw.blocking_recv() {
+        std::io::Write::write_all(&mut encoder, &chunk).map_err(io)?;
+    }
+    let mut sink = encoder.finish().map_err(io)?;
+    sink.send_part().map_err(io)?;
+    Ok((sink.total, format!("{:x}", sink.hasher.finalize())))
+}
+
+struct PartSink {
+    buffer: BytesMut,
+    hasher: Sha256,
+    total: u64,
+    parts: mpsc::Sender<Bytes>,
+}
+
+impl PartSink {
+    fn send_part(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let part = self.buffer.split().freeze();
+        self.buffer.reserve(PART_SIZE);
+        self.parts
+            .blocking_send(part)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+impl std::io::Write for PartSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = PART_SIZE - self.buffer.len();
+        let n = data.len().min(room);
+        self.buffer.extend_from_slice(&data[..n]);
+        self.hasher.update(&data[..n]);
+        self.total += n as u64;
+        if self.buffer.len() == PART_SIZE {
+            self.send_part()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! Snapshots in S3: the layout (`PREFIX/ID/data.<kind>.zst`, then
+//! `PREFIX/ID/manifest.json`, written last), the manifest, listing, and what
+//! each storage class costs and demands.
+
+pub mod pricing;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsError;
+use crate::aws::s3::{self, Object};
+
+/// The manifest format this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// What a snapshot holds and how to check it; written after the data, so a
+/// snapshot without one is incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub source: Source,
+    /// `path`, `postgres`, `mysql`, `mssql`, `custom`.
+    pub preset: String,
+    /// `tar` (a directory) or `dump` (a command's output).
+    pub content: String,
+    pub compression: String,
+    /// The key of the data object.
+    pub key: String,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    /// Of the stored (compressed) object, hex.
+    pub sha256: String,
+    pub storage_class: String,
+    pub wharf_version: String,
+}
+
+/// Where the data came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// `container` (local) or `ecs_task`.
+    pub kind: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    /// For `path`: the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// One snapshot as listed: complete when its manifest is there and readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    pub data: Option<Object>,
+    pub manifest: Option<Manifest>,
+    /// Why it cannot be restored, when it cannot.
+    pub problem: Option<String>,
+}
+
+impl Snapshot {
+    pub fn is_complete(&self) -> bool {
+        self.manifest.is_some() && self.problem.is_none()
+    }
+
+    /// The creation time, from the manifest or else the data object (Unix seconds).
+    pub fn created(&self) -> Option<i64> {
+        self.manifest
+            .as_ref()
+            .and_then(|m| aws_sdk_s3::primitives::DateTime::from_str(&m.created, DATE_TIME).ok())
+            .map(|t| t.secs())
+            .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
+    }
+
+    pub fn storage_class(&self) -> &str {
+        self.data.as_ref().map_or_else(
+            || self.manifest.as_ref().map_or("STANDARD", |m| m.storage_class.as_str()),
+            |d| d.storage_class.as_str(),
+        )
+    }
+}
+
+const DATE_TIME: aws_sdk_s3::primitives::DateTimeFormat = aws_sdk_s3::primitives::DateTimeFormat::DateTime;
+
+/// `prefix` as keys are built from it: empty, or ending in one `/`.
+pub fn normalise_prefix(prefix: Option<&str>) -> String {
+    let trimmed = prefix.unwrap_or_default().trim_matches('/');
+    if trimmed.is_empty() { String::new() } else { format!("{trimmed}/") }
+}
+
+/// `<UTC yyyymmddThhmmssZ>-<source>`, the source cut down to letters, digits, `-`, `_` and `.`.
+pub fn new_id(now: i64, source: &str) -> String {
+    let stamp = rfc3339(now).replace(['-', ':'], "");
+    let source: String = source
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .collect();
+    format!("{stamp}-{}", source.trim_matches('-'))
+}
+
+/// Unix seconds as `2026-11-26T17:42:27Z`.
+pub fn rfc3339(unix: i64) -> String {
+    aws_sdk_s3::primitives::DateTime::from_secs(unix).fmt(DATE_TIME).unwrap_or_default()
+}
+
+pub fn data_key(prefix: &str, id: &str, content: &str) -> String {
+    format!("{prefix}{id}/data.{content}.zst")
+}
+
+pub fn manifest_key(prefix: &str, id: &str) -> String {
+    format!("{prefix}{id}/manifest.json")
+}
+
+/// Where restores keep verified snapshots: `$XDG_CACHE_HOME/wharf/snapshots/`.
+pub fn cache_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "wharf").map(|d| d.cache_dir().join("snapshots"))
+}
+
+/// Every snapshot under `prefix`, newest first, each with its manifest read.
+pub async fn list(
+    s3_client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Snapshot>, AwsError> {
+    let mut by_id: BTreeMap<String, (Option<Object>, bool)> = BTreeMap::new();
+    for object in s3::list(s3_client, bucket, prefix).await? {
+        let Some((id, file)) = object.key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')) else {
+            continue;
+        };
+        let entry = by_id.entry(id.to_string()).or_default();
+        if file == "manifest.json" {
+            entry.1 = true;
+        } else if file.starts_with("data.") && file.ends_with(".zst") {
+            entry.0 = Some(object.clone());
+        }
+    }
+    let reads = by_id.into_iter().map(|(id, (data, has_manifest))| async move {
+        let mut snapshot = Snapshot { id: id.clone(), data, manifest: None, problem: None };
+        if !has_manifest {
+            snapshot.problem = Some("incomplete: no manifest (an interrupted backup)".into());
+            return Ok(snapshot);
+        }
+        let bytes = s3::get(s3_client, bucket, &manifest_key(prefix, &id)).await?;
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if m.format > FORMAT => {
+                snapshot.problem =
+                    Some(format!("manifest format {} is newer than this wharf reads", m.format));
+            }
+            Ok(m) if snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
+                snapshot.problem = Some(format!("its data object {} is missing", m.key));
+                snapshot.manifest = Some(m);
+            }
+            Ok(m) => snapshot.manifest = Some(m),
+            Err(e) => snapshot.problem = Some(format!("unreadable manifest: {e}")),
+        }
+        Ok::<_, AwsError>(snapshot)
+    });
+    let mut snapshots: Vec<Snapshot> = futures::stream::iter(reads)
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    snapshots.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(snapshots)
+}

@@ -1,0 +1,339 @@
+//! Snapshots against real parts: a busybox container the test fills with
+//! binary files, nested and empty directories, symlinks and restrictive modes;
+//! moto's S3 for the bucket; the real `wharf` binary for backup and restore.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use wharf::config::{Preset, StorageClass};
+use wharf::jobs::{BackupJob, JobPool, JobResult, JobSpec, JobUpdate};
+
+use crate::support::{Cleanup, TcpProxy, docker, moto_clients, moto_url, test_image, unique};
+
+/// A running busybox container whose `/data` holds every kind of thing a
+/// directory can hold.
+fn data_container(cleanup: &mut Cleanup) -> String {
+    let name = unique("wharf-it-db");
+    docker(&["run", "-d", "--name", &name, test_image(), "sleep", "3600"]);
+    cleanup.containers.push(name.clone());
+    let script = "set -e
+        mkdir -p /data/nested/deeper /data/empty
+        dd if=/dev/urandom of=/data/blob.bin bs=1024 count=3000 2>/dev/null
+        printf 'hello\\n' > /data/nested/deeper/note.txt
+        printf 'secret' > /data/nested/private.key && chmod 600 /data/nested/private.key
+        chmod 700 /data/nested/deeper
+        ln -s nested/deeper/note.txt /data/link-to-note
+        ln -s /nowhere /data/dangling
+        touch -d '2024-01-02 03:04:05' /data/nested/deeper/note.txt";
+    docker(&["exec", &name, "sh", "-c", script]);
+    name
+}
+
+/// Every entry under `/data`: path, type and mode, size, mtime, link target, and
+/// the contents' checksum; sorted.
+fn listing(container: &str) -> String {
+    let script = "cd /data && find . | sort | while read -r f; do
+        printf '%s %s ' \"$f\" \"$(stat -c '%F %a %s %Y' \"$f\")\"
+        if [ -L \"$f\" ]; then readlink \"$f\"; elif [ -f \"$f\" ]; then md5sum < \"$f\"; else echo; fi
+    done";
+    docker(&["exec", container, "sh", "-c", script])
+}
+
+async fn bucket() -> String {
+    let name = unique("wharf-it-snap");
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    let s3 = moto_clients().await.s3;
+    s3.create_bucket().bucket(&name).create_bucket_configuration(location).send().await.unwrap();
+    name
+}
+
+fn wharf(args: &[&str], home: &Path) -> Output {
+    wharf_at(&moto_url(), args, home)
+}
+
+fn wharf_at(endpoint: &str, args: &[&str], home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", endpoint, "--region", "eu-west-1"])
+        .args(args)
+        .current_dir(home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+async fn object(bucket: &str, key: &str) -> Vec<u8> {
+    let s3 = moto_clients().await.s3;
+    let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_and_restore_a_directory_round_trip() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let before = listing(&container);
+
+    let out = wharf(
+        &[
+            "backup",
+            "--container",
+            &container,
+            "--path",
+            "/data",
+            "--storage-class",
+            "ONEZONE_IA",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "team/app",
+            "--json",
+        ],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = result["id"].as_str().unwrap().to_string();
+    let key = result["key"].as_str().unwrap().to_string();
+    assert_eq!(key, format!("team/app/{id}/data.tar.zst"));
+    assert!(id.ends_with(&format!("-{container}")), "{id}");
+    assert_eq!(result["storage_class"], "ONEZONE_IA");
+
+    // What S3 holds: the class asked for, and the SHA-256 the manifest records.
+    let s3 = moto_clients().await.s3;
+    let head = s3.head_object().bucket(&bucket).key(&key).send().await.unwrap();
+    assert_eq!(head.storage_class().map(|c| c.as_str()), Some("ONEZONE_IA"));
+    let stored = object(&bucket, &key).await;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &format!("team/app/{id}/manifest.json")).await).unwrap();
+    assert_eq!(manifest["sha256"], format!("{:x}", Sha256::digest(&stored)));
+    assert_eq!(manifest["stored_bytes"], stored.len() as u64);
+    assert_eq!(manifest["sha256"], result["sha256"]);
+    assert_eq!(manifest["source"]["name"], container.as_str());
+    assert_eq!(manifest["source"]["path"], "/data");
+    assert_eq!(manifest["preset"], "path");
+    let raw = zstd::decode_all(&stored[..]).unwrap();
+    assert_eq!(manifest["raw_bytes"], raw.len() as u64);
+    assert!(raw.len() > 3_000_000, "the tar holds the 3 MB blob");
+
+    // Change everything, then restore: exactly what was backed up comes back.
+    docker(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "rm /data/blob.bin && echo new > /data/added && echo changed > /data/nested/deeper/note.txt && rmdir /data/empty",
+    ]);
+    assert_ne!(listing(&container), before);
+    let out = wharf(
+        &["restore", &id, "--container", &container, "--bucket", &bucket, "--prefix", "team/app"],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "restore asks first");
+    assert!(stderr(&out).contains("add --yes to go ahead"), "{}", stderr(&out));
+    let out = wharf(
+        &[
+            "restore",
+            &id,
+            "--container",
+            &container,
+            "--yes",
+            "--json",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "team/app",
+        ],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(listing(&container), before, "byte-identical, modes, mtimes and links as they were");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["from_cache"], false);
+    assert!(home.path().join(format!("cache/wharf/snapshots/{id}/data.tar.zst")).exists());
+
+    // Listed as complete, with its class.
+    let out = wharf(&["snapshots", "--bucket", &bucket, "--prefix", "team/app", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["complete"], true);
+    assert_eq!(list[0]["storage_class"], "ONEZONE_IA");
+
+    // With the network gone, the verified copy in the cache restores on its own.
+    docker(&["exec", &container, "sh", "-c", "rm -rf /data/nested"]);
+    let out = wharf_at(
+        "http://127.0.0.1:9",
+        &[
+            "restore",
+            &id,
+            "--container",
+            &container,
+            "--yes",
+            "--json",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "team/app",
+        ],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["from_cache"], true);
+    assert_eq!(listing(&container), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_snapshot_is_refused_and_the_container_is_untouched() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = wharf(
+        &["backup", "--container", &container, "--path", "/data", "--bucket", &bucket, "--json"],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (id, key) = (result["id"].as_str().unwrap(), result["key"].as_str().unwrap());
+
+    // One byte changes in S3.
+    let mut stored = object(&bucket, key).await;
+    let middle = stored.len() / 2;
+    stored[middle] ^= 0x01;
+    let actual = format!("{:x}", Sha256::digest(&stored));
+    let s3 = moto_clients().await.s3;
+    s3.put_object().bucket(&bucket).key(key).body(stored.into()).send().await.unwrap();
+
+    docker(&["exec", &container, "sh", "-c", "echo after-the-backup > /data/added"]);
+    let before = listing(&container);
+    let out = wharf(&["restore", id, "--container", &container, "--yes", "--bucket", &bucket], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!(
+            "expected {} bytes with SHA-256 {}",
+            result["stored_bytes"],
+            result["sha256"].as_str().unwrap()
+        )),
+        "{message}"
+    );
+    assert!(message.contains(&format!("with SHA-256 {actual}")), "{message}");
+    assert!(message.contains("the cached copy is deleted"), "{message}");
+    assert_eq!(listing(&container), before, "the container is untouched");
+    let cached = home.path().join(format!("cache/wharf/snapshots/{id}"));
+    let left: Vec<_> =
+        std::fs::read_dir(&cached).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "nothing of it stays in the cache: {left:?}");
+}
+
+fn big_backup(container: &str, bucket: &str, prefix: &str) -> BackupJob {
+    BackupJob {
+        container: container.into(),
+        preset: Preset::Path,
+        path: Some("/data".into()),
+        user: None,
+        database: None,
+        command: None,
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        storage_class: StorageClass::Standard,
+        docker_host: None,
+    }
+}
+
+/// Nothing under the prefix: no objects, no open multipart uploads.
+async fn nothing_left(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) {
+    let objects = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    let keys: Vec<_> = objects.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.is_empty(), "left behind: {keys:?}");
+    let uploads = s3.list_multipart_uploads().bucket(bucket).prefix(prefix).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "open multipart uploads: {:?}", uploads.uploads());
+}
+
+/// Waits for a backup's progress to show bytes stored in S3.
+async fn until_parts_are_stored(rx: &mut mpsc::Receiver<wharf::jobs::JobEvent>) {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) if p.stage.contains("stored") && !p.stage.contains("stored 0 B") => return,
+            JobUpdate::Finished(result) => panic!("the backup ended early: {result:?}"),
+            _ => {}
+        }
+    }
+}
+
+async fn result_of(rx: &mut mpsc::Receiver<wharf::jobs::JobEvent>, within: Duration) -> JobResult {
+    loop {
+        let event = tokio::time::timeout(within, rx.recv()).await.unwrap().unwrap();
+        if let JobUpdate::Finished(result) = event.update {
+            return result;
+        }
+    }
+}
+
+fn fill(container: &str, mib: u32) {
+    docker(&[
+        "exec",
+        container,
+        "sh",
+        "-c",
+        &format!("dd if=/dev/urandom of=/data/big bs=1048576 count={mib} 2>/dev/null"),
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_backup_leaves_nothing_behind() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    fill(&container, 96);
+    let bucket = bucket().await;
+    let clients = moto_clients().await;
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit(1, JobSpec::Backup(big_backup(&container, &bucket, "cancel/")), Some(clients.clone()));
+    until_parts_are_stored(&mut rx).await;
+    let open = clients.s3.list_multipart_uploads().bucket(&bucket).prefix("cancel/").send().await.unwrap();
+    assert_eq!(open.uploads().len(), 1, "half-way, the upload is open");
+    pool.cancel(1);
+    assert_eq!(result_of(&mut rx, Duration::from_secs(30)).await, JobResult::Cancelled);
+    nothing_left(&clients.s3, &bucket, "cancel/").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_going_away_mid_upload_fails_the_backup_and_leaves_nothing_behind() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    fill(&container, 96);
+    let bucket = bucket().await;
+    let proxy = TcpProxy::start(&moto_url()).await;
+    let clients = crate::support::clients_at(&proxy.url()).await;
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit(1, JobSpec::Backup(big_backup(&container, &bucket, "outage/")), Some(clients));
+    until_parts_are_stored(&mut rx).await;
+    // S3 is gone for longer than the SDK retries, then comes back.
+    proxy.down_for(Duration::from_secs(8));
+    let result = result_of(&mut rx, Duration::from_secs(90)).await;
+    let JobResult::Failed(chain) = result else { panic!("the backup did not fail: {result:?}") };
+    assert!(chain[0].starts_with("S3: cannot reach the AWS endpoint"), "{chain:?}");
+    nothing_left(&moto_clients().await.s3, &bucket, "outage/").await;
+}
