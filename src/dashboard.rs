@@ -134,6 +134,9 @@ async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
             let result = ecr::images(&clients.ecr, &repository).await;
             Loaded::Images { repository, result }
         }
+        LoadRequest::Snapshots { bucket, prefix } => {
+            Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix).await)
+        }
     }
 }
 

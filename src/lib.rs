@@ -111,7 +111,7 @@ pub fn main() -> ExitCode {
                 commands::run_job(spec, json, None).await
             }
             Some(Command::Backup { container, preset, path, storage_class, place, json }) => {
-                let request = commands::BackupRequest { container, preset, path, storage_class };
+                let request = jobs::backup::BackupRequest { container, preset, path, storage_class };
                 commands::backup(&settings, request, &place, json).await
             }
             Some(Command::Restore { snapshot, container, yes, place, json }) => {

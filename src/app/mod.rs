@@ -7,6 +7,6 @@ pub mod update;
 pub use action::Action;
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EngineView, ImagesTab, JobState, JobView, Load, Overlay,
-    PaneId, Prompt, RegistryPane,
+    PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane,
 };
 pub use update::{Effect, LoadRequest, Loaded, update};

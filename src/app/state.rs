@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
-use crate::jobs::{JobId, JobKind, Progress, PushJob};
+use crate::jobs::{JobId, JobKind, Progress, PushJob, RestoreJob};
+use crate::snapshots::Snapshot;
 
 /// The six panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,6 +194,31 @@ impl RegistryPane {
     }
 }
 
+/// The Snapshots pane: what is under the profile's bucket and prefix.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotsPane {
+    pub list: Load<Vec<Snapshot>>,
+    pub cursor: Cursor,
+    /// The snapshot whose manifest is shown.
+    pub open: Option<String>,
+}
+
+impl SnapshotsPane {
+    pub fn visible(&self) -> Vec<&Snapshot> {
+        let all = self.list.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter().filter(|s| self.cursor.matches(&s.id)).collect()
+    }
+
+    pub fn selected(&self) -> Option<&Snapshot> {
+        self.visible().get(self.cursor.selected).copied()
+    }
+
+    pub fn opened(&self) -> Option<&Snapshot> {
+        let id = self.open.as_deref()?;
+        self.list.loaded()?.iter().find(|s| s.id == id)
+    }
+}
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobState {
@@ -282,11 +308,13 @@ pub struct Prompt {
     pub error: Option<String>,
     /// Names `tab` puts in the field, from a live list (ECR repositories for a push).
     pub choices: Vec<String>,
+    /// What the answer will do, above the field.
+    pub note: Vec<String>,
 }
 
 impl Prompt {
     pub fn new(title: String, text: String, purpose: PromptPurpose) -> Prompt {
-        Prompt { title, text, purpose, error: None, choices: Vec::new() }
+        Prompt { title, text, purpose, error: None, choices: Vec::new(), note: Vec::new() }
     }
 
     /// The part of the text a choice replaces: the repository of `repository:tag`.
@@ -329,6 +357,8 @@ pub struct Confirm {
 pub enum Confirmed {
     /// Create the missing ECR repository, then push into it.
     CreateRepositoryAndPush(PushJob),
+    /// Replace a container's data with a snapshot.
+    Restore(RestoreJob),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,6 +367,8 @@ pub enum PromptPurpose {
     BakeTag { container: String },
     /// The ECR `repository:tag` to push `image` to.
     PushTarget { image: String },
+    /// A protected profile: `expected` typed exactly, and then `on_yes`.
+    TypeToConfirm { expected: String, on_yes: Confirmed },
 }
 
 /// What is drawn over the panes and takes the keys first.
@@ -361,6 +393,7 @@ pub struct AppState {
     pub clock: Clock,
     pub images: ImagesPane,
     pub registry: RegistryPane,
+    pub snapshots: SnapshotsPane,
     pub aws: AwsStatus,
     pub jobs: JobsPane,
     pub overlay: Option<Overlay>,
@@ -390,6 +423,7 @@ impl AppState {
                 container_cursor: Cursor::default(),
             },
             registry: RegistryPane::default(),
+            snapshots: SnapshotsPane::default(),
             aws: AwsStatus::Checking,
             jobs: JobsPane::default(),
             overlay: None,
@@ -411,6 +445,7 @@ impl AppState {
                 None => &self.registry.repo_cursor,
             }),
             PaneId::Jobs => Some(&self.jobs.cursor),
+            PaneId::Snapshots => Some(&self.snapshots.cursor),
             _ => None,
         }
     }
@@ -426,6 +461,7 @@ impl AppState {
                 None => &mut self.registry.repo_cursor,
             }),
             PaneId::Jobs => Some(&mut self.jobs.cursor),
+            PaneId::Snapshots => Some(&mut self.snapshots.cursor),
             _ => None,
         }
     }
@@ -442,6 +478,7 @@ impl AppState {
                 None => self.registry.visible_repositories().len(),
             },
             PaneId::Jobs => self.jobs.visible().len(),
+            PaneId::Snapshots => self.snapshots.visible().len(),
             _ => 0,
         }
     }

@@ -11,7 +11,12 @@ use super::state::{
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
-use crate::jobs::{BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PushJob};
+use crate::jobs::backup::BackupRequest;
+use crate::jobs::{
+    BackupJob, BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PushJob,
+    RestoreJob,
+};
+use crate::snapshots::{self, Snapshot, pricing};
 
 /// Work the event loop starts on behalf of `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +36,7 @@ pub enum Effect {
 pub enum LoadRequest {
     Repositories,
     Images { repository: String },
+    Snapshots { bucket: String, prefix: String },
 }
 
 /// The answer to a [`LoadRequest`].
@@ -38,6 +44,7 @@ pub enum LoadRequest {
 pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),
     Images { repository: String, result: Result<Vec<RegistryImage>, AwsError> },
+    Snapshots(Result<Vec<Snapshot>, AwsError>),
 }
 
 /// Rows a page key moves.
@@ -64,6 +71,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.aws = status;
             if ready {
                 load_registry(state, &mut effects);
+                load_snapshots(state, &mut effects);
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded),
@@ -249,7 +257,12 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
                 }
             } else if state.focus == PaneId::Registry {
                 state.registry.open = None;
+            } else if state.focus == PaneId::Snapshots {
+                state.snapshots.open = None;
             }
+        }
+        Action::Open if state.focus == PaneId::Snapshots => {
+            state.snapshots.open = state.snapshots.selected().map(|s| s.id.clone());
         }
         Action::Open if state.focus == PaneId::Registry && state.registry.open.is_none() => {
             if let Some(name) = state.registry.selected_repository().map(|r| r.name.clone()) {
@@ -275,11 +288,11 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             }
         }
         Action::Push => start_push(state),
+        Action::Backup => start_backup(state, effects),
+        Action::Restore => start_restore(state),
         Action::Deploy
         | Action::Rollback
         | Action::TailLogs
-        | Action::Backup
-        | Action::Restore
         | Action::Follow
         | Action::Wrap
         | Action::Timestamps
@@ -399,6 +412,16 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
                 None
             };
         }
+        PromptPurpose::TypeToConfirm { expected, on_yes } => {
+            if prompt.text.trim() != expected {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(format!("type `{expected}` exactly to go ahead, or esc to cancel"));
+                }
+                return;
+            }
+            state.overlay = None;
+            confirmed(state, on_yes, effects);
+        }
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
             if let Err(e) = parse_reference(&reference) {
@@ -424,6 +447,95 @@ fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>)
         Confirmed::CreateRepositoryAndPush(job) => {
             start_job(state, JobSpec::Push(PushJob { create_repository: true, ..job }), effects);
         }
+        Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
+    }
+}
+
+/// Where snapshots live, when the profile says.
+fn snapshot_place(state: &AppState) -> Option<(String, String)> {
+    let profile = &state.settings.profile;
+    Some((profile.bucket.clone()?, snapshots::normalise_prefix(profile.prefix.as_deref())))
+}
+
+fn load_snapshots(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if let Some((bucket, prefix)) = snapshot_place(state) {
+        state.snapshots.list = Load::Loading;
+        effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix }));
+    }
+}
+
+/// The checks before a snapshot job: AWS, a bucket, and not read-only.
+fn ready_for_snapshots(state: &mut AppState, job: &str) -> Option<(String, String)> {
+    if state.settings.read_only {
+        state.flash = Some(format!("read-only: {job} is disabled (started with --read-only)"));
+        return None;
+    }
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        state.flash = Some(format!("{job} needs AWS credentials, and none were found"));
+        return None;
+    }
+    let place = snapshot_place(state);
+    if place.is_none() {
+        state.flash = Some(format!("{job}: no bucket for snapshots; set bucket (and prefix) in wharf.toml"));
+    }
+    place
+}
+
+fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some((bucket, prefix)) = ready_for_snapshots(state, "backup") else { return };
+    match BackupJob::from_settings(&state.settings, BackupRequest::default(), bucket, prefix) {
+        Ok(job) => {
+            state.flash = Some(format!("backing up {} (see Jobs)", job.container));
+            start_job(state, JobSpec::Backup(job), effects);
+        }
+        Err(message) => state.flash = Some(format!("backup: {message}")),
+    }
+}
+
+fn start_restore(state: &mut AppState) {
+    if state.focus != PaneId::Snapshots {
+        state.focus = PaneId::Snapshots;
+        state.flash = Some("restore: select a snapshot, then press the key again".into());
+        return;
+    }
+    let Some((bucket, prefix)) = ready_for_snapshots(state, "restore") else { return };
+    let Some(snapshot) = state.snapshots.selected().cloned() else {
+        state.flash = Some("restore: there is no snapshot to restore".into());
+        return;
+    };
+    if let Some(problem) = &snapshot.problem {
+        state.flash = Some(format!("{} cannot be restored: {problem}", snapshot.id));
+        return;
+    }
+    let job = match RestoreJob::from_settings(&state.settings, snapshot.id.clone(), None, bucket, prefix) {
+        Ok(job) => job,
+        Err(message) => {
+            state.flash = Some(format!("restore: {message}"));
+            return;
+        }
+    };
+    let mut lines = vec![
+        format!("Replace the data in container `{}`", job.container),
+        format!("with snapshot {}?", job.id),
+        "It is checked against its SHA-256 before anything is touched.".to_string(),
+    ];
+    let stored = snapshot.data.as_ref().map_or(0, |d| d.size);
+    lines.extend(pricing::restore_warning(snapshot.storage_class(), stored));
+    if state.settings.profile.protected {
+        let expected = job.container.clone();
+        let mut prompt = Prompt::new(
+            format!("Protected profile: type `{expected}` to restore"),
+            String::new(),
+            PromptPurpose::TypeToConfirm { expected, on_yes: Confirmed::Restore(job) },
+        );
+        prompt.note = lines;
+        state.overlay = Some(Overlay::Prompt(prompt));
+    } else {
+        state.overlay = Some(Overlay::Confirm(Confirm {
+            title: "Restore".into(),
+            lines,
+            on_yes: Confirmed::Restore(job),
+        }));
     }
 }
 
@@ -499,6 +611,7 @@ fn apply_engine(state: &mut AppState, update: EngineUpdate) {
 fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
     let now = state.clock.mono;
     let mut pushed = None;
+    let mut backed_up = false;
     let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
         return;
     };
@@ -516,12 +629,17 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
             if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
                 pushed = job.repository.clone();
             }
+            // A finished backup, or a failed one (nothing should be left, and the list shows it).
+            backed_up = job.kind == JobKind::Backup;
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),
                 JobResult::Cancelled => JobState::Cancelled,
             };
         }
+    }
+    if backed_up {
+        load_snapshots(state, effects);
     }
     // What ECR holds has changed: show it.
     let Some(repository) = pushed else { return };
@@ -557,6 +675,18 @@ fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<E
 fn apply_loaded(state: &mut AppState, loaded: Loaded) {
     let registry = &mut state.registry;
     match loaded {
+        Loaded::Snapshots(result) => {
+            let pane = &mut state.snapshots;
+            pane.list = match result {
+                Ok(list) => Load::Loaded(list),
+                Err(e) => Load::Failed(e.to_string()),
+            };
+            let len = pane.visible().len();
+            pane.cursor.selected = pane.cursor.selected.min(len.saturating_sub(1));
+            if pane.open.is_some() && pane.opened().is_none() {
+                pane.open = None;
+            }
+        }
         Loaded::Repositories(result) => {
             registry.repositories = match result {
                 Ok(list) => Load::Loaded(list),

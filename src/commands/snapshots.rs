@@ -9,19 +9,11 @@ use super::{code, exit, run_job};
 use crate::app::Clock;
 use crate::aws::{self, AwsStatus};
 use crate::cli::SnapshotPlace;
-use crate::config::{Preset, Settings, StorageClass};
+use crate::config::Settings;
+use crate::jobs::backup::BackupRequest;
 use crate::jobs::{BackupJob, JobSpec, RestoreJob};
 use crate::snapshots::{self, Snapshot, pricing};
 use crate::ui::format;
-
-/// What `wharf backup` was asked for, before the profile fills the gaps.
-#[derive(Debug, Clone, Default)]
-pub struct BackupRequest {
-    pub container: Option<String>,
-    pub preset: Option<Preset>,
-    pub path: Option<String>,
-    pub storage_class: Option<StorageClass>,
-}
 
 /// A usage error: said on stderr, exit status 2.
 fn usage(message: &str) -> ExitCode {
@@ -39,47 +31,12 @@ fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String),
     Ok((bucket, snapshots::normalise_prefix(prefix)))
 }
 
-/// The backup job `request` and the profile describe.
-pub fn backup_job(
-    settings: &Settings,
-    request: BackupRequest,
-    place: (String, String),
-) -> Result<BackupJob, String> {
-    let database = settings.profile.database.clone().unwrap_or_default();
-    let container = request
-        .container
-        .or(database.container)
-        .ok_or("no container to back up: give --container, or set database.container in wharf.toml")?;
-    let preset = request.preset.or(database.preset).unwrap_or(Preset::Path);
-    let path = request.path.or(database.path);
-    if preset == Preset::Path && path.is_none() {
-        return Err(
-            "the path preset needs a directory: give --path, or set database.path in wharf.toml".into()
-        );
-    }
-    Ok(BackupJob {
-        container,
-        preset,
-        path,
-        user: database.user,
-        database: database.name,
-        command: database.backup_command,
-        bucket: place.0,
-        prefix: place.1,
-        storage_class: request
-            .storage_class
-            .or(settings.profile.storage_class)
-            .unwrap_or(StorageClass::Standard),
-        docker_host: settings.docker_host.clone(),
-    })
-}
-
 pub async fn backup(settings: &Settings, request: BackupRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
     let place = match place(settings, at) {
         Ok(p) => p,
         Err(status) => return status,
     };
-    let job = match backup_job(settings, request, place) {
+    let job = match BackupJob::from_settings(settings, request, place.0, place.1) {
         Ok(job) => job,
         Err(message) => return usage(&message),
     };
@@ -102,31 +59,16 @@ pub async fn restore(
         Ok(p) => p,
         Err(status) => return status,
     };
-    let database = settings.profile.database.clone().unwrap_or_default();
-    let Some(container) = container.or(database.container) else {
-        return usage(
-            "no container to restore into: give --container, or set database.container in wharf.toml",
-        );
+    let job = match RestoreJob::from_settings(settings, snapshot, container, bucket, prefix) {
+        Ok(job) => job,
+        Err(message) => return usage(&message),
     };
     if !yes {
         return usage(&format!(
-            "restore replaces the data in container `{container}` with snapshot {snapshot}; add --yes to go ahead"
+            "restore replaces the data in container `{}` with snapshot {}; add --yes to go ahead",
+            job.container, job.id
         ));
     }
-    let Some(cache) = snapshots::cache_dir() else {
-        return usage("no cache directory (is HOME set?)");
-    };
-    let job = RestoreJob {
-        id: snapshot,
-        bucket,
-        prefix,
-        container,
-        user: database.user,
-        database: database.name,
-        command: database.restore_command,
-        cache,
-        docker_host: settings.docker_host.clone(),
-    };
     let (_, aws) = aws::connect(&settings.profile).await;
     run_job(JobSpec::Restore(job), json, aws).await
 }

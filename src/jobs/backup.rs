@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
-use crate::config::{Preset, StorageClass};
+use crate::config::{Preset, Settings, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::snapshots::{self, Manifest, Source};
 use crate::ui::format;
@@ -56,6 +56,54 @@ pub struct BackupJob {
     pub prefix: String,
     pub storage_class: StorageClass,
     pub docker_host: Option<String>,
+}
+
+/// What a backup was asked for (flags, or a key in the dashboard), before the
+/// profile fills the gaps.
+#[derive(Debug, Clone, Default)]
+pub struct BackupRequest {
+    pub container: Option<String>,
+    pub preset: Option<Preset>,
+    pub path: Option<String>,
+    pub storage_class: Option<StorageClass>,
+}
+
+impl BackupJob {
+    /// The job `request` and the profile describe; the error says what is missing.
+    pub fn from_settings(
+        settings: &Settings,
+        request: BackupRequest,
+        bucket: String,
+        prefix: String,
+    ) -> Result<BackupJob, String> {
+        let database = settings.profile.database.clone().unwrap_or_default();
+        let container = request
+            .container
+            .or(database.container)
+            .ok_or("no container to back up: give --container, or set database.container in wharf.toml")?;
+        let preset = request.preset.or(database.preset).unwrap_or(Preset::Path);
+        let path = request.path.or(database.path);
+        if preset == Preset::Path && path.is_none() {
+            return Err(
+                "the path preset needs a directory: give --path, or set database.path in wharf.toml".into()
+            );
+        }
+        Ok(BackupJob {
+            container,
+            preset,
+            path,
+            user: database.user,
+            database: database.name,
+            command: database.backup_command,
+            bucket,
+            prefix,
+            storage_class: request
+                .storage_class
+                .or(settings.profile.storage_class)
+                .unwrap_or(StorageClass::Standard),
+            docker_host: settings.docker_host.clone(),
+        })
+    }
 }
 
 /// Why a backup could not start or finish.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
-use crate::config::Preset;
+use crate::config::{Preset, Settings};
 use crate::docker::{DockerError, Engine};
 use crate::snapshots::{self, Manifest, pricing};
 use crate::ui::format;
@@ -43,6 +43,35 @@ pub struct RestoreJob {
     /// Where verified snapshots are kept (`$XDG_CACHE_HOME/wharf/snapshots`).
     pub cache: PathBuf,
     pub docker_host: Option<String>,
+}
+
+impl RestoreJob {
+    /// Snapshot `id` into `container`, else the profile's database container;
+    /// the error says what is missing.
+    pub fn from_settings(
+        settings: &Settings,
+        id: String,
+        container: Option<String>,
+        bucket: String,
+        prefix: String,
+    ) -> Result<RestoreJob, String> {
+        let database = settings.profile.database.clone().unwrap_or_default();
+        let container = container.or(database.container).ok_or(
+            "no container to restore into: give --container, or set database.container in wharf.toml",
+        )?;
+        let cache = snapshots::cache_dir().ok_or("no cache directory for snapshots (is HOME set?)")?;
+        Ok(RestoreJob {
+            id,
+            bucket,
+            prefix,
+            container,
+            user: database.user,
+            database: database.name,
+            command: database.restore_command,
+            cache,
+            docker_host: settings.docker_host.clone(),
+        })
+    }
 }
 
 /// Why a restore stopped; in every case the container is as it was.

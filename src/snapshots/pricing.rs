@@ -92,7 +92,7 @@ pub fn restore_warning(class: &str, bytes: u64) -> Option<String> {
     }
     (t.retrieval_per_gb > 0.0).then(|| {
         format!(
-            "{class}: reading it back costs about ${:.2} (${}/GB retrieval)",
+            "{class}: reading it back costs about ${:.3} (${}/GB retrieval)",
             t.retrieval_per_gb * bytes as f64 / 1e9,
             t.retrieval_per_gb
         )

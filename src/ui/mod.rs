@@ -264,11 +264,13 @@ fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm) {
 }
 
 fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
-    let mut text = vec![Line::from(vec![
+    let mut text: Vec<Line> = prompt.note.iter().map(|l| Line::from(l.clone())).collect();
+    let note_rows: u16 = prompt.note.iter().map(|l| l.chars().count().div_ceil(54).max(1) as u16).sum();
+    text.push(Line::from(vec![
         Span::from("> ").fg(Color::Cyan),
         Span::from(prompt.text.clone()),
         Span::from("█"),
-    ])];
+    ]));
     match &prompt.error {
         Some(e) => text.push(Line::from(Span::from(e.clone()).fg(Color::Red))),
         None => text.push(Line::from("")),
@@ -295,7 +297,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &crate::app::Prompt) {
     text.push(Line::from(Span::from("enter confirm · esc cancel").fg(Color::DarkGray)));
     // Room for the error however it wraps.
     let error_rows = prompt.error.as_ref().map_or(1, |e| e.chars().count().div_ceil(54).max(1)) as u16;
-    let popup = centred(area, 58, 4 + error_rows + choice_rows);
+    let popup = centred(area, 58, 4 + error_rows + choice_rows + note_rows);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)

@@ -181,6 +181,7 @@ fn overlays() {
         purpose: PromptPurpose::BakeTag { container: "db".into() },
         error: Some("invalid image reference `Bad Name`: the repository must be lowercase".into()),
         choices: vec![],
+        note: vec![],
     }));
     snapshot("bake_prompt", &s);
     jobs(&mut s);
@@ -331,4 +332,58 @@ fn a_push_in_progress_shows_each_layer() {
     s.jobs.next_id = 1;
     update(&mut s, key('6'));
     snapshot("push_progress", &s);
+}
+
+#[test]
+fn snapshots_pane_lists_manifests_costs_and_asks_before_restoring() {
+    use wharf::app::Loaded;
+    let mut s = configured();
+    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(crate::support::sample_snapshots()))));
+    update(&mut s, key('5'));
+    snapshot("snapshots_list", &s);
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Enter));
+    snapshot("snapshots_manifest", &s);
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
+    update(&mut s, key('r'));
+    snapshot("snapshots_confirm_restore", &s);
+}
+
+#[test]
+fn snapshots_pane_loading_and_errors() {
+    use wharf::app::Loaded;
+    let mut s = configured();
+    update(&mut s, key('5'));
+    snapshot("snapshots_loading", &s);
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Snapshots(Err(wharf::aws::AwsError::NotFound(
+            "The specified bucket does not exist".into(),
+        )))),
+    );
+    snapshot("snapshots_error", &s);
+}
+
+#[test]
+fn a_backup_in_progress() {
+    let mut s = configured();
+    let now = s.clock.mono;
+    s.jobs.jobs = vec![JobView {
+        id: 1,
+        kind: JobKind::Backup,
+        target: "db → s3://my-snapshots/app/".into(),
+        state: JobState::Running,
+        progress: Progress {
+            stage: "backing up: read 640.0 MB, stored 160.0 MB, 4.0×".into(),
+            done: 640_000_000,
+            total: Some(1_200_000_000),
+            bytes: true,
+            detail: vec![],
+        },
+        queued_at: now - Duration::from_secs(9),
+        started_at: Some(now - Duration::from_secs(8)),
+        finished_at: None,
+        repository: None,
+    }];
+    update(&mut s, key('6'));
+    snapshot("backup_in_progress", &s);
 }

@@ -404,3 +404,56 @@ impl Drop for TcpProxy {
         self.task.abort();
     }
 }
+
+/// Two snapshots as the Snapshots pane lists them: a complete one in
+/// ONEZONE_IA and, older, one without a manifest.
+pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
+    use wharf::aws::s3::Object;
+    use wharf::snapshots::{Manifest, Snapshot, Source};
+    let complete = "20261120T101500Z-db";
+    let manifest = Manifest {
+        format: 1,
+        id: complete.into(),
+        created: "2026-11-20T10:15:00Z".into(),
+        source: Source {
+            kind: "container".into(),
+            name: "db".into(),
+            image: "postgres:16".into(),
+            image_id: "sha256:4f1c2a9b8e7d".into(),
+            path: Some("/var/lib/data".into()),
+        },
+        preset: "path".into(),
+        content: "tar".into(),
+        compression: "zstd".into(),
+        key: format!("app/{complete}/data.tar.zst"),
+        raw_bytes: 1_200_000_000,
+        stored_bytes: 310_000_000,
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        storage_class: "ONEZONE_IA".into(),
+        wharf_version: "0.1.0".into(),
+    };
+    vec![
+        Snapshot {
+            id: complete.into(),
+            data: Some(Object {
+                key: format!("app/{complete}/data.tar.zst"),
+                size: 310_000_000,
+                storage_class: "ONEZONE_IA".into(),
+                last_modified: Some(NOW - 86_400 * 6),
+            }),
+            manifest: Some(manifest),
+            problem: None,
+        },
+        Snapshot {
+            id: "20261119T090000Z-db".into(),
+            data: Some(Object {
+                key: "app/20261119T090000Z-db/data.tar.zst".into(),
+                size: 150_000_000,
+                storage_class: "STANDARD".into(),
+                last_modified: Some(NOW - 86_400 * 7),
+            }),
+            manifest: None,
+            problem: Some("incomplete: no manifest (an interrupted backup)".into()),
+        },
+    ]
+}

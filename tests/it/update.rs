@@ -279,9 +279,13 @@ fn actions_of_later_versions_say_so_instead_of_pretending() {
     update(&mut s, key('2'));
     update(&mut s, key('d'));
     assert_eq!(s.flash.as_deref(), Some("deploy tag is not in this build of wharf yet"));
+    update(&mut s, key('3'));
+    update(&mut s, key('u'));
+    assert_eq!(s.flash.as_deref(), Some("roll back is not in this build of wharf yet"));
+    // Backup is here: without AWS it says what is missing.
     update(&mut s, key('5'));
     update(&mut s, key('b'));
-    assert_eq!(s.flash.as_deref(), Some("back up is not in this build of wharf yet"));
+    assert_eq!(s.flash.as_deref(), Some("backup needs AWS credentials, and none were found"));
 }
 
 #[test]
@@ -453,7 +457,9 @@ fn pushing_to_a_repository_ecr_lacks_asks_to_create_it_first() {
         panic!("no confirmation: {:?}", s.overlay)
     };
     assert_eq!(confirm.lines[0], "ECR has no repository `billing`.");
-    let Confirmed::CreateRepositoryAndPush(job) = confirm.on_yes.clone();
+    let Confirmed::CreateRepositoryAndPush(job) = confirm.on_yes.clone() else {
+        panic!("{:?}", confirm.on_yes)
+    };
     assert_eq!((job.repository.as_str(), job.tag.as_str(), job.create_repository), ("billing", "v1", false));
 
     // Any key but y: nothing happens.
@@ -487,4 +493,109 @@ fn pushing_to_a_repository_ecr_has_starts_at_once() {
         matches!(&effects[..], [Effect::StartJob { id: 1, spec: JobSpec::Push(p) }] if !p.create_repository)
     );
     assert_eq!(s.overlay, None);
+}
+
+/// A dashboard with a snapshot bucket and a database in the profile, AWS ready,
+/// and two snapshots listed: one complete, one without a manifest.
+fn with_snapshots(protected: bool) -> wharf::app::AppState {
+    use wharf::app::Loaded;
+    use wharf::aws::AwsStatus;
+    use wharf::config::{Database, Profile};
+    let profile = Profile {
+        bucket: Some("snaps".into()),
+        prefix: Some("app".into()),
+        protected,
+        database: Some(Database {
+            container: Some("db".into()),
+            path: Some("/var/lib/data".into()),
+            ..Database::default()
+        }),
+        ..Profile::default()
+    };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    assert!(effects.contains(&Effect::Load(wharf::app::LoadRequest::Snapshots {
+        bucket: "snaps".into(),
+        prefix: "app/".into()
+    })));
+    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(crate::support::sample_snapshots()))));
+    update(&mut s, key('5'));
+    s
+}
+
+#[test]
+fn b_backs_up_the_profiles_database_at_once() {
+    let mut s = with_snapshots(false);
+    let effects = update(&mut s, key('b'));
+    let [Effect::StartJob { id: 1, spec: JobSpec::Backup(job) }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((job.container.as_str(), job.path.as_deref()), ("db", Some("/var/lib/data")));
+    assert_eq!((job.bucket.as_str(), job.prefix.as_str()), ("snaps", "app/"));
+    // When it ends, the list is read again.
+    let output = JobOutput { summary: "ok".into(), json: serde_json::Value::Null, copy: None };
+    let effects =
+        update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
+    assert!(matches!(&effects[..], [Effect::Load(wharf::app::LoadRequest::Snapshots { .. })]), "{effects:?}");
+}
+
+#[test]
+fn restore_asks_first_and_a_no_changes_nothing() {
+    use wharf::app::Confirmed;
+    let mut s = with_snapshots(false);
+    assert!(update(&mut s, key('r')).is_empty());
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else {
+        panic!("no confirmation: {:?}", s.overlay)
+    };
+    assert_eq!(confirm.lines[0], "Replace the data in container `db`");
+    assert!(
+        confirm.lines.iter().any(|l| l.contains("ONEZONE_IA: reading it back costs")),
+        "{:?}",
+        confirm.lines
+    );
+    assert!(update(&mut s, key('n')).is_empty());
+    assert!(s.jobs.jobs.is_empty());
+    update(&mut s, key('r'));
+    let effects = update(&mut s, key('y'));
+    let [Effect::StartJob { spec: JobSpec::Restore(job), .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(job.id, "20261120T101500Z-db");
+    assert_eq!(job.container, "db");
+    let Confirmed::Restore(asked) = confirm.on_yes else { panic!() };
+    assert_eq!(&asked, job);
+}
+
+#[test]
+fn a_protected_profile_wants_the_container_name_typed() {
+    let mut s = with_snapshots(true);
+    update(&mut s, key('r'));
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("no prompt: {:?}", s.overlay) };
+    assert_eq!(p.title, "Protected profile: type `db` to restore");
+    for c in "dB".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty(), "a wrong name starts nothing");
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("the prompt went away") };
+    assert_eq!(p.error.as_deref(), Some("type `db` exactly to go ahead, or esc to cancel"));
+    update(&mut s, ctrl('u'));
+    update(&mut s, key('d'));
+    update(&mut s, key('b'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::StartJob { spec: JobSpec::Restore(_), .. }]), "{effects:?}");
+}
+
+#[test]
+fn an_incomplete_snapshot_is_never_restored_and_read_only_refuses_both() {
+    let mut s = with_snapshots(false);
+    update(&mut s, key('j'));
+    assert!(update(&mut s, key('r')).is_empty());
+    assert_eq!(s.overlay, None);
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("20261119T090000Z-db cannot be restored: incomplete: no manifest (an interrupted backup)")
+    );
+    s.settings.read_only = true;
+    for k in ['b', 'r'] {
+        assert!(update(&mut s, key(k)).is_empty());
+        assert!(s.flash.as_deref().unwrap().starts_with("read-only: "), "{:?}", s.flash);
+    }
 }

@@ -96,7 +96,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         Row::new(cells)
     });
     let mut widths =
-        vec![Constraint::Length(4), Constraint::Fill(1), Constraint::Length(if with_bar { 10 } else { 12 })];
+        vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if with_bar { 10 } else { 12 })];
     let mut header = vec!["KIND", "TARGET", "STATE"];
     if with_bar {
         widths.push(Constraint::Length(BAR as u16 + 5));

@@ -1,14 +1,186 @@
-//! Snapshots: database snapshots in S3.
+//! Snapshots: what is under the profile's bucket and prefix, newest first, with
+//! what it costs a month; `enter` shows a snapshot's manifest and what its
+//! storage class asks before a restore or a delete.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use super::{render_planned, setting_line};
-use crate::app::AppState;
+use super::{aws_line, filter_span, setting_line};
+use crate::app::{AppState, Load, PaneId};
+use crate::aws::AwsStatus;
+use crate::snapshots::{Snapshot, pricing};
+use crate::ui::format;
+
+/// From this inner width on, class and stored size get columns; from `WIDE` on, raw size and age too.
+const MEDIUM: u16 = 52;
+const WIDE: u16 = 70;
+/// Below this inner width a manifest's SHA-256 is shortened.
+const FULL_SHA: u16 = 80;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let p = &state.settings.profile;
-    let bucket = p.bucket.as_ref().map(|b| format!("s3://{b}/{}", p.prefix.as_deref().unwrap_or("")));
-    let needs = vec![setting_line("bucket", bucket.as_deref(), "bucket")];
-    render_planned(frame, area, "Will list S3 snapshots.", needs, state);
+    let place = p.bucket.as_ref().map(|b| format!("s3://{b}/{}", p.prefix.as_deref().unwrap_or("")));
+    if !matches!(state.aws, AwsStatus::Ready { .. }) || place.is_none() {
+        let lines = vec![
+            Line::from("Database snapshots in S3: back up (b), restore (r), manifests (enter)."),
+            setting_line("bucket", place.as_deref(), "bucket"),
+            aws_line(state),
+        ];
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let pane = &state.snapshots;
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    if let Some(snapshot) = pane.opened() {
+        let title = Line::from(vec![
+            Span::from(snapshot.id.clone()).bold().fg(Color::Cyan),
+            "  esc back".fg(Color::DarkGray),
+        ]);
+        frame.render_widget(Paragraph::new(title), head);
+        let lines = manifest_lines(snapshot, state.clock.wall, area.width >= FULL_SHA);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        return;
+    }
+    let editing = state.filtering && state.focus == PaneId::Snapshots;
+    let mut spans = vec![Span::from(place.unwrap_or_default()).fg(Color::DarkGray)];
+    if let Some(list) = pane.list.loaded() {
+        spans.push(Span::from(format!("  {} · {}", list.len(), monthly(list))).fg(Color::DarkGray));
+    }
+    if let Some(f) = filter_span(&pane.cursor, editing) {
+        spans.extend(["  ".into(), f]);
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), head);
+    match &pane.list {
+        Load::Loaded(_) => {}
+        Load::Idle | Load::Loading => {
+            frame.render_widget(Paragraph::new("loading snapshots…").fg(Color::DarkGray), body);
+            return;
+        }
+        Load::Failed(error) => {
+            let lines =
+                vec![Line::from("cannot list snapshots").fg(Color::Red).bold(), Line::from(error.clone())];
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), body);
+            return;
+        }
+    }
+    let visible = pane.visible();
+    if visible.is_empty() {
+        let text = if pane.cursor.filter.is_empty() {
+            "no snapshots yet — b backs up the profile's database"
+        } else {
+            "no snapshot matches the filter"
+        };
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray), body);
+        return;
+    }
+    let (wide, medium) = (area.width >= WIDE, area.width >= MEDIUM);
+    let rows = visible.iter().map(|s| {
+        let mut cells = vec![Cell::from(s.id.clone())];
+        if medium {
+            cells.push(Cell::from(short_class(s.storage_class())));
+        }
+        if wide {
+            let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
+            cells.push(Cell::from(Line::from(raw).right_aligned()));
+        }
+        if medium {
+            let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
+            cells.push(Cell::from(Line::from(stored).right_aligned()));
+        }
+        if wide {
+            let age = s.created().map_or("–".into(), |t| format::age(t, state.clock.wall));
+            cells.push(Cell::from(Line::from(age).right_aligned()));
+        }
+        cells.push(if s.is_complete() {
+            Cell::from("ok").fg(Color::Green)
+        } else {
+            Cell::from("incomplete").fg(Color::Yellow)
+        });
+        Row::new(cells)
+    });
+    let columns: &[(&str, Constraint, bool)] = &[
+        ("ID", Constraint::Fill(1), true),
+        ("CLASS", Constraint::Length(10), medium),
+        ("RAW", Constraint::Length(9), wide),
+        ("STORED", Constraint::Length(9), medium),
+        ("AGE", Constraint::Length(4), wide),
+        ("STATE", Constraint::Length(10), true),
+    ];
+    let shown = columns.iter().filter(|c| c.2);
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = shown.map(|c| (c.0, c.1)).unzip();
+    let header_style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD);
+    let highlight = if state.focus == PaneId::Snapshots {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::new()
+    };
+    let table =
+        Table::new(rows, widths).header(Row::new(header).style(header_style)).row_highlight_style(highlight);
+    let mut table_state = TableState::default().with_selected(Some(pane.cursor.selected));
+    frame.render_stateful_widget(table, body, &mut table_state);
+}
+
+/// `ONEZONE_IA` → `1Z-IA`: the class in a narrow column.
+fn short_class(class: &str) -> String {
+    match class {
+        "STANDARD" => "STD".into(),
+        "STANDARD_IA" => "STD-IA".into(),
+        "ONEZONE_IA" => "1Z-IA".into(),
+        "INTELLIGENT_TIERING" => "INT-TIER".into(),
+        "GLACIER_IR" => "GLACIER-IR".into(),
+        "DEEP_ARCHIVE" => "DEEP-ARCH".into(),
+        other => other.into(),
+    }
+}
+
+/// `$0.05/month`, over what is listed.
+fn monthly(list: &[Snapshot]) -> String {
+    let total: f64 = list
+        .iter()
+        .filter_map(|s| s.data.as_ref())
+        .map(|d| pricing::monthly_cost(&d.storage_class, d.size))
+        .sum();
+    format!("${total:.2}/month")
+}
+
+fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> {
+    let field = |k: &str, v: String| {
+        Line::from(vec![Span::from(format!("{k:<9}")).fg(Color::DarkGray), Span::from(v)])
+    };
+    let mut lines = Vec::new();
+    if let Some(problem) = &s.problem {
+        lines.push(Line::from(format!("cannot be restored: {problem}")).fg(Color::Yellow));
+    }
+    let class = s.storage_class().to_string();
+    let stored = s.data.as_ref().map_or(0, |d| d.size);
+    let age = s.created().map_or("?".into(), |t| format::age(t, now));
+    if let Some(m) = &s.manifest {
+        lines.push(field("created", format!("{} ({age} ago)", m.created)));
+        lines.push(field("source", format!("{} {} ({})", m.source.kind, m.source.name, m.source.image)));
+        lines.push(field(
+            "size",
+            format!("{} raw → {} stored", format::bytes(m.raw_bytes), format::bytes(m.stored_bytes)),
+        ));
+    }
+    lines.push(field("class", format!("{class}, ${:.3}/month", pricing::monthly_cost(&class, stored))));
+    if let Some(w) = pricing::restore_warning(&class, stored) {
+        lines.push(Line::from(format!("restore: {w}")).fg(Color::Yellow));
+    }
+    let age_days = s.created().map_or(0, |t| ((now - t).max(0) / 86_400) as u32);
+    if let Some(w) = pricing::delete_warning(&class, age_days) {
+        lines.push(Line::from(format!("delete: {w}")).fg(Color::Yellow));
+    }
+    if let Some(m) = &s.manifest {
+        let sha =
+            if full_sha { m.sha256.clone() } else { format!("{}…", &m.sha256[..m.sha256.len().min(24)]) };
+        lines.push(field("sha256", sha));
+        let preset = m.source.path.as_ref().map_or(m.preset.clone(), |p| format!("{} {p}", m.preset));
+        lines.push(field("preset", format!("{preset} ({}, {})", m.content, m.compression)));
+        lines.push(field("key", m.key.clone()));
+        lines.push(field("wharf", m.wharf_version.clone()));
+    }
+    lines
 }
