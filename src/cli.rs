@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Overrides, Preset, StorageClass};
+use crate::config::{Age, Overrides, Preset, StorageClass};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,6 +125,26 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         container: Option<String>,
         /// Go ahead without asking: the container's data is replaced
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete old and incomplete snapshots (manifest first) and abort stale uploads
+    Prune {
+        /// Keep this many newest complete snapshots [default: the profile's keep]
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Delete complete snapshots older than this, e.g. 30d, 12h, 2w [default: the profile's older_than]
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<Age>,
+        /// Say what would go, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Go ahead without asking
         #[arg(long)]
         yes: bool,
         #[command(flatten)]

@@ -118,6 +118,13 @@ pub fn main() -> ExitCode {
                 commands::restore(&settings, snapshot, container, yes, &place, json).await
             }
             Some(Command::Snapshots { place, json }) => commands::snapshots(&settings, &place, json).await,
+            Some(Command::Prune { keep, older_than, dry_run, yes, place, json }) => {
+                let retention = snapshots::prune::Retention {
+                    keep: keep.or(settings.profile.keep),
+                    older_than: older_than.or(settings.profile.older_than).map(|a| a.0),
+                };
+                commands::prune(&settings, retention, dry_run, yes, &place, json).await
+            }
         }
     });
     // Don't wait for background work (the engine watcher, AWS probes) to notice.

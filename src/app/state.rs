@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
-use crate::jobs::{JobId, JobKind, Progress, PushJob, RestoreJob};
+use crate::jobs::{JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
 use crate::snapshots::Snapshot;
 
 /// The six panes, in focus order.
@@ -359,6 +359,8 @@ pub enum Confirmed {
     CreateRepositoryAndPush(PushJob),
     /// Replace a container's data with a snapshot.
     Restore(RestoreJob),
+    /// Delete the snapshots listed.
+    Prune(PruneJob),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,7 +370,7 @@ pub enum PromptPurpose {
     /// The ECR `repository:tag` to push `image` to.
     PushTarget { image: String },
     /// A protected profile: `expected` typed exactly, and then `on_yes`.
-    TypeToConfirm { expected: String, on_yes: Confirmed },
+    TypeToConfirm { expected: String, on_yes: Box<Confirmed> },
 }
 
 /// What is drawn over the panes and takes the keys first.

@@ -13,9 +13,10 @@ use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::{
-    BackupJob, BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PushJob,
+    BackupJob, BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PruneJob, PushJob,
     RestoreJob,
 };
+use crate::snapshots::prune::{self, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 
 /// Work the event loop starts on behalf of `update`.
@@ -290,6 +291,7 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         Action::Push => start_push(state),
         Action::Backup => start_backup(state, effects),
         Action::Restore => start_restore(state),
+        Action::Prune => start_prune(state),
         Action::Deploy
         | Action::Rollback
         | Action::TailLogs
@@ -420,7 +422,7 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
                 return;
             }
             state.overlay = None;
-            confirmed(state, on_yes, effects);
+            confirmed(state, *on_yes, effects);
         }
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
@@ -448,6 +450,7 @@ fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>)
             start_job(state, JobSpec::Push(PushJob { create_repository: true, ..job }), effects);
         }
         Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
+        Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
     }
 }
 
@@ -484,12 +487,67 @@ fn ready_for_snapshots(state: &mut AppState, job: &str) -> Option<(String, Strin
 fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
     let Some((bucket, prefix)) = ready_for_snapshots(state, "backup") else { return };
     match BackupJob::from_settings(&state.settings, BackupRequest::default(), bucket, prefix) {
+        Ok(job)
+            if state
+                .jobs
+                .jobs
+                .iter()
+                .any(|j| j.state.is_active() && j.target == JobSpec::Backup(job.clone()).target()) =>
+        {
+            state.flash = Some(format!("a backup of {} is already running (see Jobs)", job.container));
+        }
         Ok(job) => {
             state.flash = Some(format!("backing up {} (see Jobs)", job.container));
             start_job(state, JobSpec::Backup(job), effects);
         }
         Err(message) => state.flash = Some(format!("backup: {message}")),
     }
+}
+
+/// Lines of a prune's confirmation before the rest are summed up.
+const PRUNE_LINES: usize = 6;
+
+fn start_prune(state: &mut AppState) {
+    if state.focus != PaneId::Snapshots {
+        state.focus = PaneId::Snapshots;
+        state.flash = Some("prune: this is what is there; press the key again to see what would go".into());
+        return;
+    }
+    let Some((bucket, prefix)) = ready_for_snapshots(state, "prune") else { return };
+    let Some(list) = state.snapshots.list.loaded() else {
+        state.flash = Some("prune: the list of snapshots has not loaded yet".into());
+        return;
+    };
+    let profile = &state.settings.profile;
+    let retention = Retention { keep: profile.keep, older_than: profile.older_than.map(|a| a.0) };
+    let doomed = prune::plan(list, retention, &prefix, state.clock.wall);
+    if doomed.is_empty() {
+        state.flash = Some(format!("prune: nothing to delete ({})", retention.describe()));
+        return;
+    }
+    let bytes: u64 = doomed.iter().map(|d| d.bytes).sum();
+    let mut lines = vec![
+        format!(
+            "Delete {} snapshot{} ({})?",
+            doomed.len(),
+            if doomed.len() == 1 { "" } else { "s" },
+            crate::ui::format::bytes(bytes)
+        ),
+        format!("Retention: {}.", retention.describe()),
+    ];
+    for d in doomed.iter().take(PRUNE_LINES) {
+        lines.push(format!("  {} — {}", d.id, d.reason));
+    }
+    if doomed.len() > PRUNE_LINES {
+        lines.push(format!("  … and {} more", doomed.len() - PRUNE_LINES));
+    }
+    let early = doomed.iter().filter(|d| d.warning.is_some()).count();
+    if early > 0 {
+        lines.push(format!("{early} of them are billed for their minimum storage duration anyway."));
+    }
+    let job = PruneJob { bucket, prefix, doomed };
+    state.overlay =
+        Some(Overlay::Confirm(Confirm { title: "Prune".into(), lines, on_yes: Confirmed::Prune(job) }));
 }
 
 fn start_restore(state: &mut AppState) {
@@ -526,7 +584,7 @@ fn start_restore(state: &mut AppState) {
         let mut prompt = Prompt::new(
             format!("Protected profile: type `{expected}` to restore"),
             String::new(),
-            PromptPurpose::TypeToConfirm { expected, on_yes: Confirmed::Restore(job) },
+            PromptPurpose::TypeToConfirm { expected, on_yes: Box::new(Confirmed::Restore(job)) },
         );
         prompt.note = lines;
         state.overlay = Some(Overlay::Prompt(prompt));
@@ -629,8 +687,8 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
             if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
                 pushed = job.repository.clone();
             }
-            // A finished backup, or a failed one (nothing should be left, and the list shows it).
-            backed_up = job.kind == JobKind::Backup;
+            // A finished backup or prune, or a failed one: the list shows what is there now.
+            backed_up = matches!(job.kind, JobKind::Backup | JobKind::Prune);
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use super::{code, exit, run_job};
 use crate::app::Clock;
-use crate::aws::{self, AwsStatus};
+use crate::aws::{self, AwsClients, AwsStatus};
 use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::jobs::backup::BackupRequest;
-use crate::jobs::{BackupJob, JobSpec, RestoreJob};
+use crate::jobs::{BackupJob, JobSpec, PruneJob, RestoreJob};
+use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 use crate::ui::format;
 
@@ -73,24 +74,86 @@ pub async fn restore(
     run_job(JobSpec::Restore(job), json, aws).await
 }
 
-pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> ExitCode {
-    let (bucket, prefix) = match place(settings, at) {
-        Ok(p) => p,
-        Err(status) => return status,
-    };
+/// The clients and every snapshot under the place, or the exit status that says why not.
+async fn listed(
+    settings: &Settings,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(AwsClients, Vec<Snapshot>), ExitCode> {
     let (status, clients) = aws::connect(&settings.profile).await;
     let (AwsStatus::Ready { .. }, Some(clients)) = (&status, clients) else {
         if let AwsStatus::NoCredentials { error, .. } = status {
             eprintln!("error: no AWS credentials: {error}");
         }
-        return code(exit::FAILED);
+        return Err(code(exit::FAILED));
     };
-    let list = match snapshots::list(&clients.s3, &bucket, &prefix).await {
-        Ok(list) => list,
+    match snapshots::list(&clients.s3, bucket, prefix).await {
+        Ok(list) => Ok((clients, list)),
         Err(e) => {
             eprintln!("error: cannot list s3://{bucket}/{prefix}: {e}");
-            return code(exit::FAILED);
+            Err(code(exit::FAILED))
         }
+    }
+}
+
+pub async fn prune(
+    settings: &Settings,
+    retention: Retention,
+    dry_run: bool,
+    yes: bool,
+    at: &SnapshotPlace,
+    json: bool,
+) -> ExitCode {
+    if settings.read_only && !dry_run {
+        return usage("prune deletes snapshots, and --read-only is set (--dry-run still works)");
+    }
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let (clients, list) = match listed(settings, &bucket, &prefix).await {
+        Ok(v) => v,
+        Err(status) => return status,
+    };
+    let doomed = plan::plan(&list, retention, &prefix, Clock::now().wall);
+    eprintln!("retention: {}", retention.describe());
+    for d in &doomed {
+        eprintln!(
+            "{} {} ({}, {})",
+            if dry_run { "would delete" } else { "delete" },
+            d.id,
+            d.reason,
+            format::bytes(d.bytes)
+        );
+        if let Some(w) = &d.warning {
+            eprintln!("  note: {w}");
+        }
+    }
+    if doomed.is_empty() {
+        eprintln!("no snapshot to delete; stale uploads (over a day old) are aborted when not a dry run");
+    }
+    if dry_run {
+        if json {
+            let ids: Vec<&str> = doomed.iter().map(|d| d.id.as_str()).collect();
+            println!("{}", json!({ "dry_run": true, "would_delete": ids }));
+        }
+        return code(exit::OK);
+    }
+    if !yes {
+        return usage("prune deletes what is listed above; add --yes to go ahead, or --dry-run to only look");
+    }
+    let job = PruneJob { bucket, prefix, doomed };
+    run_job(JobSpec::Prune(job), json, Some(clients)).await
+}
+
+pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> ExitCode {
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let list = match listed(settings, &bucket, &prefix).await {
+        Ok((_, list)) => list,
+        Err(status) => return status,
     };
     if json {
         let rows: Vec<_> = list.iter().map(to_json).collect();

@@ -38,6 +38,10 @@ pub struct Profile {
     pub bucket: Option<String>,
     pub prefix: Option<String>,
     pub storage_class: Option<StorageClass>,
+    /// Retention for `wharf prune` and the pane's prune: keep this many newest snapshots…
+    pub keep: Option<usize>,
+    /// …and delete what is older than this (`30d`, `12h`, `2w`).
+    pub older_than: Option<Age>,
     /// Deploy and restore need the service or container name typed to confirm.
     #[serde(default)]
     pub protected: bool,
@@ -80,6 +84,27 @@ pub enum StorageClass {
     OnezoneIa,
     IntelligentTiering,
     GlacierIr,
+}
+
+/// A span of time written as people write it: `30d`, `12h`, `2w`, `90m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Age(pub std::time::Duration);
+
+impl std::str::FromStr for Age {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Age, String> {
+        humantime::parse_duration(s.trim())
+            .map(Age)
+            .map_err(|e| format!("invalid age `{s}`: {e} (write it like 30d, 12h or 2w)"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Age {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Age, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl StorageClass {

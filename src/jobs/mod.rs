@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod bake;
+pub mod prune;
 pub mod push;
 pub mod restore;
 
@@ -22,6 +23,7 @@ use crate::aws::AwsClients;
 
 pub use backup::BackupJob;
 pub use bake::BakeJob;
+pub use prune::PruneJob;
 pub use push::PushJob;
 pub use restore::RestoreJob;
 
@@ -36,6 +38,7 @@ pub enum JobKind {
     Push,
     Backup,
     Restore,
+    Prune,
 }
 
 impl JobKind {
@@ -45,6 +48,7 @@ impl JobKind {
             JobKind::Push => "push",
             JobKind::Backup => "backup",
             JobKind::Restore => "restore",
+            JobKind::Prune => "prune",
         }
     }
 }
@@ -109,6 +113,7 @@ pub enum JobSpec {
     Push(PushJob),
     Backup(BackupJob),
     Restore(RestoreJob),
+    Prune(PruneJob),
 }
 
 impl JobSpec {
@@ -118,6 +123,7 @@ impl JobSpec {
             JobSpec::Push(_) => JobKind::Push,
             JobSpec::Backup(_) => JobKind::Backup,
             JobSpec::Restore(_) => JobKind::Restore,
+            JobSpec::Prune(_) => JobKind::Prune,
         }
     }
 
@@ -135,6 +141,7 @@ impl JobSpec {
             JobSpec::Push(p) => format!("{} → {}:{}", p.image, p.repository, p.tag),
             JobSpec::Backup(b) => format!("{} → s3://{}/{}", b.container, b.bucket, b.prefix),
             JobSpec::Restore(r) => format!("{} → {}", r.id, r.container),
+            JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
         }
     }
 
@@ -145,6 +152,7 @@ impl JobSpec {
             JobSpec::Push(p) => p.run(ctx, aws).await,
             JobSpec::Backup(b) => b.run(ctx, aws).await,
             JobSpec::Restore(r) => r.run(ctx, aws).await,
+            JobSpec::Prune(p) => p.run(ctx, aws).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! each storage class costs and demands.
 
 pub mod pricing;
+pub mod prune;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -68,12 +69,15 @@ impl Snapshot {
         self.manifest.is_some() && self.problem.is_none()
     }
 
-    /// The creation time, from the manifest or else the data object (Unix seconds).
+    /// The creation time (Unix seconds): the manifest's, else the one in the
+    /// id, else the data object's.
     pub fn created(&self) -> Option<i64> {
+        let parse =
+            |text: &str| aws_sdk_s3::primitives::DateTime::from_str(text, DATE_TIME).ok().map(|t| t.secs());
         self.manifest
             .as_ref()
-            .and_then(|m| aws_sdk_s3::primitives::DateTime::from_str(&m.created, DATE_TIME).ok())
-            .map(|t| t.secs())
+            .and_then(|m| parse(&m.created))
+            .or_else(|| id_time(&self.id).and_then(|t| parse(&t)))
             .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
     }
 
@@ -106,6 +110,16 @@ pub fn new_id(now: i64, source: &str) -> String {
 /// Unix seconds as `2026-11-26T17:42:27Z`.
 pub fn rfc3339(unix: i64) -> String {
     aws_sdk_s3::primitives::DateTime::from_secs(unix).fmt(DATE_TIME).unwrap_or_default()
+}
+
+/// `20261126T175427Z-db` → `2026-11-26T17:54:27Z`.
+fn id_time(id: &str) -> Option<String> {
+    let stamp = id.get(..16)?;
+    let digits = |r: std::ops::Range<usize>| stamp.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    (stamp.as_bytes()[8] == b'T' && stamp.as_bytes()[15] == b'Z')
+        .then(|| format!("{y}-{mo}-{d}T{h}:{mi}:{s}Z"))
 }
 
 pub fn data_key(prefix: &str, id: &str, content: &str) -> String {

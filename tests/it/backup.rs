@@ -337,3 +337,185 @@ async fn s3_going_away_mid_upload_fails_the_backup_and_leaves_nothing_behind() {
     assert!(chain[0].starts_with("S3: cannot reach the AWS endpoint"), "{chain:?}");
     nothing_left(&moto_clients().await.s3, &bucket, "outage/").await;
 }
+
+fn snapshot_at(id: &str, complete: bool) -> wharf::snapshots::Snapshot {
+    let bare = wharf::snapshots::Snapshot { id: id.into(), data: None, manifest: None, problem: None };
+    let created = bare.created().expect("a time in the id");
+    let mut s = crate::support::sample_snapshots().remove(if complete { 0 } else { 1 });
+    s.id = id.into();
+    if let Some(m) = &mut s.manifest {
+        m.id = id.into();
+        m.created = wharf::snapshots::rfc3339(created);
+    }
+    if let Some(d) = &mut s.data {
+        d.key = format!("app/{id}/data.tar.zst");
+        d.last_modified = Some(created);
+    }
+    s
+}
+
+#[test]
+fn prune_keeps_the_newest_and_drops_the_old_and_the_incomplete() {
+    use wharf::snapshots::prune::{Retention, plan};
+    let now = 1_795_262_400; // 2026-11-22T08:00:00Z
+    let list = vec![
+        snapshot_at("20261122T073000Z-db", false), // incomplete, but 30 minutes old: maybe still writing
+        snapshot_at("20261121T000000Z-db", true),
+        snapshot_at("20261110T000000Z-db", true),
+        snapshot_at("20261109T000000Z-db", false), // incomplete and old
+        snapshot_at("20261001T000000Z-db", true),
+    ];
+    let ids =
+        |r: Retention| plan(&list, r, "app/", now).into_iter().map(|d| (d.id, d.reason)).collect::<Vec<_>>();
+
+    assert_eq!(
+        ids(Retention::default()),
+        [("20261109T000000Z-db".into(), "incomplete: no manifest (an interrupted backup)".into())],
+        "with no retention only incomplete snapshots go, and not one that may still be writing"
+    );
+    assert_eq!(
+        ids(Retention { keep: Some(1), older_than: None })
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["20261110T000000Z-db", "20261109T000000Z-db", "20261001T000000Z-db"]
+    );
+    let month = Some(Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        ids(Retention { keep: None, older_than: month }),
+        [
+            ("20261109T000000Z-db".into(), "incomplete: no manifest (an interrupted backup)".into()),
+            ("20261001T000000Z-db".into(), "older than 30days".into())
+        ]
+    );
+    // Keep protects: the two newest stay however old.
+    let keep_two_week = Retention { keep: Some(2), older_than: Some(Duration::from_secs(7 * 86_400)) };
+    assert_eq!(ids(keep_two_week).len(), 2, "{:?}", ids(keep_two_week));
+
+    let doomed = plan(&list, Retention { keep: Some(2), older_than: None }, "app/", now);
+    let last = doomed.last().unwrap();
+    assert_eq!(
+        last.keys,
+        ["app/20261001T000000Z-db/manifest.json", "app/20261001T000000Z-db/data.tar.zst"],
+        "manifest first"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wharf_prune_deletes_whole_snapshots_after_a_dry_run_and_a_yes() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let place = ["--bucket", bucket.as_str(), "--prefix", "p"];
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let out = wharf(
+            &[&["backup", "--container", &container, "--path", "/data/nested", "--json"], &place[..]]
+                .concat(),
+            home.path(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ids.push(result["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        ids.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        3,
+        "three ids, even within one second: {ids:?}"
+    );
+    // An interrupted backup of long ago: data and no manifest.
+    let s3 = moto_clients().await.s3;
+    s3.put_object()
+        .bucket(&bucket)
+        .key("p/20250101T000000Z-old/data.tar.zst")
+        .body(vec![1u8; 10].into())
+        .send()
+        .await
+        .unwrap();
+
+    let out = wharf(&[&["prune", "--keep", "1", "--dry-run", "--json"], &place[..]].concat(), home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut expected: Vec<&str> = vec![ids[1].as_str(), ids[0].as_str(), "20250101T000000Z-old"];
+    expected.sort_by(|a, b| b.cmp(a));
+    let mut would: Vec<&str> =
+        dry["would_delete"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    would.sort_by(|a, b| b.cmp(a));
+    assert_eq!(would, expected);
+    let count = |out: &Output| {
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len()
+    };
+    let listed = wharf(&[&["snapshots", "--json"], &place[..]].concat(), home.path());
+    assert_eq!(count(&listed), 4, "a dry run deletes nothing");
+
+    let out = wharf(&[&["prune", "--keep", "1"], &place[..]].concat(), home.path());
+    assert_eq!(out.status.code(), Some(2), "no --yes: nothing happens");
+    assert_eq!(count(&wharf(&[&["snapshots", "--json"], &place[..]].concat(), home.path())), 4);
+
+    let out = wharf(&[&["prune", "--keep", "1", "--yes", "--json"], &place[..]].concat(), home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed = wharf(&[&["snapshots", "--json"], &place[..]].concat(), home.path());
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], ids[2].as_str(), "the newest stays");
+    let objects = s3.list_objects_v2().bucket(&bucket).prefix("p/").send().await.unwrap();
+    assert_eq!(objects.contents().len(), 2, "its data and manifest, nothing else");
+
+    let out = wharf(&["--read-only", "prune", "--keep", "0", "--yes", "--bucket", &bucket], home.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn prune_aborts_only_wharfs_own_uploads_older_than_a_day() {
+    use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
+    use aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput;
+    use aws_sdk_s3::types::MultipartUpload;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let upload = |key: &str, id: &str, age: i64| {
+        MultipartUpload::builder()
+            .key(key)
+            .upload_id(id)
+            .initiated(aws_sdk_s3::primitives::DateTime::from_secs(now - age))
+            .build()
+    };
+    let (stale, fresh, foreign) = (
+        upload("p/20261101T000000Z-db/data.tar.zst", "stale", 2 * 86_400),
+        upload("p/20261126T000000Z-db/data.tar.zst", "fresh", 3600),
+        upload("p/someone-else.bin", "foreign", 9 * 86_400),
+    );
+    let list = mock!(aws_sdk_s3::Client::list_multipart_uploads).then_output(move || {
+        ListMultipartUploadsOutput::builder()
+            .uploads(stale.clone())
+            .uploads(fresh.clone())
+            .uploads(foreign.clone())
+            .is_truncated(false)
+            .build()
+    });
+    let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
+        .match_requests(|r| r.upload_id() == Some("stale"))
+        .then_output(|| AbortMultipartUploadOutput::builder().build());
+    let interceptor =
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&list).with_rule(&abort);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .with_test_defaults()
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    );
+    let mut clients = moto_clients().await;
+    clients.s3 = s3;
+
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut pool = JobPool::new(1, tx);
+    let job = wharf::jobs::PruneJob { bucket: "b".into(), prefix: "p/".into(), doomed: vec![] };
+    pool.submit(1, JobSpec::Prune(job), Some(clients));
+    let JobResult::Done(output) = result_of(&mut rx, Duration::from_secs(10)).await else {
+        panic!("prune failed")
+    };
+    assert_eq!(output.json["aborted_uploads"], serde_json::json!(["p/20261101T000000Z-db/data.tar.zst"]));
+    assert_eq!(abort.num_calls(), 1, "the fresh and the foreign upload are left alone");
+}

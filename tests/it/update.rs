@@ -599,3 +599,33 @@ fn an_incomplete_snapshot_is_never_restored_and_read_only_refuses_both() {
         assert!(s.flash.as_deref().unwrap().starts_with("read-only: "), "{:?}", s.flash);
     }
 }
+
+#[test]
+fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
+    let mut s = with_snapshots(false);
+    assert!(update(&mut s, key('P')).is_empty());
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else { panic!("no confirmation: {:?}", s.overlay) };
+    assert_eq!(
+        confirm.lines,
+        [
+            "Delete 1 snapshot (150.0 MB)?",
+            "Retention: no retention set: only incomplete snapshots go.",
+            "  20261119T090000Z-db — incomplete: no manifest (an interrupted backup)",
+        ]
+    );
+    let effects = update(&mut s, key('y'));
+    let [Effect::StartJob { spec: JobSpec::Prune(job), .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(job.doomed[0].keys[0], "app/20261119T090000Z-db/manifest.json");
+
+    // With a retention of one, the complete snapshot stays too: nothing more goes.
+    s.settings.profile.keep = Some(1);
+    update(&mut s, key('P'));
+    let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!() };
+    assert_eq!(confirm.lines[0], "Delete 1 snapshot (150.0 MB)?");
+    update(&mut s, key('n'));
+    s.settings.profile.keep = Some(0);
+    update(&mut s, key('P'));
+    let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!() };
+    assert_eq!(confirm.lines[0], "Delete 2 snapshots (460.0 MB)?");
+    assert!(confirm.lines.last().unwrap().contains("billed for their minimum storage duration"), "{confirm:?}");
+}

@@ -1,0 +1,83 @@
+//! Prune: delete whole snapshots (manifest first) and abort wharf's own
+//! multipart uploads that were left open for more than a day.
+
+use serde_json::json;
+
+use super::{JobContext, JobError, JobOutput, Progress};
+use crate::aws::s3;
+use crate::aws::{AwsClients, AwsError};
+use crate::snapshots::prune::{Doomed, STALE_UPLOAD_SECS, is_wharf_data_key};
+
+/// Delete `doomed` from `bucket`, and abort stale uploads under `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneJob {
+    pub bucket: String,
+    /// Normalised (empty or ending in `/`).
+    pub prefix: String,
+    pub doomed: Vec<Doomed>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
+    NoAws,
+    #[error("S3: {0} (deleted so far: {1})")]
+    Aws(AwsError, String),
+}
+
+impl PruneJob {
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let aws = aws.ok_or(PruneError::NoAws)?;
+        let mut deleted: Vec<String> = Vec::new();
+        let failed = |e: AwsError, deleted: &[String]| {
+            let so_far = if deleted.is_empty() { "none".to_string() } else { deleted.join(", ") };
+            PruneError::Aws(e, so_far)
+        };
+        let total = self.doomed.len() as u64;
+        for (i, d) in self.doomed.iter().enumerate() {
+            ctx.progress(Progress {
+                stage: format!("deleting {}", d.id),
+                done: i as u64,
+                total: Some(total),
+                bytes: false,
+                detail: vec![],
+            });
+            // One key at a time, in order: the manifest goes before the data.
+            for key in &d.keys {
+                s3::delete(&aws.s3, &self.bucket, std::slice::from_ref(key))
+                    .await
+                    .map_err(|e| failed(e, &deleted))?;
+            }
+            deleted.push(d.id.clone());
+        }
+        ctx.progress(Progress::stage("aborting stale uploads"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let mut aborted = Vec::new();
+        for upload in
+            s3::open_uploads(&aws.s3, &self.bucket, &self.prefix).await.map_err(|e| failed(e, &deleted))?
+        {
+            let stale = upload.initiated.is_some_and(|t| now - t > STALE_UPLOAD_SECS);
+            if stale && is_wharf_data_key(&self.prefix, &upload.key) {
+                s3::abort(&aws.s3, &self.bucket, &upload.key, &upload.upload_id)
+                    .await
+                    .map_err(|e| failed(e, &deleted))?;
+                aborted.push(upload.key);
+            }
+        }
+        let freed: u64 = self.doomed.iter().map(|d| d.bytes).sum();
+        Ok(JobOutput {
+            summary: format!(
+                "deleted {} snapshot{} ({}), aborted {} stale upload{}",
+                deleted.len(),
+                if deleted.len() == 1 { "" } else { "s" },
+                crate::ui::format::bytes(freed),
+                aborted.len(),
+                if aborted.len() == 1 { "" } else { "s" }
+            ),
+            copy: None,
+            json: json!({ "deleted": deleted, "aborted_uploads": aborted, "freed_bytes": freed }),
+        })
+    }
+}
