@@ -519,3 +519,69 @@ async fn prune_aborts_only_wharfs_own_uploads_older_than_a_day() {
     assert_eq!(output.json["aborted_uploads"], serde_json::json!(["p/20261101T000000Z-db/data.tar.zst"]));
     assert_eq!(abort.num_calls(), 1, "the fresh and the foreign upload are left alone");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_commands_stream_a_dump_out_and_back_in_and_failures_leave_nothing() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"default_profile = "t"
+[profiles.t]
+bucket = "{bucket}"
+prefix = "dumps"
+storage_class = "STANDARD_IA"
+[profiles.t.database]
+container = "{container}"
+preset = "custom"
+backup_command = ["cat", "/data/blob.bin"]
+restore_command = ["sh", "-c", "cat > /data/restored.bin"]
+"#
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+
+    let out = wharf(&["backup", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["key"].as_str().unwrap().ends_with("/data.dump.zst"), "{result}");
+    assert_eq!(result["storage_class"], "STANDARD_IA", "the profile's class");
+    assert_eq!(result["raw_bytes"], 3000 * 1024, "exactly the command's stdout");
+
+    let out = wharf(&["restore", result["id"].as_str().unwrap(), "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sums = docker(&["exec", &container, "md5sum", "/data/blob.bin", "/data/restored.bin"]);
+    let sums: Vec<&str> = sums.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(sums[0], sums[1], "the dump went in on stdin byte for byte");
+
+    // A command that fails: its stderr is in the message, and S3 holds nothing new.
+    let before =
+        moto_clients().await.s3.list_objects_v2().bucket(&bucket).send().await.unwrap().contents().len();
+    let out = wharf(&["backup", "--preset", "path", "--path", "/nope"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.trim_end().ends_with(&format!("no path `/nope` in container `{container}`")),
+        "{message}"
+    );
+    std::fs::write(
+        home.path().join("wharf.toml"),
+        std::fs::read_to_string(home.path().join("wharf.toml"))
+            .unwrap()
+            .replace("/data/blob.bin\"]", "/data/missing\"]"),
+    )
+    .unwrap();
+    let out = wharf(&["backup"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!(
+            "`cat /data/missing` in {container} exited with 1: cat: can't open '/data/missing'"
+        )),
+        "{message}"
+    );
+    let s3 = moto_clients().await.s3;
+    assert_eq!(s3.list_objects_v2().bucket(&bucket).send().await.unwrap().contents().len(), before);
+    let uploads = s3.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+}

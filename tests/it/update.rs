@@ -604,7 +604,9 @@ fn an_incomplete_snapshot_is_never_restored_and_read_only_refuses_both() {
 fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
     let mut s = with_snapshots(false);
     assert!(update(&mut s, key('P')).is_empty());
-    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else { panic!("no confirmation: {:?}", s.overlay) };
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else {
+        panic!("no confirmation: {:?}", s.overlay)
+    };
     assert_eq!(
         confirm.lines,
         [
@@ -627,5 +629,8 @@ fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
     update(&mut s, key('P'));
     let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!() };
     assert_eq!(confirm.lines[0], "Delete 2 snapshots (460.0 MB)?");
-    assert!(confirm.lines.last().unwrap().contains("billed for their minimum storage duration"), "{confirm:?}");
+    assert!(
+        confirm.lines.last().unwrap().contains("billed for their minimum storage duration"),
+        "{confirm:?}"
+    );
 }
