@@ -19,10 +19,13 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
     let tty = std::io::stderr().is_terminal();
     let mut last_stage = String::new();
     let mut interrupted = false;
+    // One listener for the whole run: a Ctrl-C between two events must not be lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         let event = tokio::select! {
             event = rx.recv() => event,
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
                 pool.cancel(1);
                 continue;

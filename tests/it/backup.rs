@@ -585,3 +585,49 @@ restore_command = ["sh", "-c", "cat > /data/restored.bin"]
     let uploads = s3.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
+    use std::io::BufRead;
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    fill(&container, 96);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
+        .args([
+            "backup",
+            "--container",
+            &container,
+            "--path",
+            "/data",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "int",
+        ])
+        .current_dir(home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("backing up: read") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "wharf ended before backing up: {seen}");
+        seen.push_str(&line);
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{seen}{rest}");
+    assert!(output.stdout.is_empty());
+    nothing_left(&moto_clients().await.s3, &bucket, "int/").await;
+}
