@@ -24,7 +24,7 @@ use crate::snapshots::{self, Manifest, pricing};
 use crate::ui::format;
 
 /// Bytes per ranged GET, and how many run at once.
-const RANGE: u64 = 8 << 20;
+const RANGE: u64 = 4 << 20;
 const RANGES_IN_FLIGHT: usize = 4;
 
 /// Restore snapshot `id` from `bucket`/`prefix` into `container`.
@@ -116,41 +116,32 @@ pub enum RestoreError {
 impl RestoreJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let dir = self.cache.join(&self.id);
-        let (manifest, data, from_cache) = tokio::select! {
-            _ = ctx.cancel.cancelled() => {
-                let _ = std::fs::remove_file(dir.join("data.part"));
-                return Err(Cancelled.into());
-            }
-            r = self.fetch(&ctx, &dir, aws.as_ref()) => r?,
-        };
-        ctx.progress(Progress::stage(format!("verified {} ({})", self.id, &manifest.sha256[..12])));
+        // The staging directory in the container while one exists, for the clean-up.
+        let staging = std::sync::Mutex::new(None::<(String, String)>);
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
-        let container = engine.container(&self.container).await.map_err(RestoreError::from)?;
-        if !container.running {
-            return Err(RestoreError::Docker(DockerError::NotRunning(container.name)).into());
-        }
-        tokio::select! {
-            _ = ctx.cancel.cancelled() => {
-                // Only the unpacking can be interrupted; its leftovers go.
-                if let Some(path) = &manifest.source.path {
-                    let _ = engine.exec(&container.name, &["rm".into(), "-rf".into(), "--".into(), staging(path, &self.id)]).await;
-                }
-                return Err(Cancelled.into());
+        let outcome = tokio::select! {
+            _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
+            r = self.restore(&ctx, &dir, aws.as_ref(), &engine, &staging) => r.map_err(JobError::from),
+        };
+        if outcome.is_err() {
+            let _ = std::fs::remove_file(dir.join("data.part"));
+            let left = staging.lock().map(|mut s| s.take()).unwrap_or_default();
+            if let Some((container, path)) = left {
+                let _ = engine.exec(&container, &argv(&["rm", "-rf", "--", &path])).await;
             }
-            r = self.apply(&ctx, &engine, &container.name, &manifest, &data) => r?,
         }
+        let (manifest, container, from_cache) = outcome?;
         Ok(JobOutput {
             summary: format!(
-                "{} restored into {} ({}{})",
+                "{} restored into {container} ({}{})",
                 self.id,
-                container.name,
                 format::bytes(manifest.raw_bytes),
                 if from_cache { ", from the cache" } else { "" }
             ),
             copy: None,
             json: json!({
                 "id": self.id,
-                "container": container.name,
+                "container": container,
                 "raw_bytes": manifest.raw_bytes,
                 "sha256": manifest.sha256,
                 "from_cache": from_cache,
@@ -158,32 +149,100 @@ impl RestoreJob {
         })
     }
 
-    /// The manifest and a verified local copy of the data: the cache's when it
-    /// checks out, else a fresh download.
-    async fn fetch(
+    /// The whole restore; on an error the caller removes what is left.
+    async fn restore(
         &self,
         ctx: &JobContext,
         dir: &Path,
         aws: Option<&AwsClients>,
-    ) -> Result<(Manifest, PathBuf, bool), RestoreError> {
-        if let Ok(text) = std::fs::read(dir.join("manifest.json")) {
-            if let Ok(manifest) = serde_json::from_slice::<Manifest>(&text) {
-                let data = dir.join(data_file(&manifest));
-                if data.exists() {
-                    ctx.progress(Progress::stage("checking the cached copy"));
-                    let path = data.clone();
-                    let (size, sha) = tokio::task::spawn_blocking(move || hash_file(&path))
-                        .await
-                        .map_err(|e| RestoreError::Decompress(e.to_string()))??;
-                    if size == manifest.stored_bytes && sha == manifest.sha256 {
-                        return Ok((manifest, data, true));
-                    }
-                    tracing::warn!(id = %self.id, "cached snapshot does not match its manifest; fetching again");
-                    let _ = std::fs::remove_file(&data);
-                }
-            }
+        engine: &Engine,
+        staging: &Staging,
+    ) -> Result<(Manifest, String, bool), RestoreError> {
+        let cached = self.cached(ctx, dir).await?;
+        let container = engine.container(&self.container).await?;
+        if !container.running {
+            return Err(DockerError::NotRunning(container.name).into());
+        }
+        if let Some((manifest, data)) = cached {
+            self.apply_file(ctx, engine, &container.name, &manifest, &data, staging).await?;
+            return Ok((manifest, container.name, true));
         }
         let aws = aws.ok_or_else(|| RestoreError::NoAws(self.id.clone()))?;
+        let (manifest, text, size) = self.remote_manifest(ctx, aws).await?;
+        std::fs::create_dir_all(dir)?;
+        let part = dir.join("data.part");
+        let data = dir.join(data_file(&manifest));
+        let keep = |manifest_text: &[u8]| -> Result<(), RestoreError> {
+            std::fs::rename(&part, &data)?;
+            std::fs::write(dir.join("manifest.json"), manifest_text)?;
+            Ok(())
+        };
+        match manifest.preset.parse::<Preset>().ok() {
+            // A directory can be unpacked beside the live one while it downloads:
+            // it is swapped in only after the SHA-256 checks out.
+            Some(Preset::Path) => {
+                let path = manifest.source.path.clone().ok_or(RestoreError::NoPath)?;
+                let stage = self.stage(engine, &container.name, &path, staging).await?;
+                let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(2);
+                let (out_tx, out_rx) = mpsc::channel::<Bytes>(8);
+                let decompress =
+                    tokio::task::spawn_blocking(move || decompress(ChannelReader::new(raw_rx), out_tx));
+                let body =
+                    futures::stream::unfold(out_rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+                let (downloaded, extracted) = tokio::join!(
+                    self.download(ctx, aws, &manifest, size, &part, Some(raw_tx)),
+                    engine.extract(&container.name, &stage, body),
+                );
+                let decompressed = decompress.await.map_err(|e| RestoreError::Decompress(e.to_string()));
+                self.verify(&manifest, downloaded?)?;
+                extracted?;
+                decompressed??;
+                keep(&text)?;
+                self.swap(engine, &container.name, &path, &stage, staging).await?;
+            }
+            // A dump is applied as it is read: only a verified copy is.
+            Some(_) => {
+                let downloaded = self.download(ctx, aws, &manifest, size, &part, None).await;
+                self.verify(&manifest, downloaded?)?;
+                keep(&text)?;
+                self.apply_file(ctx, engine, &container.name, &manifest, &data, staging).await?;
+            }
+            None => return Err(RestoreError::Preset(self.id.clone(), manifest.preset.clone())),
+        }
+        Ok((manifest, container.name, false))
+    }
+
+    /// The manifest and data in the cache, if both are there and agree.
+    async fn cached(
+        &self,
+        ctx: &JobContext,
+        dir: &Path,
+    ) -> Result<Option<(Manifest, PathBuf)>, RestoreError> {
+        let Ok(text) = std::fs::read(dir.join("manifest.json")) else { return Ok(None) };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&text) else { return Ok(None) };
+        let data = dir.join(data_file(&manifest));
+        if !data.exists() {
+            return Ok(None);
+        }
+        ctx.progress(Progress::stage("checking the cached copy"));
+        let path = data.clone();
+        let (size, sha) = tokio::task::spawn_blocking(move || hash_file(&path))
+            .await
+            .map_err(|e| RestoreError::Decompress(e.to_string()))??;
+        if size == manifest.stored_bytes && sha == manifest.sha256 {
+            return Ok(Some((manifest, data)));
+        }
+        tracing::warn!(id = %self.id, "cached snapshot does not match its manifest; fetching again");
+        let _ = std::fs::remove_file(&data);
+        Ok(None)
+    }
+
+    /// The manifest from S3 (and its text, for the cache), and the data's size.
+    async fn remote_manifest(
+        &self,
+        ctx: &JobContext,
+        aws: &AwsClients,
+    ) -> Result<(Manifest, Vec<u8>, u64), RestoreError> {
         ctx.progress(Progress::stage("reading the manifest"));
         let key = snapshots::manifest_key(&self.prefix, &self.id);
         let text = s3::get(&aws.s3, &self.bucket, &key).await.map_err(|e| match e {
@@ -201,35 +260,26 @@ impl RestoreJob {
             let warning = pricing::restore_warning(&object.storage_class, object.size).unwrap_or_default();
             return Err(RestoreError::NeedsThaw(warning));
         }
-
-        std::fs::create_dir_all(dir)?;
-        let part = dir.join("data.part");
-        let result = self.download(ctx, aws, &manifest, object.size, &part).await;
-        let (size, sha) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = std::fs::remove_file(&part);
-                return Err(e);
-            }
-        };
-        if size != manifest.stored_bytes || sha != manifest.sha256 {
-            let _ = std::fs::remove_file(&part);
-            return Err(RestoreError::Corrupt {
-                id: self.id.clone(),
-                container: self.container.clone(),
-                expected: manifest.sha256.clone(),
-                actual: sha,
-                expected_bytes: manifest.stored_bytes,
-                actual_bytes: size,
-            });
-        }
-        let data = dir.join(data_file(&manifest));
-        std::fs::rename(&part, &data)?;
-        std::fs::write(dir.join("manifest.json"), &text)?;
-        Ok((manifest, data, false))
+        Ok((manifest, text.to_vec(), object.size))
     }
 
-    /// Ranged GETs, several at once, written in order and hashed on the way.
+    /// Size and SHA-256 as the manifest says, or the snapshot is refused.
+    fn verify(&self, manifest: &Manifest, (size, sha): (u64, String)) -> Result<(), RestoreError> {
+        if size == manifest.stored_bytes && sha == manifest.sha256 {
+            return Ok(());
+        }
+        Err(RestoreError::Corrupt {
+            id: self.id.clone(),
+            container: self.container.clone(),
+            expected: manifest.sha256.clone(),
+            actual: sha,
+            expected_bytes: manifest.stored_bytes,
+            actual_bytes: size,
+        })
+    }
+
+    /// Ranged GETs, several at once, written to `to` in order and hashed on the
+    /// way; each chunk also goes to `tee` while it listens.
     async fn download(
         &self,
         ctx: &JobContext,
@@ -237,6 +287,7 @@ impl RestoreJob {
         manifest: &Manifest,
         size: u64,
         to: &Path,
+        mut tee: Option<mpsc::Sender<Bytes>>,
     ) -> Result<(u64, String), RestoreError> {
         let mut file = std::fs::File::create(to)?;
         let mut hasher = Sha256::new();
@@ -250,29 +301,39 @@ impl RestoreJob {
             hasher.update(&chunk);
             file.write_all(&chunk)?;
             done += chunk.len() as u64;
+            // Unpacking may stop early (a corrupt snapshot breaks zstd); the
+            // download goes on so that the SHA-256 says what happened.
+            if let Some(t) = &tee {
+                if t.send(chunk).await.is_err() {
+                    tee = None;
+                }
+            }
             ctx.progress(Progress {
-                stage: format!("downloading {}", self.id),
+                stage: format!("fetching {}", self.id),
                 done,
                 total: Some(size),
                 bytes: true,
                 detail: vec![],
             });
         }
-        file.sync_all()?;
+        // No fsync: a cached copy is checked against its SHA-256 before every use.
         Ok((done, format!("{:x}", hasher.finalize())))
     }
 
-    async fn apply(
+    /// Restores from a verified local file: unpacked and swapped in, or fed to
+    /// the restore command.
+    async fn apply_file(
         &self,
         ctx: &JobContext,
         engine: &Engine,
         container: &str,
         manifest: &Manifest,
         data: &Path,
+        staging: &Staging,
     ) -> Result<(), RestoreError> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(8);
-        let path = data.to_path_buf();
-        let decompress = tokio::task::spawn_blocking(move || decompress(&path, tx));
+        let file = std::fs::File::open(data)?;
+        let decompress = tokio::task::spawn_blocking(move || decompress(file, tx));
         let total = manifest.raw_bytes;
         let id = self.id.clone();
         let progress = ctx.clone();
@@ -294,7 +355,8 @@ impl RestoreJob {
         let applied = match manifest.preset.parse::<Preset>().ok() {
             Some(Preset::Path) => {
                 let path = manifest.source.path.clone().ok_or(RestoreError::NoPath)?;
-                self.swap_in(engine, container, &path, body).await
+                let stage = self.stage(engine, container, &path, staging).await?;
+                engine.extract(container, &stage, body).await.map_err(RestoreError::from)
             }
             Some(preset) => {
                 let argv = self.restore_command(preset, &manifest.preset)?;
@@ -304,30 +366,49 @@ impl RestoreJob {
         };
         let decompressed = decompress.await.map_err(|e| RestoreError::Decompress(e.to_string()))?;
         applied?;
-        decompressed
+        decompressed?;
+        if let Some(path) = &manifest.source.path.clone().filter(|_| manifest.preset == Preset::Path.as_str())
+        {
+            let stage = staging_path(path, &self.id);
+            self.swap(engine, container, path, &stage, staging).await?;
+        }
+        Ok(())
     }
 
-    /// Unpacks the tar beside `path`, then replaces `path` with it.
-    async fn swap_in(
+    /// Makes the (empty) directory the snapshot is unpacked into, beside `path`.
+    async fn stage(
         &self,
         engine: &Engine,
         container: &str,
         path: &str,
-        body: impl futures::Stream<Item = Bytes> + Send + 'static,
+        staging: &Staging,
+    ) -> Result<String, RestoreError> {
+        let stage = staging_path(path, &self.id);
+        if let Ok(mut s) = staging.lock() {
+            *s = Some((container.to_string(), stage.clone()));
+        }
+        engine.exec(container, &argv(&["rm", "-rf", "--", &stage])).await?;
+        engine.exec(container, &argv(&["mkdir", "-p", "--", &stage])).await?;
+        Ok(stage)
+    }
+
+    /// Replaces `path` with the complete, verified copy unpacked in `stage`.
+    async fn swap(
+        &self,
+        engine: &Engine,
+        container: &str,
+        path: &str,
+        stage: &str,
+        staging: &Staging,
     ) -> Result<(), RestoreError> {
         let path = path.trim_end_matches('/');
         let base = path.rsplit('/').next().filter(|b| !b.is_empty()).ok_or(RestoreError::NoPath)?;
-        let staging = staging(path, &self.id);
-        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        engine.exec(container, &argv(&["mkdir", "-p", &staging])).await?;
-        if let Err(e) = engine.extract(container, &staging, body).await {
-            let _ = engine.exec(container, &argv(&["rm", "-rf", "--", &staging])).await;
-            return Err(e.into());
-        }
-        // From here on the new contents are complete: swap them in.
         engine.exec(container, &argv(&["rm", "-rf", "--", path])).await?;
-        engine.exec(container, &argv(&["mv", "--", &format!("{staging}/{base}"), path])).await?;
-        engine.exec(container, &argv(&["rmdir", "--", &staging])).await?;
+        engine.exec(container, &argv(&["mv", "--", &format!("{stage}/{base}"), path])).await?;
+        engine.exec(container, &argv(&["rmdir", "--", stage])).await?;
+        if let Ok(mut s) = staging.lock() {
+            *s = None;
+        }
         Ok(())
     }
 
@@ -352,9 +433,16 @@ impl RestoreJob {
     }
 }
 
+/// The container and directory of a restore's staging copy, while there is one.
+type Staging = std::sync::Mutex<Option<(String, String)>>;
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
 /// Where a `path` snapshot is unpacked before it replaces `path`: beside it, on
 /// the same file system, so the swap is a rename.
-fn staging(path: &str, id: &str) -> String {
+fn staging_path(path: &str, id: &str) -> String {
     let path = path.trim_end_matches('/');
     let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
     format!("{parent}/.wharf-restore-{id}")
@@ -380,11 +468,10 @@ fn hash_file(path: &Path) -> Result<(u64, String), RestoreError> {
     }
 }
 
-/// Streams the decompressed data into `tx`, a chunk at a time.
-fn decompress(path: &Path, tx: mpsc::Sender<Bytes>) -> Result<(), RestoreError> {
-    let file = std::fs::File::open(path)?;
+/// Streams the decompressed `input` into `tx`, a chunk at a time.
+fn decompress(input: impl Read, tx: mpsc::Sender<Bytes>) -> Result<(), RestoreError> {
     let mut decoder =
-        zstd::stream::read::Decoder::new(file).map_err(|e| RestoreError::Decompress(e.to_string()))?;
+        zstd::stream::read::Decoder::new(input).map_err(|e| RestoreError::Decompress(e.to_string()))?;
     loop {
         let mut buffer = vec![0; 256 << 10];
         let n = decoder.read(&mut buffer).map_err(|e| RestoreError::Decompress(e.to_string()))?;
@@ -395,5 +482,31 @@ fn decompress(path: &Path, tx: mpsc::Sender<Bytes>) -> Result<(), RestoreError> 
         if tx.blocking_send(Bytes::from(buffer)).is_err() {
             return Ok(()); // The reader stopped; its own error says why.
         }
+    }
+}
+
+/// Blocking reads over a channel of chunks, for the decompressor's thread.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Bytes>) -> ChannelReader {
+        ChannelReader { rx, current: Bytes::new() }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
     }
 }

@@ -237,6 +237,8 @@ async fn a_corrupted_snapshot_is_refused_and_the_container_is_untouched() {
     assert!(message.contains(&format!("with SHA-256 {actual}")), "{message}");
     assert!(message.contains("the cached copy is deleted"), "{message}");
     assert_eq!(listing(&container), before, "the container is untouched");
+    let root = docker(&["exec", &container, "ls", "-a", "/"]);
+    assert!(!root.contains(".wharf-restore"), "the staging copy is gone: {root}");
     let cached = home.path().join(format!("cache/wharf/snapshots/{id}"));
     let left: Vec<_> =
         std::fs::read_dir(&cached).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
