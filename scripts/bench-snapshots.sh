@@ -66,7 +66,6 @@ printf '| data | operation | wharf MB/s | pipeline MB/s | ratio | wharf peak RSS
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'
 for gib in $sizes; do
   docker exec "$container" sh -c "rm -rf /data && mkdir /data && for i in \$(seq $gib); do head -c 805306368 /dev/urandom | base64 > /data/part\$i; done"
-  raw=$(docker exec "$container" sh -c 'cat /data/* | wc -c')
   for round in $(seq "$rounds"); do
     # Backup, wharf.
     t0=$(now)
@@ -74,6 +73,8 @@ for gib in $sizes; do
       --container "$container" --path /data --bucket bench --prefix "wharf-$gib" --json >"$work/backup.json"
     t1=$(now)
     id=$(python3 -c "import json; print(json.load(open('$work/backup.json'))['id'])")
+    # The tar of the directory: what both sides move.
+    raw=$(python3 -c "import json; print(json.load(open('$work/backup.json'))['raw_bytes'])")
     # Backup, the pipeline.
     t2=$(now)
     /usr/bin/time -f %M -o "$work/p1.rss" docker cp "$container:/data" - \

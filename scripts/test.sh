@@ -2,7 +2,8 @@
 # wharf's one test command: sets up every real part the tests use on a fresh
 # machine, runs the whole test suite, and stops what it started.
 #
-#   - Debian packages: busybox-static (test images), docker-registry (pushes)
+#   - Debian packages: busybox-static (test images), docker-registry (pushes),
+#     postgresql-15 (copied into a PostgreSQL test image for the postgres preset)
 #   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
 #     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL)
 #   - the test images, built locally with `docker import` (nothing is pulled)
@@ -20,11 +21,12 @@ fi
 missing=()
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c 'import moto, sys; v = tuple(int(x) for x in moto.__version__.split(".")[:3]); sys.exit(v < (5, 2, 5))' 2>/dev/null; then
@@ -56,6 +58,7 @@ say "moto server on $WHARF_TEST_MOTO_URL"
 
 say "building test images"
 bash scripts/test-images.sh
+bash scripts/test-image-postgres.sh
 
 say "cargo test"
 cargo test --locked "$@"

@@ -633,3 +633,82 @@ async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
     assert!(output.stdout.is_empty());
     nothing_left(&moto_clients().await.s3, &bucket, "int/").await;
 }
+
+/// A running PostgreSQL 15 (`scripts/test-image-postgres.sh` builds the image
+/// from Debian's packages), ready for connections.
+fn postgres_container(cleanup: &mut Cleanup) -> String {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(crate::support::repo_path("scripts/test-image-postgres.sh"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/test-image-postgres.sh failed");
+    });
+    let name = unique("wharf-it-pg");
+    docker(&["run", "-d", "--name", &name, "wharf-test/postgres:15"]);
+    cleanup.containers.push(name.clone());
+    crate::support::eventually(Duration::from_secs(60), "PostgreSQL to accept connections", || {
+        Command::new("docker")
+            .args(["exec", &name, "pg_isready", "-q", "-h", "/var/run/postgresql"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    name
+}
+
+fn psql(container: &str, database: &str, sql: &str) -> String {
+    docker(&[
+        "exec",
+        container,
+        "psql",
+        "-U",
+        "postgres",
+        "-d",
+        database,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-At",
+        "-c",
+        sql,
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postgres_preset_round_trips_a_real_database() {
+    let mut cleanup = Cleanup::default();
+    let container = postgres_container(&mut cleanup);
+    psql(&container, "postgres", "CREATE DATABASE app");
+    psql(
+        &container,
+        "app",
+        "CREATE TABLE notes (id int PRIMARY KEY, body text, blob bytea);
+         INSERT INTO notes SELECT i, md5(i::text), decode(md5(i::text) || md5((i * 7)::text), 'hex')
+           FROM generate_series(1, 20000) AS i;",
+    );
+    let fingerprint = "SELECT count(*) || ':' || md5(string_agg(id || body || encode(blob, 'hex'), ',' ORDER BY id)) FROM notes";
+    let before = psql(&container, "app", fingerprint);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[profiles.pg]\nbucket = \"{bucket}\"\n[profiles.pg.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n"
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+
+    let out = wharf(&["backup", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = object(&bucket, result["key"].as_str().unwrap()).await;
+    let dump = zstd::decode_all(&stored[..]).unwrap();
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
+
+    psql(
+        &container,
+        "app",
+        "DELETE FROM notes WHERE id % 3 = 0; UPDATE notes SET body = 'changed' WHERE id < 100",
+    );
+    assert_ne!(psql(&container, "app", fingerprint), before);
+    let out = wharf(&["restore", result["id"].as_str().unwrap(), "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(psql(&container, "app", fingerprint), before, "every row as it was");
+}

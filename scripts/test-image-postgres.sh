@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds wharf-test/postgres:15 without pulling anything: Debian's PostgreSQL 15
+# server and client binaries, the libraries they link, their share files and
+# busybox, in a root file system imported into the local engine. The container
+# initialises its cluster on first start (trust auth, user `postgres`) and
+# listens on /var/run/postgresql only. Idempotent. Needs postgresql-15 and
+# busybox-static installed on this machine (scripts/test.sh installs them).
+set -euo pipefail
+
+image=wharf-test/postgres:15
+if docker image inspect "$image" >/dev/null 2>&1; then
+  exit 0
+fi
+pg=/usr/lib/postgresql/15
+if [ ! -x "$pg/bin/postgres" ] || [ ! -x /bin/busybox ]; then
+  echo "test-image-postgres: postgresql-15 and busybox-static are needed (apt-get install postgresql-15 busybox-static)" >&2
+  exit 1
+fi
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/var/run/postgresql" "$root/var/lib/postgresql" "$root/usr/share"
+chmod 1777 "$root/tmp"
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+
+mkdir -p "$root$pg/bin"
+for tool in postgres initdb pg_ctl pg_isready pg_dump pg_restore psql; do
+  cp "$pg/bin/$tool" "$root$pg/bin/"
+done
+cp -r "$pg/lib" "$root$pg/lib"
+cp -r /usr/share/postgresql "$root/usr/share/postgresql"
+cp -r /usr/share/zoneinfo "$root/usr/share/zoneinfo"
+# Every shared library the binaries and the server's modules link, at its own path.
+{ ldd "$root$pg"/bin/* "$root$pg"/lib/*.so 2>/dev/null || true; } \
+  | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | sort -u \
+  | while read -r lib; do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+
+cat > "$root/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+postgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh
+PASSWD
+echo 'postgres:x:999:' > "$root/etc/group"
+chown -R 999:999 "$root/var/run/postgresql" "$root/var/lib/postgresql"
+
+cat > "$root/start" <<START
+#!/bin/sh
+set -e
+export PATH=$pg/bin:/bin
+data=/var/lib/postgresql/data
+[ -s "\$data/PG_VERSION" ] || initdb -D "\$data" -U postgres -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+exec postgres -D "\$data" -c listen_addresses= -k /var/run/postgresql
+START
+chmod 755 "$root/start"
+
+tar -C "$root" --numeric-owner -c . \
+  | docker import -c 'USER postgres' -c "ENV PATH=$pg/bin:/bin" -c 'CMD ["/start"]' - "$image" >/dev/null
+echo "test-image-postgres: built $image"
