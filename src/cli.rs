@@ -111,6 +111,18 @@ pub enum Command {
         /// STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR [default: the profile's, else STANDARD]
         #[arg(long, value_name = "CLASS")]
         storage_class: Option<StorageClass>,
+        /// Back up a database that runs in ECS: a one-off task of the service runs remote_backup_command
+        #[arg(long, conflicts_with_all = ["container", "preset", "path"])]
+        remote: bool,
+        /// With --remote: the ECS cluster [default: the profile's cluster]
+        #[arg(long, value_name = "C", requires = "remote")]
+        cluster: Option<String>,
+        /// With --remote: the ECS service [default: the profile's service]
+        #[arg(long, value_name = "S", requires = "remote")]
+        service: Option<String>,
+        /// With --remote: how long the task may take, e.g. 30m, 2h
+        #[arg(long, value_name = "AGE", requires = "remote")]
+        timeout: Option<Age>,
         #[command(flatten)]
         place: SnapshotPlace,
         /// Print the result as JSON

@@ -110,7 +110,25 @@ pub fn main() -> ExitCode {
                 });
                 commands::run_job(spec, json, None).await
             }
-            Some(Command::Backup { container, preset, path, storage_class, place, json }) => {
+            Some(Command::Backup {
+                remote: true,
+                cluster,
+                service,
+                storage_class,
+                timeout,
+                place,
+                json,
+                ..
+            }) => {
+                let request = commands::RemoteRequest {
+                    cluster,
+                    service,
+                    storage_class,
+                    timeout: timeout.map(|t| t.0),
+                };
+                commands::remote_backup(&settings, request, &place, json).await
+            }
+            Some(Command::Backup { container, preset, path, storage_class, place, json, .. }) => {
                 let request = jobs::backup::BackupRequest { container, preset, path, storage_class };
                 commands::backup(&settings, request, &place, json).await
             }

@@ -3,7 +3,9 @@
 //! No SDK type travels past this module.
 
 pub mod ecr;
+pub mod ecs;
 pub mod error;
+pub mod logs;
 pub mod s3;
 
 pub use ecr::{RegistryAuth, RegistryImage, Repository, TokenCache};

@@ -8,7 +8,7 @@ mod tags;
 
 pub use images::images;
 pub use job::run_job;
-pub use snapshots::{backup, cost_line, prune, restore, snapshots};
+pub use snapshots::{RemoteRequest, backup, cost_line, prune, remote_backup, restore, snapshots};
 pub use tags::tags;
 
 use std::process::ExitCode;

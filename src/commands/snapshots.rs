@@ -11,7 +11,7 @@ use crate::aws::{self, AwsClients, AwsStatus};
 use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::jobs::backup::BackupRequest;
-use crate::jobs::{BackupJob, JobSpec, PruneJob, RestoreJob};
+use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
 use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 use crate::ui::format;
@@ -33,6 +33,9 @@ fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String),
 }
 
 pub async fn backup(settings: &Settings, request: BackupRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
+    if settings.read_only {
+        return usage("backup writes a snapshot to S3, and --read-only is set");
+    }
     let place = match place(settings, at) {
         Ok(p) => p,
         Err(status) => return status,
@@ -43,6 +46,47 @@ pub async fn backup(settings: &Settings, request: BackupRequest, at: &SnapshotPl
     };
     let (_, aws) = aws::connect(&settings.profile).await;
     run_job(JobSpec::Backup(job), json, aws).await
+}
+
+/// What `wharf backup --remote` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteRequest {
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub storage_class: Option<crate::config::StorageClass>,
+    pub timeout: Option<std::time::Duration>,
+}
+
+pub async fn remote_backup(
+    settings: &Settings,
+    request: RemoteRequest,
+    at: &SnapshotPlace,
+    json: bool,
+) -> ExitCode {
+    if settings.read_only {
+        return usage("a remote backup starts an ECS task, and --read-only is set");
+    }
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let job = RemoteBackupJob::from_settings(
+        settings,
+        request.cluster,
+        request.service,
+        request.storage_class,
+        bucket,
+        prefix,
+    );
+    let mut job = match job {
+        Ok(job) => job,
+        Err(message) => return usage(&message),
+    };
+    if let Some(timeout) = request.timeout {
+        job.timeout = timeout;
+    }
+    let (_, aws) = aws::connect(&settings.profile).await;
+    run_job(JobSpec::RemoteBackup(job), json, aws).await
 }
 
 pub async fn restore(

@@ -11,6 +11,9 @@ use tokio::sync::mpsc;
 
 use super::{DockerError, Engine};
 
+/// How long unpacking an archive into a container may take.
+const UNPACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// How much of a failed command's stderr is kept for its error message.
 const STDERR_TAIL: usize = 2048;
 
@@ -73,7 +76,11 @@ impl Engine {
         body: impl Stream<Item = Bytes> + Send + 'static,
     ) -> Result<(), DockerError> {
         let options = UploadToContainerOptions { path: dir.to_string(), ..Default::default() };
+        // The engine answers once the whole archive is in: no request timeout
+        // (a few GiB take longer than the usual 30 s).
         self.docker
+            .clone()
+            .with_timeout(UNPACK_TIMEOUT)
             .upload_to_container(container, Some(options), bollard::body_stream(body))
             .await
             .map_err(|e| self.error(e))

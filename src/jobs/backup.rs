@@ -168,7 +168,10 @@ impl BackupJob {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
         let content = if path.is_some() { "tar" } else { "dump" };
-        let (id, key) = self.free_id(&aws, now, &container.name, content).await?;
+        let (id, key) =
+            snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &container.name, content)
+                .await
+                .map_err(BackupError::from)?;
 
         // The size to expect, for the ETA: `du` when the container runs and has it.
         let expected = match &path {
@@ -241,35 +244,6 @@ impl BackupJob {
                 "sha256": stored.sha256,
             }),
         })
-    }
-}
-
-impl BackupJob {
-    /// A new snapshot id and its data key, with `-2`, `-3` … added when a
-    /// snapshot of the same source was made in the same second.
-    async fn free_id(
-        &self,
-        aws: &AwsClients,
-        now: i64,
-        source: &str,
-        content: &str,
-    ) -> Result<(String, String), BackupError> {
-        let mut n = 1;
-        loop {
-            let source = if n == 1 { source.to_string() } else { format!("{source}-{n}") };
-            let id = snapshots::new_id(now, &source);
-            let key = snapshots::data_key(&self.prefix, &id, content);
-            let taken = |r: Result<s3::Object, AwsError>| match r {
-                Ok(_) => Ok(true),
-                Err(AwsError::NotFound(_)) => Ok(false),
-                Err(e) => Err(BackupError::Aws(e)),
-            };
-            let manifest = s3::head(&aws.s3, &self.bucket, &snapshots::manifest_key(&self.prefix, &id)).await;
-            if !taken(manifest)? && !taken(s3::head(&aws.s3, &self.bucket, &key).await)? {
-                return Ok((id, key));
-            }
-            n += 1;
-        }
     }
 }
 

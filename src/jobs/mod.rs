@@ -4,8 +4,10 @@
 
 pub mod backup;
 pub mod bake;
+mod pipe;
 pub mod prune;
 pub mod push;
+pub mod remote_backup;
 pub mod restore;
 
 use std::collections::HashMap;
@@ -25,6 +27,7 @@ pub use backup::BackupJob;
 pub use bake::BakeJob;
 pub use prune::PruneJob;
 pub use push::PushJob;
+pub use remote_backup::RemoteBackupJob;
 pub use restore::RestoreJob;
 
 /// Identifies a job for the whole session.
@@ -37,6 +40,7 @@ pub enum JobKind {
     Bake,
     Push,
     Backup,
+    RemoteBackup,
     Restore,
     Prune,
 }
@@ -47,6 +51,7 @@ impl JobKind {
             JobKind::Bake => "bake",
             JobKind::Push => "push",
             JobKind::Backup => "backup",
+            JobKind::RemoteBackup => "remote",
             JobKind::Restore => "restore",
             JobKind::Prune => "prune",
         }
@@ -112,6 +117,7 @@ pub enum JobSpec {
     Bake(BakeJob),
     Push(PushJob),
     Backup(BackupJob),
+    RemoteBackup(RemoteBackupJob),
     Restore(RestoreJob),
     Prune(PruneJob),
 }
@@ -122,6 +128,7 @@ impl JobSpec {
             JobSpec::Bake(_) => JobKind::Bake,
             JobSpec::Push(_) => JobKind::Push,
             JobSpec::Backup(_) => JobKind::Backup,
+            JobSpec::RemoteBackup(_) => JobKind::RemoteBackup,
             JobSpec::Restore(_) => JobKind::Restore,
             JobSpec::Prune(_) => JobKind::Prune,
         }
@@ -131,7 +138,7 @@ impl JobSpec {
     /// delete a temp file) see the cancellation and return [`Cancelled`];
     /// the others are simply dropped.
     pub fn cleans_up(&self) -> bool {
-        matches!(self, JobSpec::Backup(_) | JobSpec::Restore(_))
+        matches!(self, JobSpec::Backup(_) | JobSpec::RemoteBackup(_) | JobSpec::Restore(_))
     }
 
     /// What the job works on, for the Jobs pane.
@@ -140,6 +147,9 @@ impl JobSpec {
             JobSpec::Bake(b) => format!("{} → {}", b.container, b.reference),
             JobSpec::Push(p) => format!("{} → {}:{}", p.image, p.repository, p.tag),
             JobSpec::Backup(b) => format!("{} → s3://{}/{}", b.container, b.bucket, b.prefix),
+            JobSpec::RemoteBackup(r) => {
+                format!("{}/{} → s3://{}/{}", r.cluster, r.service, r.bucket, r.prefix)
+            }
             JobSpec::Restore(r) => format!("{} → {}", r.id, r.container),
             JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
         }
@@ -151,6 +161,7 @@ impl JobSpec {
             JobSpec::Bake(b) => b.run(ctx).await,
             JobSpec::Push(p) => p.run(ctx, aws).await,
             JobSpec::Backup(b) => b.run(ctx, aws).await,
+            JobSpec::RemoteBackup(r) => r.run(ctx, aws).await,
             JobSpec::Restore(r) => r.run(ctx, aws).await,
             JobSpec::Prune(p) => p.run(ctx, aws).await,
         }

@@ -15,6 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use super::pipe::ChannelReader;
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
@@ -482,31 +483,5 @@ fn decompress(input: impl Read, tx: mpsc::Sender<Bytes>) -> Result<(), RestoreEr
         if tx.blocking_send(Bytes::from(buffer)).is_err() {
             return Ok(()); // The reader stopped; its own error says why.
         }
-    }
-}
-
-/// Blocking reads over a channel of chunks, for the decompressor's thread.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
-}
-
-impl ChannelReader {
-    fn new(rx: mpsc::Receiver<Bytes>) -> ChannelReader {
-        ChannelReader { rx, current: Bytes::new() }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
     }
 }

@@ -130,6 +130,34 @@ pub fn manifest_key(prefix: &str, id: &str) -> String {
     format!("{prefix}{id}/manifest.json")
 }
 
+/// A new snapshot id and its data key, with `-2`, `-3` … added to the source
+/// when a snapshot of it was made in the same second.
+pub async fn free_id(
+    s3_client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    now: i64,
+    source: &str,
+    content: &str,
+) -> Result<(String, String), AwsError> {
+    let taken = |r: Result<Object, AwsError>| match r {
+        Ok(_) => Ok(true),
+        Err(AwsError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    };
+    let mut n = 1;
+    loop {
+        let source = if n == 1 { source.to_string() } else { format!("{source}-{n}") };
+        let id = new_id(now, &source);
+        let key = data_key(prefix, &id, content);
+        let manifest = s3::head(s3_client, bucket, &manifest_key(prefix, &id)).await;
+        if !taken(manifest)? && !taken(s3::head(s3_client, bucket, &key).await)? {
+            return Ok((id, key));
+        }
+        n += 1;
+    }
+}
+
 /// Where restores keep verified snapshots: `$XDG_CACHE_HOME/wharf/snapshots/`.
 pub fn cache_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "wharf").map(|d| d.cache_dir().join("snapshots"))

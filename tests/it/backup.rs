@@ -75,7 +75,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-async fn object(bucket: &str, key: &str) -> Vec<u8> {
+pub async fn object(bucket: &str, key: &str) -> Vec<u8> {
     let s3 = moto_clients().await.s3;
     let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
     out.body.collect().await.unwrap().into_bytes().to_vec()

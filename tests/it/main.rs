@@ -13,5 +13,6 @@ mod mocks;
 mod panes;
 mod push;
 mod registry;
+mod remote;
 mod support;
 mod update;

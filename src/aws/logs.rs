@@ -1,0 +1,36 @@
+//! CloudWatch Logs: the events of one stream, read forward.
+
+use super::error::{AwsError, from_sdk};
+
+/// A CloudWatch Logs stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStream {
+    pub group: String,
+    pub stream: String,
+}
+
+/// New events of a log stream after `token` (a forward token), and the token to
+/// ask with next. A stream that does not exist yet has no events.
+pub async fn log_events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &LogStream,
+    token: Option<String>,
+) -> Result<(Vec<String>, Option<String>), AwsError> {
+    let out = logs
+        .get_log_events()
+        .log_group_name(&stream.group)
+        .log_stream_name(&stream.stream)
+        .start_from_head(true)
+        .set_next_token(token.clone())
+        .send()
+        .await
+        .map_err(from_sdk);
+    match out {
+        Ok(out) => {
+            let lines = out.events().iter().filter_map(|e| e.message()).map(str::to_string).collect();
+            Ok((lines, out.next_forward_token().map(str::to_string).or(token)))
+        }
+        Err(AwsError::NotFound(_)) => Ok((Vec::new(), token)),
+        Err(e) => Err(e),
+    }
+}
