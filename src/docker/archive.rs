@@ -89,11 +89,44 @@ impl Engine {
     /// Runs `argv` in `container` and waits for it; fails, with the end of its
     /// stderr, unless it exits 0.
     pub async fn exec(&self, container: &str, argv: &[String]) -> Result<(), DockerError> {
-        let mut out = Box::pin(self.exec_output(container, argv).await?);
-        while let Some(chunk) = out.next().await {
-            chunk?;
+        self.exec_env(container, argv, &[]).await
+    }
+
+    /// [`Engine::exec`] with `NAME=value` variables added to the command's
+    /// environment (how a password reaches a client without its command line).
+    pub async fn exec_env(
+        &self,
+        container: &str,
+        argv: &[String],
+        env: &[String],
+    ) -> Result<(), DockerError> {
+        let (id, mut output, _) = self.start(container, argv, env, false).await?;
+        let mut stderr = Vec::new();
+        while let Some(item) = output.next().await {
+            match item {
+                Ok(bollard::container::LogOutput::StdErr { message })
+                | Ok(bollard::container::LogOutput::StdOut { message }) => keep_tail(&mut stderr, &message),
+                Ok(_) => {}
+                Err(e) => return Err(self.error(e)),
+            }
         }
-        Ok(())
+        self.exit_status(&id, &describe(container, argv), &stderr).await
+    }
+
+    /// The value of one variable of `container`'s configured environment.
+    pub async fn container_env(&self, container: &str, name: &str) -> Result<Option<String>, DockerError> {
+        match self.docker.inspect_container(container, None).await {
+            Ok(c) => Ok(c
+                .config
+                .and_then(|c| c.env)
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchContainer(container.to_string()))
+            }
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// Runs `argv` in `container` and streams its stdout. The stream ends with an
@@ -103,7 +136,7 @@ impl Engine {
         container: &str,
         argv: &[String],
     ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + use<>, DockerError> {
-        let (id, output, _) = self.start(container, argv, false).await?;
+        let (id, output, _) = self.start(container, argv, &[], false).await?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, DockerError>>(8);
         let engine = self.clone();
         let command = describe(container, argv);
@@ -139,7 +172,7 @@ impl Engine {
         argv: &[String],
         input: impl Stream<Item = Result<Bytes, DockerError>> + Send,
     ) -> Result<(), DockerError> {
-        let (id, mut output, stdin) = self.start(container, argv, true).await?;
+        let (id, mut output, stdin) = self.start(container, argv, &[], true).await?;
         let Some(mut stdin) = stdin else {
             return Err(DockerError::Engine("the engine gave no stdin to write to".into()));
         };
@@ -187,6 +220,7 @@ impl Engine {
         &self,
         container: &str,
         argv: &[String],
+        env: &[String],
         stdin: bool,
     ) -> Result<
         (
@@ -203,6 +237,7 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             cmd: Some(argv.to_vec()),
+            env: (!env.is_empty()).then(|| env.to_vec()),
             ..Default::default()
         };
         let created = match self.docker.create_exec(container, options).await {

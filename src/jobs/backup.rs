@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Preset, Settings, StorageClass};
@@ -115,8 +115,6 @@ pub enum BackupError {
     NoPath,
     #[error("the `custom` preset needs database.backup_command in wharf.toml")]
     NoCommand,
-    #[error("the `mssql` preset is not in this build of wharf yet; use `custom` with sqlcmd meanwhile")]
-    Mssql,
     #[error("S3: {0}")]
     Aws(#[from] AwsError),
     #[error(transparent)]
@@ -147,7 +145,8 @@ impl BackupJob {
                 let database = self.database.clone().unwrap_or_else(|| "mysql".into());
                 argv(&["mysqldump", "--single-transaction", "--routines", "-u", &user, &database])
             }
-            Preset::Mssql => return Err(BackupError::Mssql),
+            // A file moved through the archive API, not a stream on stdout.
+            Preset::Mssql => None,
             Preset::Custom => {
                 Some(self.command.clone().filter(|c| !c.is_empty()).ok_or(BackupError::NoCommand)?)
             }
@@ -161,13 +160,15 @@ impl BackupJob {
             Preset::Path => Some(self.path.clone().ok_or(BackupError::NoPath)?),
             _ => None,
         };
+        let mssql = self.preset == Preset::Mssql;
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await.map_err(BackupError::from)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-        let content = if path.is_some() { "tar" } else { "dump" };
+        // A directory, or SQL Server's backup file, comes as a tar.
+        let content = if path.is_some() || mssql { "tar" } else { "dump" };
         let (id, key) =
             snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &container.name, content)
                 .await
@@ -178,10 +179,23 @@ impl BackupJob {
             Some(p) if container.running => disk_usage(&engine, &container.name, p).await,
             _ => None,
         };
+        let mut backup_file = None;
         let source: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, DockerError>> + Send>> =
             match (&path, dump) {
                 (Some(p), _) => Box::pin(engine.archive(&container.name, p)),
                 (None, Some(argv)) => Box::pin(engine.exec_output(&container.name, &argv).await?),
+                (None, None) if mssql => {
+                    let file = mssql::backup_file(&id);
+                    ctx.progress(Progress::stage("sqlcmd BACKUP DATABASE"));
+                    let user = self.user.as_deref().unwrap_or("sa");
+                    let database = self.database.as_deref().unwrap_or("master");
+                    if let Err(e) = mssql::backup(&engine, &container.name, user, database, &file).await {
+                        mssql::remove(&engine, &container.name, &file).await;
+                        return Err(BackupError::from(e).into());
+                    }
+                    backup_file = Some(file.clone());
+                    Box::pin(engine.archive(&container.name, &file))
+                }
                 (None, None) => return Err(BackupError::NoCommand.into()),
             };
 
@@ -193,6 +207,9 @@ impl BackupJob {
             _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
             r = store(&ctx, source, &upload, expected) => r,
         };
+        if let Some(file) = &backup_file {
+            mssql::remove(&engine, &container.name, file).await;
+        }
         let stored = match outcome {
             Ok((stored, parts)) => match upload.complete(parts).await {
                 Ok(()) => stored,

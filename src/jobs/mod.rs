@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod bake;
+mod mssql;
 mod pipe;
 pub mod prune;
 pub mod push;

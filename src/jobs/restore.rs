@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::pipe::ChannelReader;
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Preset, Settings};
@@ -359,6 +359,8 @@ impl RestoreJob {
                 let stage = self.stage(engine, container, &path, staging).await?;
                 engine.extract(container, &stage, body).await.map_err(RestoreError::from)
             }
+            // SQL Server's backup file goes to /tmp, then RESTORE reads it.
+            Some(Preset::Mssql) => engine.extract(container, "/tmp", body).await.map_err(RestoreError::from),
             Some(preset) => {
                 let argv = self.restore_command(preset, &manifest.preset)?;
                 engine.exec_input(container, &argv, body.map(Ok)).await.map_err(RestoreError::from)
@@ -368,6 +370,14 @@ impl RestoreJob {
         let decompressed = decompress.await.map_err(|e| RestoreError::Decompress(e.to_string()))?;
         applied?;
         decompressed?;
+        if manifest.preset == Preset::Mssql.as_str() {
+            let file = mssql::backup_file(&manifest.id);
+            let (user, database) =
+                (self.user.as_deref().unwrap_or("sa"), self.database.as_deref().unwrap_or("master"));
+            let restored = mssql::restore(engine, container, user, database, &file).await;
+            mssql::remove(engine, container, &file).await;
+            restored?;
+        }
         if let Some(path) = &manifest.source.path.clone().filter(|_| manifest.preset == Preset::Path.as_str())
         {
             let stage = staging_path(path, &self.id);

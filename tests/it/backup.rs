@@ -712,3 +712,86 @@ async fn the_postgres_preset_round_trips_a_real_database() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(psql(&container, "app", fingerprint), before, "every row as it was");
 }
+
+/// Stands in for SQL Server's `sqlcmd` in a busybox container: checks that the
+/// password came in its environment, and BACKUPs / RESTOREs `/var/db/app.mdf`
+/// to and from the file the query names. (No SQL Server can be built here.)
+const FAKE_SQLCMD: &str = r#"#!/bin/sh
+[ -n "$SQLCMDPASSWORD" ] && [ "$SQLCMDPASSWORD" = "$MSSQL_SA_PASSWORD" ] || { echo "Login failed for user 'sa'." >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in -Q) shift; query="$1" ;; -P) echo "the password must not be on the command line" >&2; exit 1 ;; esac
+  shift
+done
+file=$(echo "$query" | sed -n "s/.*DISK = N'\([^']*\)'.*/\1/p")
+case "$query" in
+  "BACKUP DATABASE [app] "*) cp /var/db/app.mdf "$file" ;;
+  "RESTORE DATABASE [app] "*) cp "$file" /var/db/app.mdf ;;
+  *) echo "unexpected query: $query" >&2; exit 1 ;;
+esac
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mssql_preset_moves_a_backup_file_out_and_back_with_the_password_in_the_environment() {
+    let mut cleanup = Cleanup::default();
+    let name = unique("wharf-it-mssql");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-e",
+        "MSSQL_SA_PASSWORD=S3cret!x",
+        test_image(),
+        "sleep",
+        "3600",
+    ]);
+    cleanup.containers.push(name.clone());
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::write(scratch.path().join("sqlcmd"), FAKE_SQLCMD).unwrap();
+    docker(&["exec", &name, "mkdir", "-p", "/opt/mssql-tools18/bin", "/var/db"]);
+    docker(&[
+        "cp",
+        &format!("{}/sqlcmd", scratch.path().display()),
+        &format!("{name}:/opt/mssql-tools18/bin/sqlcmd"),
+    ]);
+    docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "chmod 755 /opt/mssql-tools18/bin/sqlcmd && dd if=/dev/urandom of=/var/db/app.mdf bs=1024 count=2048 2>/dev/null",
+    ]);
+    let sum = || docker(&["exec", &name, "md5sum", "/var/db/app.mdf"]);
+    let before = sum();
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[profiles.sql]\nbucket = \"{bucket}\"\n[profiles.sql.database]\ncontainer = \"{name}\"\npreset = \"mssql\"\nuser = \"sa\"\nname = \"app\"\n"
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+
+    let out = wharf(&["backup", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["key"].as_str().unwrap().ends_with("/data.tar.zst"), "{result}");
+    let leftovers = || docker(&["exec", &name, "sh", "-c", "ls /tmp | grep -c wharf- || true"]);
+    assert_eq!(leftovers(), "0", "the backup file is removed from the container");
+
+    docker(&["exec", &name, "sh", "-c", "echo damaged > /var/db/app.mdf"]);
+    let out = wharf(&["restore", result["id"].as_str().unwrap(), "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sum(), before, "RESTORE read the very file BACKUP wrote");
+    assert_eq!(leftovers(), "0");
+
+    // Without the container's password, sqlcmd's own words come back.
+    docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "sed -i 's/MSSQL_SA_PASSWORD\" ]/NO_SUCH_VARIABLE\" ]/' /opt/mssql-tools18/bin/sqlcmd",
+    ]);
+    let out = wharf(&["backup"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("exited with 1: Login failed for user 'sa'."), "{}", stderr(&out));
+}
