@@ -543,7 +543,8 @@ fn start_prune(state: &mut AppState) {
     }
     let early = doomed.iter().filter(|d| d.warning.is_some()).count();
     if early > 0 {
-        lines.push(format!("{early} of them are billed for their minimum storage duration anyway."));
+        let verb = if early == 1 { "is" } else { "are" };
+        lines.push(format!("{early} of them {verb} billed for their minimum storage duration anyway."));
     }
     let job = PruneJob { bucket, prefix, doomed };
     state.overlay =

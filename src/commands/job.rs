@@ -11,13 +11,17 @@ use crate::aws::AwsClients;
 use crate::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
 use crate::ui::format;
 
+/// Without a terminal, progress within one step is printed at most this often.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> ExitCode {
     let (tx, mut rx) = mpsc::channel(64);
     let mut pool = JobPool::new(1, tx);
     let label = format!("{} {}", spec.kind().label(), spec.target());
     pool.submit(1, spec, aws);
     let tty = std::io::stderr().is_terminal();
-    let mut last_stage = String::new();
+    let mut last_step = String::new();
+    let mut last_line = std::time::Instant::now();
     let mut interrupted = false;
     // One listener for the whole run: a Ctrl-C between two events must not be lost.
     let ctrl_c = tokio::signal::ctrl_c();
@@ -45,13 +49,16 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
                     }
                     _ => format!("{label}: {}", p.stage),
                 };
+                // Not a terminal (a log, CI): a line when the step changes, else every few seconds.
+                let step = p.stage.split(':').next().unwrap_or_default().to_string();
                 if tty {
                     eprint!("\r\x1b[2K{line}");
                     let _ = std::io::stderr().flush();
-                } else if p.stage != last_stage {
+                } else if step != last_step || last_line.elapsed() >= QUIET {
                     eprintln!("{line}");
+                    last_line = std::time::Instant::now();
                 }
-                last_stage = p.stage;
+                last_step = step;
             }
             JobUpdate::Finished(result) => {
                 if tty {

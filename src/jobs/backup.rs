@@ -320,7 +320,12 @@ pub async fn store(
 
     let report = |stage: &str| {
         let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
-        let ratio = if s > 0 { format!(", {:.1}×", r as f64 / s as f64) } else { String::new() };
+        // Parts are counted once they are in S3, so a ratio means something only at the end.
+        let ratio = if s > 0 && stage == "uploaded" {
+            format!(", {:.1}×", r as f64 / s as f64)
+        } else {
+            String::new()
+        };
         ctx.progress(Progress {
             stage: format!("{stage}: read {}, stored {}{ratio}", format::bytes(r), format::bytes(s)),
             done: r,
