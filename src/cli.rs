@@ -71,6 +71,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List ECS clusters, a cluster's services, or a service's tasks and latest events
+    Tasks {
+        /// The cluster [default: the profile's cluster; without one, list clusters]
+        #[arg(long, value_name = "C")]
+        cluster: Option<String>,
+        /// The service [default: the profile's service; without one, list the cluster's services]
+        #[arg(long, value_name = "S")]
+        service: Option<String>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Push a local image to an ECR repository and confirm its digest with the registry
     Push {
         /// The local image, REPOSITORY[:TAG] or id

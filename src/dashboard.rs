@@ -134,6 +134,15 @@ async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
             let result = ecr::images(&clients.ecr, &repository).await;
             Loaded::Images { repository, result }
         }
+        LoadRequest::Clusters => Loaded::Clusters(crate::aws::ecs::clusters(&clients.ecs).await),
+        LoadRequest::Services { cluster } => {
+            let result = crate::aws::ecs::services(&clients.ecs, &cluster).await;
+            Loaded::Services { cluster, result }
+        }
+        LoadRequest::Tasks { cluster, service } => {
+            let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
+            Loaded::Tasks { cluster, service, result }
+        }
         LoadRequest::Snapshots { bucket, prefix } => {
             Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix).await)
         }

@@ -73,6 +73,9 @@ pub fn main() -> ExitCode {
             }
             Some(Command::Images { json, containers }) => commands::images(&settings, json, containers).await,
             Some(Command::Tags { repository, json }) => commands::tags(&settings, repository, json).await,
+            Some(Command::Tasks { cluster, service, json }) => {
+                commands::tasks(&settings, cluster, service, json).await
+            }
             Some(Command::Push { image, repo, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: push changes the registry, and --read-only is set");

@@ -6,7 +6,7 @@ pub mod update;
 
 pub use action::Action;
 pub use state::{
-    AppState, Clock, Confirm, Confirmed, Cursor, EngineView, ImagesTab, JobState, JobView, Load, Overlay,
-    PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane,
+    AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
+    Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane,
 };
 pub use update::{Effect, LoadRequest, Loaded, update};

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::aws::ecs::{ServiceInfo, TaskInfo};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
@@ -191,6 +192,68 @@ impl RegistryPane {
 
     pub fn selected_repository(&self) -> Option<&Repository> {
         self.visible_repositories().get(self.repo_cursor.selected).copied()
+    }
+}
+
+/// The ECS pane: clusters → services → tasks, one level shown at a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EcsPane {
+    pub clusters: Load<Vec<String>>,
+    pub cluster_cursor: Cursor,
+    /// The cluster whose services are shown.
+    pub cluster: Option<String>,
+    pub services: Load<Vec<ServiceInfo>>,
+    pub service_cursor: Cursor,
+    /// The service whose tasks are shown.
+    pub service: Option<String>,
+    pub tasks: Load<Vec<TaskInfo>>,
+    pub task_cursor: Cursor,
+}
+
+impl EcsPane {
+    pub fn visible_clusters(&self) -> Vec<&String> {
+        let all = self.clusters.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter().filter(|c| self.cluster_cursor.matches(c)).collect()
+    }
+
+    pub fn visible_services(&self) -> Vec<&ServiceInfo> {
+        let all = self.services.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter().filter(|s| self.service_cursor.matches(&s.name)).collect()
+    }
+
+    pub fn visible_tasks(&self) -> Vec<&TaskInfo> {
+        let all = self.tasks.loaded().map(Vec::as_slice).unwrap_or_default();
+        all.iter().filter(|t| self.task_cursor.matches(&format!("{} {}", t.id, t.last_status))).collect()
+    }
+
+    /// The opened service, once its cluster's services are loaded.
+    pub fn opened_service(&self) -> Option<&ServiceInfo> {
+        let name = self.service.as_deref()?;
+        self.services.loaded()?.iter().find(|s| s.name == name)
+    }
+
+    fn cursor(&self) -> &Cursor {
+        match (&self.cluster, &self.service) {
+            (Some(_), Some(_)) => &self.task_cursor,
+            (Some(_), None) => &self.service_cursor,
+            _ => &self.cluster_cursor,
+        }
+    }
+
+    fn cursor_mut(&mut self) -> &mut Cursor {
+        match (&self.cluster, &self.service) {
+            (Some(_), Some(_)) => &mut self.task_cursor,
+            (Some(_), None) => &mut self.service_cursor,
+            _ => &mut self.cluster_cursor,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match (&self.cluster, &self.service) {
+            (Some(_), Some(_)) => self.visible_tasks().len(),
+            (Some(_), None) => self.visible_services().len(),
+            _ => self.visible_clusters().len(),
+        }
     }
 }
 
@@ -395,6 +458,7 @@ pub struct AppState {
     pub clock: Clock,
     pub images: ImagesPane,
     pub registry: RegistryPane,
+    pub ecs: EcsPane,
     pub snapshots: SnapshotsPane,
     pub aws: AwsStatus,
     pub jobs: JobsPane,
@@ -425,6 +489,7 @@ impl AppState {
                 container_cursor: Cursor::default(),
             },
             registry: RegistryPane::default(),
+            ecs: EcsPane::default(),
             snapshots: SnapshotsPane::default(),
             aws: AwsStatus::Checking,
             jobs: JobsPane::default(),
@@ -448,6 +513,7 @@ impl AppState {
             }),
             PaneId::Jobs => Some(&self.jobs.cursor),
             PaneId::Snapshots => Some(&self.snapshots.cursor),
+            PaneId::Ecs => Some(self.ecs.cursor()),
             _ => None,
         }
     }
@@ -464,6 +530,7 @@ impl AppState {
             }),
             PaneId::Jobs => Some(&mut self.jobs.cursor),
             PaneId::Snapshots => Some(&mut self.snapshots.cursor),
+            PaneId::Ecs => Some(self.ecs.cursor_mut()),
             _ => None,
         }
     }
@@ -481,6 +548,7 @@ impl AppState {
             },
             PaneId::Jobs => self.jobs.visible().len(),
             PaneId::Snapshots => self.snapshots.visible().len(),
+            PaneId::Ecs => self.ecs.len(),
             _ => 0,
         }
     }

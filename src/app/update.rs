@@ -8,6 +8,7 @@ use super::state::{
     AppState, Confirm, Confirmed, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt,
     PromptPurpose,
 };
+use crate::aws::ecs::{ServiceInfo, TaskInfo};
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
@@ -38,6 +39,9 @@ pub enum LoadRequest {
     Repositories,
     Images { repository: String },
     Snapshots { bucket: String, prefix: String },
+    Clusters,
+    Services { cluster: String },
+    Tasks { cluster: String, service: String },
 }
 
 /// The answer to a [`LoadRequest`].
@@ -46,6 +50,9 @@ pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),
     Images { repository: String, result: Result<Vec<RegistryImage>, AwsError> },
     Snapshots(Result<Vec<Snapshot>, AwsError>),
+    Clusters(Result<Vec<String>, AwsError>),
+    Services { cluster: String, result: Result<Vec<ServiceInfo>, AwsError> },
+    Tasks { cluster: String, service: String, result: Result<Vec<TaskInfo>, AwsError> },
 }
 
 /// Rows a page key moves.
@@ -73,6 +80,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if ready {
                 load_registry(state, &mut effects);
                 load_snapshots(state, &mut effects);
+                load_ecs(state, &mut effects);
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded),
@@ -260,8 +268,38 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
                 state.registry.open = None;
             } else if state.focus == PaneId::Snapshots {
                 state.snapshots.open = None;
+            } else if state.focus == PaneId::Ecs {
+                if state.ecs.service.is_some() {
+                    state.ecs.service = None;
+                } else {
+                    state.ecs.cluster = None;
+                }
             }
         }
+        Action::Open if state.focus == PaneId::Ecs => match (&state.ecs.cluster, &state.ecs.service) {
+            (None, _) => {
+                let selected = state
+                    .ecs
+                    .visible_clusters()
+                    .get(state.ecs.cluster_cursor.selected)
+                    .map(|c| c.to_string());
+                if let Some(cluster) = selected {
+                    open_cluster(state, cluster, effects);
+                }
+            }
+            (Some(cluster), None) => {
+                let cluster = cluster.clone();
+                let selected = state
+                    .ecs
+                    .visible_services()
+                    .get(state.ecs.service_cursor.selected)
+                    .map(|s| s.name.clone());
+                if let Some(service) = selected {
+                    open_service(state, cluster, service, effects);
+                }
+            }
+            (Some(_), Some(_)) => {}
+        },
         Action::Open if state.focus == PaneId::Snapshots => {
             state.snapshots.open = state.snapshots.selected().map(|s| s.id.clone());
         }
@@ -452,6 +490,33 @@ fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>)
         Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
         Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
     }
+}
+
+/// Lists the clusters, and opens the profile's cluster and service when set.
+fn load_ecs(state: &mut AppState, effects: &mut Vec<Effect>) {
+    state.ecs.clusters = Load::Loading;
+    effects.push(Effect::Load(LoadRequest::Clusters));
+    if let Some(cluster) = state.settings.profile.cluster.clone() {
+        open_cluster(state, cluster.clone(), effects);
+        if let Some(service) = state.settings.profile.service.clone() {
+            open_service(state, cluster, service, effects);
+        }
+    }
+}
+
+fn open_cluster(state: &mut AppState, cluster: String, effects: &mut Vec<Effect>) {
+    state.ecs.cluster = Some(cluster.clone());
+    state.ecs.service = None;
+    state.ecs.services = Load::Loading;
+    state.ecs.service_cursor = Default::default();
+    effects.push(Effect::Load(LoadRequest::Services { cluster }));
+}
+
+fn open_service(state: &mut AppState, cluster: String, service: String, effects: &mut Vec<Effect>) {
+    state.ecs.service = Some(service.clone());
+    state.ecs.tasks = Load::Loading;
+    state.ecs.task_cursor = Default::default();
+    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service }));
 }
 
 /// Where snapshots live, when the profile says.
@@ -733,7 +798,32 @@ fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<E
 
 fn apply_loaded(state: &mut AppState, loaded: Loaded) {
     let registry = &mut state.registry;
+    let ecs = &mut state.ecs;
     match loaded {
+        Loaded::Clusters(result) => {
+            ecs.clusters = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);
+            let len = ecs.visible_clusters().len();
+            ecs.cluster_cursor.selected = ecs.cluster_cursor.selected.min(len.saturating_sub(1));
+        }
+        // Answers for a cluster or service the user has since left are dropped.
+        Loaded::Services { cluster, result } if ecs.cluster.as_deref() == Some(cluster.as_str()) => {
+            ecs.services = match result {
+                Ok(list) => Load::Loaded(list),
+                Err(AwsError::NotFound(_)) => Load::Failed(format!("no ECS cluster `{cluster}` here")),
+                Err(e) => Load::Failed(e.to_string()),
+            };
+            let len = ecs.visible_services().len();
+            ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
+        }
+        Loaded::Tasks { cluster, service, result }
+            if ecs.cluster.as_deref() == Some(cluster.as_str())
+                && ecs.service.as_deref() == Some(service.as_str()) =>
+        {
+            ecs.tasks = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);
+            let len = ecs.visible_tasks().len();
+            ecs.task_cursor.selected = ecs.task_cursor.selected.min(len.saturating_sub(1));
+        }
+        Loaded::Services { .. } | Loaded::Tasks { .. } => {}
         Loaded::Snapshots(result) => {
             let pane = &mut state.snapshots;
             pane.list = match result {

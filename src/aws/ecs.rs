@@ -152,3 +152,189 @@ pub async fn stop_task(
     ecs.stop_task().cluster(cluster).task(arn).reason(reason).send().await.map_err(from_sdk)?;
     Ok(())
 }
+
+/// A service as the ECS pane lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub status: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// `family:revision` of the primary deployment (else the service's).
+    pub task_definition: String,
+    /// The primary deployment's rollout state (IN_PROGRESS, COMPLETED, FAILED).
+    pub rollout: Option<String>,
+    /// The latest service events, newest first.
+    pub events: Vec<ServiceEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceEvent {
+    /// Unix seconds.
+    pub at: Option<i64>,
+    pub message: String,
+}
+
+/// A task as the ECS pane lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub health: Option<String>,
+    /// Unix seconds.
+    pub started_at: Option<i64>,
+    pub stopped_reason: Option<String>,
+    pub task_definition: String,
+    pub containers: Vec<TaskContainer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskContainer {
+    pub name: String,
+    pub image: String,
+    /// `sha256:…` when ECS knows it.
+    pub digest: Option<String>,
+    pub last_status: Option<String>,
+    pub exit_code: Option<i32>,
+}
+
+impl TaskContainer {
+    /// The 12 hex digits after `sha256:`.
+    pub fn short_digest(&self) -> Option<&str> {
+        let d = self.digest.as_deref()?;
+        let hex = d.strip_prefix("sha256:").unwrap_or(d);
+        Some(&hex[..hex.len().min(12)])
+    }
+}
+
+/// Service events kept per service.
+const EVENTS: usize = 10;
+/// Describe calls in flight at once.
+const DESCRIBES: usize = 4;
+
+/// `…:task-definition/family:3` → `family:3`.
+fn family_revision(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_string()
+}
+
+/// Every cluster's name, through all pages, sorted.
+pub async fn clusters(ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, AwsError> {
+    let mut pages = ecs.list_clusters().into_paginator().items().send();
+    let mut names = Vec::new();
+    while let Some(arn) = pages.next().await {
+        let arn = arn.map_err(from_sdk)?;
+        names.push(arn.rsplit('/').next().unwrap_or(&arn).to_string());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Every service of `cluster`: listed through all pages, described ten at a
+/// time with a few calls in flight, sorted by name.
+pub async fn services(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<ServiceInfo>, AwsError> {
+    use futures::StreamExt;
+    let mut pages = ecs.list_services().cluster(cluster).into_paginator().items().send();
+    let mut arns = Vec::new();
+    while let Some(arn) = pages.next().await {
+        arns.push(arn.map_err(from_sdk)?);
+    }
+    let batches = arns
+        .chunks(10)
+        .map(|batch| ecs.describe_services().cluster(cluster).set_services(Some(batch.to_vec())).send())
+        // Boxed: a lazy iterator of these futures trips the compiler's Send check in spawned loads.
+        .map(futures::FutureExt::boxed)
+        .collect::<Vec<_>>();
+    let mut described = futures::stream::iter(batches).buffer_unordered(DESCRIBES);
+    let mut services = Vec::new();
+    while let Some(out) = described.next().await {
+        for s in out.map_err(from_sdk)?.services() {
+            let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+            let definition =
+                primary.and_then(|d| d.task_definition()).or(s.task_definition()).unwrap_or_default();
+            services.push(ServiceInfo {
+                name: s.service_name().unwrap_or_default().to_string(),
+                status: s.status().unwrap_or_default().to_string(),
+                desired: s.desired_count(),
+                running: s.running_count(),
+                pending: s.pending_count(),
+                task_definition: family_revision(definition),
+                rollout: primary.and_then(|d| d.rollout_state()).map(|r| r.as_str().to_string()),
+                events: s
+                    .events()
+                    .iter()
+                    .take(EVENTS)
+                    .map(|e| ServiceEvent {
+                        at: e.created_at().map(|t| t.secs()),
+                        message: e.message().unwrap_or_default().to_string(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(services)
+}
+
+/// The tasks of `cluster` (of `service` when given), running and recently
+/// stopped: listed through all pages, described a hundred at a time.
+pub async fn tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: Option<&str>,
+) -> Result<Vec<TaskInfo>, AwsError> {
+    use aws_sdk_ecs::types::DesiredStatus;
+    use futures::StreamExt;
+    let mut arns = Vec::new();
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let mut pages = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .set_service_name(service.map(str::to_string))
+            .desired_status(status)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(arn) = pages.next().await {
+            arns.push(arn.map_err(from_sdk)?);
+        }
+    }
+    let batches = arns
+        .chunks(100)
+        .map(|batch| ecs.describe_tasks().cluster(cluster).set_tasks(Some(batch.to_vec())).send())
+        .map(futures::FutureExt::boxed)
+        .collect::<Vec<_>>();
+    let mut described = futures::stream::iter(batches).buffer_unordered(DESCRIBES);
+    let mut tasks = Vec::new();
+    while let Some(out) = described.next().await {
+        for t in out.map_err(from_sdk)?.tasks() {
+            let arn = t.task_arn().unwrap_or_default();
+            tasks.push(TaskInfo {
+                id: arn.rsplit('/').next().unwrap_or(arn).to_string(),
+                last_status: t.last_status().unwrap_or_default().to_string(),
+                desired_status: t.desired_status().unwrap_or_default().to_string(),
+                health: t.health_status().map(|h| h.as_str().to_string()),
+                started_at: t.started_at().map(|s| s.secs()),
+                stopped_reason: t.stopped_reason().map(str::to_string),
+                task_definition: family_revision(t.task_definition_arn().unwrap_or_default()),
+                containers: t
+                    .containers()
+                    .iter()
+                    .map(|c| TaskContainer {
+                        name: c.name().unwrap_or_default().to_string(),
+                        image: c.image().unwrap_or_default().to_string(),
+                        digest: c.image_digest().map(str::to_string),
+                        last_status: c.last_status().map(str::to_string),
+                        exit_code: c.exit_code(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    // Running first, then the newest.
+    tasks.sort_by(|a, b| {
+        (a.last_status != "RUNNING").cmp(&(b.last_status != "RUNNING")).then(b.started_at.cmp(&a.started_at))
+    });
+    Ok(tasks)
+}

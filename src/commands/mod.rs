@@ -1,11 +1,13 @@
 //! Subcommands: the same job code as the dashboard, with progress on stderr and
 //! the result on stdout.
 
+mod ecs;
 mod images;
 mod job;
 mod snapshots;
 mod tags;
 
+pub use ecs::tasks;
 pub use images::images;
 pub use job::run_job;
 pub use snapshots::{RemoteRequest, backup, cost_line, prune, remote_backup, restore, snapshots};

@@ -202,6 +202,8 @@ pub async fn list(
         }
         Ok::<_, AwsError>(snapshot)
     });
+    // Boxed and collected: a lazy iterator of these futures trips the compiler's Send check in spawned loads.
+    let reads: Vec<_> = reads.map(futures::FutureExt::boxed).collect();
     let mut snapshots: Vec<Snapshot> = futures::stream::iter(reads)
         .buffer_unordered(8)
         .collect::<Vec<_>>()

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod docker;
 mod e2e;
+mod ecs;
 mod jobs;
 mod keymap;
 mod mocks;

@@ -387,3 +387,57 @@ fn a_backup_in_progress() {
     update(&mut s, key('6'));
     snapshot("backup_in_progress", &s);
 }
+
+#[test]
+fn ecs_pane_services_and_tasks() {
+    use wharf::app::Loaded;
+    use wharf::aws::ecs::{ServiceEvent, ServiceInfo, TaskContainer, TaskInfo};
+    let mut s = configured();
+    let now = crate::support::NOW;
+    let service = |name: &str, running, desired, rollout: &str| ServiceInfo {
+        name: name.into(),
+        status: "ACTIVE".into(),
+        desired,
+        running,
+        pending: desired - running,
+        task_definition: format!("{name}:7"),
+        rollout: Some(rollout.into()),
+        events: vec![
+            ServiceEvent {
+                at: Some(now - 90),
+                message: format!("(service {name}) has reached a steady state."),
+            },
+            ServiceEvent { at: Some(now - 600), message: format!("(service {name}) has started 1 tasks.") },
+        ],
+    };
+    let services = vec![service("app", 2, 2, "COMPLETED"), service("worker", 0, 1, "IN_PROGRESS")];
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(services) }));
+    let task = |id: &str, status: &str, digest: &str, up: i64| TaskInfo {
+        id: id.into(),
+        last_status: status.into(),
+        desired_status: "RUNNING".into(),
+        health: Some("HEALTHY".into()),
+        started_at: Some(now - up),
+        stopped_reason: None,
+        task_definition: "app:7".into(),
+        containers: vec![TaskContainer {
+            name: "app".into(),
+            image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v3".into(),
+            digest: Some(format!("sha256:{digest}")),
+            last_status: Some(status.into()),
+            exit_code: None,
+        }],
+    };
+    let tasks = vec![
+        task("5f0c6e2a9b1d4c3e8f7a6b5c4d3e2f1a", "RUNNING", "b7e1f2a3c4d5e6f708192a3b", 3600),
+        task("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "PENDING", "b7e1f2a3c4d5e6f708192a3b", 20),
+    ];
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Tasks { cluster: "dev".into(), service: "app".into(), result: Ok(tasks) }),
+    );
+    update(&mut s, key('3'));
+    snapshot("ecs_tasks", &s);
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
+    snapshot("ecs_services", &s);
+}

@@ -97,7 +97,11 @@ fn ready() -> Action {
 #[test]
 fn credentials_start_the_registry_loads() {
     let mut s = state();
-    assert_eq!(update(&mut s, ready()), [Effect::Load(LoadRequest::Repositories)]);
+    assert_eq!(
+        update(&mut s, ready()),
+        [Effect::Load(LoadRequest::Repositories), Effect::Load(LoadRequest::Clusters)],
+        "the registry's and the ECS pane's lists"
+    );
     assert_eq!(s.registry.repositories, Load::Loading);
 
     let profile = Profile { repository: Some("app".into()), ..Profile::default() };
@@ -107,7 +111,8 @@ fn credentials_start_the_registry_loads() {
         effects,
         [
             Effect::Load(LoadRequest::Repositories),
-            Effect::Load(LoadRequest::Images { repository: "app".into() })
+            Effect::Load(LoadRequest::Images { repository: "app".into() }),
+            Effect::Load(LoadRequest::Clusters),
         ]
     );
     assert_eq!(s.registry.open.as_deref(), Some("app"));

@@ -35,7 +35,7 @@ print(subnet, group)",
 
 /// A cluster with a FARGATE service whose task definition logs to CloudWatch;
 /// returns (cluster, service, bucket).
-async fn ecs_service() -> (String, String, String) {
+pub async fn ecs_service() -> (String, String, String) {
     use aws_sdk_ecs::types::{
         AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType,
         LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,

@@ -102,10 +102,10 @@ fn filter_narrows_the_focused_list_and_esc_clears_it() {
 #[test]
 fn panes_without_a_list_say_so_on_filter() {
     let mut s = state();
-    update(&mut s, key('3'));
+    update(&mut s, key('4'));
     update(&mut s, key('/'));
     assert!(!s.filtering);
-    assert_eq!(s.flash.as_deref(), Some("ECS has no list to filter yet"));
+    assert_eq!(s.flash.as_deref(), Some("Logs has no list to filter yet"));
     // The next key clears the message.
     update(&mut s, key('j'));
     assert_eq!(s.flash, None);
@@ -633,4 +633,60 @@ fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
         confirm.lines.last().unwrap().contains("billed for their minimum storage duration"),
         "{confirm:?}"
     );
+}
+
+#[test]
+fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
+    use wharf::app::{LoadRequest, Loaded};
+    use wharf::aws::AwsStatus;
+    use wharf::aws::ecs::ServiceInfo;
+    use wharf::config::Profile;
+    let profile = Profile { cluster: Some("dev".into()), service: Some("api".into()), ..Profile::default() };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    for wanted in [
+        LoadRequest::Clusters,
+        LoadRequest::Services { cluster: "dev".into() },
+        LoadRequest::Tasks { cluster: "dev".into(), service: "api".into() },
+    ] {
+        assert!(effects.contains(&Effect::Load(wanted.clone())), "{wanted:?} in {effects:?}");
+    }
+    let service = |name: &str| ServiceInfo {
+        name: name.into(),
+        status: "ACTIVE".into(),
+        desired: 1,
+        running: 1,
+        pending: 0,
+        task_definition: format!("{name}:3"),
+        rollout: Some("COMPLETED".into()),
+        events: vec![],
+    };
+    update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into(), "prod".into()]))));
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Services {
+            cluster: "dev".into(),
+            result: Ok(vec![service("api"), service("web")]),
+        }),
+    );
+    // An answer for a cluster the user is not looking at is dropped.
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "prod".into(), result: Ok(vec![]) }));
+    assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2));
+
+    update(&mut s, key('3'));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(
+        (s.ecs.cluster.as_deref(), s.ecs.service.as_deref()),
+        (Some("dev"), None),
+        "back to the services"
+    );
+    update(&mut s, key('j'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(effects, [Effect::Load(LoadRequest::Tasks { cluster: "dev".into(), service: "web".into() })]);
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.ecs.cluster, None, "back to the clusters");
+    update(&mut s, key('j'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(effects, [Effect::Load(LoadRequest::Services { cluster: "prod".into() })]);
 }
