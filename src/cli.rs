@@ -83,6 +83,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Point an ECS service at a digest-pinned image: a new task definition revision
+    Deploy {
+        #[command(flatten)]
+        at: ServiceArgs,
+        /// A tag of the profile's ECR repository, resolved to its digest
+        #[arg(long, value_name = "T", conflicts_with = "image", required_unless_present = "image")]
+        tag: Option<String>,
+        /// The image to run, REPOSITORY@sha256:…
+        #[arg(long, value_name = "URI@DIGEST")]
+        image: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Point an ECS service back at what it ran before
+    Rollback {
+        #[command(flatten)]
+        at: ServiceArgs,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
     /// Push a local image to an ECR repository and confirm its digest with the registry
     Push {
         /// The local image, REPOSITORY[:TAG] or id
@@ -185,6 +205,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which service, over the profile's `cluster` and `service`.
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// The ECS service [default: the profile's service]
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    /// The ECS cluster [default: the profile's cluster]
+    #[arg(long, value_name = "C")]
+    pub cluster: Option<String>,
+}
+
+/// How a deploy or rollback is carried out.
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Watch the rollout; exit 1 if it fails or times out
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, e.g. 15m
+    #[arg(long, value_name = "AGE", requires = "wait")]
+    pub timeout: Option<Age>,
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go ahead without asking
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where snapshots live, over the profile's `bucket` and `prefix`.

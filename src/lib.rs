@@ -76,6 +76,12 @@ pub fn main() -> ExitCode {
             Some(Command::Tasks { cluster, service, json }) => {
                 commands::tasks(&settings, cluster, service, json).await
             }
+            Some(Command::Deploy { at, tag, image, change }) => {
+                commands::deploy(&settings, &at, commands::Target::New { tag, image }, &change).await
+            }
+            Some(Command::Rollback { at, change }) => {
+                commands::deploy(&settings, &at, commands::Target::Previous, &change).await
+            }
             Some(Command::Push { image, repo, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: push changes the registry, and --read-only is set");

@@ -163,3 +163,25 @@ pub async fn repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Reposit
         .ok_or_else(|| AwsError::NotFound(format!("no ECR repository `{name}`")))?;
     Ok(repository_of(r))
 }
+
+/// The repository's URI and the digest `tag` points at.
+pub async fn digest_of(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+    tag: &str,
+) -> Result<(String, String), AwsError> {
+    let repo = self::repository(ecr, repository).await?;
+    let out = ecr
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let digest = out
+        .image_details()
+        .first()
+        .and_then(|d| d.image_digest())
+        .ok_or_else(|| AwsError::NotFound(format!("no tag `{tag}` in {repository}")))?;
+    Ok((repo.uri, digest.to_string()))
+}

@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
-use super::{code, exit};
+use super::{code, exit, run_job};
 use crate::app::Clock;
 use crate::aws::{self, AwsStatus, ecs};
+use crate::cli::{ChangeArgs, ServiceArgs};
 use crate::config::Settings;
+use crate::jobs::{DeployJob, JobSpec};
 use crate::ui::format;
 
 pub async fn tasks(
@@ -114,4 +116,91 @@ fn print<T: serde::Serialize>(value: &T) -> ExitCode {
             code(exit::FAILED)
         }
     }
+}
+
+/// What a deploy points the service at.
+pub enum Target {
+    /// A new revision with this image (a tag of the profile's repository, or a URI with digest).
+    New { tag: Option<String>, image: Option<String> },
+    /// What it ran before.
+    Previous,
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    code(exit::USAGE)
+}
+
+/// `wharf deploy` and `wharf rollback`: the plan, its diff, a yes, the job.
+pub async fn deploy(settings: &Settings, at: &ServiceArgs, target: Target, change: &ChangeArgs) -> ExitCode {
+    if settings.read_only && !change.dry_run {
+        return usage("deploy and rollback change a service, and --read-only is set (--dry-run still works)");
+    }
+    let Some(cluster) = at.cluster.clone().or_else(|| settings.profile.cluster.clone()) else {
+        return usage("no ECS cluster: give --cluster, or set cluster in wharf.toml");
+    };
+    let Some(service) = at.service.clone().or_else(|| settings.profile.service.clone()) else {
+        return usage("no ECS service: give --service, or set service in wharf.toml");
+    };
+    let (status, clients) = aws::connect(&settings.profile).await;
+    let (AwsStatus::Ready { .. }, Some(clients)) = (&status, clients) else {
+        if let AwsStatus::NoCredentials { error, .. } = status {
+            eprintln!("error: no AWS credentials: {error}");
+        }
+        return code(exit::FAILED);
+    };
+    let plan = match target {
+        Target::Previous => ecs::plan_rollback(&clients.ecs, &cluster, &service).await,
+        Target::New { tag, image } => {
+            let image = match (tag, image) {
+                (_, Some(image)) if image.contains("@sha256:") => image,
+                (_, Some(image)) => {
+                    return usage(&format!("--image `{image}` has no digest: give REPOSITORY@sha256:…"));
+                }
+                (Some(tag), None) => {
+                    let Some(repository) = settings.profile.repository.clone() else {
+                        return usage(
+                            "--tag needs the profile's repository; give --image URI@DIGEST instead",
+                        );
+                    };
+                    match aws::ecr::digest_of(&clients.ecr, &repository, &tag).await {
+                        Ok((uri, digest)) => format!("{uri}@{digest}"),
+                        Err(e) => {
+                            eprintln!("error: cannot resolve {repository}:{tag} to a digest: {e}");
+                            return code(exit::FAILED);
+                        }
+                    }
+                }
+                (None, None) => return usage("give --tag or --image"),
+            };
+            ecs::plan_deploy(&clients.ecs, &cluster, &service, settings.profile.container.as_deref(), &image)
+                .await
+        }
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code(exit::FAILED);
+        }
+    };
+    if change.dry_run {
+        print!("{}", plan.diff());
+        println!("dry run: nothing was registered or updated");
+        return code(exit::OK);
+    }
+    eprint!("{}", plan.diff());
+    if !change.yes {
+        let protected = if settings.profile.protected { " (a protected profile)" } else { "" };
+        return usage(&format!(
+            "this changes service `{service}`{protected}; add --yes to go ahead, or --dry-run to only look"
+        ));
+    }
+    let job = DeployJob {
+        plan,
+        wait: change.wait,
+        timeout: change.timeout.map_or(crate::jobs::deploy::DEFAULT_TIMEOUT, |t| t.0),
+        poll: std::time::Duration::from_secs(3),
+    };
+    run_job(JobSpec::Deploy(job), change.json, Some(clients)).await
 }

@@ -7,7 +7,7 @@ mod job;
 mod snapshots;
 mod tags;
 
-pub use ecs::tasks;
+pub use ecs::{Target, deploy, tasks};
 pub use images::images;
 pub use job::run_job;
 pub use snapshots::{RemoteRequest, backup, cost_line, prune, remote_backup, restore, snapshots};

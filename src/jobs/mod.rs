@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod bake;
+pub mod deploy;
 mod mssql;
 mod pipe;
 pub mod prune;
@@ -26,6 +27,7 @@ use crate::aws::AwsClients;
 
 pub use backup::BackupJob;
 pub use bake::BakeJob;
+pub use deploy::DeployJob;
 pub use prune::PruneJob;
 pub use push::PushJob;
 pub use remote_backup::RemoteBackupJob;
@@ -44,6 +46,7 @@ pub enum JobKind {
     RemoteBackup,
     Restore,
     Prune,
+    Deploy,
 }
 
 impl JobKind {
@@ -55,6 +58,7 @@ impl JobKind {
             JobKind::RemoteBackup => "remote",
             JobKind::Restore => "restore",
             JobKind::Prune => "prune",
+            JobKind::Deploy => "deploy",
         }
     }
 }
@@ -121,6 +125,7 @@ pub enum JobSpec {
     RemoteBackup(RemoteBackupJob),
     Restore(RestoreJob),
     Prune(PruneJob),
+    Deploy(DeployJob),
 }
 
 impl JobSpec {
@@ -132,6 +137,7 @@ impl JobSpec {
             JobSpec::RemoteBackup(_) => JobKind::RemoteBackup,
             JobSpec::Restore(_) => JobKind::Restore,
             JobSpec::Prune(_) => JobKind::Prune,
+            JobSpec::Deploy(_) => JobKind::Deploy,
         }
     }
 
@@ -153,6 +159,7 @@ impl JobSpec {
             }
             JobSpec::Restore(r) => format!("{} → {}", r.id, r.container),
             JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
+            JobSpec::Deploy(d) => format!("{}/{} → {}", d.plan.cluster, d.plan.service, d.plan.to),
         }
     }
 
@@ -165,6 +172,7 @@ impl JobSpec {
             JobSpec::RemoteBackup(r) => r.run(ctx, aws).await,
             JobSpec::Restore(r) => r.run(ctx, aws).await,
             JobSpec::Prune(p) => p.run(ctx, aws).await,
+            JobSpec::Deploy(d) => d.run(ctx, aws).await,
         }
     }
 }

@@ -90,3 +90,242 @@ async fn services_are_described_ten_at_a_time_and_all_come_back() {
     sorted.sort();
     assert_eq!(names, sorted);
 }
+
+fn wharf_in(home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
+        .args(args)
+        .current_dir(home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_pins_the_digest_in_a_new_revision_and_rollback_returns() {
+    let (cluster, service, _) = crate::remote::ecs_service().await;
+    let clients = moto_clients().await;
+    let repository = crate::support::unique("wharf-it-deploy");
+    let uri = clients
+        .ecr
+        .create_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .unwrap()
+        .repository()
+        .unwrap()
+        .repository_uri()
+        .unwrap()
+        .to_string();
+    let digest = crate::support::put_ecr_image(&clients.ecr, &repository, "v2").await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("wharf.toml"),
+        format!(
+            "[profiles.d]\ncluster = \"{cluster}\"\nservice = \"{service}\"\nrepository = \"{repository}\"\n"
+        ),
+    )
+    .unwrap();
+    let revisions = || async {
+        let out =
+            moto_clients().await.ecs.list_task_definitions().family_prefix(&service).send().await.unwrap();
+        out.task_definition_arns().len()
+    };
+    let current = || async {
+        let out = moto_clients()
+            .await
+            .ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services(&service)
+            .send()
+            .await
+            .unwrap();
+        out.services()[0].task_definition().unwrap().rsplit('/').next().unwrap().to_string()
+    };
+    let pinned = format!("{uri}@{digest}");
+
+    let out = wharf_in(home.path(), &["deploy", "--tag", "v2", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("container db: image postgres:16 → {pinned}")), "{text}");
+    assert!(text.contains(&format!("task definition {service}:1 → {service}:(new)")), "{text}");
+    assert_eq!(
+        (revisions().await, current().await),
+        (1, format!("{service}:1")),
+        "a dry run changes nothing"
+    );
+
+    let out = wharf_in(home.path(), &["deploy", "--tag", "v2"]);
+    assert_eq!(out.status.code(), Some(2), "no --yes: nothing happens");
+    assert_eq!(revisions().await, 1);
+
+    // No --wait: moto stores the new task definition but makes no deployment to watch
+    // (the rollout is covered with recorded replies below).
+    let out = wharf_in(home.path(), &["deploy", "--tag", "v2", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["task_definition"], format!("{service}:2"));
+    assert_eq!(current().await, format!("{service}:2"), "the service runs the new revision");
+    let new =
+        clients.ecs.describe_task_definition().task_definition(format!("{service}:2")).send().await.unwrap();
+    let new = new.task_definition().unwrap();
+    let container = &new.container_definitions()[0];
+    assert_eq!(container.image(), Some(pinned.as_str()), "pinned to the digest");
+    assert_eq!(container.memory(), Some(512));
+    let logs = container.log_configuration().unwrap().options().unwrap();
+    assert_eq!(
+        logs.get("awslogs-stream-prefix").map(String::as_str),
+        Some("backup"),
+        "log configuration intact"
+    );
+    assert_eq!((new.cpu(), new.memory()), (Some("256"), Some("512")));
+    assert_eq!(new.network_mode().map(|m| m.as_str()), Some("awsvpc"));
+    assert_eq!(new.requires_compatibilities().first().map(|c| c.as_str()), Some("FARGATE"));
+
+    let out = wharf_in(home.path(), &["rollback", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains(&format!("container db: image {pinned} → postgres:16")), "{text}");
+    let out = wharf_in(home.path(), &["rollback", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(current().await, format!("{service}:1"), "back to what it ran before");
+    assert_eq!(revisions().await, 2, "a rollback registers nothing");
+
+    let out = wharf_in(home.path(), &["deploy", "--image", "app:latest", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no digest"));
+    let out = wharf_in(home.path(), &["--read-only", "deploy", "--tag", "v2", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// ECS answering a deploy with recorded replies: the service on revision 1,
+/// then, after the update, `rollout` one state per `describe_services`.
+fn ecs_rolling_out(
+    rollout: &'static [(&'static str, i32, i32)],
+) -> (aws_sdk_ecs::Client, aws_smithy_mocks::Rule) {
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, Deployment, DeploymentRolloutState, Service, ServiceEvent, TaskDefinition,
+    };
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    let arn = |rev: i32| format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/app:{rev}");
+    let service = move |rev: i32, state: &str, running: i32, desired: i32, event: &str| {
+        Service::builder()
+            .service_name("app")
+            .task_definition(arn(rev))
+            .desired_count(desired)
+            .running_count(running)
+            .deployments(
+                Deployment::builder()
+                    .status("PRIMARY")
+                    .task_definition(arn(rev))
+                    .rollout_state(DeploymentRolloutState::from(state))
+                    .build(),
+            )
+            .events(ServiceEvent::builder().message(event).build())
+            .build()
+    };
+    let mut sequence = mock!(aws_sdk_ecs::Client::describe_services).sequence().output(move || {
+        DescribeServicesOutput::builder().services(service(1, "COMPLETED", 2, 2, "steady")).build()
+    });
+    for (state, running, desired) in rollout {
+        let event = format!("(service app) {state} with {running} of {desired}");
+        sequence = sequence.output(move || {
+            DescribeServicesOutput::builder().services(service(2, state, *running, *desired, &event)).build()
+        });
+    }
+    let describe = sequence.build();
+    let definition = move |rev: i32, image: &str| {
+        TaskDefinition::builder()
+            .task_definition_arn(arn(rev))
+            .family("app")
+            .revision(rev)
+            .container_definitions(
+                ContainerDefinition::builder().name("app").image(image).memory(512).build(),
+            )
+            .build()
+    };
+    let read = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(move || {
+        DescribeTaskDefinitionOutput::builder().task_definition(definition(1, "repo/app:v1")).build()
+    });
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition).then_output(move || {
+        RegisterTaskDefinitionOutput::builder().task_definition(definition(2, "repo/app@sha256:2")).build()
+    });
+    let update =
+        mock!(aws_sdk_ecs::Client::update_service).then_output(|| UpdateServiceOutput::builder().build());
+    let interceptor = MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(&describe)
+        .with_rule(&read)
+        .with_rule(&register)
+        .with_rule(&update);
+    let client = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    );
+    (client, describe)
+}
+
+async fn deploy_with(ecs: aws_sdk_ecs::Client) -> (wharf::jobs::JobResult, Vec<String>) {
+    use wharf::jobs::{DeployJob, JobPool, JobSpec, JobUpdate};
+    let plan = wharf::aws::ecs::plan_deploy(&ecs, "dev", "app", None, "repo/app@sha256:2").await.unwrap();
+    assert_eq!(plan.changes, ["container app: image repo/app:v1 → repo/app@sha256:2"]);
+    let mut clients = moto_clients().await;
+    clients.ecs = ecs;
+    let job = DeployJob {
+        plan,
+        wait: true,
+        timeout: std::time::Duration::from_secs(5),
+        poll: std::time::Duration::from_millis(1),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit(1, JobSpec::Deploy(job), Some(clients));
+    let mut stages = Vec::new();
+    loop {
+        match rx.recv().await.unwrap().update {
+            JobUpdate::Progress(p) => stages.push(p.stage),
+            JobUpdate::Finished(result) => return (result, stages),
+            JobUpdate::Started => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_with_wait_follows_the_rollout_to_completed() {
+    let (ecs, describe) =
+        ecs_rolling_out(&[("IN_PROGRESS", 0, 2), ("IN_PROGRESS", 1, 2), ("COMPLETED", 2, 2)]);
+    let (result, stages) = deploy_with(ecs).await;
+    let wharf::jobs::JobResult::Done(output) = result else { panic!("{result:?}") };
+    assert_eq!(output.json["task_definition"], "app:2");
+    assert_eq!(output.json["rolled_out"], true);
+    assert_eq!(
+        stages.iter().filter(|s| s.starts_with("rollout")).collect::<Vec<_>>(),
+        [
+            "rollout IN_PROGRESS: 0/2 running, 0 pending",
+            "rollout IN_PROGRESS: 1/2 running, 0 pending",
+            "rollout COMPLETED: 2/2 running, 0 pending"
+        ]
+    );
+    assert_eq!(describe.num_calls(), 4, "once to plan, three times watching");
+}
+
+#[tokio::test]
+async fn a_failed_rollout_fails_the_deploy_with_the_services_events() {
+    let (ecs, _) = ecs_rolling_out(&[("IN_PROGRESS", 0, 2), ("FAILED", 0, 2)]);
+    let (result, _) = deploy_with(ecs).await;
+    let wharf::jobs::JobResult::Failed(chain) = result else { panic!("{result:?}") };
+    assert_eq!(chain[0], "the rollout of app:2 FAILED; latest events: (service app) FAILED with 0 of 2");
+}
