@@ -96,6 +96,24 @@ pub enum Command {
         #[command(flatten)]
         change: ChangeArgs,
     },
+    /// Print (and --follow) the CloudWatch logs of a task or of a service's tasks
+    Logs {
+        /// A task id (or ARN)
+        #[arg(long, value_name = "ID", conflicts_with = "service")]
+        task: Option<String>,
+        /// A service: all its tasks, merged in time order [default: the profile's service]
+        #[arg(long, value_name = "S")]
+        service: Option<String>,
+        /// The ECS cluster [default: the profile's cluster]
+        #[arg(long, value_name = "C")]
+        cluster: Option<String>,
+        /// Keep reading new lines (Ctrl-C ends)
+        #[arg(long, short)]
+        follow: bool,
+        /// Only lines newer than this, e.g. 10m, 2h
+        #[arg(long, value_name = "AGE")]
+        since: Option<Age>,
+    },
     /// Point an ECS service back at what it ran before
     Rollback {
         #[command(flatten)]

@@ -79,6 +79,10 @@ pub fn main() -> ExitCode {
             Some(Command::Deploy { at, tag, image, change }) => {
                 commands::deploy(&settings, &at, commands::Target::New { tag, image }, &change).await
             }
+            Some(Command::Logs { task, service, cluster, follow, since }) => {
+                commands::logs(&settings, commands::LogsRequest { task, service, cluster, follow, since })
+                    .await
+            }
             Some(Command::Rollback { at, change }) => {
                 commands::deploy(&settings, &at, commands::Target::Previous, &change).await
             }

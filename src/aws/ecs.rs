@@ -108,12 +108,7 @@ pub async fn run_one_off(
     })?;
     let arn = task.task_arn().unwrap_or_default().to_string();
     let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
-    let logs = chosen.log_configuration().filter(|l| l.log_driver().as_str() == "awslogs").and_then(|l| {
-        let options = l.options()?;
-        let group = options.get("awslogs-group")?.clone();
-        let prefix = options.get("awslogs-stream-prefix")?;
-        Some(LogStream { group, stream: format!("{prefix}/{name}/{id}") })
-    });
+    let logs = awslogs_stream(chosen, &id);
     Ok(StartedTask {
         arn,
         id,
@@ -122,6 +117,16 @@ pub async fn run_one_off(
         container: name,
         logs,
     })
+}
+
+/// The stream a container of task `id` logs to with the `awslogs` driver:
+/// `<prefix>/<container>/<task id>` in the configured group.
+fn awslogs_stream(c: &aws_sdk_ecs::types::ContainerDefinition, id: &str) -> Option<LogStream> {
+    let l = c.log_configuration().filter(|l| l.log_driver().as_str() == "awslogs")?;
+    let options = l.options()?;
+    let group = options.get("awslogs-group")?.clone();
+    let prefix = options.get("awslogs-stream-prefix")?;
+    Some(LogStream { group, stream: format!("{prefix}/{}/{id}", c.name().unwrap_or_default()) })
 }
 
 /// Where task `arn` stands, and `container`'s exit code.
@@ -569,4 +574,26 @@ pub async fn apply(ecs: &aws_sdk_ecs::Client, plan: &Plan) -> Result<String, Aws
         .await
         .map_err(from_sdk)?;
     Ok(family_revision(&arn))
+}
+
+/// Where each container of task `task` (an id or ARN) logs: `(container, stream)`,
+/// the stream `None` for a container without the `awslogs` driver.
+pub async fn log_streams(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    task: &str,
+) -> Result<Vec<(String, Option<LogStream>)>, AwsError> {
+    let out = ecs.describe_tasks().cluster(cluster).tasks(task).send().await.map_err(from_sdk)?;
+    let found = out
+        .tasks()
+        .first()
+        .ok_or_else(|| AwsError::NotFound(format!("no ECS task `{task}` in cluster `{cluster}`")))?;
+    let arn = found.task_arn().unwrap_or_default();
+    let id = arn.rsplit('/').next().unwrap_or(arn);
+    let definition = describe_definition(ecs, found.task_definition_arn().unwrap_or_default()).await?;
+    Ok(definition
+        .container_definitions()
+        .iter()
+        .map(|c| (c.name().unwrap_or_default().to_string(), awslogs_stream(c, id)))
+        .collect())
 }

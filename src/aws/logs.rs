@@ -34,3 +34,48 @@ pub async fn log_events(
         Err(e) => Err(e),
     }
 }
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// Events of `stream` from `start` (ms) on, or after `token`; and the forward
+/// token to ask with next. At the end of the stream AWS hands back the same
+/// token, and later events arrive on it.
+pub async fn events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &LogStream,
+    start: Option<i64>,
+    token: Option<String>,
+) -> Result<(Vec<Event>, Option<String>), AwsError> {
+    let out = logs
+        .get_log_events()
+        .log_group_name(&stream.group)
+        .log_stream_name(&stream.stream)
+        .start_from_head(true)
+        .set_start_time(if token.is_none() { start } else { None })
+        .set_next_token(token.clone())
+        .send()
+        .await
+        .map_err(from_sdk);
+    match out {
+        Ok(out) => {
+            let events = out
+                .events()
+                .iter()
+                .map(|e| Event {
+                    timestamp: e.timestamp().unwrap_or(0),
+                    message: e.message().unwrap_or_default().to_string(),
+                })
+                .collect();
+            Ok((events, out.next_forward_token().map(str::to_string).or(token)))
+        }
+        // A stream that does not exist yet (a task still starting) has no events.
+        Err(AwsError::NotFound(_)) => Ok((Vec::new(), token)),
+        Err(e) => Err(e),
+    }
+}

@@ -4,12 +4,14 @@
 mod ecs;
 mod images;
 mod job;
+mod logs;
 mod snapshots;
 mod tags;
 
 pub use ecs::{Target, deploy, tasks};
 pub use images::images;
 pub use job::run_job;
+pub use logs::{LogsRequest, logs};
 pub use snapshots::{RemoteRequest, backup, cost_line, prune, remote_backup, restore, snapshots};
 pub use tags::tags;
 

@@ -329,3 +329,68 @@ async fn a_failed_rollout_fails_the_deploy_with_the_services_events() {
     let wharf::jobs::JobResult::Failed(chain) = result else { panic!("{result:?}") };
     assert_eq!(chain[0], "the rollout of app:2 FAILED; latest events: (service app) FAILED with 0 of 2");
 }
+
+async fn put_events(stream: &str, lines: &[(&str, i64)]) {
+    let logs = moto_clients().await.logs;
+    let _ = logs.create_log_stream().log_group_name("/wharf/it").log_stream_name(stream).send().await;
+    let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let events: Vec<_> = lines
+        .iter()
+        .map(|(m, offset)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(base + offset)
+                .message(*m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name("/wharf/it")
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wharf_logs_prints_a_tasks_events_in_order_and_follow_shows_new_ones_once() {
+    use std::io::BufRead;
+    let (cluster, service, _) = crate::remote::ecs_service().await;
+    let clients = moto_clients().await;
+    let task =
+        wharf::aws::ecs::run_one_off(&clients.ecs, &cluster, &service, None, vec!["true".into()], "wharf-it")
+            .await
+            .unwrap();
+    let stream = format!("backup/db/{}", task.id);
+    put_events(&stream, &[("first", 0), ("second", 1), ("third", 2)]).await;
+
+    let out = wharf(&["logs", "--cluster", &cluster, "--task", &task.id]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let short: String = task.id.chars().take(8).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("[{short}] first\n[{short}] second\n[{short}] third\n")
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
+        .args(["logs", "--cluster", &cluster, "--task", &task.id, "--follow"])
+        .current_dir(home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut read = |n: usize| (0..n).map(|_| lines.next().unwrap().unwrap()).collect::<Vec<_>>();
+    assert_eq!(read(3).len(), 3, "what is there first");
+    put_events(&stream, &[("fourth", 10), ("fifth", 11)]).await;
+    assert_eq!(read(2), [format!("[{short}] fourth"), format!("[{short}] fifth")]);
+    put_events(&stream, &[("sixth", 20)]).await;
+    assert_eq!(read(1), [format!("[{short}] sixth")], "each line once, none skipped");
+    let _ = child.kill();
+    let _ = child.wait();
+}
