@@ -15,7 +15,7 @@ use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::{
     BackupJob, BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PruneJob, PushJob,
-    RestoreJob,
+    RemoteBackupJob, RestoreJob,
 };
 use crate::snapshots::prune::{self, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
@@ -550,6 +550,10 @@ fn ready_for_snapshots(state: &mut AppState, job: &str) -> Option<(String, Strin
 }
 
 fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if state.focus == PaneId::Ecs {
+        start_remote_backup(state, effects);
+        return;
+    }
     let Some((bucket, prefix)) = ready_for_snapshots(state, "backup") else { return };
     match BackupJob::from_settings(&state.settings, BackupRequest::default(), bucket, prefix) {
         Ok(job)
@@ -566,6 +570,30 @@ fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
             start_job(state, JobSpec::Backup(job), effects);
         }
         Err(message) => state.flash = Some(format!("backup: {message}")),
+    }
+}
+
+/// `b` in the ECS pane: a one-off task of the opened (or selected) service runs
+/// the profile's `remote_backup_command`.
+fn start_remote_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some((bucket, prefix)) = ready_for_snapshots(state, "remote backup") else { return };
+    let ecs = &state.ecs;
+    let selected = ecs.visible_services().get(ecs.service_cursor.selected).map(|s| s.name.clone());
+    let (cluster, service) = match (&ecs.cluster, &ecs.service) {
+        (Some(c), Some(s)) => (c.clone(), s.clone()),
+        (Some(c), None) if selected.is_some() => (c.clone(), selected.unwrap_or_default()),
+        _ => {
+            state.flash = Some("remote backup: open a cluster and select a service first".into());
+            return;
+        }
+    };
+    match RemoteBackupJob::from_settings(&state.settings, Some(cluster), Some(service), None, bucket, prefix)
+    {
+        Ok(job) => {
+            state.flash = Some(format!("starting a backup task of {} (see Jobs)", job.service));
+            start_job(state, JobSpec::RemoteBackup(job), effects);
+        }
+        Err(message) => state.flash = Some(format!("remote backup: {message}")),
     }
 }
 
@@ -754,7 +782,7 @@ fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
                 pushed = job.repository.clone();
             }
             // A finished backup or prune, or a failed one: the list shows what is there now.
-            backed_up = matches!(job.kind, JobKind::Backup | JobKind::Prune);
+            backed_up = matches!(job.kind, JobKind::Backup | JobKind::RemoteBackup | JobKind::Prune);
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),

@@ -690,3 +690,45 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
     let effects = update(&mut s, code(KeyCode::Enter));
     assert_eq!(effects, [Effect::Load(LoadRequest::Services { cluster: "prod".into() })]);
 }
+
+#[test]
+fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
+    use wharf::app::Loaded;
+    use wharf::aws::AwsStatus;
+    use wharf::aws::ecs::ServiceInfo;
+    use wharf::config::Profile;
+    let profile = Profile {
+        cluster: Some("dev".into()),
+        bucket: Some("snaps".into()),
+        remote_backup_command: Some(vec!["/backup.sh".into(), "{bucket}".into(), "{key}".into()]),
+        ..Profile::default()
+    };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    let service = ServiceInfo {
+        name: "db".into(),
+        status: "ACTIVE".into(),
+        desired: 1,
+        running: 1,
+        pending: 0,
+        task_definition: "db:4".into(),
+        rollout: None,
+        events: vec![],
+    };
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(vec![service]) }));
+    update(&mut s, key('3'));
+    let effects = update(&mut s, key('b'));
+    let [Effect::StartJob { spec: JobSpec::RemoteBackup(job), .. }] = &effects[..] else {
+        panic!("{effects:?} {:?}", s.flash)
+    };
+    assert_eq!((job.cluster.as_str(), job.service.as_str(), job.bucket.as_str()), ("dev", "db", "snaps"));
+
+    // Without a command in the profile, it says what is missing.
+    s.settings.profile.remote_backup_command = None;
+    assert!(update(&mut s, key('b')).is_empty());
+    assert!(
+        s.flash.as_deref().unwrap().starts_with("remote backup: no remote_backup_command"),
+        "{:?}",
+        s.flash
+    );
+}
