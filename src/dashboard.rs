@@ -143,6 +143,13 @@ async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
             let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
             Loaded::Tasks { cluster, service, result }
         }
+        LoadRequest::DeployPlan { cluster, service, container, image } => Loaded::Plan(
+            crate::aws::ecs::plan_deploy(&clients.ecs, &cluster, &service, container.as_deref(), &image)
+                .await,
+        ),
+        LoadRequest::RollbackPlan { cluster, service } => {
+            Loaded::Plan(crate::aws::ecs::plan_rollback(&clients.ecs, &cluster, &service).await)
+        }
         LoadRequest::Snapshots { bucket, prefix } => {
             Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix).await)
         }

@@ -6,7 +6,7 @@ use crate::aws::ecs::{ServiceInfo, TaskInfo};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
-use crate::jobs::{JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
+use crate::jobs::{DeployJob, JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
 use crate::snapshots::Snapshot;
 
 /// The six panes, in focus order.
@@ -362,7 +362,7 @@ impl JobsPane {
 }
 
 /// A one-line text field that asks for something before an action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
     pub title: String,
     pub text: String,
@@ -408,7 +408,7 @@ impl Prompt {
 }
 
 /// A yes/no question before something that changes the world.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
@@ -416,7 +416,7 @@ pub struct Confirm {
 }
 
 /// What a yes to a [`Confirm`] starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Confirmed {
     /// Create the missing ECR repository, then push into it.
     CreateRepositoryAndPush(PushJob),
@@ -424,9 +424,11 @@ pub enum Confirmed {
     Restore(RestoreJob),
     /// Delete the snapshots listed.
     Prune(PruneJob),
+    /// Point a service at a new or previous task definition.
+    Deploy(Box<DeployJob>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PromptPurpose {
     /// The image reference to bake `container` into.
     BakeTag { container: String },
@@ -437,7 +439,7 @@ pub enum PromptPurpose {
 }
 
 /// What is drawn over the panes and takes the keys first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     Help {
         scroll: u16,

@@ -8,14 +8,14 @@ use super::state::{
     AppState, Confirm, Confirmed, EngineView, ImagesTab, JobState, JobView, Load, Overlay, PaneId, Prompt,
     PromptPurpose,
 };
-use crate::aws::ecs::{ServiceInfo, TaskInfo};
+use crate::aws::ecs::{Plan, ServiceInfo, TaskInfo};
 use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::{
-    BackupJob, BakeJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, PruneJob, PushJob,
-    RemoteBackupJob, RestoreJob,
+    BackupJob, BakeJob, DeployJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress,
+    PruneJob, PushJob, RemoteBackupJob, RestoreJob,
 };
 use crate::snapshots::prune::{self, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
@@ -37,22 +37,55 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadRequest {
     Repositories,
-    Images { repository: String },
-    Snapshots { bucket: String, prefix: String },
+    Images {
+        repository: String,
+    },
+    Snapshots {
+        bucket: String,
+        prefix: String,
+    },
     Clusters,
-    Services { cluster: String },
-    Tasks { cluster: String, service: String },
+    Services {
+        cluster: String,
+    },
+    Tasks {
+        cluster: String,
+        service: String,
+    },
+    /// Work out a deploy of `image` (`repository@sha256:…`) to the service.
+    DeployPlan {
+        cluster: String,
+        service: String,
+        container: Option<String>,
+        image: String,
+    },
+    RollbackPlan {
+        cluster: String,
+        service: String,
+    },
 }
 
 /// The answer to a [`LoadRequest`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),
-    Images { repository: String, result: Result<Vec<RegistryImage>, AwsError> },
+    Images {
+        repository: String,
+        result: Result<Vec<RegistryImage>, AwsError>,
+    },
     Snapshots(Result<Vec<Snapshot>, AwsError>),
     Clusters(Result<Vec<String>, AwsError>),
-    Services { cluster: String, result: Result<Vec<ServiceInfo>, AwsError> },
-    Tasks { cluster: String, service: String, result: Result<Vec<TaskInfo>, AwsError> },
+    Services {
+        cluster: String,
+        result: Result<Vec<ServiceInfo>, AwsError>,
+    },
+    Tasks {
+        cluster: String,
+        service: String,
+        result: Result<Vec<TaskInfo>, AwsError>,
+    },
+    /// A deploy or rollback worked out, to be confirmed.
+    Plan(Result<Plan, AwsError>),
 }
 
 /// Rows a page key moves.
@@ -330,9 +363,9 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         Action::Backup => start_backup(state, effects),
         Action::Restore => start_restore(state),
         Action::Prune => start_prune(state),
-        Action::Deploy
-        | Action::Rollback
-        | Action::TailLogs
+        Action::Deploy => start_deploy(state, effects),
+        Action::Rollback => start_rollback(state, effects),
+        Action::TailLogs
         | Action::Follow
         | Action::Wrap
         | Action::Timestamps
@@ -489,6 +522,7 @@ fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>)
         }
         Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
         Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
+        Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
     }
 }
 
@@ -594,6 +628,100 @@ fn start_remote_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
             start_job(state, JobSpec::RemoteBackup(job), effects);
         }
         Err(message) => state.flash = Some(format!("remote backup: {message}")),
+    }
+}
+
+/// The cluster and service a deploy or rollback from the dashboard is for, after
+/// the checks every change makes.
+fn ready_to_change(state: &mut AppState, what: &str) -> Option<(String, String)> {
+    if state.settings.read_only {
+        state.flash = Some(format!("read-only: {what} is disabled (started with --read-only)"));
+        return None;
+    }
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        state.flash = Some(format!("{what} needs AWS credentials, and none were found"));
+        return None;
+    }
+    let ecs = &state.ecs;
+    let selected = ecs.visible_services().get(ecs.service_cursor.selected).map(|s| s.name.clone());
+    let place = match (state.focus, &ecs.cluster, &ecs.service) {
+        (PaneId::Ecs, Some(c), Some(s)) => Some((c.clone(), s.clone())),
+        (PaneId::Ecs, Some(c), None) => selected.map(|s| (c.clone(), s)),
+        _ => {
+            let p = &state.settings.profile;
+            p.cluster.clone().zip(p.service.clone())
+        }
+    };
+    if place.is_none() {
+        state.flash =
+            Some(format!("{what}: set cluster and service in wharf.toml, or pick a service in the ECS pane"));
+    }
+    place
+}
+
+/// `d` on a Registry image: work out the digest-pinned deploy, then ask.
+fn start_deploy(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if state.focus != PaneId::Registry || state.registry.open.is_none() {
+        state.flash = Some("deploy: open a repository in the Registry pane and select an image".into());
+        return;
+    }
+    let Some((cluster, service)) = ready_to_change(state, "deploy") else { return };
+    let registry = &state.registry;
+    let Some(image) = registry.visible_images().get(registry.image_cursor.selected).map(|i| i.digest.clone())
+    else {
+        state.flash = Some("deploy: there is no image to deploy".into());
+        return;
+    };
+    let open = registry.open.clone().unwrap_or_default();
+    let uri =
+        registry.repositories.loaded().and_then(|l| l.iter().find(|r| r.name == open)).map(|r| r.uri.clone());
+    let Some(uri) = uri else {
+        state.flash = Some("deploy: ECR's repository list has not loaded yet".into());
+        return;
+    };
+    state.flash = Some(format!("working out the deploy to {service}…"));
+    let container = state.settings.profile.container.clone();
+    effects.push(Effect::Load(LoadRequest::DeployPlan {
+        cluster,
+        service,
+        container,
+        image: format!("{uri}@{image}"),
+    }));
+}
+
+/// `u` on a service: work out the rollback, then ask.
+fn start_rollback(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some((cluster, service)) = ready_to_change(state, "rollback") else { return };
+    state.flash = Some(format!("working out the rollback of {service}…"));
+    effects.push(Effect::Load(LoadRequest::RollbackPlan { cluster, service }));
+}
+
+/// A worked-out deploy or rollback: its diff, and a yes (the service's name
+/// typed on a protected profile) before anything changes.
+fn ask_to_apply(state: &mut AppState, plan: Plan) {
+    if plan.changes.is_empty() && plan.to.ends_with("(new)") {
+        state.flash = Some(format!("{} already runs that image: nothing to deploy", plan.service));
+        return;
+    }
+    let lines: Vec<String> = plan.diff().lines().map(str::to_string).collect();
+    let service = plan.service.clone();
+    let job = DeployJob {
+        plan,
+        wait: true,
+        timeout: crate::jobs::deploy::DEFAULT_TIMEOUT,
+        poll: std::time::Duration::from_secs(3),
+    };
+    let on_yes = Confirmed::Deploy(Box::new(job));
+    if state.settings.profile.protected {
+        let mut prompt = Prompt::new(
+            format!("Protected profile: type `{service}` to change it"),
+            String::new(),
+            PromptPurpose::TypeToConfirm { expected: service, on_yes: Box::new(on_yes) },
+        );
+        prompt.note = lines;
+        state.overlay = Some(Overlay::Prompt(prompt));
+    } else {
+        state.overlay = Some(Overlay::Confirm(Confirm { title: "Change the service".into(), lines, on_yes }));
     }
 }
 
@@ -852,6 +980,8 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
             ecs.task_cursor.selected = ecs.task_cursor.selected.min(len.saturating_sub(1));
         }
         Loaded::Services { .. } | Loaded::Tasks { .. } => {}
+        Loaded::Plan(Ok(plan)) => ask_to_apply(state, plan),
+        Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::Snapshots(result) => {
             let pane = &mut state.snapshots;
             pane.list = match result {

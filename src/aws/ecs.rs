@@ -335,7 +335,7 @@ pub async fn tasks(
                 desired_status: t.desired_status().unwrap_or_default().to_string(),
                 health: t.health_status().map(|h| h.as_str().to_string()),
                 started_at: t.started_at().map(|s| s.secs()),
-                stopped_reason: t.stopped_reason().map(str::to_string),
+                stopped_reason: t.stopped_reason().filter(|r| !r.is_empty()).map(str::to_string),
                 task_definition: family_revision(t.task_definition_arn().unwrap_or_default()),
                 containers: t
                     .containers()
@@ -381,6 +381,25 @@ enum Target {
 }
 
 impl Plan {
+    /// A change back to an existing revision (its ARN), as a rollback makes it.
+    pub fn existing(
+        cluster: &str,
+        service: &str,
+        from: &str,
+        to: &str,
+        changes: Vec<String>,
+        arn: &str,
+    ) -> Plan {
+        Plan {
+            cluster: cluster.into(),
+            service: service.into(),
+            from: from.into(),
+            to: to.into(),
+            changes,
+            target: Target::Existing(arn.into()),
+        }
+    }
+
     /// The diff as a user reads it before saying yes.
     pub fn diff(&self) -> String {
         let mut text =

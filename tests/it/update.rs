@@ -276,13 +276,19 @@ fn help_opens_scrolls_and_closes() {
 #[test]
 fn actions_of_later_versions_say_so_instead_of_pretending() {
     let mut s = loaded();
+    update(&mut s, key('3'));
+    update(&mut s, key('l'));
+    assert_eq!(s.flash.as_deref(), Some("tail logs is not in this build of wharf yet"));
+    // Deploy, rollback and backup are here: they say what is missing.
     update(&mut s, key('2'));
     update(&mut s, key('d'));
-    assert_eq!(s.flash.as_deref(), Some("deploy tag is not in this build of wharf yet"));
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("deploy: open a repository in the Registry pane and select an image")
+    );
     update(&mut s, key('3'));
     update(&mut s, key('u'));
-    assert_eq!(s.flash.as_deref(), Some("roll back is not in this build of wharf yet"));
-    // Backup is here: without AWS it says what is missing.
+    assert_eq!(s.flash.as_deref(), Some("rollback needs AWS credentials, and none were found"));
     update(&mut s, key('5'));
     update(&mut s, key('b'));
     assert_eq!(s.flash.as_deref(), Some("backup needs AWS credentials, and none were found"));
@@ -730,5 +736,114 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
         s.flash.as_deref().unwrap().starts_with("remote backup: no remote_backup_command"),
         "{:?}",
         s.flash
+    );
+}
+
+/// A dashboard with the profile's cluster and service, ECR's `app` repository
+/// open with one image, AWS ready.
+fn with_registry_image(protected: bool) -> wharf::app::AppState {
+    use wharf::app::Loaded;
+    use wharf::aws::{AwsStatus, RegistryImage, Repository};
+    use wharf::config::Profile;
+    let profile = Profile {
+        cluster: Some("dev".into()),
+        service: Some("app".into()),
+        repository: Some("app".into()),
+        protected,
+        ..Profile::default()
+    };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    let repo = Repository {
+        name: "app".into(),
+        uri: "123.dkr.ecr.eu-west-1.amazonaws.com/app".into(),
+        created: None,
+    };
+    update(&mut s, Action::Loaded(Loaded::Repositories(Ok(vec![repo]))));
+    let image =
+        RegistryImage { tags: vec!["v3".into()], digest: "sha256:abc".into(), pushed_at: None, size: None };
+    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result: Ok(vec![image]) }));
+    update(&mut s, key('2'));
+    s
+}
+
+fn rollback_plan() -> wharf::aws::ecs::Plan {
+    wharf::aws::ecs::Plan::existing(
+        "dev",
+        "app",
+        "app:8",
+        "app:7",
+        vec!["container app: image repo/app@sha256:new → repo/app@sha256:old".into()],
+        "arn:aws:ecs:eu-west-1:123:task-definition/app:7",
+    )
+}
+
+#[test]
+fn d_on_a_registry_image_works_out_the_deploy_and_asks_with_the_diff() {
+    use wharf::app::{LoadRequest, Loaded};
+    let mut s = with_registry_image(false);
+    let effects = update(&mut s, key('d'));
+    assert_eq!(
+        effects,
+        [Effect::Load(LoadRequest::DeployPlan {
+            cluster: "dev".into(),
+            service: "app".into(),
+            container: None,
+            image: "123.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc".into(),
+        })]
+    );
+    assert!(s.jobs.jobs.is_empty(), "nothing changes before the plan is confirmed");
+    update(&mut s, Action::Loaded(Loaded::Plan(Ok(rollback_plan()))));
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else { panic!("{:?}", s.overlay) };
+    assert_eq!(
+        confirm.lines,
+        [
+            "dev/app: task definition app:8 → app:7",
+            "  container app: image repo/app@sha256:new → repo/app@sha256:old"
+        ]
+    );
+    let effects = update(&mut s, key('y'));
+    let [Effect::StartJob { spec: JobSpec::Deploy(job), .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert!(job.wait, "the dashboard follows the rollout in the Jobs pane");
+
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Plan(Err(wharf::aws::AwsError::NotFound("no ECS service `app`".into())))),
+    );
+    assert_eq!(s.flash.as_deref(), Some("cannot work out the change: no ECS service `app`"));
+}
+
+#[test]
+fn a_protected_profile_wants_the_service_typed_and_read_only_refuses() {
+    use wharf::app::Loaded;
+    let mut s = with_registry_image(true);
+    update(&mut s, Action::Loaded(Loaded::Plan(Ok(rollback_plan()))));
+    let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert_eq!(p.title, "Protected profile: type `app` to change it");
+    update(&mut s, key('x'));
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    update(&mut s, ctrl('u'));
+    for c in "app".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(matches!(
+        &update(&mut s, code(KeyCode::Enter))[..],
+        [Effect::StartJob { spec: JobSpec::Deploy(_), .. }]
+    ));
+
+    s.settings.read_only = true;
+    assert!(update(&mut s, key('d')).is_empty());
+    assert_eq!(s.flash.as_deref(), Some("read-only: deploy is disabled (started with --read-only)"));
+    update(&mut s, key('3'));
+    assert!(update(&mut s, key('u')).is_empty());
+    assert_eq!(s.flash.as_deref(), Some("read-only: rollback is disabled (started with --read-only)"));
+    s.settings.read_only = false;
+    let effects = update(&mut s, key('u'));
+    assert_eq!(
+        effects,
+        [Effect::Load(wharf::app::LoadRequest::RollbackPlan {
+            cluster: "dev".into(),
+            service: "app".into()
+        })]
     );
 }
