@@ -9,30 +9,15 @@ pub struct LogStream {
     pub stream: String,
 }
 
-/// New events of a log stream after `token` (a forward token), and the token to
-/// ask with next. A stream that does not exist yet has no events.
+/// New lines of a log stream after `token` (a forward token), and the token
+/// to ask with next. A stream that does not exist yet has no lines.
 pub async fn log_events(
     logs: &aws_sdk_cloudwatchlogs::Client,
     stream: &LogStream,
     token: Option<String>,
 ) -> Result<(Vec<String>, Option<String>), AwsError> {
-    let out = logs
-        .get_log_events()
-        .log_group_name(&stream.group)
-        .log_stream_name(&stream.stream)
-        .start_from_head(true)
-        .set_next_token(token.clone())
-        .send()
-        .await
-        .map_err(from_sdk);
-    match out {
-        Ok(out) => {
-            let lines = out.events().iter().filter_map(|e| e.message()).map(str::to_string).collect();
-            Ok((lines, out.next_forward_token().map(str::to_string).or(token)))
-        }
-        Err(AwsError::NotFound(_)) => Ok((Vec::new(), token)),
-        Err(e) => Err(e),
-    }
+    let (events, next) = events(logs, stream, None, token).await?;
+    Ok((events.into_iter().map(|e| e.message).collect(), next))
 }
 
 /// One log event.

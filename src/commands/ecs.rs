@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::{code, exit, run_job};
+use super::{code, exit, print_json, run_job};
 use crate::app::Clock;
 use crate::aws::{self, AwsStatus, ecs};
 use crate::cli::{ChangeArgs, ServiceArgs};
@@ -33,7 +33,7 @@ pub async fn tasks(
     };
     let Some(cluster) = cluster else {
         return match ecs::clusters(&clients.ecs).await {
-            Ok(list) if json => print(&list),
+            Ok(list) if json => print_json(&list),
             Ok(list) => {
                 println!("CLUSTER");
                 list.iter().for_each(|c| println!("{c}"));
@@ -48,7 +48,7 @@ pub async fn tasks(
     };
     let Some(service) = service else {
         if json {
-            return print(&services);
+            return print_json(&services);
         }
         println!("{:<32} {:>9} {:<32} ROLLOUT", "SERVICE", "TASKS", "TASK DEF");
         for s in &services {
@@ -71,7 +71,7 @@ pub async fn tasks(
         Err(e) => return failed(&format!("the tasks of {service}"), e),
     };
     if json {
-        return print(&serde_json::json!({ "service": info, "tasks": tasks }));
+        return print_json(&serde_json::json!({ "service": info, "tasks": tasks }));
     }
     println!(
         "{cluster} › {service}: {}/{} running, {} pending · {} · {}",
@@ -103,19 +103,6 @@ pub async fn tasks(
         println!("event {age}{}", e.message);
     }
     code(exit::OK)
-}
-
-fn print<T: serde::Serialize>(value: &T) -> ExitCode {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => {
-            println!("{text}");
-            code(exit::OK)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            code(exit::FAILED)
-        }
-    }
 }
 
 /// What a deploy points the service at.

@@ -28,3 +28,17 @@ pub mod exit {
 pub(crate) fn code(n: u8) -> ExitCode {
     ExitCode::from(n)
 }
+
+/// `value` as pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            code(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            code(exit::FAILED)
+        }
+    }
+}

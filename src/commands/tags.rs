@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{code, exit};
+use super::{code, exit, print_json};
 use crate::app::Clock;
 use crate::aws::{self, AwsClients, AwsStatus, ecr};
 use crate::config::Settings;
@@ -61,19 +61,6 @@ async fn images(clients: &AwsClients, repository: &str, json: bool) -> ExitCode 
         }
         Err(e) => {
             eprintln!("error: cannot list the images of {repository}: {e}");
-            code(exit::FAILED)
-        }
-    }
-}
-
-fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => {
-            println!("{text}");
-            code(exit::OK)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
             code(exit::FAILED)
         }
     }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, mssql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Preset, Settings, StorageClass};
@@ -109,8 +109,6 @@ impl BackupJob {
 /// Why a backup could not start or finish.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
-    NoAws,
     #[error("the `path` preset needs the directory to back up: give --path, or database.path in wharf.toml")]
     NoPath,
     #[error("the `custom` preset needs database.backup_command in wharf.toml")]
@@ -154,7 +152,7 @@ impl BackupJob {
     }
 
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
-        let aws = aws.ok_or(BackupError::NoAws)?;
+        let aws = aws.ok_or(NoAws)?;
         let dump = self.dump_command()?;
         let path = match self.preset {
             Preset::Path => Some(self.path.clone().ok_or(BackupError::NoPath)?),

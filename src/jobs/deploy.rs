@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{JobContext, JobError, JobOutput, Progress};
+use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::ecs::{self, Plan};
 use crate::aws::{AwsClients, AwsError};
 
@@ -24,8 +24,6 @@ pub struct DeployJob {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
-    NoAws,
     #[error("ECS: {0}")]
     Aws(#[from] AwsError),
     #[error("the rollout of {to} FAILED{}", latest_events(.events))]
@@ -40,7 +38,7 @@ fn latest_events(events: &[String]) -> String {
 
 impl DeployJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
-        let aws = aws.ok_or(DeployError::NoAws)?;
+        let aws = aws.ok_or(NoAws)?;
         let plan = &self.plan;
         ctx.progress(Progress::stage(format!("pointing {} at {}", plan.service, plan.to)));
         let to = ecs::apply(&aws.ecs, plan).await.map_err(DeployError::from)?;

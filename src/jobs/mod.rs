@@ -195,6 +195,11 @@ impl JobContext {
 /// The error type jobs return; its `source()` chain is shown in the Jobs pane.
 pub type JobError = Box<dyn Error + Send + Sync + 'static>;
 
+/// A job that needs AWS, started without credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
+pub struct NoAws;
+
 /// Returned by a job that saw its cancellation and cleaned up.
 #[derive(Debug, thiserror::Error)]
 #[error("cancelled")]

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{JobContext, JobError, JobOutput, Progress};
+use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::snapshots::prune::{Doomed, STALE_UPLOAD_SECS, is_wharf_data_key};
@@ -19,15 +19,13 @@ pub struct PruneJob {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PruneError {
-    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
-    NoAws,
     #[error("S3: {0} (deleted so far: {1})")]
     Aws(AwsError, String),
 }
 
 impl PruneJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
-        let aws = aws.ok_or(PruneError::NoAws)?;
+        let aws = aws.ok_or(NoAws)?;
         let mut deleted: Vec<String> = Vec::new();
         let failed = |e: AwsError, deleted: &[String]| {
             let so_far = if deleted.is_empty() { "none".to_string() } else { deleted.join(", ") };

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::{JobContext, JobError, JobOutput, Progress};
+use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::{AwsClients, AwsError, ecr};
 use crate::docker::{DockerError, Engine, RegistryLogin};
 use crate::registry;
@@ -27,8 +27,6 @@ pub struct PushJob {
 /// Why a push failed, in words that say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
-    NoAws,
     #[error("no ECR repository `{0}`; create it first")]
     NoRepository(String),
     #[error("ECR: {0}")]
@@ -59,7 +57,7 @@ struct Layer {
 
 impl PushJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
-        let aws = aws.ok_or(PushError::NoAws)?;
+        let aws = aws.ok_or(NoAws)?;
         ctx.progress(Progress::stage("asking ECR for a token"));
         let (auth, repository) =
             tokio::join!(aws.ecr_tokens.get(&aws.ecr, now()), ecr::repository(&aws.ecr, &self.repository));

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::pipe::ChannelReader;
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::ecs::{self, StartedTask};
 use crate::aws::logs;
 use crate::aws::s3;
@@ -93,8 +93,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteBackupError {
-    #[error("AWS has no credentials for this; set AWS_PROFILE or aws_profile in wharf.toml")]
-    NoAws,
     #[error("ECS/S3: {0}")]
     Aws(#[from] AwsError),
     #[error("the backup task {task} stopped with {status}{}", tail(.log))]
@@ -130,7 +128,7 @@ pub fn fill(template: &[String], bucket: &str, key: &str, id: &str, class: Stora
 
 impl RemoteBackupJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
-        let aws = aws.ok_or(RemoteBackupError::NoAws)?;
+        let aws = aws.ok_or(NoAws)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
