@@ -3,7 +3,8 @@
 # machine, runs the whole test suite, and stops what it started.
 #
 #   - Debian packages: busybox-static (test images), docker-registry (pushes),
-#     postgresql-15 (copied into a PostgreSQL test image for the postgres preset)
+#     postgresql-15, mariadb-server-core and mariadb-client (copied into
+#     PostgreSQL and MariaDB test images for the postgres and mysql presets)
 #   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
 #     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL)
 #   - the test images, built locally with `docker import` (nothing is pulled)
@@ -22,6 +23,8 @@ missing=()
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+[ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server-core)
+[ -x /usr/bin/mariadb-dump ] || missing+=(mariadb-client)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -59,6 +62,7 @@ say "moto server on $WHARF_TEST_MOTO_URL"
 say "building test images"
 bash scripts/test-images.sh
 bash scripts/test-image-postgres.sh
+bash scripts/test-image-mariadb.sh
 
 say "cargo test"
 cargo test --locked "$@"

@@ -795,3 +795,47 @@ async fn the_mssql_preset_moves_a_backup_file_out_and_back_with_the_password_in_
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("exited with 1: Login failed for user 'sa'."), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mysql_preset_round_trips_a_real_mariadb_database() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(crate::support::repo_path("scripts/test-image-mariadb.sh"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/test-image-mariadb.sh failed");
+    });
+    let mut cleanup = Cleanup::default();
+    let container = unique("wharf-it-maria");
+    docker(&["run", "-d", "--name", &container, "wharf-test/mariadb:10"]);
+    cleanup.containers.push(container.clone());
+    let sql =
+        |statement: &str| docker(&["exec", &container, "mariadb", "-u", "root", "-N", "-B", "-e", statement]);
+    crate::support::eventually(Duration::from_secs(60), "MariaDB to accept connections", || {
+        Command::new("docker")
+            .args(["exec", &container, "mariadb", "-u", "root", "-e", "SELECT 1"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    sql("CREATE DATABASE app");
+    sql("CREATE TABLE app.notes (id INT PRIMARY KEY, body TEXT)");
+    sql("INSERT INTO app.notes SELECT seq, MD5(seq) FROM app.seq_1_to_5000");
+    let fingerprint = "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, body ORDER BY id))) FROM app.notes";
+    let before = sql(fingerprint);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[profiles.m]\nbucket = \"{bucket}\"\n[profiles.m.database]\ncontainer = \"{container}\"\npreset = \"mysql\"\nuser = \"root\"\nname = \"app\"\n"
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+
+    let out = wharf(&["backup", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    sql("DELETE FROM app.notes WHERE id % 2 = 0");
+    assert_ne!(sql(fingerprint), before);
+    let out = wharf(&["restore", result["id"].as_str().unwrap(), "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sql(fingerprint), before, "every row as it was");
+}
