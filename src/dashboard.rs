@@ -109,7 +109,8 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                         if let Some(clients) = aws.clone() {
                             let tx = load_tx.clone();
                             tokio::spawn(async move {
-                                let _ = tx.send(load(&clients, request).await).await;
+                                let loaded = load(&clients, request, &tx).await;
+                                let _ = tx.send(loaded).await;
                             });
                         }
                     }
@@ -127,7 +128,10 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
 }
 
 /// Runs one background load for a pane.
-async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
+/// How often a long list being loaded is shown as far as it has got.
+const SO_FAR_EVERY: Duration = Duration::from_millis(150);
+
+async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Loaded>) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
         LoadRequest::Images { repository } => {
@@ -136,7 +140,16 @@ async fn load(clients: &AwsClients, request: LoadRequest) -> Loaded {
         }
         LoadRequest::Clusters => Loaded::Clusters(crate::aws::ecs::clusters(&clients.ecs).await),
         LoadRequest::Services { cluster } => {
-            let result = crate::aws::ecs::services(&clients.ecs, &cluster).await;
+            // The first batches on screen at once, the rest as they come (a lost update is fine).
+            let mut shown: Option<std::time::Instant> = None;
+            let result = crate::aws::ecs::services_as_they_come(&clients.ecs, &cluster, |so_far| {
+                if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
+                    shown = Some(std::time::Instant::now());
+                    let services = so_far.to_vec();
+                    let _ = tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), services });
+                }
+            })
+            .await;
             Loaded::Services { cluster, result }
         }
         LoadRequest::Tasks { cluster, service } => {

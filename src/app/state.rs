@@ -203,6 +203,8 @@ pub struct EcsPane {
     /// The cluster whose services are shown.
     pub cluster: Option<String>,
     pub services: Load<Vec<ServiceInfo>>,
+    /// False while more services are still being described.
+    pub services_complete: bool,
     pub service_cursor: Cursor,
     /// The service whose tasks are shown.
     pub service: Option<String>,

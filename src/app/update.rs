@@ -79,6 +79,11 @@ pub enum Loaded {
         cluster: String,
         result: Result<Vec<ServiceInfo>, AwsError>,
     },
+    /// The services described so far; the whole list follows as `Services`.
+    ServicesSoFar {
+        cluster: String,
+        services: Vec<ServiceInfo>,
+    },
     Tasks {
         cluster: String,
         service: String,
@@ -542,6 +547,7 @@ fn open_cluster(state: &mut AppState, cluster: String, effects: &mut Vec<Effect>
     state.ecs.cluster = Some(cluster.clone());
     state.ecs.service = None;
     state.ecs.services = Load::Loading;
+    state.ecs.services_complete = false;
     state.ecs.service_cursor = Default::default();
     effects.push(Effect::Load(LoadRequest::Services { cluster }));
 }
@@ -963,6 +969,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
         }
         // Answers for a cluster or service the user has since left are dropped.
         Loaded::Services { cluster, result } if ecs.cluster.as_deref() == Some(cluster.as_str()) => {
+            ecs.services_complete = true;
             ecs.services = match result {
                 Ok(list) => Load::Loaded(list),
                 Err(AwsError::NotFound(_)) => Load::Failed(format!("no ECS cluster `{cluster}` here")),
@@ -979,7 +986,14 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
             let len = ecs.visible_tasks().len();
             ecs.task_cursor.selected = ecs.task_cursor.selected.min(len.saturating_sub(1));
         }
-        Loaded::Services { .. } | Loaded::Tasks { .. } => {}
+        Loaded::ServicesSoFar { cluster, services }
+            if ecs.cluster.as_deref() == Some(cluster.as_str()) && !ecs.services_complete =>
+        {
+            ecs.services = Load::Loaded(services);
+            let len = ecs.visible_services().len();
+            ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
+        }
+        Loaded::Services { .. } | Loaded::ServicesSoFar { .. } | Loaded::Tasks { .. } => {}
         Loaded::Plan(Ok(plan)) => ask_to_apply(state, plan),
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::Snapshots(result) => {

@@ -275,6 +275,16 @@ pub async fn service(
 /// Every service of `cluster`: listed through all pages, described ten at a
 /// time with a few calls in flight, sorted by name.
 pub async fn services(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<ServiceInfo>, AwsError> {
+    services_as_they_come(ecs, cluster, |_| {}).await
+}
+
+/// [`services`], handing what has been described so far (sorted) to `so_far`
+/// after every batch: a long list can be shown before it is whole.
+pub async fn services_as_they_come(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    mut so_far: impl FnMut(&[ServiceInfo]),
+) -> Result<Vec<ServiceInfo>, AwsError> {
     use futures::StreamExt;
     let mut pages = ecs.list_services().cluster(cluster).into_paginator().items().send();
     let mut arns = Vec::new();
@@ -291,6 +301,8 @@ pub async fn services(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<Se
     let mut services = Vec::new();
     while let Some(out) = described.next().await {
         services.extend(out.map_err(from_sdk)?.services().iter().map(service_info));
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        so_far(&services);
     }
     services.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(services)

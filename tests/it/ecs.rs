@@ -83,8 +83,16 @@ async fn services_are_described_ten_at_a_time_and_all_come_back() {
             .await
             .unwrap();
     }
-    let services = wharf::aws::ecs::services(&clients.ecs, &cluster).await.unwrap();
+    let mut so_far = Vec::new();
+    let services = wharf::aws::ecs::services_as_they_come(&clients.ecs, &cluster, |s| so_far.push(s.len()))
+        .await
+        .unwrap();
     assert_eq!(services.len(), 25, "three describe batches");
+    let mut sizes = so_far.clone();
+    sizes.sort();
+    assert_eq!(sizes.len(), 3, "shown after each batch: {so_far:?}");
+    assert_eq!(sizes.last(), Some(&25));
+    assert_eq!(so_far, sizes, "each showing has more than the one before");
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort();

@@ -847,3 +847,38 @@ fn a_protected_profile_wants_the_service_typed_and_read_only_refuses() {
         })]
     );
 }
+
+#[test]
+fn a_long_service_list_is_shown_as_it_comes_and_then_whole() {
+    use wharf::app::Loaded;
+    use wharf::aws::AwsStatus;
+    use wharf::aws::ecs::ServiceInfo;
+    use wharf::config::Profile;
+    let profile = Profile { cluster: Some("big".into()), ..Profile::default() };
+    let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    let service = |i: usize| ServiceInfo {
+        name: format!("svc-{i:04}"),
+        status: "ACTIVE".into(),
+        desired: 0,
+        running: 0,
+        pending: 0,
+        task_definition: "app:1".into(),
+        rollout: None,
+        events: vec![],
+    };
+    let first: Vec<_> = (0..10).map(service).collect();
+    let all: Vec<_> = (0..2000).map(service).collect();
+    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: first }));
+    assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(10), "the first batch is on screen");
+    assert!(!s.ecs.services_complete);
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "big".into(), result: Ok(all.clone()) }));
+    assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
+    assert!(s.ecs.services_complete);
+    // A late partial answer does not shrink the whole list.
+    update(
+        &mut s,
+        Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: all[..20].to_vec() }),
+    );
+    assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
+}

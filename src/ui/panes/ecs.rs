@@ -61,8 +61,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             );
         }
         (Some(cluster), None) => {
-            let crumbs =
+            let mut crumbs =
                 vec![Span::from(cluster.clone()).bold().fg(Color::Cyan), " › services".fg(Color::DarkGray)];
+            if let (Load::Loaded(list), false) = (&ecs.services, ecs.services_complete) {
+                crumbs
+                    .push(Span::from(format!("  {} so far, loading more…", list.len())).fg(Color::DarkGray));
+            }
             heading(frame, head, crumbs, &ecs.service_cursor, editing);
             let Some(list) = loaded(frame, body, &ecs.services, &format!("services of {cluster}")) else {
                 return;
