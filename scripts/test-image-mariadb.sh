@@ -18,24 +18,16 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root/bin" "$root/tmp" "$root/etc/mysql" "$root/run/mysqld" "$root/var/lib/mysql" "$root/usr/share" "$root/usr/bin" "$root/usr/sbin"
-chmod 1777 "$root/tmp"
-cp /bin/busybox "$root/bin/busybox"
-for applet in $("$root/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
+. "$(dirname "$0")/rootfs.sh"
+busybox_root "$root"
+mkdir -p "$root/etc/mysql" "$root/run/mysqld" "$root/var/lib/mysql" "$root/usr/share" "$root/usr/bin" "$root/usr/sbin"
 cp /usr/sbin/mariadbd "$root/usr/sbin/"
 for tool in mariadb-install-db my_print_defaults resolveip mariadb mysql mariadb-dump mysqldump; do
   cp -P /usr/bin/$tool "$root/usr/bin/" 2>/dev/null || true
 done
 cp -r /usr/share/mysql "$root/usr/share/mysql"
-[ -d /usr/share/mariadb ] && cp -r /usr/share/mariadb "$root/usr/share/mariadb"
-{ ldd "$root"/usr/sbin/mariadbd "$root"/usr/bin/* 2>/dev/null || true; } \
-  | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | sort -u \
-  | while read -r lib; do
-      mkdir -p "$root$(dirname "$lib")"
-      cp -L "$lib" "$root$lib"
-    done
+if [ -d /usr/share/mariadb ]; then cp -r /usr/share/mariadb "$root/usr/share/mariadb"; fi
+copy_libraries "$root" "$root"/usr/sbin/mariadbd "$root"/usr/bin/*
 
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh

@@ -19,12 +19,9 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/var/run/postgresql" "$root/var/lib/postgresql" "$root/usr/share"
-chmod 1777 "$root/tmp"
-cp /bin/busybox "$root/bin/busybox"
-for applet in $("$root/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
+. "$(dirname "$0")/rootfs.sh"
+busybox_root "$root"
+mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql" "$root/usr/share"
 
 mkdir -p "$root$pg/bin"
 for tool in postgres initdb pg_ctl pg_isready pg_dump pg_restore psql; do
@@ -33,13 +30,8 @@ done
 cp -r "$pg/lib" "$root$pg/lib"
 cp -r /usr/share/postgresql "$root/usr/share/postgresql"
 cp -r /usr/share/zoneinfo "$root/usr/share/zoneinfo"
-# Every shared library the binaries and the server's modules link, at its own path.
-{ ldd "$root$pg"/bin/* "$root$pg"/lib/*.so 2>/dev/null || true; } \
-  | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | sort -u \
-  | while read -r lib; do
-      mkdir -p "$root$(dirname "$lib")"
-      cp -L "$lib" "$root$lib"
-    done
+# Every shared library the binaries and the server's modules link.
+copy_libraries "$root" "$root$pg"/bin/* "$root$pg"/lib/*.so
 
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh

@@ -15,12 +15,9 @@ if [ ! -x "$busybox" ]; then
 fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/data"
-chmod 1777 "$root/tmp"
-cp "$busybox" "$root/bin/busybox"
-for applet in $("$root/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
+. "$(dirname "$0")/rootfs.sh"
+busybox_root "$root"
+mkdir -p "$root/data"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$image" >/dev/null
 echo "test-images: built $image"

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod logging;
 pub mod registry;
 pub mod snapshots;
+pub mod time;
 pub mod ui;
 
 use std::process::ExitCode;

@@ -72,10 +72,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn now() -> Clock {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        Clock { wall, mono: Instant::now() }
+        Clock { wall: crate::time::unix_now(), mono: Instant::now() }
     }
 }
 

@@ -62,9 +62,7 @@ async fn follow(
     let engine = Engine::connect(host).await?;
     // Ask for events from before the first listing, so that no change falls
     // between the two (a repeat only costs one more listing).
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64 - 1);
+    let since = crate::time::unix_now() - 1;
     let mut changes = Box::pin(engine.changes(since));
     if !send_snapshot(&engine, tx).await? {
         return Ok(());

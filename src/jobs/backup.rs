@@ -162,9 +162,7 @@ impl BackupJob {
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await.map_err(BackupError::from)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let now = crate::time::unix_now();
         // A directory, or SQL Server's backup file, comes as a tar.
         let content = if path.is_some() || mssql { "tar" } else { "dump" };
         let (id, key) =

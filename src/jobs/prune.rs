@@ -49,9 +49,7 @@ impl PruneJob {
             deleted.push(d.id.clone());
         }
         ctx.progress(Progress::stage("aborting stale uploads"));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let now = crate::time::unix_now();
         let mut aborted = Vec::new();
         for upload in
             s3::open_uploads(&aws.s3, &self.bucket, &self.prefix).await.map_err(|e| failed(e, &deleted))?

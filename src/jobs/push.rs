@@ -59,8 +59,10 @@ impl PushJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
         ctx.progress(Progress::stage("asking ECR for a token"));
-        let (auth, repository) =
-            tokio::join!(aws.ecr_tokens.get(&aws.ecr, now()), ecr::repository(&aws.ecr, &self.repository));
+        let (auth, repository) = tokio::join!(
+            aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
+            ecr::repository(&aws.ecr, &self.repository)
+        );
         let auth = auth?;
         let repository = match repository {
             Ok(r) => r,
@@ -146,12 +148,6 @@ impl PushJob {
             }),
         })
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The push as a whole: bytes over all layers, and a line per layer.

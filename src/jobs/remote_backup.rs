@@ -129,9 +129,7 @@ pub fn fill(template: &[String], bucket: &str, key: &str, id: &str, class: Stora
 impl RemoteBackupJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let now = crate::time::unix_now();
         let (id, key) = snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &self.service, "dump")
             .await
             .map_err(RemoteBackupError::from)?;

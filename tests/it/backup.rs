@@ -57,18 +57,7 @@ fn wharf(args: &[&str], home: &Path) -> Output {
 }
 
 fn wharf_at(endpoint: &str, args: &[&str], home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", endpoint, "--region", "eu-west-1"])
-        .args(args)
-        .current_dir(home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "2")
-        .output()
-        .unwrap()
+    crate::support::wharf_against(endpoint, home).args(args).env("AWS_MAX_ATTEMPTS", "2").output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -596,8 +585,7 @@ async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
     fill(&container, 96);
     let bucket = bucket().await;
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
+    let mut child = crate::support::wharf_against(&moto_url(), home.path())
         .args([
             "backup",
             "--container",
@@ -609,11 +597,6 @@ async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
             "--prefix",
             "int",
         ])
-        .current_dir(home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

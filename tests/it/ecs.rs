@@ -1,21 +1,16 @@
 //! The ECS pane's data and `wharf tasks`, against moto's ECS.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::{moto_clients, moto_url};
 
 fn wharf(args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
-        .args(args)
-        .current_dir(home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap()
+    wharf_in(home.path(), args)
+}
+
+fn wharf_in(home: &std::path::Path, args: &[&str]) -> Output {
+    crate::support::wharf_against(&moto_url(), home).args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,19 +92,6 @@ async fn services_are_described_ten_at_a_time_and_all_come_back() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
-}
-
-fn wharf_in(home: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
-        .args(args)
-        .current_dir(home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -382,13 +364,8 @@ async fn wharf_logs_prints_a_tasks_events_in_order_and_follow_shows_new_ones_onc
     );
 
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1"])
+    let mut child = crate::support::wharf_against(&moto_url(), home.path())
         .args(["logs", "--cluster", &cluster, "--task", &task.id, "--follow"])
-        .current_dir(home.path())
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

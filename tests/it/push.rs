@@ -12,6 +12,18 @@ use crate::support::{
     Cleanup, MOTO_ECR_PASSWORD, TestRegistry, moto_clients, moto_url, two_layer_image, unique,
 };
 
+/// A push of `image` to `repository` as `v1`, through the test registry.
+fn push_job(image: &str, repository: &str, registry: &TestRegistry, create_repository: bool) -> PushJob {
+    PushJob {
+        image: image.into(),
+        repository: repository.into(),
+        tag: "v1".into(),
+        registry: Some(registry.host.clone()),
+        docker_host: None,
+        create_repository,
+    }
+}
+
 async fn create_repository(name: &str) {
     let clients = moto_clients().await;
     clients.ecr.create_repository().repository_name(name).send().await.unwrap();
@@ -27,14 +39,7 @@ async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
-    let job = PushJob {
-        image: image.into(),
-        repository: repository.clone(),
-        tag: "v1".into(),
-        registry: Some(registry.host.clone()),
-        docker_host: None,
-        create_repository: false,
-    };
+    let job = push_job(image, &repository, &registry, false);
     pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
     let mut layers_seen = std::collections::BTreeSet::new();
     let result = loop {
@@ -64,17 +69,8 @@ async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
 }
 
 fn wharf(args: &[&str], registry: &str, home: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1", "--registry", registry])
-        .args(args)
-        .current_dir(home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("WHARF_LOG", "debug")
-        .output()
-        .unwrap()
+    let mut command = crate::support::wharf_against(&moto_url(), home);
+    command.args(["--registry", registry]).args(args).env("WHARF_LOG", "debug").output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,14 +178,7 @@ async fn cancelling_a_push_half_way_stops_it_and_nothing_is_pushed() {
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
-    let job = PushJob {
-        image: image.into(),
-        repository: repository.clone(),
-        tag: "v1".into(),
-        registry: Some(registry.host.clone()),
-        docker_host: None,
-        create_repository: false,
-    };
+    let job = push_job(image, &repository, &registry, false);
     pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
     // Wait until bytes are on their way, then cancel.
     loop {
@@ -225,14 +214,7 @@ async fn a_push_told_to_create_the_repository_creates_it_in_ecr() {
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
-    let job = PushJob {
-        image: image.into(),
-        repository: repository.clone(),
-        tag: "v1".into(),
-        registry: Some(registry.host.clone()),
-        docker_host: None,
-        create_repository: true,
-    };
+    let job = push_job(image, &repository, &registry, true);
     let clients = moto_clients().await;
     pool.submit(1, JobSpec::Push(job), Some(clients.clone()));
     let result = loop {
@@ -257,14 +239,8 @@ async fn ctrl_c_stops_wharf_push_with_status_130() {
     let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
     let home = tempfile::tempdir().unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1", "--registry", &registry.host])
-        .args(["push", image, "--repo", &repository, "--tag", "v1"])
-        .current_dir(home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+    let mut child = crate::support::wharf_against(&moto_url(), home.path())
+        .args(["--registry", &registry.host, "push", image, "--repo", &repository, "--tag", "v1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -1,8 +1,6 @@
 //! The Registry side against moto's ECR: listing repositories and images, the
 //! `wharf tags` command, and how the pane's state follows loads.
 
-use std::process::Command;
-
 use wharf::app::{Action, Effect, Load, LoadRequest, Loaded, PaneId, update};
 use wharf::aws::{AwsError, AwsStatus, ecr};
 use wharf::config::{Keymap, Profile, Settings};
@@ -52,16 +50,7 @@ async fn an_unreachable_endpoint_says_so() {
 
 fn wharf_tags(args: &[&str]) -> std::process::Output {
     let home = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--endpoint-url", &moto_url(), "--region", "eu-west-1", "tags"])
-        .args(args)
-        .current_dir(home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap()
+    crate::support::wharf_against(&moto_url(), home.path()).arg("tags").args(args).output().unwrap()
 }
 
 #[tokio::test]

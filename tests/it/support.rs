@@ -457,3 +457,19 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         },
     ]
 }
+
+/// The real `wharf` binary against `endpoint` (moto) with moto's test
+/// credentials, run in `home` with its own XDG directories; the caller adds
+/// the command and runs it.
+pub fn wharf_against(endpoint: &str, home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .args(["--endpoint-url", endpoint, "--region", "eu-west-1"])
+        .current_dir(home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    command
+}
