@@ -16,6 +16,7 @@ use crate::aws::{AwsClients, ecr};
 use crate::config::{Keymap, Settings};
 use crate::docker::watch_engine;
 use crate::jobs::JobPool;
+use crate::logs::{TailEvent, TailTarget};
 use crate::ui::{self, terminal::TerminalGuard};
 
 /// How often a running job's elapsed time and rate are redrawn.
@@ -44,6 +45,8 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let mut aws: Option<AwsClients> = None;
     let (load_tx, mut load_rx) = mpsc::channel(16);
     let (job_tx, mut job_rx) = mpsc::channel(256);
+    let (tail_tx, mut tail_rx) = mpsc::channel(64);
+    let mut tail: Option<CancellationToken> = None;
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
 
     let mut input = terminal_input(stop.child_token());
@@ -70,6 +73,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 actions.push(Action::Aws(status));
             }
             Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
+            Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
             _ = sigterm.recv() => (status, actions) = (128 + 15, vec![Action::Terminate]),
             _ = sighup.recv() => (status, actions) = (128 + 1, vec![Action::Terminate]),
@@ -88,6 +92,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         while let Ok(loaded) = load_rx.try_recv() {
             actions.push(Action::Loaded(loaded));
         }
+        while let Ok((id, event)) = tail_rx.try_recv() {
+            actions.push(Action::Tail(id, event));
+        }
         if actions.is_empty() {
             continue;
         }
@@ -104,6 +111,22 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                             std::io::stdout(),
                             crossterm::style::Print(format!("\x1b]52;c;{encoded}\x07"))
                         );
+                    }
+                    Effect::Tail { id, target } => {
+                        if let Some(old) = tail.take() {
+                            old.cancel();
+                        }
+                        if let Some(clients) = aws.clone() {
+                            let token = stop.child_token();
+                            tail = Some(token.clone());
+                            tokio::spawn(run_tail(clients, id, target, tail_tx.clone(), token));
+                        }
+                    }
+                    Effect::SaveLogs { path, text, lines } => {
+                        let tx = load_tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let _ = tx.blocking_send(Loaded::LogsSaved(save_logs(&path, &text, lines)));
+                        });
                     }
                     Effect::Load(request) => {
                         if let Some(clients) = aws.clone() {
@@ -127,10 +150,60 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     Ok(status)
 }
 
-/// Runs one background load for a pane.
+/// Runs one log tail until it ends or is cancelled, handing its events on
+/// with its number, and then how it ended.
+async fn run_tail(
+    clients: AwsClients,
+    id: u64,
+    target: TailTarget,
+    out: mpsc::Sender<(u64, TailEvent)>,
+    cancel: CancellationToken,
+) {
+    let (tx, mut rx) = mpsc::channel(64);
+    let reader = crate::logs::tail(&clients.ecs, &clients.logs, target, tx);
+    tokio::pin!(reader);
+    let ended = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            Some(event) = rx.recv() => {
+                if out.send((id, event)).await.is_err() {
+                    return;
+                }
+            }
+            result = &mut reader => break result,
+        }
+    };
+    // What was handed over before the end still goes first.
+    while let Ok(event) = rx.try_recv() {
+        let _ = out.send((id, event)).await;
+    }
+    let _ = out.send((id, TailEvent::Ended(ended.err().map(|e| e.to_string())))).await;
+}
+
+/// Writes saved log lines to a file that must not exist yet.
+fn save_logs(path: &std::path::Path, text: &str, lines: usize) -> Result<String, String> {
+    use std::io::Write;
+    let shown = path.display();
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("not saved: {shown} already exists (nothing was overwritten)")
+        } else {
+            format!("not saved: cannot create {shown}: {e}")
+        }
+    })?;
+    match file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
+        Ok(()) => Ok(format!("saved {lines} lines to {shown}")),
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(format!("not saved: writing {shown} failed: {e}"))
+        }
+    }
+}
+
 /// How often a long list being loaded is shown as far as it has got.
 const SO_FAR_EVERY: Duration = Duration::from_millis(150);
 
+/// Runs one background load for a pane.
 async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Loaded>) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),

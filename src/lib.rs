@@ -13,6 +13,7 @@ pub mod docker;
 pub mod error;
 pub mod jobs;
 pub mod logging;
+pub mod logs;
 pub mod registry;
 pub mod snapshots;
 pub mod time;

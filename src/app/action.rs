@@ -9,6 +9,7 @@ use crate::app::update::Loaded;
 use crate::aws::AwsStatus;
 use crate::docker::EngineUpdate;
 use crate::jobs::JobEvent;
+use crate::logs::TailEvent;
 
 /// Something that changes [`crate::app::AppState`]. Bindable actions are named in
 /// `keymap.toml` in `snake_case`; the variants marked `#[serde(skip)]` come from
@@ -70,6 +71,9 @@ pub enum Action {
     Job(JobEvent),
     #[serde(skip)]
     Aws(AwsStatus),
+    /// Something from the log tail with this number.
+    #[serde(skip)]
+    Tail(u64, TailEvent),
     /// A background load finished.
     #[serde(skip)]
     Loaded(Loaded),

@@ -1,12 +1,13 @@
 //! The dashboard's state and the one function that changes it.
 
 pub mod action;
+mod logs;
 pub mod state;
 pub mod update;
 
 pub use action::Action;
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
-    Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane,
+    LogsPane, Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane, TimeMode,
 };
 pub use update::{Effect, LoadRequest, Loaded, update};

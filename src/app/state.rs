@@ -1,5 +1,6 @@
 //! `AppState`: plain data, changed only by [`crate::app::update`] and read by the panes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::aws::ecs::{ServiceInfo, TaskInfo};
@@ -7,6 +8,7 @@ use crate::aws::{AwsStatus, RegistryImage, Repository};
 use crate::config::{Keymap, Section, Settings};
 use crate::docker::{ContainerInfo, ImageInfo};
 use crate::jobs::{DeployJob, JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
+use crate::logs::{LogBuffer, TailMode, TailTarget};
 use crate::snapshots::Snapshot;
 
 /// The six panes, in focus order.
@@ -256,6 +258,89 @@ impl EcsPane {
     }
 }
 
+/// How the Logs pane shows each line's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMode {
+    Utc,
+    Local,
+    Off,
+}
+
+impl TimeMode {
+    /// The next mode of the `timestamps` key.
+    pub fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Utc => TimeMode::Local,
+            TimeMode::Local => TimeMode::Off,
+            TimeMode::Off => TimeMode::Utc,
+        }
+    }
+}
+
+/// The Logs pane: the lines of the task or service being tailed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsPane {
+    /// What is tailed; `None` before the first `l`.
+    pub target: Option<TailTarget>,
+    /// The tail's number: lines of an earlier tail are dropped.
+    pub tail: u64,
+    pub buffer: LogBuffer,
+    /// The streams read, in the order they came (their prefix colours).
+    pub sources: Vec<Arc<str>>,
+    pub mode: Option<TailMode>,
+    /// Stick to the newest line.
+    pub follow: bool,
+    pub wrap: bool,
+    pub time: TimeMode,
+    /// The line at the bottom of the view while not following (a sequence number).
+    pub bottom: u64,
+    /// The search being typed (`filter`) — searched when it is entered.
+    pub cursor: Cursor,
+    /// The match the view was moved to.
+    pub current: Option<u64>,
+    /// The latest thing the tail said (a container without awslogs, throttling…).
+    pub note: Option<String>,
+    /// Why the tail stopped, if it failed.
+    pub failed: Option<String>,
+    /// Whether the tail has ended (without `follow`, or after failing).
+    pub ended: bool,
+}
+
+impl LogsPane {
+    pub fn new(capacity: usize) -> LogsPane {
+        LogsPane {
+            target: None,
+            tail: 0,
+            buffer: LogBuffer::new(capacity),
+            sources: Vec::new(),
+            mode: None,
+            follow: true,
+            wrap: false,
+            time: TimeMode::Utc,
+            bottom: 0,
+            cursor: Cursor::default(),
+            current: None,
+            note: None,
+            failed: None,
+            ended: false,
+        }
+    }
+
+    /// The sequence number of the line at the bottom of the view.
+    pub fn view_bottom(&self) -> Option<u64> {
+        let last = self.buffer.last_seq()?;
+        Some(if self.follow { last } else { self.bottom.clamp(self.buffer.first_seq(), last) })
+    }
+
+    /// Lines that arrived below the view while paused.
+    pub fn below(&self) -> u64 {
+        match (self.view_bottom(), self.buffer.last_seq()) {
+            (Some(bottom), Some(last)) if !self.follow => last - bottom,
+            _ => 0,
+        }
+    }
+}
+
 /// The Snapshots pane: what is under the profile's bucket and prefix.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SnapshotsPane {
@@ -313,6 +398,8 @@ pub struct JobView {
     pub finished_at: Option<Instant>,
     /// The ECR repository a push writes to (its list is reloaded when one lands).
     pub repository: Option<String>,
+    /// What `l` tails for this job: a deploy's new tasks.
+    pub logs: Option<TailTarget>,
 }
 
 impl JobView {
@@ -433,6 +520,8 @@ pub enum PromptPurpose {
     BakeTag { container: String },
     /// The ECR `repository:tag` to push `image` to.
     PushTarget { image: String },
+    /// The file to save the Logs pane's lines to.
+    SaveLogs,
     /// A protected profile: `expected` typed exactly, and then `on_yes`.
     TypeToConfirm { expected: String, on_yes: Box<Confirmed> },
 }
@@ -461,6 +550,7 @@ pub struct AppState {
     pub registry: RegistryPane,
     pub ecs: EcsPane,
     pub snapshots: SnapshotsPane,
+    pub logs: LogsPane,
     pub aws: AwsStatus,
     pub jobs: JobsPane,
     pub overlay: Option<Overlay>,
@@ -474,6 +564,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, keymap: Keymap, clock: Clock) -> AppState {
         let endpoint = settings.docker_endpoint();
+        let log_lines = settings.profile.log_lines.unwrap_or(crate::logs::buffer::DEFAULT_CAPACITY);
         AppState {
             settings,
             keymap,
@@ -491,6 +582,7 @@ impl AppState {
             },
             registry: RegistryPane::default(),
             ecs: EcsPane::default(),
+            logs: LogsPane::new(log_lines),
             snapshots: SnapshotsPane::default(),
             aws: AwsStatus::Checking,
             jobs: JobsPane::default(),
@@ -515,7 +607,7 @@ impl AppState {
             PaneId::Jobs => Some(&self.jobs.cursor),
             PaneId::Snapshots => Some(&self.snapshots.cursor),
             PaneId::Ecs => Some(self.ecs.cursor()),
-            _ => None,
+            PaneId::Logs => Some(&self.logs.cursor),
         }
     }
 
@@ -532,7 +624,7 @@ impl AppState {
             PaneId::Jobs => Some(&mut self.jobs.cursor),
             PaneId::Snapshots => Some(&mut self.snapshots.cursor),
             PaneId::Ecs => Some(self.ecs.cursor_mut()),
-            _ => None,
+            PaneId::Logs => Some(&mut self.logs.cursor),
         }
     }
 

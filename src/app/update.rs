@@ -1,6 +1,8 @@
 //! `update`: the only place state changes. Input becomes an [`Action`]; the
 //! result is the new state plus [`Effect`]s for the event loop to carry out.
 
+use std::path::PathBuf;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
@@ -17,6 +19,7 @@ use crate::jobs::{
     BackupJob, BakeJob, DeployJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress,
     PruneJob, PushJob, RemoteBackupJob, RestoreJob,
 };
+use crate::logs::TailTarget;
 use crate::snapshots::prune::{self, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 
@@ -31,6 +34,17 @@ pub enum Effect {
     Load(LoadRequest),
     /// Put text on the clipboard of the terminal (OSC 52: works over SSH and in tmux).
     Copy(String),
+    /// Start tail number `id` (ending the one before).
+    Tail {
+        id: u64,
+        target: TailTarget,
+    },
+    /// Write the Logs pane's lines to a new file.
+    SaveLogs {
+        path: PathBuf,
+        text: String,
+        lines: usize,
+    },
 }
 
 /// Something to fetch in the background for a pane.
@@ -91,6 +105,8 @@ pub enum Loaded {
     },
     /// A deploy or rollback worked out, to be confirmed.
     Plan(Result<Plan, AwsError>),
+    /// The Logs pane's lines were saved: what to tell the user.
+    LogsSaved(Result<String, String>),
 }
 
 /// Rows a page key moves.
@@ -122,6 +138,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded),
+        Action::Tail(id, event) => super::logs::apply_tail(state, id, event),
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
@@ -186,12 +203,21 @@ fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) 
         None => {}
     }
     if state.filtering {
+        let logs = state.focus == PaneId::Logs;
         match edit(event) {
-            Edit::Submit => state.filtering = false,
+            Edit::Submit => {
+                state.filtering = false;
+                if logs {
+                    super::logs::search(state);
+                }
+            }
             Edit::Cancel => {
                 state.filtering = false;
                 if let Some(c) = state.focused_cursor_mut() {
                     c.filter.clear();
+                }
+                if logs {
+                    super::logs::search(state);
                 }
             }
             other => {
@@ -269,6 +295,9 @@ fn after_filter_edit(state: &mut AppState) {
 fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
     if let Some(pane) = action.focus_target() {
         state.focus = pane;
+        return;
+    }
+    if state.focus == PaneId::Logs && super::logs::perform(state, &action) {
         return;
     }
     match action {
@@ -370,15 +399,7 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         Action::Prune => start_prune(state),
         Action::Deploy => start_deploy(state, effects),
         Action::Rollback => start_rollback(state, effects),
-        Action::TailLogs
-        | Action::Follow
-        | Action::Wrap
-        | Action::Timestamps
-        | Action::Save
-        | Action::SearchNext
-        | Action::SearchPrev => {
-            state.flash = Some(format!("{} is not in this build of wharf yet", action.description()));
-        }
+        Action::TailLogs => super::logs::start_tail(state, effects),
         _ => {}
     }
 }
@@ -500,6 +521,14 @@ fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>
             state.overlay = None;
             confirmed(state, *on_yes, effects);
         }
+        PromptPurpose::SaveLogs => match super::logs::save(state, &prompt.text, effects) {
+            Ok(()) => state.overlay = None,
+            Err(e) => {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(e);
+                }
+            }
+        },
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
             if let Err(e) = parse_reference(&reference) {
@@ -847,7 +876,11 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
             JobSpec::Push(p) => Some(p.repository.clone()),
             _ => None,
         },
+        logs: None,
     });
+    if let Some(job) = state.jobs.jobs.last_mut() {
+        super::logs::job_logs(job, spec);
+    }
     id
 }
 
@@ -996,6 +1029,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
         Loaded::Services { .. } | Loaded::ServicesSoFar { .. } | Loaded::Tasks { .. } => {}
         Loaded::Plan(Ok(plan)) => ask_to_apply(state, plan),
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
+        Loaded::LogsSaved(Ok(message) | Err(message)) => state.flash = Some(message),
         Loaded::Snapshots(result) => {
             let pane = &mut state.snapshots;
             pane.list = match result {

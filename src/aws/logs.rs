@@ -64,3 +64,78 @@ pub async fn events(
         Err(e) => Err(e),
     }
 }
+
+/// The ARN of a log group, as Live Tail wants it (without the trailing `:*`).
+pub async fn log_group_arn(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+) -> Result<String, AwsError> {
+    let out = logs.describe_log_groups().log_group_name_prefix(group).send().await.map_err(from_sdk)?;
+    let found = out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(group))
+        .ok_or_else(|| AwsError::NotFound(format!("no log group `{group}`")))?;
+    let arn = found.log_group_arn().or(found.arn()).unwrap_or_default();
+    Ok(arn.strip_suffix(":*").unwrap_or(arn).to_string())
+}
+
+/// What a Live Tail session hands over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveUpdate {
+    /// New events, with the stream each came from.
+    Events { events: Vec<(String, Event)>, sampled: bool },
+    /// The session was opened (or an update with nothing in it).
+    Nothing,
+}
+
+/// A Live Tail session of some streams of some log groups.
+pub struct LiveTail {
+    stream: aws_sdk_cloudwatchlogs::primitives::event_stream::EventReceiver<
+        aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream,
+        aws_sdk_cloudwatchlogs::types::error::StartLiveTailResponseStreamError,
+    >,
+}
+
+impl LiveTail {
+    /// Opens a session (`group_arns`: at most 10; `streams`: at most 100).
+    pub async fn start(
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        group_arns: Vec<String>,
+        streams: Vec<String>,
+    ) -> Result<LiveTail, AwsError> {
+        let out = logs
+            .start_live_tail()
+            .set_log_group_identifiers(Some(group_arns))
+            .set_log_stream_names(Some(streams))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(LiveTail { stream: out.response_stream })
+    }
+
+    /// The next update; `None` when AWS closed the session.
+    pub async fn next(&mut self) -> Result<Option<LiveUpdate>, AwsError> {
+        use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream as S;
+        let update = self.stream.recv().await.map_err(|e| AwsError::Service(crate::error::one_line(&e)))?;
+        Ok(update.map(|u| match u {
+            S::SessionUpdate(u) => {
+                let sampled = u.session_metadata().is_some_and(|m| m.sampled());
+                let events = u
+                    .session_results()
+                    .iter()
+                    .map(|e| {
+                        let stream = e.log_stream_name().unwrap_or_default().to_string();
+                        let event = Event {
+                            timestamp: e.timestamp().unwrap_or(0),
+                            message: e.message().unwrap_or_default().to_string(),
+                        };
+                        (stream, event)
+                    })
+                    .collect();
+                LiveUpdate::Events { events, sampled }
+            }
+            _ => LiveUpdate::Nothing,
+        }))
+    }
+}

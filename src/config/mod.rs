@@ -46,7 +46,17 @@ pub struct Profile {
     #[serde(default)]
     pub protected: bool,
     pub remote_backup_command: Option<Vec<String>>,
+    /// Lines the Logs pane keeps; the oldest go first (default 100,000).
+    #[serde(default, deserialize_with = "at_least_one")]
+    pub log_lines: Option<usize>,
     pub database: Option<Database>,
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    match usize::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom("must be at least 1")),
+        n => Ok(Some(n)),
+    }
 }
 
 /// The local database container that backups read and restores write.

@@ -59,21 +59,3 @@ pub(crate) fn aws_line(state: &AppState) -> Line<'static> {
         ]),
     }
 }
-
-/// The body of a pane whose backend this build does not have yet: that it is
-/// not here yet, what it will show, what it needs, and the state of what it needs.
-pub(crate) fn render_planned(
-    frame: &mut Frame,
-    area: Rect,
-    what: &str,
-    mut needs: Vec<Line<'static>>,
-    state: &AppState,
-) {
-    let mut lines = vec![Line::from(vec![
-        Span::from("Not in this build yet. ").fg(Color::DarkGray).italic(),
-        Span::from(what.to_string()),
-    ])];
-    lines.append(&mut needs);
-    lines.push(aws_line(state));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
-}
