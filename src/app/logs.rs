@@ -38,12 +38,10 @@ pub(super) fn start_tail(state: &mut AppState, effects: &mut Vec<Effect>) {
     });
     match target {
         Some(target) => begin(state, target, effects),
-        None => {
-            state.flash = Some(
-                "tail logs: select a service or task in the ECS pane (or set cluster and service in wharf.toml)"
-                    .into(),
-            )
-        }
+        None => state.flash = Some(
+            "tail logs: select a service or task in the ECS pane (or set cluster and service in wharf.toml)"
+                .into(),
+        ),
     }
 }
 
@@ -82,7 +80,10 @@ fn ecs_target(state: &AppState) -> Option<TailTarget> {
 /// The target a deploy job's `l` tails: the service's tasks that are not on
 /// the revision it ran before.
 pub(super) fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
-    TailTarget { replacing: Some(from.to_string()), ..service_target(cluster.to_string(), service.to_string()) }
+    TailTarget {
+        replacing: Some(from.to_string()),
+        ..service_target(cluster.to_string(), service.to_string())
+    }
 }
 
 fn begin(state: &mut AppState, target: TailTarget, effects: &mut Vec<Effect>) {
@@ -141,7 +142,8 @@ pub(super) fn perform(state: &mut AppState, action: &Action) -> bool {
         Action::Follow => {
             pane.bottom = pane.view_bottom().unwrap_or(0);
             pane.follow = !pane.follow;
-            state.flash = Some(if pane.follow { "following new lines" } else { "paused: new lines wait below" }.into());
+            state.flash =
+                Some(if pane.follow { "following new lines" } else { "paused: new lines wait below" }.into());
         }
         Action::Wrap => pane.wrap = !pane.wrap,
         Action::Timestamps => {
@@ -239,7 +241,8 @@ fn ask_where_to_save(state: &mut AppState) {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
         .collect();
-    let when = chrono::DateTime::from_timestamp(state.clock.wall, 0).unwrap_or_default().format("%Y%m%dT%H%M%SZ");
+    let when =
+        chrono::DateTime::from_timestamp(state.clock.wall, 0).unwrap_or_default().format("%Y%m%dT%H%M%SZ");
     let title = format!("Save {} lines to the file", pane.buffer.len());
     state.overlay = Some(Overlay::Prompt(Prompt::new(
         title,
@@ -259,6 +262,10 @@ pub(super) fn save(state: &mut AppState, text: &str, effects: &mut Vec<Effect>) 
         Some(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
         None => PathBuf::from(path),
     };
+    // Checked here so the prompt can say so; the write itself never overwrites either.
+    if path.exists() {
+        return Err(format!("{} already exists: give another name", path.display()));
+    }
     let buffer = &state.logs.buffer;
     let mut out = String::with_capacity(buffer.len() * 96);
     for (_, line) in buffer.iter_from(0) {

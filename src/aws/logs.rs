@@ -66,10 +66,7 @@ pub async fn events(
 }
 
 /// The ARN of a log group, as Live Tail wants it (without the trailing `:*`).
-pub async fn log_group_arn(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    group: &str,
-) -> Result<String, AwsError> {
+pub async fn log_group_arn(logs: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Result<String, AwsError> {
     let out = logs.describe_log_groups().log_group_name_prefix(group).send().await.map_err(from_sdk)?;
     let found = out
         .log_groups()
@@ -104,10 +101,15 @@ impl LiveTail {
         group_arns: Vec<String>,
         streams: Vec<String>,
     ) -> Result<LiveTail, AwsError> {
+        // Not retried: where Live Tail can't be reached, polling takes over at once.
+        let once = aws_sdk_cloudwatchlogs::config::Builder::default()
+            .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled());
         let out = logs
             .start_live_tail()
             .set_log_group_identifiers(Some(group_arns))
             .set_log_stream_names(Some(streams))
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map_err(from_sdk)?;

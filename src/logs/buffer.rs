@@ -23,7 +23,8 @@ pub struct LogLine {
 /// A line as it can be shown: colour and cursor escape sequences taken out,
 /// tabs as spaces, other control characters as `?`, no line break at the end.
 pub fn clean(text: String) -> String {
-    let text = if text.ends_with(['\n', '\r']) { text.trim_end_matches(['\n', '\r']).to_string() } else { text };
+    let text =
+        if text.ends_with(['\n', '\r']) { text.trim_end_matches(['\n', '\r']).to_string() } else { text };
     if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return text;
     }

@@ -171,7 +171,11 @@ impl TaskLogTail<'_> {
             if live && !self.sources.is_empty() {
                 let started = Instant::now();
                 let end = self.live_session().await;
-                short_sessions = if matches!(end, LiveEnd::Ended(_)) && started.elapsed() < LIVE_SHORT { short_sessions + 1 } else { 0 };
+                short_sessions = if matches!(end, LiveEnd::Ended(_)) && started.elapsed() < LIVE_SHORT {
+                    short_sessions + 1
+                } else {
+                    0
+                };
                 let end = match end {
                     LiveEnd::Ended(why) if short_sessions >= LIVE_SHORT_TIMES => {
                         LiveEnd::Unavailable(format!("{why}, {short_sessions} times in a row"))
@@ -190,7 +194,7 @@ impl TaskLogTail<'_> {
                     }
                     LiveEnd::Unavailable(why) => {
                         live = false;
-                        self.note(format!("Live Tail is not available ({why}); polling instead")).await;
+                        self.note(format!("polling: Live Tail is not available here ({why})")).await;
                         let _ = self.tx.send(TailEvent::Mode(TailMode::Polling)).await;
                     }
                 }
@@ -267,7 +271,8 @@ impl TaskLogTail<'_> {
                 match stream {
                     Some(stream) => {
                         let _ = self.tx.send(TailEvent::Source(label.clone())).await;
-                        self.sources.insert(format!("{short}/{container}"), Source { label, stream, token: None });
+                        self.sources
+                            .insert(format!("{short}/{container}"), Source { label, stream, token: None });
                         added = true;
                     }
                     None => {
@@ -317,7 +322,9 @@ impl TaskLogTail<'_> {
                         throttled = true;
                         break;
                     }
-                    Err(e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_))) => {
+                    Err(
+                        e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_)),
+                    ) => {
                         return Err(e);
                     }
                     Err(e) => {
@@ -392,8 +399,12 @@ impl TaskLogTail<'_> {
                 Ok(Some(LiveUpdate::Events { events, sampled })) => {
                     let mut batch = Vec::with_capacity(events.len());
                     for (stream, event) in events {
-                        let source = labels.get(&stream).cloned().unwrap_or_else(|| Arc::from(stream.as_str()));
-                        *self.unmatched.entry((stream, event.timestamp, event.message.clone())).or_default() += 1;
+                        let source =
+                            labels.get(&stream).cloned().unwrap_or_else(|| Arc::from(stream.as_str()));
+                        *self
+                            .unmatched
+                            .entry((stream, event.timestamp, event.message.clone()))
+                            .or_default() += 1;
                         self.unmatched_count += 1;
                         batch.push(LogLine { timestamp: event.timestamp, source, text: event.message });
                     }
@@ -404,7 +415,9 @@ impl TaskLogTail<'_> {
                     if sampled {
                         // Live Tail drops lines above 500 a second; reading the
                         // streams finds them, so poll while it is this busy.
-                        return LiveEnd::Unavailable("more than 500 lines a second: Live Tail samples".into());
+                        return LiveEnd::Unavailable(
+                            "more than 500 lines a second: Live Tail samples".into(),
+                        );
                     }
                     if self.unmatched_count > LIVE_MAX_UNMATCHED {
                         return LiveEnd::Ended("many lines: reading the streams to stay exact".into());

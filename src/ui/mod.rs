@@ -140,7 +140,11 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
 /// own actions first, then what every pane has, most needed first.
 pub fn hint_line(state: &AppState) -> Line<'static> {
     let mut hints: Vec<(String, &'static str)> = Vec::new();
-    if state.filtering {
+    let logs = state.focus == PaneId::Logs;
+    if state.filtering && logs {
+        hints.push(("enter".into(), "search"));
+        hints.push(("esc".into(), "cancel search"));
+    } else if state.filtering {
         hints.push(("enter".into(), "keep filter"));
         hints.push(("esc".into(), "clear filter"));
     } else {
@@ -165,7 +169,9 @@ pub fn hint_line(state: &AppState) -> Line<'static> {
                 continue;
             }
             if let Some(key) = first_key(state, section, &action) {
-                hints.push((key, action.description()));
+                let description =
+                    if logs && action == Action::Filter { "search" } else { action.description() };
+                hints.push((key, description));
             }
         }
     }

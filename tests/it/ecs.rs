@@ -320,10 +320,16 @@ async fn a_failed_rollout_fails_the_deploy_with_the_services_events() {
     assert_eq!(chain[0], "the rollout of app:2 FAILED; latest events: (service app) FAILED with 0 of 2");
 }
 
-async fn put_events(stream: &str, lines: &[(&str, i64)]) {
+/// Puts `lines` into a stream of `/wharf/it`, each at now + its offset (ms).
+pub async fn put_events(stream: &str, lines: &[(&str, i64)]) {
+    let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    put_events_at(stream, base, lines).await;
+}
+
+/// Puts `lines` into a stream of `/wharf/it`, each at `base` + its offset (ms).
+pub async fn put_events_at(stream: &str, base: i64, lines: &[(&str, i64)]) {
     let logs = moto_clients().await.logs;
     let _ = logs.create_log_stream().log_group_name("/wharf/it").log_stream_name(stream).send().await;
-    let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let events: Vec<_> = lines
         .iter()
         .map(|(m, offset)| {

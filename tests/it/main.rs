@@ -10,6 +10,7 @@ mod e2e;
 mod ecs;
 mod jobs;
 mod keymap;
+mod logs;
 mod mocks;
 mod panes;
 mod push;

@@ -70,6 +70,7 @@ fn jobs(s: &mut AppState) {
         started_at: Some(now - Duration::from_secs(started)),
         finished_at: finished.map(|f| now - Duration::from_secs(f)),
         repository: None,
+        logs: None,
     };
     s.jobs.jobs = vec![
         job(
@@ -328,6 +329,7 @@ fn a_push_in_progress_shows_each_layer() {
         started_at: Some(now - Duration::from_secs(7)),
         finished_at: None,
         repository: Some("app".into()),
+        logs: None,
     }];
     s.jobs.next_id = 1;
     update(&mut s, key('6'));
@@ -383,6 +385,7 @@ fn a_backup_in_progress() {
         started_at: Some(now - Duration::from_secs(8)),
         finished_at: None,
         repository: None,
+        logs: None,
     }];
     update(&mut s, key('6'));
     snapshot("backup_in_progress", &s);

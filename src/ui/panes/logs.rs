@@ -16,7 +16,8 @@ use crate::app::{AppState, LogsPane, PaneId, TimeMode};
 use crate::logs::{LogLine, Search, TailMode};
 
 /// Task prefix colours, in the order the tasks came.
-const PALETTE: [Color; 6] = [Color::Cyan, Color::Green, Color::Magenta, Color::Yellow, Color::Blue, Color::LightRed];
+const PALETTE: [Color; 6] =
+    [Color::Cyan, Color::Green, Color::Magenta, Color::Yellow, Color::Blue, Color::LightRed];
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let pane = &state.logs;
@@ -25,16 +26,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         return;
     }
     let footer = pane.failed.is_some() || pane.note.is_some();
-    let [head, body, foot] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(u16::from(footer)),
-    ])
-    .areas(area);
+    let [head, body, foot] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(u16::from(footer))])
+            .areas(area);
     let editing = state.filtering && state.focus == PaneId::Logs;
     frame.render_widget(Paragraph::new(heading(pane, editing)), head);
     if let Some(error) = &pane.failed {
-        let line = Line::from(vec![Span::from("tail stopped: ").bold(), Span::from(error.clone())]).fg(Color::Red);
+        let line =
+            Line::from(vec![Span::from("tail stopped: ").bold(), Span::from(error.clone())]).fg(Color::Red);
         frame.render_widget(Paragraph::new(line), foot);
     } else if let Some(note) = &pane.note {
         frame.render_widget(Paragraph::new(Line::from(note.clone()).fg(Color::Yellow)), foot);
@@ -58,7 +57,9 @@ fn render_idle(frame: &mut Frame, area: Rect, state: &AppState) {
         Line::from("No logs tailed yet."),
         Line::from(vec![
             Span::from("l").bold(),
-            Span::from(" on a service or task in ECS (3), or on a deploy in Jobs (6), tails its CloudWatch logs."),
+            Span::from(
+                " on a service or task in ECS (3), or on a deploy in Jobs (6), tails its CloudWatch logs.",
+            ),
         ]),
     ];
     if let (Some(cluster), Some(service)) = (&p.cluster, &p.service) {
@@ -110,13 +111,15 @@ fn heading(pane: &LogsPane, editing: bool) -> Line<'static> {
     if pane.wrap {
         spans.extend([sep(), Span::from("wrap").fg(Color::DarkGray)]);
     }
-    spans
-        .extend([sep(), Span::from(match pane.time {
+    spans.extend([
+        sep(),
+        Span::from(match pane.time {
             TimeMode::Utc => "UTC",
             TimeMode::Local => "local time",
             TimeMode::Off => "no times",
         })
-        .fg(Color::DarkGray)]);
+        .fg(Color::DarkGray),
+    ]);
     Line::from(spans)
 }
 

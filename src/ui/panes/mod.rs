@@ -7,11 +7,8 @@ pub mod logs;
 pub mod registry;
 pub mod snapshots;
 
-use ratatui::Frame;
-use ratatui::layout::Rect;
 use ratatui::style::{Color, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::{AppState, Cursor};
 use crate::aws::AwsStatus;
