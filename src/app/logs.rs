@@ -165,6 +165,9 @@ pub(super) fn perform(state: &mut AppState, action: &Action) -> bool {
             pane.buffer.search("");
             pane.current = None;
         }
+        Action::Filter if pane.target.is_none() => {
+            state.flash = Some("nothing to search: no logs are tailed (l on a service or task)".into());
+        }
         Action::Open => {}
         _ => return false,
     }

@@ -53,7 +53,8 @@ fn unknown_key_names_key_file_and_line() {
         load("unknown_key.toml", Overrides::default()).unwrap_err(),
         "tests/fixtures/config/unknown_key.toml:5:1: unknown key `clustr`, expected one of `aws_profile`, \
          `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, \
-         `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `database`"
+         `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `log_lines`, \
+         `database`"
     );
     assert_eq!(
         load("unknown_top_key.toml", Overrides::default()).unwrap_err(),
@@ -72,6 +73,14 @@ fn bad_values_name_the_allowed_ones() {
         load("bad_storage_class.toml", Overrides::default()).unwrap_err(),
         "tests/fixtures/config/bad_storage_class.toml:3:17: unknown value `GLACIER_DEEP`, expected one of \
          `STANDARD`, `STANDARD_IA`, `ONEZONE_IA`, `INTELLIGENT_TIERING`, `GLACIER_IR`"
+    );
+}
+
+#[test]
+fn a_logs_pane_that_keeps_no_lines_is_refused() {
+    assert_eq!(
+        load("bad_log_lines.toml", Overrides::default()).unwrap_err(),
+        "tests/fixtures/config/bad_log_lines.toml:3:13: must be at least 1"
     );
 }
 

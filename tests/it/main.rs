@@ -11,6 +11,7 @@ mod ecs;
 mod jobs;
 mod keymap;
 mod logs;
+mod logs_pane;
 mod mocks;
 mod panes;
 mod push;

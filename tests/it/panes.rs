@@ -15,13 +15,13 @@ use wharf::jobs::{JobKind, Progress};
 
 use crate::support::{key, repo_path, sample_engine, state, state_with};
 
-fn render(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(crate) fn render(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| wharf::ui::draw(f, state)).unwrap();
     terminal
 }
 
-fn snapshot(name: &str, state: &AppState) {
+pub(crate) fn snapshot(name: &str, state: &AppState) {
     for (w, h) in [(80, 24), (120, 40)] {
         let terminal = render(state, w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());

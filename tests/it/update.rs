@@ -100,12 +100,12 @@ fn filter_narrows_the_focused_list_and_esc_clears_it() {
 }
 
 #[test]
-fn panes_without_a_list_say_so_on_filter() {
+fn search_in_logs_with_nothing_tailed_says_so() {
     let mut s = state();
     update(&mut s, key('4'));
     update(&mut s, key('/'));
     assert!(!s.filtering);
-    assert_eq!(s.flash.as_deref(), Some("Logs has no list to filter yet"));
+    assert_eq!(s.flash.as_deref(), Some("nothing to search: no logs are tailed (l on a service or task)"));
     // The next key clears the message.
     update(&mut s, key('j'));
     assert_eq!(s.flash, None);
@@ -274,12 +274,11 @@ fn help_opens_scrolls_and_closes() {
 }
 
 #[test]
-fn actions_of_later_versions_say_so_instead_of_pretending() {
+fn actions_say_what_they_are_missing() {
     let mut s = loaded();
     update(&mut s, key('3'));
     update(&mut s, key('l'));
-    assert_eq!(s.flash.as_deref(), Some("tail logs is not in this build of wharf yet"));
-    // Deploy, rollback and backup are here: they say what is missing.
+    assert_eq!(s.flash.as_deref(), Some("tail logs needs AWS credentials, and none were found"));
     update(&mut s, key('2'));
     update(&mut s, key('d'));
     assert_eq!(
