@@ -129,7 +129,9 @@ async fn a_services_tasks_are_merged_in_time_order_and_a_later_task_is_picked_up
     let short_c: String = c.chars().take(8).collect();
     let mut got = lines(&later);
     got.sort();
-    assert_eq!(got, [format!("[{short_b}] b3"), format!("[{short_c}] c1")], "{later:?}");
+    let mut expected = vec![format!("[{short_b}] b3"), format!("[{short_c}] c1")];
+    expected.sort();
+    assert_eq!(got, expected, "{later:?}");
     assert!(later.contains(&TailEvent::Source(Arc::from(short_c.as_str()))));
     let quiet = collect(&mut rx, 1, Duration::from_secs(3)).await;
     assert!(lines(&quiet).is_empty(), "no line twice: {quiet:?}");
