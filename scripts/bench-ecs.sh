@@ -2,7 +2,10 @@
 # ECS listing benchmark: a cluster with SERVICES services (default 2000) in moto,
 # listed whole by `wharf tasks --cluster C --json` and, side by side in one run,
 # by what a user scripts with the AWS CLI: `aws ecs list-services` (all pages)
-# and `aws ecs describe-services` for every 10 of them.
+# and `aws ecs describe-services` for every 10 of them. Then the first screen:
+# the dashboard opened at the cluster in tmux (120x40), timed until the first
+# services are on screen and until the whole list is, next to the AWS CLI's
+# first screenful (`list-services --max-items 10` + `describe-services`).
 # Needs a release build (cargo build --release) and scripts/test.sh's .venv;
 # installs the AWS CLI v1 into target/bench-venv when missing.
 set -euo pipefail
@@ -45,3 +48,49 @@ for round in $(seq "$rounds"); do
   t2=$(now); n_aws=$(aws_listing); t3=$(now)
   python3 -c "print(f'| $round | {$t1 - $t0:.2f} | $n_wharf | {$t3 - $t2:.2f} | $n_aws | {($t1 - $t0) / ($t3 - $t2):.3f} |')"
 done
+
+# First screen: the dashboard in tmux, polled every 20 ms.
+command -v tmux >/dev/null || { echo "first screen needs tmux (apt-get install tmux)" >&2; exit 1; }
+home=$(mktemp -d)
+cat >"$home/wharf.toml" <<TOML
+default_profile = "bench"
+[profiles.bench]
+endpoint_url = "$endpoint"
+region = "eu-west-1"
+cluster = "bench"
+TOML
+first_screen_wharf() {
+  python3 - "$wharf" "$home" <<'PY'
+import subprocess, sys, time
+wharf, home = sys.argv[1], sys.argv[2]
+session = "wharf-bench-ecs"
+start = time.monotonic()
+subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", home,
+                f"env XDG_CONFIG_HOME={home}/config {wharf}"], check=True)
+first = whole = None
+while time.monotonic() - start < 60:
+    screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+    now = time.monotonic() - start
+    if first is None and "svc-00000" in screen:
+        first = now
+    if first is not None and "so far" not in screen and "svc-00000" in screen:
+        whole = now
+        break
+    time.sleep(0.02)
+subprocess.run(["tmux", "kill-session", "-t", session])
+print(f"{first or float('nan'):.2f} {whole or float('nan'):.2f}")
+PY
+}
+first_screen_aws() {
+  local names
+  names=$(target/bench-venv/bin/aws --endpoint-url "$endpoint" ecs list-services --cluster bench --max-items 10 --query 'serviceArns[]' --output text | head -1 | tr '\t' ' ')
+  # shellcheck disable=SC2086
+  target/bench-venv/bin/aws --endpoint-url "$endpoint" ecs describe-services --cluster bench --services $names --query 'services[].serviceName' --output text | wc -w
+}
+printf '\n| round | wharf: first services on screen (s) | wharf: whole list on screen (s) | aws list-services --max-items 10 + describe-services (s) | services | ratio (first screens) |\n| --- | --- | --- | --- | --- | --- |\n'
+for round in $(seq "$rounds"); do
+  read -r first whole < <(first_screen_wharf)
+  t0=$(now); n_aws=$(first_screen_aws); t1=$(now)
+  python3 -c "print(f'| $round | $first | $whole | {$t1 - $t0:.2f} | $n_aws | {$first / ($t1 - $t0):.3f} |')"
+done
+rm -rf "$home"

@@ -19,6 +19,7 @@ use crate::logs::TailEvent;
 pub enum Action {
     Quit,
     Help,
+    Zoom,
     NextPane,
     PrevPane,
     FocusImages,
@@ -88,6 +89,7 @@ impl Action {
         match self {
             Action::Quit => "quit",
             Action::Help => "help",
+            Action::Zoom => "zoom pane",
             Action::NextPane => "next pane",
             Action::PrevPane => "previous pane",
             Action::FocusImages => "Images pane",

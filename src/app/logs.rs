@@ -121,7 +121,8 @@ pub(super) fn apply_tail(state: &mut AppState, id: u64, event: TailEvent) {
 
 /// Rows the Logs pane shows (roughly: its share of the screen), for page keys.
 fn page(state: &AppState) -> i64 {
-    let rows = i64::from(state.size.1.saturating_sub(2)) * 31 / 100;
+    let screen = i64::from(state.size.1.saturating_sub(2));
+    let rows = if state.zoomed { screen } else { screen * 31 / 100 };
     (rows - 4).max(1)
 }
 

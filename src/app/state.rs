@@ -554,6 +554,8 @@ pub struct AppState {
     pub aws: AwsStatus,
     pub jobs: JobsPane,
     pub overlay: Option<Overlay>,
+    /// The focused pane fills the screen.
+    pub zoomed: bool,
     /// The focused pane's filter is being typed.
     pub filtering: bool,
     /// A message for the status line, until the next key.
@@ -587,6 +589,7 @@ impl AppState {
             aws: AwsStatus::Checking,
             jobs: JobsPane::default(),
             overlay: None,
+            zoomed: false,
             filtering: false,
             flash: None,
             quit: false,

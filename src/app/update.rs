@@ -309,6 +309,7 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             }
         }
         Action::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::Zoom => state.zoomed = !state.zoomed,
         Action::NextPane => state.focus = state.focus.next(),
         Action::PrevPane => state.focus = state.focus.prev(),
         Action::Down => move_cursor(state, |s, len| (s + 1).min(len.saturating_sub(1))),

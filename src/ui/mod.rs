@@ -27,6 +27,23 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         return;
     }
     let [panes, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(2)]).areas(area);
+    if state.zoomed {
+        draw_pane(frame, panes, state, state.focus);
+    } else {
+        draw_grid(frame, panes, state);
+    }
+    draw_status(frame, status, state);
+    match &state.overlay {
+        Some(Overlay::Help { scroll }) => draw_help(frame, area, state, *scroll),
+        Some(Overlay::ConfirmQuit) => draw_confirm_quit(frame, area, state),
+        Some(Overlay::Prompt(prompt)) => draw_prompt(frame, area, prompt),
+        Some(Overlay::Confirm(confirm)) => draw_confirm(frame, area, confirm),
+        None => {}
+    }
+}
+
+/// The six panes, two to a row.
+fn draw_grid(frame: &mut Frame, panes: Rect, state: &AppState) {
     let rows = Layout::vertical([
         Constraint::Percentage(38),
         Constraint::Percentage(31),
@@ -39,14 +56,6 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(*row);
         draw_pane(frame, l, state, left);
         draw_pane(frame, r, state, right);
-    }
-    draw_status(frame, status, state);
-    match &state.overlay {
-        Some(Overlay::Help { scroll }) => draw_help(frame, area, state, *scroll),
-        Some(Overlay::ConfirmQuit) => draw_confirm_quit(frame, area, state),
-        Some(Overlay::Prompt(prompt)) => draw_prompt(frame, area, prompt),
-        Some(Overlay::Confirm(confirm)) => draw_confirm(frame, area, confirm),
-        None => {}
     }
 }
 

@@ -384,3 +384,14 @@ fn logs_pane_with_dropped_lines_and_a_note() {
     );
     snapshot("logs_dropped", &s);
 }
+
+#[test]
+fn z_zooms_the_focused_pane_to_the_whole_screen_and_back() {
+    let (mut s, id) = tailing();
+    feed(&mut s, id, &["5f0c6e2a", "0a1b2c3d"], 200, request);
+    update(&mut s, key('z'));
+    assert!(s.zoomed);
+    snapshot("logs_zoomed", &s);
+    update(&mut s, key('z'));
+    assert!(!s.zoomed);
+}
