@@ -204,7 +204,7 @@ fn ecs_rolling_out(
     use aws_sdk_ecs::types::{
         ContainerDefinition, Deployment, DeploymentRolloutState, Service, ServiceEvent, TaskDefinition,
     };
-    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
     let arn = |rev: i32| format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/app:{rev}");
     let service = move |rev: i32, state: &str, running: i32, desired: i32, event: &str| {
         Service::builder()
@@ -256,16 +256,7 @@ fn ecs_rolling_out(
         .with_rule(&read)
         .with_rule(&register)
         .with_rule(&update);
-    let client = aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build(),
-    );
-    (client, describe)
+    (crate::support::mock_ecs(interceptor), describe)
 }
 
 async fn deploy_with(ecs: aws_sdk_ecs::Client) -> (wharf::jobs::JobResult, Vec<String>) {

@@ -214,15 +214,7 @@ mod live {
             .rule_mode(RuleMode::MatchAny)
             .with_rule(&tasks)
             .with_rule(&definition);
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::Config::builder()
-                .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-                .region(aws_sdk_ecs::config::Region::new("eu-west-1"))
-                .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .build(),
-        )
+        crate::support::mock_ecs(interceptor)
     }
 
     fn event(message: &str, timestamp: i64) -> OutputLogEvent {

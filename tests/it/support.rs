@@ -473,3 +473,16 @@ pub fn wharf_against(endpoint: &str, home: &Path) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "testing");
     command
 }
+
+/// An ECS client answered only by the recorded replies of `interceptor`.
+pub fn mock_ecs(interceptor: aws_smithy_mocks::MockResponseInterceptor) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    )
+}
