@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::action::Action;
-use super::state::{AppState, JobView, LogsPane, Overlay, PaneId, Prompt, PromptPurpose, TimeMode};
+use super::state::{AppState, LogsPane, Overlay, PaneId, Prompt, PromptPurpose, TimeMode};
 use super::update::Effect;
 use crate::aws::AwsStatus;
 use crate::logs::buffer::clean;
@@ -79,7 +79,7 @@ fn ecs_target(state: &AppState) -> Option<TailTarget> {
 
 /// The target a deploy job's `l` tails: the service's tasks that are not on
 /// the revision it ran before.
-pub(super) fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
+fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
     TailTarget {
         replacing: Some(from.to_string()),
         ..service_target(cluster.to_string(), service.to_string())
@@ -280,9 +280,12 @@ pub(super) fn save(state: &mut AppState, text: &str, effects: &mut Vec<Effect>) 
     Ok(())
 }
 
-/// A deploy or rollback job's logs: its service's new tasks.
-pub(super) fn job_logs(job: &mut JobView, spec: &crate::jobs::JobSpec) {
-    if let crate::jobs::JobSpec::Deploy(d) = spec {
-        job.logs = Some(deploy_target(&d.plan.cluster, &d.plan.service, &d.plan.from));
+/// What `l` tails for a job: a deploy's or rollback's new tasks.
+pub(super) fn job_logs(spec: &crate::jobs::JobSpec) -> Option<TailTarget> {
+    match spec {
+        crate::jobs::JobSpec::Deploy(d) => {
+            Some(deploy_target(&d.plan.cluster, &d.plan.service, &d.plan.from))
+        }
+        _ => None,
     }
 }

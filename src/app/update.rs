@@ -877,11 +877,8 @@ fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
             JobSpec::Push(p) => Some(p.repository.clone()),
             _ => None,
         },
-        logs: None,
+        logs: super::logs::job_logs(spec),
     });
-    if let Some(job) = state.jobs.jobs.last_mut() {
-        super::logs::job_logs(job, spec);
-    }
     id
 }
 

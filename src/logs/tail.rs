@@ -129,7 +129,6 @@ pub async fn tail(
         sources: BTreeMap::new(),
         tasks_seen: Vec::new(),
         unmatched: HashMap::new(),
-        unmatched_count: 0,
     };
     tail.run().await
 }
@@ -146,7 +145,6 @@ struct TaskLogTail<'a> {
     /// Lines Live Tail handed over, by (stream, time, text), with how many
     /// times each; a catch-up read skips them instead of showing them again.
     unmatched: HashMap<(String, i64, String), u32>,
-    unmatched_count: usize,
 }
 
 impl TaskLogTail<'_> {
@@ -305,7 +303,6 @@ impl TaskLogTail<'_> {
                             let key = (source.stream.stream.clone(), e.timestamp, e.message);
                             if let Some(n) = self.unmatched.get_mut(&key) {
                                 *n -= 1;
-                                self.unmatched_count -= 1;
                                 if *n == 0 {
                                     self.unmatched.remove(&key);
                                 }
@@ -339,7 +336,6 @@ impl TaskLogTail<'_> {
         // not come any more (a stream that ended early, say): forget them.
         let cutoff = crate::time::unix_now().saturating_mul(1000) - UNMATCHED_FOR_MS;
         self.unmatched.retain(|key, _| key.1 >= cutoff);
-        self.unmatched_count = self.unmatched.values().map(|n| *n as usize).sum();
         // Several streams: one time line. The sort is stable, so one stream's
         // lines keep their order when their times are equal.
         batch.sort_by_key(|l| l.timestamp);
@@ -405,7 +401,6 @@ impl TaskLogTail<'_> {
                             .unmatched
                             .entry((stream, event.timestamp, event.message.clone()))
                             .or_default() += 1;
-                        self.unmatched_count += 1;
                         batch.push(LogLine { timestamp: event.timestamp, source, text: event.message });
                     }
                     batch.sort_by_key(|l| l.timestamp);
@@ -419,7 +414,7 @@ impl TaskLogTail<'_> {
                             "more than 500 lines a second: Live Tail samples".into(),
                         );
                     }
-                    if self.unmatched_count > LIVE_MAX_UNMATCHED {
+                    if self.unmatched.len() > LIVE_MAX_UNMATCHED {
                         return LiveEnd::Ended("many lines: reading the streams to stay exact".into());
                     }
                 }
