@@ -179,13 +179,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Restore a snapshot into a container, once its SHA-256 checks out
+    /// Restore a snapshot into a container, once its SHA-256 checks out; what
+    /// is replaced is kept as a safety copy (`--undo` puts it back)
     Restore {
         /// The snapshot's id (see `wharf snapshots`)
-        snapshot: String,
+        #[arg(required_unless_present = "undo", conflicts_with = "undo")]
+        snapshot: Option<String>,
+        /// Put back what the last restore into the container replaced (its newest safety copy)
+        #[arg(long)]
+        undo: bool,
         /// The container [default: the profile's database.container]
         #[arg(long, value_name = "NAME")]
         container: Option<String>,
+        /// For directory snapshots: the directory to replace [default: the profile's database.path, else the snapshot's own]
+        #[arg(long, value_name = "DIR")]
+        path: Option<String>,
         /// Go ahead without asking: the container's data is replaced
         #[arg(long)]
         yes: bool,
@@ -212,6 +220,16 @@ pub enum Command {
         #[command(flatten)]
         place: SnapshotPlace,
         /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find what wharf left behind when a process died mid-job (a restore cut short,
+    /// an open upload, a helper container, an interrupted download), and settle it
+    Doctor {
+        /// Finish or put back cut-short restores, abort the uploads, remove the rest
+        #[arg(long)]
+        fix: bool,
+        /// Print JSON
         #[arg(long)]
         json: bool,
     },

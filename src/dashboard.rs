@@ -128,6 +128,15 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                             let _ = tx.blocking_send(Loaded::LogsSaved(save_logs(&path, &text, lines)));
                         });
                     }
+                    // A restore's preview needs no AWS for a cached snapshot or an undo.
+                    Effect::Load(LoadRequest::RestorePreview(job)) => {
+                        let (tx, clients, now) = (load_tx.clone(), aws.clone(), state.clock.wall);
+                        tokio::spawn(async move {
+                            let result = job.preview(clients.as_ref(), now).await;
+                            let result = result.map_err(|e| crate::error::chain(&e).join(": "));
+                            let _ = tx.send(Loaded::RestorePreview { job, result }).await;
+                        });
+                    }
                     Effect::Load(request) => {
                         if let Some(clients) = aws.clone() {
                             let tx = load_tx.clone();
@@ -238,6 +247,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
         }
         LoadRequest::Snapshots { bucket, prefix } => {
             Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix).await)
+        }
+        LoadRequest::RestorePreview(job) => {
+            let result = job.preview(Some(clients), crate::time::unix_now()).await;
+            Loaded::RestorePreview { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
     }
 }

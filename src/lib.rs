@@ -10,10 +10,13 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod docker;
+pub mod doctor;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod logging;
 pub mod logs;
+pub mod records;
 pub mod registry;
 pub mod snapshots;
 pub mod time;
@@ -147,8 +150,16 @@ pub fn main() -> ExitCode {
                 let request = jobs::backup::BackupRequest { container, preset, path, storage_class };
                 commands::backup(&settings, request, &place, json).await
             }
-            Some(Command::Restore { snapshot, container, yes, place, json }) => {
-                commands::restore(&settings, snapshot, container, yes, &place, json).await
+            Some(Command::Restore { snapshot, undo: _, container, path, yes, place, json }) => {
+                let request = commands::RestoreRequest { snapshot, container, path, yes };
+                commands::restore(&settings, request, &place, json).await
+            }
+            Some(Command::Doctor { fix, json }) => {
+                if settings.read_only && fix {
+                    eprintln!("error: doctor --fix changes containers and S3, and --read-only is set");
+                    return code(exit::USAGE);
+                }
+                commands::doctor(&settings, fix, json).await
             }
             Some(Command::Snapshots { place, json }) => commands::snapshots(&settings, &place, json).await,
             Some(Command::Prune { keep, older_than, dry_run, yes, place, json }) => {

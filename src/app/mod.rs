@@ -10,4 +10,4 @@ pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
     LogsPane, Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane, TimeMode,
 };
-pub use update::{Effect, LoadRequest, Loaded, update};
+pub use update::{DIALOG_GUARD, Effect, LoadRequest, Loaded, update};

@@ -561,6 +561,10 @@ pub struct AppState {
     /// A message for the status line, until the next key.
     pub flash: Option<String>,
     pub quit: bool,
+    /// When the open dialog appeared: it takes no answer in its first moments.
+    pub overlay_since: Option<std::time::Instant>,
+    /// Dialogs from background results, waiting for the open one to close.
+    pub waiting_dialogs: std::collections::VecDeque<Overlay>,
 }
 
 impl AppState {
@@ -593,6 +597,8 @@ impl AppState {
             filtering: false,
             flash: None,
             quit: false,
+            overlay_since: None,
+            waiting_dialogs: Default::default(),
         }
     }
 

@@ -15,13 +15,14 @@ use crate::aws::{AwsError, AwsStatus, RegistryImage, Repository};
 use crate::config::{Key, Section};
 use crate::docker::{EngineUpdate, parse_reference};
 use crate::jobs::backup::BackupRequest;
+use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{
     BackupJob, BakeJob, DeployJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress,
     PruneJob, PushJob, RemoteBackupJob, RestoreJob,
 };
 use crate::logs::TailTarget;
 use crate::snapshots::prune::{self, Retention};
-use crate::snapshots::{self, Snapshot, pricing};
+use crate::snapshots::{self, Snapshot};
 
 /// Work the event loop starts on behalf of `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +78,8 @@ pub enum LoadRequest {
         cluster: String,
         service: String,
     },
+    /// Work out what a restore would replace, for its confirmation.
+    RestorePreview(Box<RestoreJob>),
 }
 
 /// The answer to a [`LoadRequest`].
@@ -107,7 +110,16 @@ pub enum Loaded {
     Plan(Result<Plan, AwsError>),
     /// The Logs pane's lines were saved: what to tell the user.
     LogsSaved(Result<String, String>),
+    /// What a restore would replace (the confirmation's lines), or why it cannot be done.
+    RestorePreview {
+        job: Box<RestoreJob>,
+        result: Result<Vec<String>, String>,
+    },
 }
+
+/// How long a dialog ignores keys after it appears: a key typed for what was
+/// there before (`y` is also "copy" in Jobs) must not answer it.
+pub const DIALOG_GUARD: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Rows a page key moves.
 const PAGE: usize = 10;
@@ -115,6 +127,7 @@ const PAGE: usize = 10;
 /// Applies `action` to `state` and returns the effects to carry out.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
     let mut effects = Vec::new();
+    let before = state.overlay.as_ref().map(std::mem::discriminant);
     match action {
         Action::Input(key) => handle_key(state, key, &mut effects),
         Action::Paste(text) => {
@@ -142,11 +155,40 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
+    // A dialog that came in the background waited for the one before to close.
+    if state.overlay.is_none() {
+        state.overlay = state.waiting_dialogs.pop_front();
+    }
+    let after = state.overlay.as_ref().map(std::mem::discriminant);
+    if after.is_some() && after != before {
+        state.overlay_since = Some(state.clock.mono);
+    }
     effects
 }
 
+/// Opens a dialog that a background result brought: it never replaces (or is
+/// answered by keys meant for) a dialog that is open; it waits its turn.
+fn show_dialog(state: &mut AppState, dialog: Overlay) {
+    if state.overlay.is_some() {
+        state.waiting_dialogs.push_back(dialog);
+    } else {
+        state.overlay = Some(dialog);
+    }
+}
+
+/// Whether the open dialog is still too new to take an answer.
+fn dialog_too_new(state: &AppState) -> bool {
+    let answers = match &state.overlay {
+        Some(Overlay::Confirm(_) | Overlay::ConfirmQuit) => true,
+        Some(Overlay::Prompt(p)) => matches!(p.purpose, PromptPurpose::TypeToConfirm { .. }),
+        _ => false,
+    };
+    answers
+        && state.overlay_since.is_some_and(|t| state.clock.mono.saturating_duration_since(t) < DIALOG_GUARD)
+}
+
 fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) {
-    if event.kind == KeyEventKind::Release {
+    if event.kind == KeyEventKind::Release || dialog_too_new(state) {
         return;
     }
     state.flash = None;
@@ -285,10 +327,10 @@ fn text_field(state: &mut AppState) -> Option<&mut String> {
 }
 
 fn after_filter_edit(state: &mut AppState) {
-    if state.filtering {
-        if let Some(c) = state.focused_cursor_mut() {
-            c.selected = 0;
-        }
+    if state.filtering
+        && let Some(c) = state.focused_cursor_mut()
+    {
+        c.selected = 0;
     }
 }
 
@@ -396,7 +438,8 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Push => start_push(state),
         Action::Backup => start_backup(state, effects),
-        Action::Restore => start_restore(state),
+        Action::Restore => start_restore(state, effects),
+        Action::UndoRestore => start_undo(state, effects),
         Action::Prune => start_prune(state),
         Action::Deploy => start_deploy(state, effects),
         Action::Rollback => start_rollback(state, effects),
@@ -755,9 +798,9 @@ fn ask_to_apply(state: &mut AppState, plan: Plan) {
             PromptPurpose::TypeToConfirm { expected: service, on_yes: Box::new(on_yes) },
         );
         prompt.note = lines;
-        state.overlay = Some(Overlay::Prompt(prompt));
+        show_dialog(state, Overlay::Prompt(prompt));
     } else {
-        state.overlay = Some(Overlay::Confirm(Confirm { title: "Change the service".into(), lines, on_yes }));
+        show_dialog(state, Overlay::Confirm(Confirm { title: "Change the service".into(), lines, on_yes }));
     }
 }
 
@@ -808,7 +851,7 @@ fn start_prune(state: &mut AppState) {
         Some(Overlay::Confirm(Confirm { title: "Prune".into(), lines, on_yes: Confirmed::Prune(job) }));
 }
 
-fn start_restore(state: &mut AppState) {
+fn start_restore(state: &mut AppState, effects: &mut Vec<Effect>) {
     if state.focus != PaneId::Snapshots {
         state.focus = PaneId::Snapshots;
         state.flash = Some("restore: select a snapshot, then press the key again".into());
@@ -823,20 +866,34 @@ fn start_restore(state: &mut AppState) {
         state.flash = Some(format!("{} cannot be restored: {problem}", snapshot.id));
         return;
     }
-    let job = match RestoreJob::from_settings(&state.settings, snapshot.id.clone(), None, bucket, prefix) {
-        Ok(job) => job,
-        Err(message) => {
-            state.flash = Some(format!("restore: {message}"));
-            return;
+    let source = SnapshotSource::S3 { id: snapshot.id.clone(), bucket, prefix };
+    preview_restore(state, source, effects);
+}
+
+/// `U` in Snapshots: put back what the last restore replaced.
+fn start_undo(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if state.settings.read_only {
+        state.flash = Some("read-only: undo is disabled (started with --read-only)".into());
+        return;
+    }
+    preview_restore(state, SnapshotSource::Undo, effects);
+}
+
+/// Works out, in the background, what the restore would replace; the
+/// confirmation follows with it.
+fn preview_restore(state: &mut AppState, source: SnapshotSource, effects: &mut Vec<Effect>) {
+    match RestoreJob::from_settings(&state.settings, source, None, None) {
+        Ok(job) => {
+            state.flash = Some(format!("restore: looking at what {} holds now…", job.container));
+            effects.push(Effect::Load(LoadRequest::RestorePreview(Box::new(job))));
         }
-    };
-    let mut lines = vec![
-        format!("Replace the data in container `{}`", job.container),
-        format!("with snapshot {}?", job.id),
-        "It is checked against its SHA-256 before anything is touched.".to_string(),
-    ];
-    let stored = snapshot.data.as_ref().map_or(0, |d| d.size);
-    lines.extend(pricing::restore_warning(snapshot.storage_class(), stored));
+        Err(message) => state.flash = Some(format!("restore: {message}")),
+    }
+}
+
+/// The confirmation of a worked-out restore: what it replaces, with what
+/// (the container's name typed on a protected profile).
+fn ask_to_restore(state: &mut AppState, job: RestoreJob, lines: Vec<String>) {
     if state.settings.profile.protected {
         let expected = job.container.clone();
         let mut prompt = Prompt::new(
@@ -845,13 +902,13 @@ fn start_restore(state: &mut AppState) {
             PromptPurpose::TypeToConfirm { expected, on_yes: Box::new(Confirmed::Restore(job)) },
         );
         prompt.note = lines;
-        state.overlay = Some(Overlay::Prompt(prompt));
+        show_dialog(state, Overlay::Prompt(prompt));
     } else {
-        state.overlay = Some(Overlay::Confirm(Confirm {
-            title: "Restore".into(),
-            lines,
-            on_yes: Confirmed::Restore(job),
-        }));
+        let title = if job.source == SnapshotSource::Undo { "Undo the last restore" } else { "Restore" };
+        show_dialog(
+            state,
+            Overlay::Confirm(Confirm { title: title.into(), lines, on_yes: Confirmed::Restore(job) }),
+        );
     }
 }
 
@@ -1028,6 +1085,10 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
         Loaded::Plan(Ok(plan)) => ask_to_apply(state, plan),
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::LogsSaved(Ok(message) | Err(message)) => state.flash = Some(message),
+        Loaded::RestorePreview { job, result: Ok(lines) } => ask_to_restore(state, *job, lines),
+        Loaded::RestorePreview { job, result: Err(e) } => {
+            state.flash = Some(format!("restore into {}: {e}", job.container));
+        }
         Loaded::Snapshots(result) => {
             let pane = &mut state.snapshots;
             pane.list = match result {

@@ -217,6 +217,11 @@ impl Upload {
         })
     }
 
+    /// S3's id of this upload.
+    pub fn id(&self) -> &str {
+        &self.upload_id
+    }
+
     /// Sends part `number` (from 1); every part but the last must be at least 5 MiB.
     pub async fn part(&self, number: i32, body: Bytes) -> Result<Part, AwsError> {
         let out = self

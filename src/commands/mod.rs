@@ -1,6 +1,7 @@
 //! Subcommands: the same job code as the dashboard, with progress on stderr and
 //! the result on stdout.
 
+mod doctor;
 mod ecs;
 mod images;
 mod job;
@@ -8,11 +9,14 @@ mod logs;
 mod snapshots;
 mod tags;
 
+pub use doctor::doctor;
 pub use ecs::{Target, deploy, tasks};
 pub use images::images;
 pub use job::run_job;
 pub use logs::{LogsRequest, logs};
-pub use snapshots::{RemoteRequest, backup, cost_line, prune, remote_backup, restore, snapshots};
+pub use snapshots::{
+    RemoteRequest, RestoreRequest, backup, cost_line, prune, remote_backup, restore, snapshots,
+};
 pub use tags::tags;
 
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use crate::aws::{self, AwsClients, AwsStatus};
 use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::jobs::backup::BackupRequest;
+use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
 use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
@@ -89,32 +90,57 @@ pub async fn remote_backup(
     run_job(JobSpec::RemoteBackup(job), json, aws).await
 }
 
+/// What `wharf restore` was asked for; no snapshot means `--undo`.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest {
+    pub snapshot: Option<String>,
+    pub container: Option<String>,
+    pub path: Option<String>,
+    pub yes: bool,
+}
+
 pub async fn restore(
     settings: &Settings,
-    snapshot: String,
-    container: Option<String>,
-    yes: bool,
+    request: RestoreRequest,
     at: &SnapshotPlace,
     json: bool,
 ) -> ExitCode {
     if settings.read_only {
         return usage("restore replaces a container's data, and --read-only is set");
     }
-    let (bucket, prefix) = match place(settings, at) {
-        Ok(p) => p,
-        Err(status) => return status,
+    let source = match request.snapshot {
+        Some(id) => match place(settings, at) {
+            Ok((bucket, prefix)) => SnapshotSource::S3 { id, bucket, prefix },
+            Err(status) => return status,
+        },
+        None => SnapshotSource::Undo,
     };
-    let job = match RestoreJob::from_settings(settings, snapshot, container, bucket, prefix) {
+    let job = match RestoreJob::from_settings(settings, source, request.container, request.path) {
         Ok(job) => job,
         Err(message) => return usage(&message),
     };
-    if !yes {
+    let aws = match &job.source {
+        SnapshotSource::S3 { .. } => aws::connect(&settings.profile).await.1,
+        SnapshotSource::Undo => None,
+    };
+    // What is replaced, and with what, before anything happens.
+    match job.preview(aws.as_ref(), Clock::now().wall).await {
+        Ok(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {}", crate::error::chain(&e).join(": "));
+            return code(exit::FAILED);
+        }
+    }
+    if !request.yes {
         return usage(&format!(
-            "restore replaces the data in container `{}` with snapshot {}; add --yes to go ahead",
-            job.container, job.id
+            "restore replaces the data in container `{}` as said above; add --yes to go ahead",
+            job.container
         ));
     }
-    let (_, aws) = aws::connect(&settings.profile).await;
     run_job(JobSpec::Restore(job), json, aws).await
 }
 

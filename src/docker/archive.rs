@@ -17,34 +17,7 @@ const UNPACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 
 /// How much of a failed command's stderr is kept for its error message.
 const STDERR_TAIL: usize = 2048;
 
-/// A container as a backup or restore needs to know it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerDetail {
-    pub name: String,
-    pub running: bool,
-    /// The image it was created from, as given (`postgres:16`).
-    pub image: String,
-    /// That image's id, `sha256:…`.
-    pub image_id: String,
-}
-
 impl Engine {
-    /// Looks `container` up by name or id.
-    pub async fn container(&self, container: &str) -> Result<ContainerDetail, DockerError> {
-        match self.docker.inspect_container(container, None).await {
-            Ok(c) => Ok(ContainerDetail {
-                name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
-                running: c.state.and_then(|s| s.running).unwrap_or(false),
-                image: c.config.and_then(|c| c.image).unwrap_or_default(),
-                image_id: c.image.unwrap_or_default(),
-            }),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                Err(DockerError::NoSuchContainer(container.to_string()))
-            }
-            Err(e) => Err(self.error(e)),
-        }
-    }
-
     /// A tar of `path` in `container` (running or stopped), streamed as the
     /// engine sends it. Its entries are named `<basename of path>/…`.
     pub fn archive(
@@ -68,7 +41,10 @@ impl Engine {
         })
     }
 
-    /// Unpacks the tar `body` into the existing directory `dir` of `container`.
+    /// Unpacks the tar `body` into the existing directory `dir` of `container`
+    /// (running, stopped or never started). An entry replaces what is at its
+    /// place when one is a directory and the other is not: that is how a
+    /// restore removes a directory without any tool in the image.
     pub async fn extract(
         &self,
         container: &str,
@@ -100,7 +76,7 @@ impl Engine {
         argv: &[String],
         env: &[String],
     ) -> Result<(), DockerError> {
-        let (id, mut output, _) = self.start(container, argv, env, false).await?;
+        let (id, mut output, _) = self.start_exec(container, argv, env, false).await?;
         let mut stderr = Vec::new();
         while let Some(item) = output.next().await {
             match item {
@@ -136,7 +112,7 @@ impl Engine {
         container: &str,
         argv: &[String],
     ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + use<>, DockerError> {
-        let (id, output, _) = self.start(container, argv, &[], false).await?;
+        let (id, output, _) = self.start_exec(container, argv, &[], false).await?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, DockerError>>(8);
         let engine = self.clone();
         let command = describe(container, argv);
@@ -172,7 +148,7 @@ impl Engine {
         argv: &[String],
         input: impl Stream<Item = Result<Bytes, DockerError>> + Send,
     ) -> Result<(), DockerError> {
-        let (id, mut output, stdin) = self.start(container, argv, &[], true).await?;
+        let (id, mut output, stdin) = self.start_exec(container, argv, &[], true).await?;
         let Some(mut stdin) = stdin else {
             return Err(DockerError::Engine("the engine gave no stdin to write to".into()));
         };
@@ -216,7 +192,7 @@ impl Engine {
         self.exit_status(&id, &describe(container, argv), &stderr).await
     }
 
-    async fn start(
+    async fn start_exec(
         &self,
         container: &str,
         argv: &[String],

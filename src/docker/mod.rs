@@ -2,6 +2,7 @@
 //! types; no bollard type travels past this module.
 
 mod archive;
+mod container;
 mod push;
 mod watch;
 
@@ -15,7 +16,7 @@ use bollard::query_parameters::{
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
-pub use archive::ContainerDetail;
+pub use container::{ContainerDetail, HELPER_LABEL, HelperMount, MountInfo, VolumeInfo};
 pub use push::{PushEvent, RegistryLogin};
 pub use watch::{EngineUpdate, watch_engine};
 
@@ -24,6 +25,8 @@ pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 
 /// How long one engine request may take before it counts as unreachable.
 const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// How long a commit (bake) may take.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// A local image, one row per `repository:tag` (untagged images get `<none>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,7 +194,9 @@ impl Engine {
             pause: true,
             ..Default::default()
         };
-        match self.docker.commit_container(options, ContainerConfig::default()).await {
+        // A commit answers when it is done: a large one takes longer than the usual request timeout.
+        let docker = self.docker.clone().with_timeout(COMMIT_TIMEOUT);
+        match docker.commit_container(options, ContainerConfig::default()).await {
             Ok(r) => Ok(r.id),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
                 Err(DockerError::NoSuchContainer(container.to_string()))

@@ -23,8 +23,9 @@ use tokio::task::JoinSet;
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, mssql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
-use crate::config::{Preset, Settings, StorageClass};
+use crate::config::{Dirs, Preset, Settings, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
+use crate::records::{self, Held, Records};
 use crate::snapshots::{self, Manifest, Source};
 use crate::ui::format;
 
@@ -130,75 +131,74 @@ pub struct Stored {
 }
 
 impl BackupJob {
-    /// The argument vector that writes the dump to stdout, for dump presets.
-    pub fn dump_command(&self) -> Result<Option<Vec<String>>, BackupError> {
-        let user = self.user.clone().unwrap_or_else(|| "postgres".into());
-        let database = self.database.clone().unwrap_or_else(|| user.clone());
-        let argv = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect());
+    /// How this backup reads its data.
+    pub fn read_from(&self) -> Result<ReadFrom, BackupError> {
+        let user = self.user.clone();
+        let database = self.database.clone();
         Ok(match self.preset {
-            Preset::Path => None,
-            Preset::Postgres => argv(&["pg_dump", "-Fc", "-U", &user, "-d", &database]),
-            Preset::Mysql => {
-                let user = self.user.clone().unwrap_or_else(|| "root".into());
-                let database = self.database.clone().unwrap_or_else(|| "mysql".into());
-                argv(&["mysqldump", "--single-transaction", "--routines", "-u", &user, &database])
+            Preset::Path => ReadFrom::Path(self.path.clone().ok_or(BackupError::NoPath)?),
+            Preset::Postgres => {
+                let user = user.unwrap_or_else(|| "postgres".into());
+                let database = database.unwrap_or_else(|| user.clone());
+                ReadFrom::Dump(argv(&["pg_dump", "-Fc", "-U", &user, "-d", &database]))
             }
-            // A file moved through the archive API, not a stream on stdout.
-            Preset::Mssql => None,
+            Preset::Mysql => {
+                let user = user.unwrap_or_else(|| "root".into());
+                let database = database.unwrap_or_else(|| "mysql".into());
+                ReadFrom::Dump(argv(&[
+                    "mysqldump",
+                    "--single-transaction",
+                    "--routines",
+                    "-u",
+                    &user,
+                    &database,
+                ]))
+            }
+            Preset::Mssql => ReadFrom::Mssql {
+                user: user.unwrap_or_else(|| "sa".into()),
+                database: database.unwrap_or_else(|| "master".into()),
+            },
             Preset::Custom => {
-                Some(self.command.clone().filter(|c| !c.is_empty()).ok_or(BackupError::NoCommand)?)
+                ReadFrom::Dump(self.command.clone().filter(|c| !c.is_empty()).ok_or(BackupError::NoCommand)?)
             }
         })
     }
 
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
-        let dump = self.dump_command()?;
-        let path = match self.preset {
-            Preset::Path => Some(self.path.clone().ok_or(BackupError::NoPath)?),
-            _ => None,
-        };
-        let mssql = self.preset == Preset::Mssql;
+        let from = self.read_from()?;
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await.map_err(BackupError::from)?;
         let now = crate::time::unix_now();
-        // A directory, or SQL Server's backup file, comes as a tar.
-        let content = if path.is_some() || mssql { "tar" } else { "dump" };
+        let content = from.content();
         let (id, key) =
             snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &container.name, content)
                 .await
                 .map_err(BackupError::from)?;
 
         // The size to expect, for the ETA: `du` when the container runs and has it.
-        let expected = match &path {
-            Some(p) if container.running => disk_usage(&engine, &container.name, p).await,
+        let expected = match &from {
+            ReadFrom::Path(p) if container.running => disk_usage(&engine, &container.name, p).await,
             _ => None,
         };
-        let mut backup_file = None;
-        let source: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, DockerError>> + Send>> =
-            match (&path, dump) {
-                (Some(p), _) => Box::pin(engine.archive(&container.name, p)),
-                (None, Some(argv)) => Box::pin(engine.exec_output(&container.name, &argv).await?),
-                (None, None) if mssql => {
-                    let file = mssql::backup_file(&id);
-                    ctx.progress(Progress::stage("sqlcmd BACKUP DATABASE"));
-                    let user = self.user.as_deref().unwrap_or("sa");
-                    let database = self.database.as_deref().unwrap_or("master");
-                    if let Err(e) = mssql::backup(&engine, &container.name, user, database, &file).await {
-                        mssql::remove(&engine, &container.name, &file).await;
-                        return Err(BackupError::from(e).into());
-                    }
-                    backup_file = Some(file.clone());
-                    Box::pin(engine.archive(&container.name, &file))
-                }
-                (None, None) => return Err(BackupError::NoCommand.into()),
-            };
+        if matches!(from, ReadFrom::Mssql { .. }) {
+            ctx.progress(Progress::stage("sqlcmd BACKUP DATABASE"));
+        }
+        let reading = read_data(&engine, &container.name, &from, &id).await.map_err(BackupError::from)?;
+        let (source, backup_file) = (reading.stream, reading.file);
+        let path = match &from {
+            ReadFrom::Path(p) => Some(p.clone()),
+            _ => None,
+        };
 
         ctx.progress(Progress::stage("starting the upload"));
         let upload = Upload::start(&aws.s3, &self.bucket, &key, self.storage_class)
             .await
             .map_err(BackupError::from)?;
+        // If this process dies before the upload is completed or aborted,
+        // `wharf doctor` finds it by this record.
+        let claim = claim_upload(&upload);
         let outcome = tokio::select! {
             _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
             r = store(&ctx, source, &upload, expected) => r,
@@ -209,10 +209,13 @@ impl BackupJob {
         let stored = match outcome {
             Ok((stored, parts)) => match upload.complete(parts).await {
                 Ok(()) => stored,
-                Err(e) => return Err(abandon(&upload, BackupError::from(e).into()).await),
+                Err(e) => return Err(abandon(&upload, claim, BackupError::from(e).into()).await),
             },
-            Err(e) => return Err(abandon(&upload, e).await),
+            Err(e) => return Err(abandon(&upload, claim, e).await),
         };
+        if let Some(claim) = claim {
+            let _ = claim.clear_for_good();
+        }
 
         ctx.progress(Progress::stage("writing the manifest"));
         let manifest = Manifest {
@@ -229,6 +232,7 @@ impl BackupJob {
             sha256: stored.sha256.clone(),
             storage_class: self.storage_class.as_str().into(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
+            host: Some(snapshots::host_name()),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         // Manifests are small and read on every listing: STANDARD, whatever the data's class.
@@ -260,6 +264,58 @@ impl BackupJob {
     }
 }
 
+/// How a preset reads data out of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// A tar of a directory, through the archive API.
+    Path(String),
+    /// A dump command's stdout.
+    Dump(Vec<String>),
+    /// SQL Server's BACKUP to a file, moved through the archive API.
+    Mssql { user: String, database: String },
+}
+
+impl ReadFrom {
+    /// `tar` (a directory or SQL Server's backup file) or `dump`.
+    pub fn content(&self) -> &'static str {
+        match self {
+            ReadFrom::Dump(_) => "dump",
+            ReadFrom::Path(_) | ReadFrom::Mssql { .. } => "tar",
+        }
+    }
+}
+
+/// What is being read out of a container: a stream, and (for SQL Server) the
+/// backup file in the container to remove once the stream is read.
+pub struct Reading {
+    pub stream: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, DockerError>> + Send>>,
+    pub file: Option<String>,
+}
+
+/// Opens the data of `container` as `from` says; SQL Server's backup file is
+/// named after `id`.
+pub async fn read_data(
+    engine: &Engine,
+    container: &str,
+    from: &ReadFrom,
+    id: &str,
+) -> Result<Reading, DockerError> {
+    match from {
+        ReadFrom::Path(p) => Ok(Reading { stream: Box::pin(engine.archive(container, p)), file: None }),
+        ReadFrom::Dump(argv) => {
+            Ok(Reading { stream: Box::pin(engine.exec_output(container, argv).await?), file: None })
+        }
+        ReadFrom::Mssql { user, database } => {
+            let file = mssql::backup_file(id);
+            if let Err(e) = mssql::backup(engine, container, user, database, &file).await {
+                mssql::remove(engine, container, &file).await;
+                return Err(e);
+            }
+            Ok(Reading { stream: Box::pin(engine.archive(container, &file)), file: Some(file) })
+        }
+    }
+}
+
 fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
     Source {
         kind: "container".into(),
@@ -270,13 +326,54 @@ fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
     }
 }
 
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// A multipart upload this machine started, recorded until it is completed or
+/// aborted (`$XDG_STATE_HOME/wharf/uploads/`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    /// RFC 3339.
+    pub started: String,
+}
+
+/// Where the records of open uploads are kept.
+pub fn upload_records(state: &std::path::Path) -> Records {
+    Records::new(state.join("uploads"))
+}
+
+/// Records `upload` as open, held by this process; `None` (and a warning in
+/// the log) if the state directory cannot be written.
+fn claim_upload(upload: &Upload) -> Option<Held> {
+    let record = UploadRecord {
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        upload_id: upload.id().to_string(),
+        started: snapshots::rfc3339(crate::time::unix_now()),
+    };
+    let held = upload_records(&Dirs::new().state)
+        .hold(&records::name_for(upload.id()), "an upload")
+        .and_then(|held| held.write(&record).map(|()| held));
+    held.map_err(|e| tracing::warn!(error = %e, "cannot record the open upload")).ok()
+}
+
 /// Aborts the upload (nothing of it stays in S3) and hands back why. S3 may be
-/// the reason the backup failed, so the abort is tried again for a while.
-async fn abandon(upload: &Upload, why: JobError) -> JobError {
+/// the reason the backup failed, so the abort is tried again for a while; an
+/// upload that could not be aborted stays recorded for `wharf doctor --fix`.
+async fn abandon(upload: &Upload, claim: Option<Held>, why: JobError) -> JobError {
     let deadline = tokio::time::Instant::now() + ABORT_PATIENCE;
     loop {
         match upload.abort().await {
-            Ok(()) => return why,
+            Ok(()) => {
+                if let Some(claim) = claim {
+                    let _ = claim.clear_for_good();
+                }
+                return why;
+            }
             Err(e) if tokio::time::Instant::now() >= deadline => {
                 tracing::error!(key = %upload.key, error = %e, "could not abort the multipart upload; `wharf prune` will");
                 return why;

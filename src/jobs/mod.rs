@@ -157,7 +157,7 @@ impl JobSpec {
             JobSpec::RemoteBackup(r) => {
                 format!("{}/{} → s3://{}/{}", r.cluster, r.service, r.bucket, r.prefix)
             }
-            JobSpec::Restore(r) => format!("{} → {}", r.id, r.container),
+            JobSpec::Restore(r) => format!("{} → {}", r.label(), r.container),
             JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
             JobSpec::Deploy(d) => format!("{}/{} → {}", d.plan.cluster, d.plan.service, d.plan.to),
         }

@@ -196,6 +196,7 @@ impl RemoteBackupJob {
             sha256: sha256.clone(),
             storage_class: object.storage_class.clone(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
+            host: Some(snapshots::host_name()),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         s3::put(
@@ -309,10 +310,10 @@ impl RemoteBackupJob {
             let chunk = chunk.map_err(RemoteBackupError::from)?;
             hasher.update(&chunk);
             done += chunk.len() as u64;
-            if let Some(t) = &tx {
-                if t.send(chunk).await.is_err() {
-                    tx = None; // The decoder stopped; its error says why.
-                }
+            if let Some(t) = &tx
+                && t.send(chunk).await.is_err()
+            {
+                tx = None; // The decoder stopped; its error says why.
             }
             ctx.progress(Progress {
                 stage: "reading the snapshot back to record its SHA-256".into(),

@@ -130,10 +130,10 @@ impl LogBuffer {
             }
         }
         let seq = self.end_seq();
-        if let Some(search) = &mut self.search {
-            if search.is_match(&line.text) {
-                search.matches.push_back(seq);
-            }
+        if let Some(search) = &mut self.search
+            && search.is_match(&line.text)
+        {
+            search.matches.push_back(seq);
         }
         self.lines.push_back(line);
     }

@@ -2,11 +2,11 @@
 //! `PREFIX/ID/manifest.json`, written last), the manifest, listing, and what
 //! each storage class costs and demands.
 
+pub mod local;
 pub mod pricing;
 pub mod prune;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,9 @@ pub struct Manifest {
     pub sha256: String,
     pub storage_class: String,
     pub wharf_version: String,
+    /// The machine that made it (`WHARF_HOST`, else the host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Where the data came from.
@@ -158,9 +161,13 @@ pub async fn free_id(
     }
 }
 
-/// Where restores keep verified snapshots: `$XDG_CACHE_HOME/wharf/snapshots/`.
-pub fn cache_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "wharf").map(|d| d.cache_dir().join("snapshots"))
+/// This machine's name in manifests and journals: `WHARF_HOST`, else the host name.
+pub fn host_name() -> String {
+    std::env::var("WHARF_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| gethostname::gethostname().into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Every snapshot under `prefix`, newest first, each with its manifest read.

@@ -259,21 +259,29 @@ fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm) {
-    let mut text: Vec<Line> = confirm.lines.iter().map(|l| Line::from(l.clone())).collect();
-    text.push(Line::from(""));
-    text.push(Line::from(vec![
+    let text: Vec<Line> = confirm.lines.iter().map(|l| Line::from(l.clone())).collect();
+    // The answer sits in the bottom border: it stays in sight however the text wraps.
+    let answer = Line::from(vec![
+        " ".into(),
         Span::from("y").bold().fg(Color::Cyan),
         " yes   ".into(),
         Span::from("any other key").bold().fg(Color::Cyan),
-        " no, change nothing".into(),
-    ]));
-    let width = text.iter().map(Line::width).max().unwrap_or(0).max(confirm.title.len() + 4) as u16 + 4;
-    let popup = centred(area, width, text.len() as u16 + 2);
+        " no, change nothing ".into(),
+    ]);
+    let widest =
+        text.iter().map(Line::width).max().unwrap_or(0).max(confirm.title.len() + 4).max(answer.width());
+    let width = (widest as u16 + 4).min(area.width);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let popup = centred(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().border_type(BorderType::Rounded).title(format!(" {}? ", confirm.title))),
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .border_type(BorderType::Rounded)
+                .title(format!(" {}? ", confirm.title))
+                .title_bottom(answer),
+        ),
         popup,
     );
 }

@@ -42,7 +42,7 @@ fn listing(container: &str) -> String {
     docker(&["exec", container, "sh", "-c", script])
 }
 
-async fn bucket() -> String {
+pub(crate) async fn bucket() -> String {
     let name = unique("wharf-it-snap");
     let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
         .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
@@ -52,15 +52,15 @@ async fn bucket() -> String {
     name
 }
 
-fn wharf(args: &[&str], home: &Path) -> Output {
+pub(crate) fn wharf(args: &[&str], home: &Path) -> Output {
     wharf_at(&moto_url(), args, home)
 }
 
-fn wharf_at(endpoint: &str, args: &[&str], home: &Path) -> Output {
+pub(crate) fn wharf_at(endpoint: &str, args: &[&str], home: &Path) -> Output {
     crate::support::wharf_against(endpoint, home).args(args).env("AWS_MAX_ATTEMPTS", "2").output().unwrap()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 

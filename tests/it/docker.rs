@@ -94,10 +94,10 @@ async fn the_watcher_refreshes_on_engine_events() {
     // The watcher never polls: a new snapshot can only come from the tag event.
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Some(EngineUpdate::Snapshot { images, .. }) = rx.recv().await {
-                if images.iter().any(|i| i.reference() == tag) {
-                    return;
-                }
+            if let Some(EngineUpdate::Snapshot { images, .. }) = rx.recv().await
+                && images.iter().any(|i| i.reference() == tag)
+            {
+                return;
             }
         }
     })

@@ -116,7 +116,7 @@ fn unknown_action_is_an_error_with_file_line_and_column() {
         "tests/fixtures/keymap/unknown_action.toml:3:1: in [images]: unknown action `pussh`, expected one of \
          `quit`, `help`, `zoom`, `next_pane`, `prev_pane`, `focus_images`, `focus_registry`, `focus_ecs`, `focus_logs`, \
          `focus_snapshots`, `focus_jobs`, `down`, `up`, `page_down`, `page_up`, `top`, `bottom`, `filter`, `open`, \
-         `back`, `switch_tab`, `push`, `deploy`, `rollback`, `tail_logs`, `backup`, `restore`, `prune`, `bake`, `cancel`, `copy`, \
+         `back`, `switch_tab`, `push`, `deploy`, `rollback`, `tail_logs`, `backup`, `restore`, `undo_restore`, `prune`, `bake`, `cancel`, `copy`, \
          `follow`, `wrap`, `timestamps`, `save`, `search_next`, `search_prev`"
     );
 }

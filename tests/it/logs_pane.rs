@@ -150,6 +150,7 @@ fn l_on_a_deploy_job_tails_the_tasks_that_are_not_on_the_old_revision() {
     );
     update(&mut s, Action::Loaded(Loaded::Plan(Ok(plan))));
     assert!(matches!(s.overlay, Some(Overlay::Confirm(_))));
+    crate::update::a_moment_later(&mut s);
     let started = update(&mut s, key('y'));
     assert!(matches!(started.as_slice(), [Effect::StartJob { .. }]), "{started:?}");
     update(&mut s, key('6'));
@@ -352,7 +353,9 @@ fn logs_pane_wrapped_and_paused() {
 #[test]
 fn logs_pane_search_highlights_the_matches() {
     let (mut s, id) = tailing();
-    let text = |n: usize| if n % 3 == 0 { format!("ERROR db timeout, error count {n}") } else { request(n) };
+    let text = |n: usize| {
+        if n.is_multiple_of(3) { format!("ERROR db timeout, error count {n}") } else { request(n) }
+    };
     feed(&mut s, id, &["5f0c6e2a"], 40, text);
     update(&mut s, key('/'));
     type_text(&mut s, "error");

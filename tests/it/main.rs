@@ -17,5 +17,6 @@ mod panes;
 mod push;
 mod registry;
 mod remote;
+mod restore;
 mod support;
 mod update;

@@ -346,7 +346,20 @@ fn snapshots_pane_lists_manifests_costs_and_asks_before_restoring() {
     update(&mut s, crate::support::code(crossterm::event::KeyCode::Enter));
     snapshot("snapshots_manifest", &s);
     update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
-    update(&mut s, key('r'));
+    let effects = update(&mut s, key('r'));
+    let [wharf::app::Effect::Load(wharf::app::LoadRequest::RestorePreview(job))] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    // What the preview works out (tests/it/restore.rs runs the real one).
+    let lines = [
+        "Snapshot 20261120T101500Z-db: 412.0 MB of data, made 1d ago on laptop from db:/var/lib/data.",
+        "It replaces, in container `db`: /var/lib/data (named volume pgdata), 398.2 MB now.",
+        "`db` is running: it is stopped first and started again after.",
+        "What is there now is kept as a safety copy first (`wharf restore --undo` puts it back).",
+        "ONEZONE_IA: reading it back costs about $0.003 ($0.01/GB retrieval)",
+    ];
+    let result = Ok(lines.iter().map(|l| l.to_string()).collect());
+    update(&mut s, Action::Loaded(Loaded::RestorePreview { job: job.clone(), result }));
     snapshot("snapshots_confirm_restore", &s);
 }
 

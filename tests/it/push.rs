@@ -35,7 +35,11 @@ async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
     let registry = TestRegistry::start();
     let repository = unique("wharf-it-push");
     create_repository(&repository).await;
-    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:v1", registry.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
@@ -79,8 +83,11 @@ async fn wharf_push_prints_json_and_never_the_token() {
     let registry = TestRegistry::start();
     let repository = unique("wharf-it-cli-push");
     create_repository(&repository).await;
-    let _cleanup =
-        Cleanup { images: vec![format!("{}/{repository}:release", registry.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:release", registry.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
     let home = tempfile::tempdir().unwrap();
 
     let out = wharf(
@@ -114,7 +121,8 @@ async fn push_failures_say_which_and_what_to_do() {
 
     let repository = unique("wharf-it-fail");
     create_repository(&repository).await;
-    let _cleanup = Cleanup { images: vec![format!("127.0.0.1:9/{repository}:v1")], containers: vec![] };
+    let _cleanup =
+        Cleanup { images: vec![format!("127.0.0.1:9/{repository}:v1")], containers: vec![], volumes: vec![] };
     let out = wharf(&["push", "wharf-test/none:x", "--repo", &repository], &registry.host, home.path());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -131,7 +139,11 @@ async fn push_failures_say_which_and_what_to_do() {
 
     // A registry that does not take the token.
     let strict = TestRegistry::with_password("another-password");
-    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", strict.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:v1", strict.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
     let out = wharf(&["push", image, "--repo", &repository, "--json"], &strict.host, home.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
@@ -174,7 +186,11 @@ async fn cancelling_a_push_half_way_stops_it_and_nothing_is_pushed() {
     let registry = TestRegistry::start();
     let repository = unique("wharf-it-cancel");
     create_repository(&repository).await;
-    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:v1", registry.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
@@ -210,7 +226,11 @@ async fn a_push_told_to_create_the_repository_creates_it_in_ecr() {
     let image = two_layer_image();
     let registry = TestRegistry::start();
     let repository = unique("wharf-it-create");
-    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:v1", registry.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
@@ -236,7 +256,11 @@ async fn ctrl_c_stops_wharf_push_with_status_130() {
     let registry = TestRegistry::start();
     let repository = unique("wharf-it-sigint");
     create_repository(&repository).await;
-    let _cleanup = Cleanup { images: vec![format!("{}/{repository}:v1", registry.host)], containers: vec![] };
+    let _cleanup = Cleanup {
+        images: vec![format!("{}/{repository}:v1", registry.host)],
+        containers: vec![],
+        volumes: vec![],
+    };
     let home = tempfile::tempdir().unwrap();
 
     let mut child = crate::support::wharf_against(&moto_url(), home.path())

@@ -49,6 +49,7 @@ pub fn docker(args: &[&str]) -> String {
 pub struct Cleanup {
     pub containers: Vec<String>,
     pub images: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -58,6 +59,9 @@ impl Drop for Cleanup {
         }
         for i in &self.images {
             let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+        for v in &self.volumes {
+            let _ = Command::new("docker").args(["volume", "rm", "-f", v]).output();
         }
     }
 }
@@ -431,6 +435,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         storage_class: "ONEZONE_IA".into(),
         wharf_version: "0.1.0".into(),
+        host: None,
     };
     vec![
         Snapshot {

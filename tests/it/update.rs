@@ -242,10 +242,12 @@ fn quit_asks_first_while_jobs_run() {
     update(&mut s, key('q'));
     assert_eq!(s.overlay, Some(Overlay::ConfirmQuit));
     assert!(!s.quit);
+    a_moment_later(&mut s);
     update(&mut s, key('n'));
     assert_eq!(s.overlay, None);
     assert!(!s.quit);
     update(&mut s, ctrl('c'));
+    a_moment_later(&mut s);
     update(&mut s, key('y'));
     assert!(s.quit);
 
@@ -468,6 +470,7 @@ fn pushing_to_a_repository_ecr_lacks_asks_to_create_it_first() {
     assert_eq!((job.repository.as_str(), job.tag.as_str(), job.create_repository), ("billing", "v1", false));
 
     // Any key but y: nothing happens.
+    a_moment_later(&mut s);
     assert!(update(&mut s, key('n')).is_empty());
     assert_eq!(s.overlay, None);
     assert_eq!(s.flash.as_deref(), Some("Create repository: cancelled, nothing changed"));
@@ -544,37 +547,72 @@ fn b_backs_up_the_profiles_database_at_once() {
     assert!(matches!(&effects[..], [Effect::Load(wharf::app::LoadRequest::Snapshots { .. })]), "{effects:?}");
 }
 
+/// `r` on the selected snapshot: what it would replace is worked out in the
+/// background, and `lines` come back as the confirmation's text.
+fn ask_to_restore(s: &mut wharf::app::AppState, lines: &[&str]) -> wharf::jobs::RestoreJob {
+    let effects = update(s, key('r'));
+    let [Effect::Load(wharf::app::LoadRequest::RestorePreview(job))] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(s.overlay, None, "nothing is asked before it is known what would be replaced");
+    let job = (**job).clone();
+    let result = Ok(lines.iter().map(|l| l.to_string()).collect());
+    update(s, Action::Loaded(wharf::app::Loaded::RestorePreview { job: Box::new(job.clone()), result }));
+    job
+}
+
+/// Lets the open dialog's first moments pass, in which it takes no answer.
+pub fn a_moment_later(s: &mut wharf::app::AppState) {
+    s.clock.mono += wharf::app::DIALOG_GUARD;
+}
+
 #[test]
 fn restore_asks_first_and_a_no_changes_nothing() {
     use wharf::app::Confirmed;
+    use wharf::jobs::restore::SnapshotSource;
     let mut s = with_snapshots(false);
-    assert!(update(&mut s, key('r')).is_empty());
+    let job = ask_to_restore(
+        &mut s,
+        &["It replaces, in container `db`: /var/lib/data", "ONEZONE_IA: reading it back costs"],
+    );
+    assert_eq!(
+        job.source,
+        SnapshotSource::S3 {
+            id: "20261120T101500Z-db".into(),
+            bucket: "snaps".into(),
+            prefix: "app/".into()
+        }
+    );
+    assert_eq!((job.container.as_str(), job.path.as_deref()), ("db", Some("/var/lib/data")));
     let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else {
         panic!("no confirmation: {:?}", s.overlay)
     };
-    assert_eq!(confirm.lines[0], "Replace the data in container `db`");
-    assert!(
-        confirm.lines.iter().any(|l| l.contains("ONEZONE_IA: reading it back costs")),
-        "{:?}",
-        confirm.lines
+    assert_eq!(
+        confirm.lines,
+        ["It replaces, in container `db`: /var/lib/data", "ONEZONE_IA: reading it back costs"]
     );
+    a_moment_later(&mut s);
     assert!(update(&mut s, key('n')).is_empty());
     assert!(s.jobs.jobs.is_empty());
-    update(&mut s, key('r'));
+    ask_to_restore(&mut s, &["…"]);
+    assert!(update(&mut s, key('y')).is_empty(), "a key in the dialog's first moments answers nothing");
+    a_moment_later(&mut s);
     let effects = update(&mut s, key('y'));
-    let [Effect::StartJob { spec: JobSpec::Restore(job), .. }] = &effects[..] else { panic!("{effects:?}") };
-    assert_eq!(job.id, "20261120T101500Z-db");
-    assert_eq!(job.container, "db");
+    let [Effect::StartJob { spec: JobSpec::Restore(started), .. }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(started, &job);
     let Confirmed::Restore(asked) = confirm.on_yes else { panic!() };
-    assert_eq!(&asked, job);
+    assert_eq!(&asked, started);
 }
 
 #[test]
 fn a_protected_profile_wants_the_container_name_typed() {
     let mut s = with_snapshots(true);
-    update(&mut s, key('r'));
+    ask_to_restore(&mut s, &["…"]);
     let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("no prompt: {:?}", s.overlay) };
     assert_eq!(p.title, "Protected profile: type `db` to restore");
+    a_moment_later(&mut s);
     for c in "dB".chars() {
         update(&mut s, key(c));
     }
@@ -620,6 +658,7 @@ fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
             "  20261119T090000Z-db — incomplete: no manifest (an interrupted backup)",
         ]
     );
+    a_moment_later(&mut s);
     let effects = update(&mut s, key('y'));
     let [Effect::StartJob { spec: JobSpec::Prune(job), .. }] = &effects[..] else { panic!("{effects:?}") };
     assert_eq!(job.doomed[0].keys[0], "app/20261119T090000Z-db/manifest.json");
@@ -629,6 +668,7 @@ fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
     update(&mut s, key('P'));
     let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!() };
     assert_eq!(confirm.lines[0], "Delete 1 snapshot (150.0 MB)?");
+    a_moment_later(&mut s);
     update(&mut s, key('n'));
     s.settings.profile.keep = Some(0);
     update(&mut s, key('P'));
@@ -801,6 +841,7 @@ fn d_on_a_registry_image_works_out_the_deploy_and_asks_with_the_diff() {
             "  container app: image repo/app@sha256:new → repo/app@sha256:old"
         ]
     );
+    a_moment_later(&mut s);
     let effects = update(&mut s, key('y'));
     let [Effect::StartJob { spec: JobSpec::Deploy(job), .. }] = &effects[..] else { panic!("{effects:?}") };
     assert!(job.wait, "the dashboard follows the rollout in the Jobs pane");
@@ -819,6 +860,7 @@ fn a_protected_profile_wants_the_service_typed_and_read_only_refuses() {
     update(&mut s, Action::Loaded(Loaded::Plan(Ok(rollback_plan()))));
     let Some(Overlay::Prompt(p)) = &s.overlay else { panic!("{:?}", s.overlay) };
     assert_eq!(p.title, "Protected profile: type `app` to change it");
+    a_moment_later(&mut s);
     update(&mut s, key('x'));
     assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
     update(&mut s, ctrl('u'));

@@ -1,0 +1,218 @@
+//! `wharf doctor`: wharf's own leftovers after a process died mid-job (`kill
+//! -9`, a crash, a lost SSH session), and settling them with `--fix`:
+//!
+//! - restores cut short (journals nobody holds): finished, or put back;
+//! - multipart uploads this machine started and nobody completes (records
+//!   nobody holds), and wharf-shaped uploads under the profile's prefix that
+//!   are over a day old: aborted;
+//! - restore helper containers no restore is using: removed;
+//! - interrupted downloads and safety copies in the cache: deleted.
+//!
+//! Work another wharf is doing right now (its lock is held) is left alone.
+
+use std::path::{Path, PathBuf};
+
+use crate::aws::{AwsClients, s3};
+use crate::config::Dirs;
+use crate::docker::{Engine, HELPER_LABEL};
+use crate::jobs::backup::{UploadRecord, upload_records};
+use crate::jobs::restore::journal::{self, Journal};
+use crate::jobs::restore::replace::OWNER_LABEL;
+use crate::snapshots::local;
+use crate::snapshots::prune::is_wharf_data_key;
+
+/// Uploads not recorded here count as abandoned only after this long.
+const FOREIGN_UPLOAD_SECS: i64 = 86_400;
+
+/// One thing left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftover {
+    /// A restore that was cut short.
+    Restore(Box<Journal>),
+    /// A multipart upload nobody will complete.
+    Upload(UploadRecord),
+    /// A restore's helper container.
+    Helper { id: String, name: String },
+    /// A file or directory of an interrupted download or safety copy.
+    Cache { path: PathBuf, why: &'static str },
+}
+
+impl Leftover {
+    /// What it is, and what `--fix` does with it.
+    pub fn describe(&self) -> String {
+        match self {
+            Leftover::Restore(j) => format!(
+                "restore  {} into {} cut short while {} (pid {} on {}, {}): --fix finishes it or puts back what was there",
+                j.snapshot_id,
+                j.replacement.container,
+                phase_words(j.phase),
+                j.pid,
+                j.host,
+                j.started
+            ),
+            Leftover::Upload(u) => {
+                format!("upload   s3://{}/{} open since {}: --fix aborts it", u.bucket, u.key, u.started)
+            }
+            Leftover::Helper { name, .. } => format!("helper   container {name}: --fix removes it"),
+            Leftover::Cache { path, why } => format!("cache    {} ({why}): --fix deletes it", path.display()),
+        }
+    }
+}
+
+fn phase_words(phase: journal::Phase) -> &'static str {
+    match phase {
+        journal::Phase::Stopping => "stopping the container",
+        journal::Phase::Saving => "keeping the safety copy",
+        journal::Phase::Replacing => "putting the snapshot in",
+        journal::Phase::RollingBack => "putting back what was there",
+        journal::Phase::Starting => "starting the container",
+    }
+}
+
+/// Where to look.
+pub struct Look<'a> {
+    pub dirs: &'a Dirs,
+    pub engine: Option<&'a Engine>,
+    pub aws: Option<&'a AwsClients>,
+    /// The profile's bucket and prefix, for uploads not recorded here.
+    pub place: Option<(String, String)>,
+}
+
+/// Everything left behind that no running wharf is working on; notes say
+/// what could not be looked at.
+pub async fn find(look: &Look<'_>) -> (Vec<Leftover>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut notes = Vec::new();
+    let journals = journal::journals(&look.dirs.state);
+    let restoring = journals.busy();
+    for (_, journal) in journals.left_over::<Journal>() {
+        match journal {
+            Ok(j) => found.push(Leftover::Restore(Box::new(j))),
+            Err(e) => notes.push(e.to_string()),
+        }
+    }
+    let mut recorded = Vec::new();
+    for (_, record) in upload_records(&look.dirs.state).left_over::<UploadRecord>() {
+        match record {
+            Ok(u) => {
+                recorded.push(u.upload_id.clone());
+                found.push(Leftover::Upload(u));
+            }
+            Err(e) => notes.push(e.to_string()),
+        }
+    }
+    match (look.aws, &look.place) {
+        (Some(aws), Some((bucket, prefix))) => match s3::open_uploads(&aws.s3, bucket, prefix).await {
+            Ok(open) => {
+                let now = crate::time::unix_now();
+                for u in open {
+                    let old = u.initiated.is_some_and(|t| now - t > FOREIGN_UPLOAD_SECS);
+                    if old && is_wharf_data_key(prefix, &u.key) && !recorded.contains(&u.upload_id) {
+                        found.push(Leftover::Upload(UploadRecord {
+                            bucket: bucket.clone(),
+                            key: u.key,
+                            upload_id: u.upload_id,
+                            started: u.initiated.map(crate::snapshots::rfc3339).unwrap_or_default(),
+                        }));
+                    }
+                }
+            }
+            Err(e) => notes.push(format!("cannot list the open uploads in s3://{bucket}/{prefix}: {e}")),
+        },
+        (None, Some(_)) => notes.push("no AWS credentials: S3 uploads were not looked at".into()),
+        _ => {}
+    }
+    match look.engine {
+        Some(engine) => match engine.labelled(HELPER_LABEL).await {
+            Ok(helpers) => {
+                for (id, name, labels) in helpers {
+                    // A helper whose restore still holds its journal is in use; one
+                    // whose journal lock is not on this machine is another user's.
+                    let owner = PathBuf::from(labels.get(OWNER_LABEL).cloned().unwrap_or_default());
+                    if owner.is_file() && !crate::records::lock_is_held(&owner) {
+                        found.push(Leftover::Helper { id, name });
+                    }
+                }
+            }
+            Err(e) => notes.push(format!("helper containers were not looked at: {e}")),
+        },
+        None => notes.push("no Docker engine: helper containers were not looked at".into()),
+    }
+    if restoring {
+        notes.push("a restore is under way: the cache was not looked at".into());
+    } else {
+        found.extend(cache_leftovers(&look.dirs.cache, &found));
+    }
+    (found, notes)
+}
+
+/// Interrupted downloads (`data.part`), and snapshot or safety-copy
+/// directories without a manifest that no leftover restore needs.
+fn cache_leftovers(cache: &Path, restores: &[Leftover]) -> Vec<Leftover> {
+    let needed: Vec<&Path> = restores
+        .iter()
+        .filter_map(|l| match l {
+            Leftover::Restore(j) => j.safety.as_deref(),
+            _ => None,
+        })
+        .collect();
+    let mut found = Vec::new();
+    let dirs = |root: PathBuf| -> Vec<PathBuf> {
+        std::fs::read_dir(root)
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default()
+    };
+    for dir in dirs(local::snapshot_cache(cache)) {
+        if dir.join("data.part").exists() {
+            found.push(Leftover::Cache { path: dir.join("data.part"), why: "an interrupted download" });
+        }
+        if !dir.join("manifest.json").exists() && dir.read_dir().is_ok_and(|mut d| d.next().is_none()) {
+            found.push(Leftover::Cache { path: dir, why: "an empty snapshot directory" });
+        }
+    }
+    for container in dirs(cache.join("safety")) {
+        for dir in dirs(container) {
+            if !dir.join("manifest.json").exists() && !needed.contains(&dir.as_path()) {
+                found.push(Leftover::Cache { path: dir, why: "an interrupted safety copy" });
+            }
+        }
+    }
+    found
+}
+
+/// Settles `leftover`; says what was done.
+pub async fn fix(look: &Look<'_>, leftover: &Leftover) -> Result<String, String> {
+    match leftover {
+        Leftover::Restore(j) => {
+            let engine = look.engine.ok_or("no Docker engine to finish the restore with")?;
+            let what = format!("a restore into `{}`", j.replacement.container);
+            let held = journal::journals(&look.dirs.state)
+                .hold(&j.replacement.container_id, &what)
+                .map_err(|e| e.to_string())?;
+            let said = |step: String| tracing::info!(step, "doctor");
+            crate::jobs::restore::recover(engine, &held, (**j).clone(), &said)
+                .await
+                .map_err(|e| crate::error::one_line(&e))
+        }
+        Leftover::Upload(u) => {
+            let aws = look.aws.ok_or("no AWS credentials to abort the upload with")?;
+            s3::abort(&aws.s3, &u.bucket, &u.key, &u.upload_id).await.map_err(|e| e.to_string())?;
+            let records = upload_records(&look.dirs.state);
+            if let Ok(held) = records.hold(&crate::records::name_for(&u.upload_id), "an upload") {
+                let _ = held.clear_for_good();
+            }
+            Ok(format!("aborted the upload to s3://{}/{}", u.bucket, u.key))
+        }
+        Leftover::Helper { id, name } => {
+            let engine = look.engine.ok_or("no Docker engine")?;
+            engine.remove(id).await.map_err(|e| e.to_string())?;
+            Ok(format!("removed helper container {name}"))
+        }
+        Leftover::Cache { path, .. } => {
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+            removed.map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(format!("deleted {}", path.display()))
+        }
+    }
+}

@@ -1,0 +1,806 @@
+//! Restore: a snapshot into a container, with only two possible outcomes —
+//! exactly the snapshot, or exactly what was there.
+//!
+//! 1. The snapshot is fetched into the local cache and its size and SHA-256
+//!    checked against the manifest (a verified cached copy needs no network).
+//! 2. [`Replacement::plan`] works out how its data replaces what the container
+//!    holds, and refuses before anything is touched what it cannot do whole.
+//! 3. Under a lock and a journal (`journal`), a running container is stopped
+//!    (for a directory), a safety copy of what is there is written to the
+//!    cache and synced, the snapshot is put in, and the container is started
+//!    again. A failure or a cancel puts the safety copy back; a restore cut
+//!    short by `kill -9` is finished by the next run ([`recover`]).
+//!
+//! `wharf restore --undo` restores the newest safety copy the same way (and so
+//! keeps one of what it replaces in turn).
+
+pub mod journal;
+pub mod replace;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::backup::read_data;
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
+use crate::aws::s3;
+use crate::aws::{AwsClients, AwsError};
+use crate::config::{Dirs, Settings};
+use crate::docker::{ContainerDetail, DockerError, Engine};
+use crate::files;
+use crate::records::{Held, RecordError};
+use crate::snapshots::local::{self, LocalSnapshot};
+use crate::snapshots::{self, Manifest, Source, pricing};
+use crate::ui::format;
+use journal::{Journal, Phase};
+pub use replace::{DumpSettings, Method, Replacement};
+
+/// Bytes per ranged GET, and how many run at once.
+const RANGE: u64 = 4 << 20;
+const RANGES_IN_FLIGHT: usize = 4;
+/// Safety copies kept per container.
+pub const SAFETY_COPIES_KEPT: usize = 3;
+/// How long the confirmation may spend measuring what is there now.
+const MEASURE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the snapshot to restore comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotSource {
+    /// Snapshot `id` under `bucket`/`prefix` (normalised: empty or ending in `/`),
+    /// or its verified copy in the cache.
+    S3 { id: String, bucket: String, prefix: String },
+    /// The newest safety copy of the container: undo the last restore.
+    Undo,
+}
+
+/// Restore a snapshot into `container`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreJob {
+    pub source: SnapshotSource,
+    pub container: String,
+    /// For `path` snapshots: the directory to replace (the profile's
+    /// `database.path` or `--path`); `None` restores where the snapshot came from.
+    pub path: Option<String>,
+    pub settings: DumpSettings,
+    /// wharf's cache and state directories.
+    pub cache: PathBuf,
+    pub state: PathBuf,
+    pub docker_host: Option<String>,
+}
+
+impl RestoreJob {
+    /// A restore into `container`, else the profile's database container; the
+    /// error says what is missing.
+    pub fn from_settings(
+        settings: &Settings,
+        source: SnapshotSource,
+        container: Option<String>,
+        path: Option<String>,
+    ) -> Result<RestoreJob, String> {
+        let database = settings.profile.database.clone().unwrap_or_default();
+        let container = container.or(database.container).ok_or(
+            "no container to restore into: give --container, or set database.container in wharf.toml",
+        )?;
+        let dirs = Dirs::new();
+        Ok(RestoreJob {
+            source,
+            container,
+            path: path.or(database.path),
+            settings: DumpSettings {
+                user: database.user,
+                database: database.name,
+                restore_command: database.restore_command,
+                backup_command: database.backup_command,
+            },
+            cache: dirs.cache,
+            state: dirs.state,
+            docker_host: settings.docker_host.clone(),
+        })
+    }
+
+    /// The snapshot's id, or `undo`.
+    pub fn label(&self) -> &str {
+        match &self.source {
+            SnapshotSource::S3 { id, .. } => id,
+            SnapshotSource::Undo => "undo",
+        }
+    }
+}
+
+/// Why a restore stopped. Unless it says otherwise, the container holds what
+/// it held before.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("snapshot {0} is not in the cache and AWS has no credentials to fetch it")]
+    NoAws(String),
+    #[error("no snapshot {id} in s3://{bucket}/{prefix} (or it is incomplete: no manifest)")]
+    NoSnapshot { id: String, bucket: String, prefix: String },
+    #[error("snapshot {0}'s manifest is unreadable: {1}")]
+    BadManifest(String, String),
+    #[error("{0}")]
+    NeedsThaw(String),
+    #[error(
+        "snapshot {id} failed verification: expected {expected_bytes} bytes with SHA-256 {expected}, \
+         got {actual_bytes} bytes with SHA-256 {actual}; the cached copy is deleted and {container} is untouched"
+    )]
+    Corrupt {
+        id: String,
+        container: String,
+        expected: String,
+        actual: String,
+        expected_bytes: u64,
+        actual_bytes: u64,
+    },
+    #[error("snapshot {0} was made with preset `{1}`, which this build cannot restore")]
+    Preset(String, String),
+    #[error("the `custom` preset needs database.restore_command in wharf.toml")]
+    NoCommand,
+    #[error("the snapshot has no directory to restore to")]
+    NoPath,
+    #[error("nothing was changed: {0}")]
+    Refused(String),
+    #[error("there is no safety copy of `{0}` to put back (restores keep one of what they replace)")]
+    NothingToUndo(String),
+    #[error("{0}; {1} is as it was (its safety copy was put back)")]
+    PutBack(Box<RestoreError>, String),
+    #[error(
+        "{why}; putting back what {container} held failed too: {back}. Its safety copy is in {safety}; \
+         `wharf doctor --fix` tries again"
+    )]
+    NotPutBack { why: Box<RestoreError>, back: Box<RestoreError>, container: String, safety: String },
+    #[error("{0} restored, but `{1}` did not start again: {2}")]
+    NotStarted(String, String, DockerError),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the restore journal: {0}")]
+    Journal(#[from] RecordError),
+    #[error("S3: {0}")]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("the cache: {0}")]
+    Cache(#[from] std::io::Error),
+    #[error("the safety copy: {0}")]
+    Safety(#[from] local::LocalError),
+    #[error("decompressing failed: {0}")]
+    Decompress(String),
+}
+
+fn job_error(e: RestoreError) -> JobError {
+    match e {
+        RestoreError::Cancelled => Cancelled.into(),
+        other => other.into(),
+    }
+}
+
+impl RestoreJob {
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        self.restore(&ctx, aws.as_ref()).await.map_err(job_error)
+    }
+
+    async fn restore(&self, ctx: &JobContext, aws: Option<&AwsClients>) -> Result<JobOutput, RestoreError> {
+        ctx.progress(Progress::stage("connecting to the engine"));
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        let container = engine.container(&self.container).await?;
+        let what = format!("a restore into `{}`", container.name);
+        let held = journal::journals(&self.state).hold(&container.id, &what)?;
+        let mut notes = Vec::new();
+        if let Some(journal) = held.read::<Journal>()? {
+            ctx.progress(Progress::stage(format!(
+                "finishing a restore into {} that was cut short",
+                container.name
+            )));
+            let said = |stage: String| ctx.progress(Progress::stage(stage));
+            notes.push(recover(&engine, &held, journal, &said).await?);
+        }
+        let container = engine.container(&self.container).await?;
+        let snapshot = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(RestoreError::Cancelled),
+            s = self.fetch(ctx, aws, &container.name) => s?,
+        };
+        let mut replacement = Replacement::plan(
+            &engine,
+            &container,
+            &snapshot.local.manifest,
+            self.path.as_deref(),
+            &self.settings,
+        )
+        .await?;
+        replacement.owner = held.lock_path().display().to_string();
+        if ctx.cancel.is_cancelled() {
+            return Err(RestoreError::Cancelled);
+        }
+        let safety =
+            replace(ctx, &engine, &held, &replacement, &container, &snapshot.local, &self.cache).await?;
+        let manifest = &snapshot.local.manifest;
+        notes.insert(0, format!("what it replaced is kept in {}", safety.display()));
+        Ok(JobOutput {
+            summary: format!(
+                "{} restored into {} ({}{}); {}",
+                manifest.id,
+                replacement.container,
+                format::bytes(manifest.raw_bytes),
+                if snapshot.from_cache { ", from the cache" } else { "" },
+                notes.join("; ")
+            ),
+            copy: None,
+            json: json!({
+                "id": manifest.id,
+                "container": replacement.container,
+                "replaced": replacement.what(),
+                "raw_bytes": manifest.raw_bytes,
+                "sha256": manifest.sha256,
+                "from_cache": snapshot.from_cache,
+                "safety_copy": safety,
+                "notes": notes,
+            }),
+        })
+    }
+
+    /// The verified snapshot on this machine: from the cache, from S3, or
+    /// (for an undo) the newest safety copy.
+    async fn fetch(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+        container: &str,
+    ) -> Result<Fetched, RestoreError> {
+        let (id, bucket, prefix) = match &self.source {
+            SnapshotSource::Undo => {
+                let newest = local::safety_copies(&self.cache, container).into_iter().next();
+                let local = newest.ok_or_else(|| RestoreError::NothingToUndo(container.to_string()))?;
+                ctx.progress(Progress::stage("checking the safety copy"));
+                self.check(&local).await?;
+                return Ok(Fetched { local, from_cache: true });
+            }
+            SnapshotSource::S3 { id, bucket, prefix } => (id, bucket, prefix),
+        };
+        let dir = local::snapshot_cache(&self.cache).join(id);
+        if let Some(local) = LocalSnapshot::open(&dir) {
+            ctx.progress(Progress::stage("checking the cached copy"));
+            match self.check(&local).await {
+                Ok(()) => return Ok(Fetched { local, from_cache: true }),
+                Err(_) => {
+                    tracing::warn!(id, "cached snapshot does not match its manifest; fetching again");
+                    let _ = std::fs::remove_file(local.data());
+                }
+            }
+        }
+        let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
+        let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
+        files::private_dir(&dir)?;
+        let part = dir.join("data.part");
+        let downloaded = download(ctx, aws, bucket, &manifest, size, &part).await;
+        let verified = downloaded.and_then(|got| self.verify(&manifest, got));
+        if let Err(e) = verified {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+        let local = LocalSnapshot { dir: dir.clone(), manifest };
+        std::fs::rename(&part, local.data())?;
+        files::write_atomic(&dir.join("manifest.json"), &text)?;
+        Ok(Fetched { local, from_cache: false })
+    }
+
+    /// A local snapshot's data checks out against its manifest, or is refused.
+    async fn check(&self, local: &LocalSnapshot) -> Result<(), RestoreError> {
+        let copy = local.clone();
+        let checked = tokio::task::spawn_blocking(move || copy.check())
+            .await
+            .map_err(|e| RestoreError::Decompress(e.to_string()))??;
+        checked.map_or_else(|got| self.verify(&local.manifest, got), |()| Ok(()))
+    }
+
+    /// Size and SHA-256 as the manifest says, or the snapshot is refused.
+    fn verify(&self, manifest: &Manifest, (size, sha): (u64, String)) -> Result<(), RestoreError> {
+        if size == manifest.stored_bytes && sha == manifest.sha256 {
+            return Ok(());
+        }
+        Err(RestoreError::Corrupt {
+            id: manifest.id.clone(),
+            container: self.container.clone(),
+            expected: manifest.sha256.clone(),
+            actual: sha,
+            expected_bytes: manifest.stored_bytes,
+            actual_bytes: size,
+        })
+    }
+
+    /// What the restore would replace and with what, for the confirmation;
+    /// refuses as the restore itself would, touching nothing.
+    pub async fn preview(&self, aws: Option<&AwsClients>, now: i64) -> Result<Vec<String>, RestoreError> {
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        let container = engine.container(&self.container).await?;
+        let (manifest, stored_class) = match &self.source {
+            SnapshotSource::Undo => {
+                let newest = local::safety_copies(&self.cache, &container.name).into_iter().next();
+                let local = newest.ok_or_else(|| RestoreError::NothingToUndo(container.name.clone()))?;
+                (local.manifest, None)
+            }
+            SnapshotSource::S3 { id, bucket, prefix } => {
+                match LocalSnapshot::open(&local::snapshot_cache(&self.cache).join(id)) {
+                    Some(local) => (local.manifest, None),
+                    None => {
+                        let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
+                        let text = s3::get(&aws.s3, bucket, &snapshots::manifest_key(prefix, id))
+                            .await
+                            .map_err(|e| no_snapshot(e, id, bucket, prefix))?;
+                        let manifest: Manifest = serde_json::from_slice(&text)
+                            .map_err(|e| RestoreError::BadManifest(id.clone(), e.to_string()))?;
+                        let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+                        (manifest, Some((object.storage_class, object.size)))
+                    }
+                }
+            }
+        };
+        let replacement =
+            Replacement::plan(&engine, &container, &manifest, self.path.as_deref(), &self.settings).await?;
+        let now_size = measure(&engine, &container, &replacement).await;
+        let mut lines = vec![
+            format!(
+                "{} {}: {} of data, made {} ago{} from {}{}.",
+                if self.source == SnapshotSource::Undo { "Safety copy" } else { "Snapshot" },
+                manifest.id,
+                format::bytes(manifest.raw_bytes),
+                age(&manifest, now),
+                manifest.host.as_ref().map(|h| format!(" on {h}")).unwrap_or_default(),
+                manifest.source.name,
+                manifest.source.path.as_ref().map(|p| format!(":{p}")).unwrap_or_default(),
+            ),
+            format!(
+                "It replaces, in container `{}`: {}, {}.",
+                replacement.container,
+                replacement.what(),
+                now_size
+            ),
+        ];
+        if let (Some(path), Some(from)) = (&self.path, &manifest.source.path)
+            && path.trim_end_matches('/') != from.trim_end_matches('/')
+        {
+            lines.push(format!(
+                    "Note: the snapshot was taken of {from}, and the profile's database.path is {path}: it goes into {path}."
+                ));
+        }
+        if replacement.was_running {
+            lines.push(format!(
+                "`{}` is running: it is stopped first and started again after.",
+                replacement.container
+            ));
+        }
+        lines.push(format!(
+            "What is there now is kept as a safety copy first (`wharf restore --undo` puts it back); {}",
+            if self.source == SnapshotSource::Undo {
+                "the copy is checked before anything is touched."
+            } else {
+                "the snapshot is checked against its SHA-256 before anything is touched."
+            }
+        ));
+        if let Some((class, size)) = stored_class {
+            lines.extend(pricing::restore_warning(&class, size));
+        }
+        Ok(lines)
+    }
+}
+
+fn age(manifest: &Manifest, now: i64) -> String {
+    let snapshot = snapshots::Snapshot {
+        id: manifest.id.clone(),
+        data: None,
+        manifest: Some(manifest.clone()),
+        problem: None,
+    };
+    snapshot.created().map_or_else(|| "some time".into(), |t| format::age(t, now))
+}
+
+/// A verified snapshot here, and whether it was already in the cache.
+struct Fetched {
+    local: LocalSnapshot,
+    from_cache: bool,
+}
+
+fn no_snapshot(e: AwsError, id: &str, bucket: &str, prefix: &str) -> RestoreError {
+    match e {
+        AwsError::NotFound(_) => RestoreError::NoSnapshot {
+            id: id.to_string(),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        },
+        other => other.into(),
+    }
+}
+
+/// The manifest from S3 (and its text, for the cache), and the data's size.
+async fn remote_manifest(
+    ctx: &JobContext,
+    aws: &AwsClients,
+    id: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Manifest, Vec<u8>, u64), RestoreError> {
+    ctx.progress(Progress::stage("reading the manifest"));
+    let key = snapshots::manifest_key(prefix, id);
+    let text = s3::get(&aws.s3, bucket, &key).await.map_err(|e| no_snapshot(e, id, bucket, prefix))?;
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| RestoreError::BadManifest(id.to_string(), e.to_string()))?;
+    let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+    if pricing::terms(&object.storage_class).needs_restore {
+        let warning = pricing::restore_warning(&object.storage_class, object.size).unwrap_or_default();
+        return Err(RestoreError::NeedsThaw(warning));
+    }
+    Ok((manifest, text.to_vec(), object.size))
+}
+
+/// Ranged GETs, several at once, written to `to` in order and hashed on the way.
+async fn download(
+    ctx: &JobContext,
+    aws: &AwsClients,
+    bucket: &str,
+    manifest: &Manifest,
+    size: u64,
+    to: &Path,
+) -> Result<(u64, String), RestoreError> {
+    let mut file = files::create_private(to)?;
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    let ranges = (0..size.div_ceil(RANGE)).map(|i| (i * RANGE, ((i + 1) * RANGE).min(size) - 1));
+    let mut chunks = futures::stream::iter(ranges)
+        .map(|(start, end)| s3::get_range(&aws.s3, bucket, &manifest.key, start, end))
+        .buffered(RANGES_IN_FLIGHT);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+        done += chunk.len() as u64;
+        ctx.progress(Progress {
+            stage: format!("fetching {}", manifest.id),
+            done,
+            total: Some(size),
+            bytes: true,
+            detail: vec![],
+        });
+    }
+    // No fsync: a cached copy is checked against its SHA-256 before every use.
+    Ok((done, format!("{:x}", hasher.finalize())))
+}
+
+/// The journaled replacement: stop, safety copy, put the snapshot in, start.
+/// Returns where the safety copy is.
+async fn replace(
+    ctx: &JobContext,
+    engine: &Engine,
+    held: &Held,
+    r: &Replacement,
+    container: &ContainerDetail,
+    snapshot: &LocalSnapshot,
+    cache: &Path,
+) -> Result<PathBuf, RestoreError> {
+    let mut journal = Journal::new(r.clone(), &snapshot.manifest.id, &snapshot.dir);
+    held.write(&journal)?;
+    let give_up = |e: RestoreError| async {
+        if r.was_running {
+            let _ = engine.start(&r.container_id).await;
+        }
+        let _ = held.clear();
+        e
+    };
+    if r.was_running {
+        ctx.progress(Progress::stage(format!("stopping {}", r.container)));
+        let stopped = tokio::select! {
+            _ = ctx.cancel.cancelled() => Err(RestoreError::Cancelled),
+            s = engine.stop(container) => s.map_err(RestoreError::from),
+        };
+        if let Err(e) = stopped {
+            return Err(give_up(e).await);
+        }
+    }
+
+    let now = crate::time::unix_now();
+    let safety_dir = free_dir(&local::safety_dir(cache, &r.container), &snapshots::new_id(now, &r.container));
+    journal.phase = Phase::Saving;
+    journal.safety = Some(safety_dir.clone());
+    held.write(&journal)?;
+    let saved = tokio::select! {
+        _ = ctx.cancel.cancelled() => Err(RestoreError::Cancelled),
+        s = save(ctx, engine, r, container, &safety_dir, now) => s,
+    };
+    let safety = match saved {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&safety_dir);
+            return Err(give_up(e).await);
+        }
+    };
+
+    journal.phase = Phase::Replacing;
+    held.write(&journal)?;
+    let total = snapshot.manifest.raw_bytes;
+    let stage = format!("restoring {}", snapshot.manifest.id);
+    let progress = progress_in_bytes(ctx, stage, total);
+    let applied = tokio::select! {
+        _ = ctx.cancel.cancelled() => Err(RestoreError::Cancelled),
+        a = r.apply(engine, snapshot, progress) => a,
+    };
+    if let Err(why) = applied {
+        journal.phase = Phase::RollingBack;
+        held.write(&journal)?;
+        let progress =
+            progress_in_bytes(ctx, "putting back what was there".into(), safety.manifest.raw_bytes);
+        if let Err(back) = r.apply(engine, &safety, progress).await {
+            return Err(RestoreError::NotPutBack {
+                why: Box::new(why),
+                back: Box::new(back),
+                container: r.container.clone(),
+                safety: safety.dir.display().to_string(),
+            });
+        }
+        let why = give_up(why).await;
+        return Err(match why {
+            RestoreError::Cancelled => RestoreError::Cancelled,
+            other => RestoreError::PutBack(Box::new(other), r.container.clone()),
+        });
+    }
+
+    journal.phase = Phase::Starting;
+    held.write(&journal)?;
+    let started = if r.was_running {
+        ctx.progress(Progress::stage(format!("starting {}", r.container)));
+        engine.start(&r.container_id).await
+    } else {
+        Ok(())
+    };
+    held.clear()?;
+    local::prune_safety_copies(cache, &r.container, SAFETY_COPIES_KEPT);
+    started.map_err(|e| RestoreError::NotStarted(snapshot.manifest.id.clone(), r.container.clone(), e))?;
+    Ok(safety.dir)
+}
+
+/// Writes the safety copy of what `r` replaces into `dir`.
+async fn save(
+    ctx: &JobContext,
+    engine: &Engine,
+    r: &Replacement,
+    container: &ContainerDetail,
+    dir: &Path,
+    now: i64,
+) -> Result<LocalSnapshot, RestoreError> {
+    ctx.progress(Progress::stage(format!("keeping a safety copy of {}", r.what())));
+    let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let from = r.read_from();
+    let reading = read_data(engine, &r.container_id, &from, &id).await?;
+    let manifest = Manifest {
+        format: snapshots::FORMAT,
+        id: id.clone(),
+        created: snapshots::rfc3339(now),
+        source: Source {
+            kind: "container".into(),
+            name: container.name.clone(),
+            image: container.image.clone(),
+            image_id: container.image_id.clone(),
+            path: match &r.method {
+                Method::Path { path, .. } => Some(path.clone()),
+                _ => None,
+            },
+        },
+        preset: r.preset().into(),
+        content: from.content().into(),
+        compression: "zstd".into(),
+        key: String::new(),
+        raw_bytes: 0,
+        stored_bytes: 0,
+        sha256: String::new(),
+        storage_class: "LOCAL".into(),
+        wharf_version: env!("CARGO_PKG_VERSION").into(),
+        host: Some(snapshots::host_name()),
+    };
+    let stage = format!("keeping a safety copy of {}", r.what());
+    let progress = progress_in_bytes(ctx, stage, 0);
+    let written = local::write(reading.stream, dir, manifest, progress).await;
+    if let Some(file) = &reading.file {
+        mssql::remove(engine, &r.container_id, file).await;
+    }
+    Ok(written?)
+}
+
+/// A progress callback that reports bytes done of `total` (0: unknown).
+fn progress_in_bytes(ctx: &JobContext, stage: String, total: u64) -> impl Fn(u64) + Send + Sync + 'static {
+    let ctx = ctx.clone();
+    let last = std::sync::atomic::AtomicU64::new(0);
+    move |done| {
+        // A tick per MiB is plenty; the channel drops what it cannot take anyway.
+        let before = last.swap(done, std::sync::atomic::Ordering::Relaxed);
+        if before > 0 && done / (1 << 20) == before / (1 << 20) && done != total {
+            return;
+        }
+        ctx.progress(Progress {
+            stage: stage.clone(),
+            done,
+            total: (total > 0).then_some(total.max(done)),
+            bytes: true,
+            detail: vec![],
+        });
+    }
+}
+
+/// `base/id`, or `base/id-2` … when that is taken.
+fn free_dir(base: &Path, id: &str) -> PathBuf {
+    let mut n = 1;
+    loop {
+        let name = if n == 1 { id.to_string() } else { format!("{id}-{n}") };
+        let dir = base.join(name);
+        if !dir.exists() {
+            return dir;
+        }
+        n += 1;
+    }
+}
+
+/// How a restore cut short was settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// Nothing had been changed yet; the container is as it was.
+    Untouched(String),
+    /// The snapshot was put in, as the restore meant to.
+    Finished(String, String),
+    /// The safety copy was put back: the container is as it was.
+    PutBack(String),
+    /// The container is gone: there is nothing to finish.
+    Gone(String),
+}
+
+impl std::fmt::Display for Recovered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recovered::Untouched(c) => {
+                write!(f, "a restore into {c} was cut short before it changed anything; {c} is as it was")
+            }
+            Recovered::Finished(c, id) => {
+                write!(f, "a restore of {id} into {c} was cut short; it is now finished")
+            }
+            Recovered::PutBack(c) => {
+                write!(f, "a restore into {c} was cut short; what {c} held before is put back")
+            }
+            Recovered::Gone(c) => write!(f, "a restore into {c} was cut short, and {c} no longer exists"),
+        }
+    }
+}
+
+/// Finishes (or puts back) the restore `journal` describes, which was cut
+/// short, and clears the journal. `said` hears each step.
+pub async fn recover(
+    engine: &Engine,
+    held: &Held,
+    journal: Journal,
+    said: &(dyn Fn(String) + Sync),
+) -> Result<String, RestoreError> {
+    let r = &journal.replacement;
+    let name = r.container.clone();
+    engine.remove(&replace::helper_name(&r.container_id)).await?;
+    if let Err(DockerError::NoSuchContainer(_)) = engine.container(&r.container_id).await {
+        held.clear()?;
+        return Ok(Recovered::Gone(name).to_string());
+    }
+    let safety = || {
+        journal.safety.as_deref().and_then(LocalSnapshot::open).ok_or_else(|| {
+            RestoreError::Refused(format!(
+                "the safety copy of {name} ({}) is missing: check {name} by hand, then remove {}",
+                journal.safety.as_ref().map_or("none".into(), |p| p.display().to_string()),
+                "its journal in $XDG_STATE_HOME/wharf/restores/"
+            ))
+        })
+    };
+    let quiet = |_| {};
+    // Files changed under a running database server are corrupt files.
+    let current = engine.container(&r.container_id).await?;
+    if current.running && matches!(r.method, Method::Path { .. }) && journal.phase != Phase::Starting {
+        said(format!("stopping {name}"));
+        engine.stop(&current).await?;
+    }
+    let recovered = match journal.phase {
+        Phase::Stopping | Phase::Saving => {
+            if let Some(dir) = &journal.safety {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Recovered::Untouched(name.clone())
+        }
+        Phase::Replacing => {
+            let snapshot = LocalSnapshot::open(&journal.snapshot).filter(|s| matches!(s.check(), Ok(Ok(()))));
+            match snapshot {
+                Some(snapshot) => {
+                    said(format!("putting {} into {name} again", journal.snapshot_id));
+                    r.apply(engine, &snapshot, quiet).await?;
+                    Recovered::Finished(name.clone(), journal.snapshot_id.clone())
+                }
+                None => {
+                    said(format!("the snapshot is gone from the cache; putting back what {name} held"));
+                    r.apply(engine, &safety()?, quiet).await?;
+                    Recovered::PutBack(name.clone())
+                }
+            }
+        }
+        Phase::RollingBack => {
+            said(format!("putting back what {name} held"));
+            r.apply(engine, &safety()?, quiet).await?;
+            Recovered::PutBack(name.clone())
+        }
+        Phase::Starting => Recovered::Finished(name.clone(), journal.snapshot_id.clone()),
+    };
+    if r.was_running {
+        engine.start(&r.container_id).await?;
+    }
+    held.clear()?;
+    tracing::info!(%recovered, "recovered a restore that was cut short");
+    Ok(recovered.to_string())
+}
+
+/// Settles every restore of this user that was cut short and that no other
+/// wharf is working on; says what happened to each.
+pub async fn recover_all(
+    engine: &Engine,
+    state: &Path,
+    said: &(dyn Fn(String) + Sync),
+) -> Vec<Result<String, String>> {
+    let mut results = Vec::new();
+    for (held, journal) in journal::journals(state).left_over::<Journal>() {
+        let recovered = match journal {
+            Ok(journal) => recover(engine, &held, journal, said).await,
+            Err(e) => Err(e.into()),
+        };
+        results.push(recovered.map_err(|e| crate::error::chain(&e).join(": ")));
+    }
+    results
+}
+
+/// What is there now, in a few words: `812 MB now`.
+async fn measure(engine: &Engine, container: &ContainerDetail, r: &Replacement) -> String {
+    let measured = tokio::time::timeout(MEASURE_FOR, size_now(engine, container, r)).await;
+    match measured {
+        Ok(Some(bytes)) => format!("{} now", format::bytes(bytes)),
+        Ok(None) => "its size unknown".into(),
+        Err(_) => "more than can be measured in 5 s".into(),
+    }
+}
+
+async fn size_now(engine: &Engine, container: &ContainerDetail, r: &Replacement) -> Option<u64> {
+    let output = |argv: Vec<String>| async move {
+        let mut out = Box::pin(engine.exec_output(&container.id, &argv).await.ok()?);
+        let mut text = Vec::new();
+        while let Some(chunk) = out.next().await {
+            text.extend_from_slice(&chunk.ok()?);
+        }
+        String::from_utf8_lossy(&text).split_whitespace().next()?.parse::<u64>().ok()
+    };
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match &r.method {
+        Method::Path { path, .. } => {
+            if container.running
+                && let Some(kib) = output(argv(&["du", "-sk", path])).await
+            {
+                return Some(kib * 1024);
+            }
+            // No `du`, or stopped: count the bytes of its archive.
+            let mut archive = Box::pin(engine.archive(&container.id, path));
+            let mut total = 0u64;
+            while let Some(chunk) = archive.next().await {
+                total += chunk.ok()?.len() as u64;
+            }
+            Some(total)
+        }
+        Method::Dump { preset, dump, .. } if preset == "postgres" => {
+            let user = dump.get(dump.iter().position(|a| a == "-U")? + 1)?.clone();
+            let database = dump.get(dump.iter().position(|a| a == "-d")? + 1)?.clone();
+            let sql = "SELECT pg_database_size(current_database())";
+            output(argv(&["psql", "-U", &user, "-d", &database, "-Atc", sql])).await
+        }
+        Method::Dump { preset, dump, .. } if preset == "mysql" => {
+            let user = dump.get(dump.iter().position(|a| a == "-u")? + 1)?.clone();
+            let database = dump.last()?.clone();
+            let sql = "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables \
+                       WHERE table_schema = DATABASE()";
+            output(argv(&["mysql", "-u", &user, "-N", "-B", "-e", sql, &database])).await
+        }
+        _ => None,
+    }
+}
