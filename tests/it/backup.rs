@@ -64,7 +64,7 @@ pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-pub async fn object(bucket: &str, key: &str) -> Vec<u8> {
+pub(crate) async fn object(bucket: &str, key: &str) -> Vec<u8> {
     let s3 = moto_clients().await.s3;
     let out = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
     out.body.collect().await.unwrap().into_bytes().to_vec()
@@ -619,7 +619,7 @@ async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
 
 /// A running PostgreSQL 15 (`scripts/test-image-postgres.sh` builds the image
 /// from Debian's packages), ready for connections.
-fn postgres_container(cleanup: &mut Cleanup) -> String {
+pub(crate) fn postgres_container(cleanup: &mut Cleanup) -> String {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new("bash")
@@ -640,7 +640,7 @@ fn postgres_container(cleanup: &mut Cleanup) -> String {
     name
 }
 
-fn psql(container: &str, database: &str, sql: &str) -> String {
+pub(crate) fn psql(container: &str, database: &str, sql: &str) -> String {
     docker(&[
         "exec",
         container,
@@ -817,8 +817,15 @@ async fn the_mysql_preset_round_trips_a_real_mariadb_database() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     sql("DELETE FROM app.notes WHERE id % 2 = 0");
-    assert_ne!(sql(fingerprint), before);
+    let changed = sql(fingerprint);
+    assert_ne!(changed, before);
     let out = wharf(&["restore", result["id"].as_str().unwrap(), "--yes"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sql(fingerprint), before, "every row as it was");
+
+    // What the restore replaced was kept: --undo puts it back.
+    let out = wharf(&["restore", "--undo", "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("It replaces, in container"), "{}", stderr(&out));
+    assert_eq!(sql(fingerprint), changed, "the database as it was before the restore");
 }

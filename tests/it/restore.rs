@@ -533,3 +533,88 @@ fn journal_phase(home: &Path) -> String {
         })
         .unwrap_or_else(|| "none".into())
 }
+
+/// A PostgreSQL restore keeps the preset's own dump of what it replaces: a
+/// dump that fails half-way leaves the database as it was, and `--undo`
+/// brings back what a restore replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_restore_keeps_a_safety_copy_and_a_failing_dump_changes_nothing() {
+    use crate::backup::{object, postgres_container, psql};
+    let mut cleanup = Cleanup::default();
+    let container = postgres_container(&mut cleanup);
+    psql(&container, "postgres", "CREATE DATABASE app");
+    psql(
+        &container,
+        "app",
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+         INSERT INTO notes SELECT i, md5(i::text) FROM generate_series(1, 20000) AS i;
+         CREATE TABLE later (id int PRIMARY KEY, body text);
+         INSERT INTO later SELECT i, repeat(md5(i::text), 20) FROM generate_series(1, 20000) AS i;",
+    );
+    let fingerprint = "SELECT (SELECT count(*) || ':' || md5(string_agg(id || body, ',' ORDER BY id)) FROM notes) \
+                       || '/' || (SELECT count(*) FROM later)";
+    let a = psql(&container, "app", fingerprint);
+    let bucket = bucket().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[profiles.pg]\nbucket = \"{bucket}\"\n[profiles.pg.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n"
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+    let out = wharf(&["backup", "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let snapshot: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = snapshot["id"].as_str().unwrap().to_string();
+
+    psql(&container, "app", "DELETE FROM notes WHERE id % 3 = 0; UPDATE notes SET body = 'b' WHERE id < 50");
+    let b = psql(&container, "app", fingerprint);
+    assert_ne!(a, b);
+
+    // The confirmation says what is replaced, and how big it is now.
+    let out = wharf(&["restore", &id], home.path());
+    assert_eq!(out.status.code(), Some(2));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("It replaces, in container `{container}`: the postgres database")),
+        "{said}"
+    );
+    assert!(said.contains(" MB now.") || said.contains(" kB now."), "its size now: {said}");
+
+    let out = wharf(&["restore", &id, "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(psql(&container, "app", fingerprint), a);
+    let out = wharf(&["restore", "--undo", "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(psql(&container, "app", fingerprint), b, "--undo brings back what the restore replaced");
+
+    // A snapshot whose dump breaks off half-way (its checksum is right: the
+    // dump itself is bad): pg_restore fails, and the database stays as it was.
+    let stored = object(&bucket, snapshot["key"].as_str().unwrap()).await;
+    let dump = zstd::decode_all(&stored[..]).unwrap();
+    let half = zstd::encode_all(&dump[..dump.len() * 2 / 3], 3).unwrap();
+    let broken = format!("{}-broken", id);
+    let s3 = crate::support::moto_clients().await.s3;
+    let key = format!("{broken}/data.dump.zst");
+    s3.put_object().bucket(&bucket).key(&key).body(half.clone().into()).send().await.unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &format!("{id}/manifest.json")).await).unwrap();
+    manifest["id"] = broken.clone().into();
+    manifest["key"] = key.into();
+    manifest["stored_bytes"] = half.len().into();
+    manifest["sha256"] = format!("{:x}", Sha256::digest(&half)).into();
+    let body = serde_json::to_vec(&manifest).unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("{broken}/manifest.json"))
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+
+    let out = wharf(&["restore", &broken, "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(said.contains("pg_restore"), "pg_restore's own words: {said}");
+    assert!(said.contains(&format!("{container} is as it was (its safety copy was put back)")), "{said}");
+    assert_eq!(psql(&container, "app", fingerprint), b, "not a row changed");
+    assert!(running(&container));
+}
