@@ -7,7 +7,7 @@ use std::time::Duration;
 use color_eyre::eyre::{Result, WrapErr};
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -21,8 +21,10 @@ use crate::ui::{self, terminal::TerminalGuard};
 
 /// How often a running job's elapsed time and rate are redrawn.
 const TICK: Duration = Duration::from_millis(250);
-/// How long quitting waits for cancelled jobs to wind down.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// How long quitting waits for cancelled jobs to clean up (abort uploads, put
+/// back what a restore replaced) before it leaves them; a second interrupt
+/// leaves at once.
+pub const CLEAN_UP_FOR: Duration = Duration::from_secs(30);
 
 /// Opens the dashboard and runs it until the user quits or a signal arrives.
 /// Returns the exit status: 0, or 128 + the signal's number.
@@ -48,6 +50,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let (tail_tx, mut tail_rx) = mpsc::channel(64);
     let mut tail: Option<CancellationToken> = None;
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
+    tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
 
     let mut input = terminal_input(stop.child_token());
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -58,11 +61,16 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
 
     let mut actions = Vec::new();
     let mut status = 0;
+    // An error on the dashboard's own path ends it, after the same clean-up as a quit.
+    let mut failure = None;
     while !state.quit {
         tokio::select! {
             event = input.recv() => match event {
                 Some(Ok(event)) => actions.extend(translate(event)),
-                Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
+                Some(Err(e)) => {
+                    failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot read the terminal"));
+                    break;
+                }
                 // The terminal is gone: nothing more can be shown or typed.
                 None => actions.push(Action::Terminate),
             },
@@ -149,14 +157,102 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 }
             }
         }
-        if !state.quit {
-            guard.terminal.draw(|f| ui::draw(f, &state))?;
+        if !state.quit
+            && let Err(e) = guard.terminal.draw(|f| ui::draw(f, &state))
+        {
+            failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot draw on the terminal"));
+            break;
         }
     }
+    let signals = Signals { sigterm, sighup, sigint };
+    clean_up(&mut guard, &mut state, &mut pool, &mut job_rx, &mut input, signals).await;
     stop.cancel();
-    pool.shutdown(SHUTDOWN_GRACE).await;
+    pool.shutdown(Duration::from_millis(100)).await;
     drop(guard);
-    Ok(status)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(status),
+    }
+}
+
+struct Signals {
+    sigterm: Signal,
+    sighup: Signal,
+    sigint: Signal,
+}
+
+/// Cancels the running jobs and waits, with "cleaning up…" on screen, until
+/// each has cleaned up after itself, for at most [`CLEAN_UP_FOR`]; Ctrl-C, `q`
+/// or another signal leaves at once (`wharf doctor` finds what is left).
+async fn clean_up(
+    guard: &mut TerminalGuard,
+    state: &mut AppState,
+    pool: &mut JobPool,
+    job_rx: &mut mpsc::Receiver<crate::jobs::JobEvent>,
+    input: &mut mpsc::Receiver<std::io::Result<Event>>,
+    mut signals: Signals,
+) {
+    if state.jobs.active_count() == 0 {
+        return;
+    }
+    pool.cancel_all();
+    state.cleaning_up = true;
+    let deadline = tokio::time::sleep(CLEAN_UP_FOR);
+    tokio::pin!(deadline);
+    let mut terminal = true;
+    while state.jobs.active_count() > 0 {
+        state.clock = Clock::now();
+        if terminal {
+            // A terminal that is gone (a dropped SSH session) does not stop the clean-up.
+            terminal = guard.terminal.draw(|f| ui::draw(f, state)).is_ok();
+        }
+        tokio::select! {
+            Some(event) = job_rx.recv() => {
+                update(state, Action::Job(event));
+            }
+            event = input.recv(), if terminal => match event {
+                Some(Ok(Event::Key(key))) if forces(&key) => break,
+                Some(Ok(_)) => {}
+                _ => terminal = false,
+            },
+            _ = signals.sigterm.recv() => break,
+            _ = signals.sighup.recv() => break,
+            _ = signals.sigint.recv() => break,
+            _ = &mut deadline => {
+                tracing::warn!("jobs did not finish cleaning up within {CLEAN_UP_FOR:?}; `wharf doctor` lists what is left");
+                break;
+            }
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+    state.cleaning_up = false;
+}
+
+/// Ctrl-C or `q` while cleaning up: leave now.
+fn forces(key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+    key.kind != KeyEventKind::Release
+        && (key.code == KeyCode::Char('q')
+            || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)))
+}
+
+/// What earlier runs left behind (a restore cut short by `kill -9`, an upload
+/// never aborted): restores are finished in Jobs, the rest named in the
+/// status line. Only this machine is looked at, so the start stays fast.
+async fn look_for_leftovers(docker_host: Option<String>, tx: mpsc::Sender<Loaded>) {
+    let dirs = crate::config::Dirs::new();
+    let engine = crate::docker::Engine::connect(docker_host.as_deref()).await.ok();
+    let look = crate::doctor::Look { dirs: &dirs, engine: engine.as_ref(), aws: None, place: None };
+    let (found, _) = crate::doctor::find(&look).await;
+    let restores = found.iter().filter(|l| matches!(l, crate::doctor::Leftover::Restore(_))).count();
+    let others: Vec<String> = found
+        .iter()
+        .filter(|l| !matches!(l, crate::doctor::Leftover::Restore(_)))
+        .map(crate::doctor::Leftover::describe)
+        .collect();
+    if restores > 0 || !others.is_empty() {
+        let _ = tx.send(Loaded::Leftovers { restores, others }).await;
+    }
 }
 
 /// Runs one log tail until it ends or is cancelled, handing its events on

@@ -565,6 +565,8 @@ pub struct AppState {
     pub overlay_since: Option<std::time::Instant>,
     /// Dialogs from background results, waiting for the open one to close.
     pub waiting_dialogs: std::collections::VecDeque<Overlay>,
+    /// Quitting: the cancelled jobs are cleaning up.
+    pub cleaning_up: bool,
 }
 
 impl AppState {
@@ -599,6 +601,7 @@ impl AppState {
             quit: false,
             overlay_since: None,
             waiting_dialogs: Default::default(),
+            cleaning_up: false,
         }
     }
 

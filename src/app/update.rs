@@ -18,7 +18,7 @@ use crate::jobs::backup::BackupRequest;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{
     BackupJob, BakeJob, DeployJob, JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress,
-    PruneJob, PushJob, RemoteBackupJob, RestoreJob,
+    PruneJob, PushJob, RecoverJob, RemoteBackupJob, RestoreJob,
 };
 use crate::logs::TailTarget;
 use crate::snapshots::prune::{self, Retention};
@@ -110,6 +110,12 @@ pub enum Loaded {
     Plan(Result<Plan, AwsError>),
     /// The Logs pane's lines were saved: what to tell the user.
     LogsSaved(Result<String, String>),
+    /// What earlier runs left behind, found at start: how many restores were
+    /// cut short, and the other leftovers in words.
+    Leftovers {
+        restores: usize,
+        others: Vec<String>,
+    },
     /// What a restore would replace (the confirmation's lines), or why it cannot be done.
     RestorePreview {
         job: Box<RestoreJob>,
@@ -150,7 +156,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 load_ecs(state, &mut effects);
             }
         }
-        Action::Loaded(loaded) => apply_loaded(state, loaded),
+        Action::Loaded(loaded) => apply_loaded(state, loaded, &mut effects),
         Action::Tail(id, event) => super::logs::apply_tail(state, id, event),
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
@@ -1046,7 +1052,7 @@ fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<E
     effects.push(Effect::Load(LoadRequest::Images { repository }));
 }
 
-fn apply_loaded(state: &mut AppState, loaded: Loaded) {
+fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>) {
     let registry = &mut state.registry;
     let ecs = &mut state.ecs;
     match loaded {
@@ -1086,6 +1092,28 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded) {
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::LogsSaved(Ok(message) | Err(message)) => state.flash = Some(message),
         Loaded::RestorePreview { job, result: Ok(lines) } => ask_to_restore(state, *job, lines),
+        Loaded::Leftovers { restores, others } => {
+            let mut said = Vec::new();
+            if restores > 0 {
+                let job = RecoverJob {
+                    state: crate::config::Dirs::new().state,
+                    docker_host: state.settings.docker_host.clone(),
+                };
+                start_job(state, JobSpec::Recover(job), effects);
+                said.push(format!(
+                    "{restores} restore{} cut short: finishing (see Jobs)",
+                    if restores == 1 { " was" } else { "s were" }
+                ));
+            }
+            if !others.is_empty() {
+                tracing::info!(?others, "leftovers of earlier runs");
+                said.push(format!(
+                    "{} leftovers of earlier runs: `wharf doctor --fix` settles them",
+                    others.len()
+                ));
+            }
+            state.flash = Some(said.join("; "));
+        }
         Loaded::RestorePreview { job, result: Err(e) } => {
             state.flash = Some(format!("restore into {}: {e}", job.container));
         }

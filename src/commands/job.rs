@@ -22,17 +22,29 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
     let tty = std::io::stderr().is_terminal();
     let mut last_step = String::new();
     let mut last_line = std::time::Instant::now();
-    let mut interrupted = false;
-    // One listener for the whole run: a Ctrl-C between two events must not be lost.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // One listener per signal for the whole run: an interrupt between two events must not be lost.
+    // The first asks the job to stop and clean up (for at most CLEAN_UP_FOR); a second stops at once.
+    let mut interrupts = Interrupts::new();
+    let mut cleaning_up = false;
+    let deadline = tokio::time::sleep(std::time::Duration::MAX / 4);
+    tokio::pin!(deadline);
     loop {
         let event = tokio::select! {
             event = rx.recv() => event,
-            _ = &mut ctrl_c, if !interrupted => {
-                interrupted = true;
+            signal = interrupts.next() => {
+                if cleaning_up {
+                    eprintln!("{label}: stopped before the clean-up finished ({signal}); `wharf doctor` lists what is left");
+                    return code(exit::CANCELLED);
+                }
                 pool.cancel(1);
+                eprintln!("{label}: {signal}: cancelling and cleaning up… (Ctrl-C again to stop at once)");
+                cleaning_up = true;
+                deadline.as_mut().reset(tokio::time::Instant::now() + crate::dashboard::CLEAN_UP_FOR);
                 continue;
+            }
+            _ = &mut deadline, if cleaning_up => {
+                eprintln!("{label}: the clean-up did not finish within {}s; `wharf doctor` lists what is left", crate::dashboard::CLEAN_UP_FOR.as_secs());
+                return code(exit::CANCELLED);
             }
         };
         let Some(event) = event else {
@@ -83,6 +95,41 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
                     }
                 };
             }
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP (a dropped SSH session), as one stream.
+struct Interrupts {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn new() -> Interrupts {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupts {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// Waits for the next one and names it.
+    async fn next(&mut self) -> &'static str {
+        async fn on(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = on(&mut self.int) => "interrupted",
+            _ = on(&mut self.term) => "terminated",
+            _ = on(&mut self.hup) => "hung up",
         }
     }
 }

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -31,7 +32,7 @@ pub use deploy::DeployJob;
 pub use prune::PruneJob;
 pub use push::PushJob;
 pub use remote_backup::RemoteBackupJob;
-pub use restore::RestoreJob;
+pub use restore::{RecoverJob, RestoreJob};
 
 /// Identifies a job for the whole session.
 pub type JobId = u64;
@@ -45,6 +46,7 @@ pub enum JobKind {
     Backup,
     RemoteBackup,
     Restore,
+    Recover,
     Prune,
     Deploy,
 }
@@ -57,6 +59,7 @@ impl JobKind {
             JobKind::Backup => "backup",
             JobKind::RemoteBackup => "remote",
             JobKind::Restore => "restore",
+            JobKind::Recover => "recover",
             JobKind::Prune => "prune",
             JobKind::Deploy => "deploy",
         }
@@ -124,6 +127,8 @@ pub enum JobSpec {
     Backup(BackupJob),
     RemoteBackup(RemoteBackupJob),
     Restore(RestoreJob),
+    /// Finish (or put back) restores that were cut short.
+    Recover(RecoverJob),
     Prune(PruneJob),
     Deploy(DeployJob),
 }
@@ -136,6 +141,7 @@ impl JobSpec {
             JobSpec::Backup(_) => JobKind::Backup,
             JobSpec::RemoteBackup(_) => JobKind::RemoteBackup,
             JobSpec::Restore(_) => JobKind::Restore,
+            JobSpec::Recover(_) => JobKind::Recover,
             JobSpec::Prune(_) => JobKind::Prune,
             JobSpec::Deploy(_) => JobKind::Deploy,
         }
@@ -145,7 +151,10 @@ impl JobSpec {
     /// delete a temp file) see the cancellation and return [`Cancelled`];
     /// the others are simply dropped.
     pub fn cleans_up(&self) -> bool {
-        matches!(self, JobSpec::Backup(_) | JobSpec::RemoteBackup(_) | JobSpec::Restore(_))
+        matches!(
+            self,
+            JobSpec::Backup(_) | JobSpec::RemoteBackup(_) | JobSpec::Restore(_) | JobSpec::Recover(_)
+        )
     }
 
     /// What the job works on, for the Jobs pane.
@@ -158,6 +167,7 @@ impl JobSpec {
                 format!("{}/{} → s3://{}/{}", r.cluster, r.service, r.bucket, r.prefix)
             }
             JobSpec::Restore(r) => format!("{} → {}", r.label(), r.container),
+            JobSpec::Recover(_) => "restores cut short".into(),
             JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
             JobSpec::Deploy(d) => format!("{}/{} → {}", d.plan.cluster, d.plan.service, d.plan.to),
         }
@@ -171,6 +181,7 @@ impl JobSpec {
             JobSpec::Backup(b) => b.run(ctx, aws).await,
             JobSpec::RemoteBackup(r) => r.run(ctx, aws).await,
             JobSpec::Restore(r) => r.run(ctx, aws).await,
+            JobSpec::Recover(r) => r.run(ctx).await,
             JobSpec::Prune(p) => p.run(ctx, aws).await,
             JobSpec::Deploy(d) => d.run(ctx, aws).await,
         }
@@ -277,6 +288,13 @@ impl JobPool {
         }
     }
 
+    /// Asks every job to stop; those that clean up do so, and report when done.
+    pub fn cancel_all(&self) {
+        for token in self.tokens.values() {
+            token.cancel();
+        }
+    }
+
     /// Cancels everything and waits up to `grace` for the jobs to wind down.
     pub async fn shutdown(mut self, grace: Duration) {
         for token in self.tokens.values() {
@@ -308,18 +326,29 @@ where
     };
     let _ = events.send(JobEvent { id, update: JobUpdate::Started }).await;
     let context = JobContext { id, events, cancel: cancel.clone() };
+    // A job that panics ends as Failed with the panic's message, never stays "running".
+    let work = std::panic::AssertUnwindSafe(work(context)).catch_unwind();
     let result = if cleans_up {
-        work(context).await
+        work.await
     } else {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return JobResult::Cancelled,
-            result = work(context) => result,
+            result = work => result,
         }
     };
     match result {
-        Ok(output) => JobResult::Done(output),
-        Err(e) if e.is::<Cancelled>() => JobResult::Cancelled,
-        Err(e) => JobResult::Failed(crate::error::chain(e.as_ref())),
+        Ok(Ok(output)) => JobResult::Done(output),
+        Ok(Err(e)) if e.is::<Cancelled>() => JobResult::Cancelled,
+        Ok(Err(e)) => JobResult::Failed(crate::error::chain(e.as_ref())),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!(id, message, "a job panicked");
+            JobResult::Failed(vec![format!("the job panicked: {message}")])
+        }
     }
 }

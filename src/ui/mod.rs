@@ -40,6 +40,29 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         Some(Overlay::Confirm(confirm)) => draw_confirm(frame, area, confirm),
         None => {}
     }
+    if state.cleaning_up {
+        draw_cleaning_up(frame, area, state);
+    }
+}
+
+/// Quitting while jobs clean up after themselves.
+fn draw_cleaning_up(frame: &mut Frame, area: Rect, state: &AppState) {
+    let n = state.jobs.active_count();
+    let text = vec![
+        Line::from(format!("Cleaning up {n} job{}…", if n == 1 { "" } else { "s" })),
+        Line::from("(aborting uploads, putting back what a restore replaced)"),
+        Line::from(""),
+        Line::from(vec![
+            Span::from("ctrl-c").bold().fg(Color::Cyan),
+            " quit now; `wharf doctor` finds what is left".into(),
+        ]),
+    ];
+    let popup = centred(area, 60, 6);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::bordered().border_type(BorderType::Rounded).title(" Quitting ")),
+        popup,
+    );
 }
 
 /// The six panes, two to a row.

@@ -39,6 +39,9 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        if let Ok(mut ui) = UI_THREAD.lock() {
+            *ui = None;
+        }
         restore();
     }
 }
@@ -50,14 +53,31 @@ pub fn restore() {
     let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
 }
 
-/// Restores the terminal before the panic report is printed, so that it can be read.
+/// The thread that draws the dashboard, while it is open.
+static UI_THREAD: std::sync::Mutex<Option<std::thread::ThreadId>> = std::sync::Mutex::new(None);
+
+/// A panic on the thread that draws ends the dashboard: the terminal is
+/// restored before the report is printed, so that it can be read. A panic
+/// anywhere else (a job) leaves the screen alone: it goes to the log, and the
+/// job ends as Failed with its message.
 fn install_panic_hook() {
+    if let Ok(mut ui) = UI_THREAD.lock() {
+        *ui = Some(std::thread::current().id());
+    }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
+            let ui = UI_THREAD.lock().map(|t| *t).unwrap_or(None);
+            match ui {
+                Some(thread) if thread != std::thread::current().id() => {
+                    tracing::error!(panic = %info, "a panic off the dashboard's thread");
+                }
+                _ => {
+                    restore();
+                    previous(info);
+                }
+            }
         }));
     });
 }

@@ -15,7 +15,7 @@ use crate::support::{Cleanup, TcpProxy, docker, moto_clients, moto_url, test_ima
 
 /// A running busybox container whose `/data` holds every kind of thing a
 /// directory can hold.
-fn data_container(cleanup: &mut Cleanup) -> String {
+pub(crate) fn data_container(cleanup: &mut Cleanup) -> String {
     let name = unique("wharf-it-db");
     docker(&["run", "-d", "--name", &name, test_image(), "sleep", "3600"]);
     cleanup.containers.push(name.clone());
@@ -250,7 +250,7 @@ fn big_backup(container: &str, bucket: &str, prefix: &str) -> BackupJob {
 }
 
 /// Nothing under the prefix: no objects, no open multipart uploads.
-async fn nothing_left(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) {
+pub(crate) async fn nothing_left(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) {
     let objects = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
     let keys: Vec<_> = objects.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.is_empty(), "left behind: {keys:?}");
@@ -279,7 +279,7 @@ async fn result_of(rx: &mut mpsc::Receiver<wharf::jobs::JobEvent>, within: Durat
     }
 }
 
-fn fill(container: &str, mib: u32) {
+pub(crate) fn fill(container: &str, mib: u32) {
     docker(&[
         "exec",
         container,

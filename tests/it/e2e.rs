@@ -16,6 +16,8 @@ struct Session {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
     transcript: Arc<Mutex<String>>,
+    /// Every screen the session showed, for what was on it only briefly.
+    frames: Arc<Mutex<Vec<String>>>,
     home: tempfile::TempDir,
 }
 
@@ -29,7 +31,15 @@ impl Session {
     /// Starts `wharf` under `sh`, which afterwards prints its exit status and the
     /// terminal's modes (`stty -a`), so the test can see what wharf left behind.
     fn start(cols: u16, rows: u16) -> Session {
+        Session::start_with(cols, rows, &[], None)
+    }
+
+    /// [`Session::start`] with more environment, and a `wharf.toml` in its directory.
+    fn start_with(cols: u16, rows: u16, env: &[(&str, &str)], config: Option<&str>) -> Session {
         let home = tempfile::tempdir().unwrap();
+        if let Some(config) = config {
+            std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+        }
         let pair =
             native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new("sh");
@@ -38,6 +48,10 @@ impl Session {
         cmd.env("TERM", "xterm-256color");
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
         cmd.env("XDG_STATE_HOME", home.path().join("state"));
+        cmd.env("XDG_CACHE_HOME", home.path().join("cache"));
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
         cmd.env("AWS_EC2_METADATA_DISABLED", "true");
         cmd.env_remove("DOCKER_HOST");
         cmd.env_remove("WHARF_PROFILE");
@@ -47,19 +61,31 @@ impl Session {
         let screen = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
         let transcript = Arc::new(Mutex::new(String::new()));
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let (s, t) = (screen.clone(), transcript.clone());
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let (s, t, f) = (screen.clone(), transcript.clone(), frames.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                s.lock().unwrap().process(&buf[..n]);
+                let mut screen = s.lock().unwrap();
+                screen.process(&buf[..n]);
+                let mut frames: std::sync::MutexGuard<Vec<String>> = f.lock().unwrap();
+                let now = screen.screen().contents();
+                if frames.last() != Some(&now) {
+                    frames.push(now);
+                }
                 t.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let writer = pair.master.take_writer().unwrap();
-        Session { master: pair.master, writer, child, screen, transcript, home }
+        Session { master: pair.master, writer, child, screen, transcript, frames, home }
+    }
+
+    /// Whether `text` was ever on screen.
+    fn was_shown(&self, text: &str) -> bool {
+        self.frames.lock().unwrap().iter().any(|f| f.contains(text))
     }
 
     fn contents(&self) -> String {
@@ -184,6 +210,107 @@ fn dashboard_without_config_shows_truthful_empty_aws_panes() {
     session.wait_for("No logs tailed yet.");
     let contents = session.contents();
     assert!(!contents.contains("Not in this build yet."), "every pane is built:\n{contents}");
+    session.send(b"q");
+    let (code, _, _) = session.finish();
+    assert_eq!(code, 0);
+}
+
+/// Moto's endpoint and test credentials for a session.
+fn aws_env(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", url.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "eu-west-1".into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quitting_during_a_backup_waits_for_its_clean_up_and_leaves_no_upload() {
+    let mut cleanup = crate::support::Cleanup::default();
+    let container = crate::backup::data_container(&mut cleanup);
+    crate::backup::fill(&container, 160);
+    let bucket = crate::backup::bucket().await;
+    let config = format!(
+        "[profiles.t]\nbucket = \"{bucket}\"\nprefix = \"quit\"\n[profiles.t.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
+    );
+    let env = aws_env(&crate::support::moto_url());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut session = Session::start_with(120, 40, &env, Some(&config));
+    wait_for_dashboard(&mut session);
+    session.wait_for("AWS: ready");
+    session.send(b"5");
+    session.send(b"b");
+    session.wait_for("backing up: read");
+    session.send(b"q");
+    session.wait_for("Quit and cancel them?");
+    std::thread::sleep(wharf::app::DIALOG_GUARD + Duration::from_millis(100));
+    session.send(b"y");
+    eventually(TIMEOUT, "wharf to exit", || session.transcript.lock().unwrap().contains("EXIT="));
+    assert!(session.was_shown("Cleaning up 1 job"), "the clean-up is shown while it runs");
+    let (code, transcript, screen) = session.finish();
+    assert_eq!(code, 0);
+    assert_restored(&transcript, &screen);
+    let s3 = crate::support::moto_clients().await.s3;
+    crate::backup::nothing_left(&s3, &bucket, "quit/").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_finishes_a_restore_that_kill_9_cut_short() {
+    use crate::restore::{
+        Layout, data_set, journal_phase, kill_during, listing, running, snapshot_of, target,
+    };
+    let mut cleanup = crate::support::Cleanup::default();
+    let scratch = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let bucket = crate::backup::bucket().await;
+    let new = data_set(7, 40 << 20);
+    let id = snapshot_of(&mut cleanup, scratch.path(), home.path(), &bucket, &new).await;
+    let wanted = listing(&target(&mut cleanup, scratch.path(), test_image(), Layout::OwnFs, false, &new));
+    let container =
+        target(&mut cleanup, scratch.path(), test_image(), Layout::Volume, true, &data_set(8, 1 << 20));
+    let args: Vec<String> =
+        ["restore", &id, "--container", &container, "--bucket", &bucket, "--yes"].map(String::from).to_vec();
+    // Killed while the snapshot goes in: the volume holds part of it.
+    let mut tries = 0;
+    while journal_phase(home.path()) != "replacing" {
+        tries += 1;
+        assert!(tries <= 5, "no kill landed while the snapshot went in");
+        let out = crate::backup::wharf(&["doctor", "--fix"], home.path());
+        assert_eq!(out.status.code(), Some(0));
+        kill_during(home.path(), &args, Some("restoring 2"), Duration::from_millis(30));
+    }
+    assert!(!running(&container), "stopped for the restore, and left so by the kill");
+
+    let xdg = |dir: &str| home.path().join(dir).display().to_string();
+    let (state, cache, config) = (xdg("state"), xdg("cache"), xdg("config"));
+    let env = [
+        ("XDG_STATE_HOME", state.as_str()),
+        ("XDG_CACHE_HOME", cache.as_str()),
+        ("XDG_CONFIG_HOME", config.as_str()),
+    ];
+    let mut session = Session::start_with(120, 40, &env, None);
+    wait_for_dashboard(&mut session);
+    eventually(TIMEOUT, "the start to say so", || {
+        session.was_shown("1 restore was cut short: finishing (see Jobs)")
+    });
+    eventually(Duration::from_secs(60), "the restore to be finished", || {
+        journal_phase(home.path()) == "none"
+    });
+    session.send(b"6");
+    let done = || {
+        let c = session.contents();
+        c.contains("recover") && c.contains("was cut short; it is now")
+    };
+    for _ in 0..100 {
+        if done() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(done(), "the Jobs pane says what was done:\n{}", session.contents());
+    assert_eq!(listing(&container), wanted, "exactly the snapshot");
+    assert!(running(&container), "started again");
     session.send(b"q");
     let (code, _, _) = session.finish();
     assert_eq!(code, 0);

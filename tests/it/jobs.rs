@@ -125,3 +125,21 @@ async fn progress_never_blocks_and_the_result_always_arrives() {
         seen.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_panics_ends_as_failed_with_the_panics_message_and_the_pool_goes_on() {
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit_with(1, |_| async {
+        tokio::task::yield_now().await;
+        if std::env::var_os("WHARF_NEVER_SET").is_none() {
+            panic!("boom at {}", 42);
+        }
+        Ok(output("never"))
+    });
+    pool.submit_cleaning_up(2, |_| async { Ok(output("after")) });
+    let (first, _) = finished(&mut rx, 1).await;
+    assert_eq!(first, JobResult::Failed(vec!["the job panicked: boom at 42".into()]));
+    let (second, _) = finished(&mut rx, 2).await;
+    assert_eq!(second, JobResult::Done(output("after")), "the slot the panic held is free again");
+}

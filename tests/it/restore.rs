@@ -21,7 +21,7 @@ use crate::support::{Cleanup, docker, test_image, unique};
 const MINIMAL_IMAGE: &str = "wharf-test/minimal:latest";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
+pub(crate) enum Layout {
     Volume,
     Bind,
     OwnFs,
@@ -29,7 +29,7 @@ enum Layout {
 
 /// A directory `data` as a tar: every kind of thing a data directory holds,
 /// owned by a database's user, with contents that differ with `seed`.
-fn data_set(seed: u8, bytes: usize) -> Vec<u8> {
+pub(crate) fn data_set(seed: u8, bytes: usize) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut add = |path: &str, kind: tar::EntryType, mode: u32, body: &[u8], link: Option<&str>| {
         let mut h = tar::Header::new_gnu();
@@ -86,7 +86,7 @@ fn put_data(container: &str, data: &[u8]) {
 
 /// Every entry of `/data` in `container` as the engine's archive has it: path,
 /// type, mode, owner, size, mtime, link target and contents' SHA-256.
-fn listing(container: &str) -> Vec<String> {
+pub(crate) fn listing(container: &str) -> Vec<String> {
     let out = Command::new("docker").args(["cp", &format!("{container}:/data"), "-"]).output().unwrap();
     assert!(out.status.success(), "docker cp from {container}: {}", String::from_utf8_lossy(&out.stderr));
     let mut archive = tar::Archive::new(&out.stdout[..]);
@@ -116,7 +116,7 @@ fn listing(container: &str) -> Vec<String> {
     rows
 }
 
-fn running(container: &str) -> bool {
+pub(crate) fn running(container: &str) -> bool {
     docker(&["inspect", "-f", "{{.State.Running}}", container]) == "true"
 }
 
@@ -128,7 +128,7 @@ fn helpers_left(container: &str) -> String {
 
 /// A container from `image` whose `/data` is laid out as `layout`, holding
 /// `data`, running or not; a bind mount's host directory lives in `scratch`.
-fn target(
+pub(crate) fn target(
     cleanup: &mut Cleanup,
     scratch: &Path,
     image: &str,
@@ -166,7 +166,7 @@ fn target(
 }
 
 /// A snapshot of `data` (taken from a container of the full image), its id.
-async fn snapshot_of(
+pub(crate) async fn snapshot_of(
     cleanup: &mut Cleanup,
     scratch: &Path,
     home: &Path,
@@ -493,7 +493,7 @@ async fn kill_9_at_any_moment_of_a_restore_leaves_the_old_data_or_the_new() {
 
 /// Runs `wharf` with `args` and kills it (SIGKILL) `delay` after it says a
 /// line with `after` on stderr (or after the start); the last thing it said.
-fn kill_during(home: &Path, args: &[String], after: Option<&str>, delay: Duration) -> String {
+pub(crate) fn kill_during(home: &Path, args: &[String], after: Option<&str>, delay: Duration) -> String {
     let mut child = crate::support::wharf_against(&crate::support::moto_url(), home)
         .args(args)
         .stdout(Stdio::null())
@@ -520,7 +520,7 @@ fn kill_during(home: &Path, args: &[String], after: Option<&str>, delay: Duratio
 }
 
 /// The phase the restore journal in `home` records, or `none`.
-fn journal_phase(home: &Path) -> String {
+pub(crate) fn journal_phase(home: &Path) -> String {
     let dir = home.join("state/wharf/restores");
     std::fs::read_dir(dir)
         .into_iter()

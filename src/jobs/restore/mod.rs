@@ -753,6 +753,32 @@ pub async fn recover_all(
     results
 }
 
+/// Settles the restores that were cut short (the dashboard starts this when
+/// it finds their journals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverJob {
+    pub state: PathBuf,
+    pub docker_host: Option<String>,
+}
+
+impl RecoverJob {
+    pub async fn run(self, ctx: JobContext) -> Result<JobOutput, JobError> {
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        let said = |stage: String| ctx.progress(Progress::stage(stage));
+        let results = recover_all(&engine, &self.state, &said).await;
+        let failed: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
+        if !failed.is_empty() {
+            return Err(failed.join("; ").into());
+        }
+        let done: Vec<String> = results.into_iter().flatten().collect();
+        Ok(JobOutput {
+            summary: if done.is_empty() { "nothing to finish".into() } else { done.join("; ") },
+            copy: None,
+            json: json!({ "recovered": done }),
+        })
+    }
+}
+
 /// What is there now, in a few words: `812 MB now`.
 async fn measure(engine: &Engine, container: &ContainerDetail, r: &Replacement) -> String {
     let measured = tokio::time::timeout(MEASURE_FOR, size_now(engine, container, r)).await;
