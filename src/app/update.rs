@@ -161,12 +161,15 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
-    // A dialog that came in the background waited for the one before to close.
-    if state.overlay.is_none() {
-        state.overlay = state.waiting_dialogs.pop_front();
-    }
     let after = state.overlay.as_ref().map(std::mem::discriminant);
     if after.is_some() && after != before {
+        state.overlay_since = Some(state.clock.mono);
+    }
+    // A dialog that came in the background waited for the one before to close.
+    if state.overlay.is_none()
+        && let Some(next) = state.waiting_dialogs.pop_front()
+    {
+        state.overlay = Some(next);
         state.overlay_since = Some(state.clock.mono);
     }
     effects

@@ -564,6 +564,25 @@ pub async fn plan_rollback(
 /// Carries `plan` out: registers the new revision if there is one, and points
 /// the service at it. Returns the service's task definition, `family:revision`.
 pub async fn apply(ecs: &aws_sdk_ecs::Client, plan: &Plan) -> Result<String, AwsError> {
+    // The diff was shown a while ago: if the service has moved since, it is
+    // out of date, and applying it would undo someone else's change.
+    let described = ecs
+        .describe_services()
+        .cluster(&plan.cluster)
+        .services(&plan.service)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let now = described.services().first().and_then(|s| s.task_definition()).map(family_revision);
+    if now.as_deref() != Some(plan.from.as_str()) {
+        return Err(AwsError::Service(format!(
+            "{} now runs {} and the change was worked out from {}: it moved since the diff was shown, so nothing \
+             was changed; look again and deploy anew",
+            plan.service,
+            now.as_deref().unwrap_or("nothing"),
+            plan.from
+        )));
+    }
     let arn = match &plan.target {
         Target::Existing(arn) => arn.clone(),
         Target::Register(d) => {

@@ -192,8 +192,9 @@ async fn deploy_pins_the_digest_in_a_new_revision_and_rollback_returns() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// ECS answering a deploy with recorded replies: the service on revision 1,
-/// then, after the update, `rollout` one state per `describe_services`.
+/// ECS answering a deploy with recorded replies: the service on revision 1
+/// (when the plan is worked out, and again when it is applied), then, after
+/// the update, `rollout` one state per `describe_services`.
 fn ecs_rolling_out(
     rollout: &'static [(&'static str, i32, i32)],
 ) -> (aws_sdk_ecs::Client, aws_smithy_mocks::Rule) {
@@ -222,9 +223,14 @@ fn ecs_rolling_out(
             .events(ServiceEvent::builder().message(event).build())
             .build()
     };
-    let mut sequence = mock!(aws_sdk_ecs::Client::describe_services).sequence().output(move || {
-        DescribeServicesOutput::builder().services(service(1, "COMPLETED", 2, 2, "steady")).build()
-    });
+    let mut sequence = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(move || {
+            DescribeServicesOutput::builder().services(service(1, "COMPLETED", 2, 2, "steady")).build()
+        })
+        .output(move || {
+            DescribeServicesOutput::builder().services(service(1, "COMPLETED", 2, 2, "steady")).build()
+        });
     for (state, running, desired) in rollout {
         let event = format!("(service app) {state} with {running} of {desired}");
         sequence = sequence.output(move || {
@@ -300,7 +306,7 @@ async fn a_deploy_with_wait_follows_the_rollout_to_completed() {
             "rollout COMPLETED: 2/2 running, 0 pending"
         ]
     );
-    assert_eq!(describe.num_calls(), 4, "once to plan, three times watching");
+    assert_eq!(describe.num_calls(), 5, "once to plan, once to check nothing moved, three times watching");
 }
 
 #[tokio::test]
@@ -375,4 +381,54 @@ async fn wharf_logs_prints_a_tasks_events_in_order_and_follow_shows_new_ones_onc
     assert_eq!(read(1), [format!("[{short}] sixth")], "each line once, none skipped");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_deploy_is_refused_when_the_service_moved_since_the_diff_was_shown() {
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{ContainerDefinition, Service, TaskDefinition};
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
+    let arn = |rev: i32| format!("arn:aws:ecs:eu-west-1:123456789012:task-definition/app:{rev}");
+    let on = move |rev: i32| {
+        DescribeServicesOutput::builder()
+            .services(Service::builder().service_name("app").task_definition(arn(rev)).build())
+            .build()
+    };
+    // The plan is worked out on revision 1; someone deploys revision 3 before the yes.
+    let describe = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(move || on(1))
+        .output(move || on(3))
+        .build();
+    let read = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(move || {
+        let container = ContainerDefinition::builder().name("app").image("repo/app:v1").memory(512).build();
+        let definition = TaskDefinition::builder()
+            .task_definition_arn(arn(1))
+            .family("app")
+            .revision(1)
+            .container_definitions(container);
+        DescribeTaskDefinitionOutput::builder().task_definition(definition.build()).build()
+    });
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
+        .then_output(|| RegisterTaskDefinitionOutput::builder().build());
+    let update =
+        mock!(aws_sdk_ecs::Client::update_service).then_output(|| UpdateServiceOutput::builder().build());
+    let interceptor = MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(&describe)
+        .with_rule(&read)
+        .with_rule(&register)
+        .with_rule(&update);
+    let ecs = crate::support::mock_ecs(interceptor);
+    let plan = wharf::aws::ecs::plan_deploy(&ecs, "dev", "app", None, "repo/app@sha256:2").await.unwrap();
+    let error = wharf::aws::ecs::apply(&ecs, &plan).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "app now runs app:3 and the change was worked out from app:1: it moved since the diff was shown, so \
+         nothing was changed; look again and deploy anew"
+    );
+    assert_eq!((register.num_calls(), update.num_calls()), (0, 0), "nothing registered, nothing updated");
 }

@@ -923,3 +923,25 @@ fn a_long_service_list_is_shown_as_it_comes_and_then_whole() {
     );
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
 }
+
+#[test]
+fn a_plan_that_arrives_while_a_dialog_is_open_waits_and_never_takes_its_answer() {
+    use wharf::app::Loaded;
+    let mut s = with_snapshots(false);
+    ask_to_restore(&mut s, &["It replaces, in container `db`: /var/lib/data"]);
+    let Some(Overlay::Confirm(restore)) = s.overlay.clone() else { panic!("{:?}", s.overlay) };
+    a_moment_later(&mut s);
+    // A deploy worked out in the background lands now: the open dialog stays.
+    update(&mut s, Action::Loaded(Loaded::Plan(Ok(rollback_plan()))));
+    assert_eq!(s.overlay, Some(Overlay::Confirm(restore)), "the restore's dialog is still the one open");
+    // The y the user meant for the restore answers the restore…
+    let effects = update(&mut s, key('y'));
+    assert!(matches!(&effects[..], [Effect::StartJob { spec: JobSpec::Restore(_), .. }]), "{effects:?}");
+    // …and the deploy's dialog comes next, deaf to a key in its first moments.
+    let Some(Overlay::Confirm(deploy)) = s.overlay.clone() else { panic!("{:?}", s.overlay) };
+    assert_eq!(deploy.title, "Change the service");
+    assert!(update(&mut s, key('y')).is_empty(), "a second y typed at once answers nothing");
+    a_moment_later(&mut s);
+    let effects = update(&mut s, key('y'));
+    assert!(matches!(&effects[..], [Effect::StartJob { spec: JobSpec::Deploy(_), .. }]), "{effects:?}");
+}
