@@ -289,13 +289,15 @@ async fn run_tail(
 fn save_logs(path: &std::path::Path, text: &str, lines: usize) -> Result<String, String> {
     use std::io::Write;
     let shown = path.display();
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!("not saved: {shown} already exists (nothing was overwritten)")
-        } else {
-            format!("not saved: cannot create {shown}: {e}")
-        }
-    })?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                format!("not saved: {shown} already exists (nothing was overwritten)")
+            } else {
+                format!("not saved: cannot create {shown}: {e}")
+            }
+        })?;
     match file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
         Ok(()) => Ok(format!("saved {lines} lines to {shown}")),
         Err(e) => {

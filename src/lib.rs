@@ -16,6 +16,7 @@ pub mod files;
 pub mod jobs;
 pub mod logging;
 pub mod logs;
+pub mod net;
 pub mod records;
 pub mod registry;
 pub mod snapshots;
@@ -36,6 +37,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = color_eyre::install();
     let dirs = Dirs::new();
+    // wharf's own directories hold dumps, safety copies and journals: the user's alone.
+    for dir in [&dirs.state, &dirs.cache] {
+        if let Err(e) = files::private_dir(dir) {
+            eprintln!("warning: cannot make {} private: {e}", dir.display());
+        }
+    }
     let settings = match Settings::load(&cli.global.overrides(), &dirs) {
         Ok(s) => s,
         Err(e) => {

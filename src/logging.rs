@@ -2,7 +2,6 @@
 //! logs go to `$XDG_STATE_HOME/wharf/wharf.log` (or `--log-file`). `WHARF_LOG`
 //! sets the filter (default `info`).
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -11,13 +10,8 @@ use tracing_subscriber::EnvFilter;
 /// Starts logging to `path`, creating its directory. On failure the reason is
 /// returned and wharf runs without a log.
 pub fn init(path: &Path) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    // Readable by the user alone: it names containers, buckets and services.
+    let file = crate::files::append_private(path)
         .map_err(|e| format!("cannot open the log file {}: {e}", path.display()))?;
     let filter = EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -52,6 +53,7 @@ impl Records {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(self.dir.join(format!("{name}.lock")))
             .map_err(io)?;
         match lock.try_lock() {

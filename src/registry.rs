@@ -24,11 +24,10 @@ pub enum RegistryError {
     Other(String),
 }
 
-/// `http` for registries on this machine (as the engine allows), else `https`.
+/// `http` for registries on this machine (as the engine allows), else
+/// `https`: the ECR token never goes over plain HTTP to another machine.
 pub fn base_url(host: &str) -> String {
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let local = name == "localhost" || name.starts_with("127.") || name == "[::1]";
-    format!("{}://{host}", if local { "http" } else { "https" })
+    format!("{}://{host}", if crate::net::is_loopback(host) { "http" } else { "https" })
 }
 
 /// The digest the registry at `host` serves for `repository:tag`.

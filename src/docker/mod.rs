@@ -111,14 +111,30 @@ impl Engine {
             endpoint: endpoint.clone(),
             message: crate::error::one_line(&e),
         };
+        let tls = tls_verify();
         let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        } else if (endpoint.starts_with("tcp://") || endpoint.starts_with("https://")) && tls {
+            // As the docker CLI: DOCKER_TLS_VERIFY, with the keys in DOCKER_CERT_PATH (else ~/.docker).
+            let certs = cert_path();
+            let files = ["key.pem", "cert.pem", "ca.pem"].map(|f| certs.join(f));
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                return Err(DockerError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    message: format!(
+                        "DOCKER_TLS_VERIFY is set, and {} is missing (set DOCKER_CERT_PATH to where key.pem, cert.pem and ca.pem are)",
+                        missing.display()
+                    ),
+                });
+            }
+            let [key, cert, ca] = &files;
+            Docker::connect_with_ssl(&endpoint, key, cert, ca, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
             Docker::connect_with_http(&endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else {
             return Err(DockerError::Unreachable {
                 endpoint: endpoint.clone(),
-                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port".into(),
+                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port (TLS with DOCKER_TLS_VERIFY)".into(),
             });
         }
         .map_err(unreachable)?;
@@ -255,6 +271,34 @@ impl Engine {
                 endpoint: self.endpoint.clone(),
                 message: crate::error::one_line(&other),
             },
+        }
+    }
+}
+
+/// Whether what is sent to the engine at `host` (flag or `DOCKER_HOST`)
+/// crosses a network in the clear: plain TCP (no `DOCKER_TLS_VERIFY`) to
+/// another machine. Registry credentials are never handed over so.
+pub fn in_the_clear(host: Option<&str>) -> bool {
+    let endpoint = endpoint(host);
+    let address = endpoint.strip_prefix("tcp://").or_else(|| endpoint.strip_prefix("http://"));
+    match address {
+        Some(_) if endpoint.starts_with("tcp://") && tls_verify() => false,
+        Some(address) => !crate::net::is_loopback(address.split('/').next().unwrap_or(address)),
+        None => false,
+    }
+}
+
+/// `DOCKER_TLS_VERIFY` set to anything but empty or `0`.
+fn tls_verify() -> bool {
+    std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Where the engine's TLS keys are: `DOCKER_CERT_PATH`, else `~/.docker`.
+fn cert_path() -> std::path::PathBuf {
+    match std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+        Some(path) => path.into(),
+        None => {
+            directories::BaseDirs::new().map_or_else(|| ".docker".into(), |d| d.home_dir().join(".docker"))
         }
     }
 }

@@ -95,6 +95,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 pub enum RemoteBackupError {
     #[error("ECS/S3: {0}")]
     Aws(#[from] AwsError),
+    #[error(
+        "the {name} `{value}` has `{bad}` in it, which is not safe in remote_backup_command: only letters, \
+         digits, '.', '_', '-' and '/' are filled in; nothing was started"
+    )]
+    Unsafe { name: String, value: String, bad: char },
     #[error("the backup task {task} stopped with {status}{}", tail(.log))]
     Failed { task: String, status: String, log: Vec<String> },
     #[error("the backup task {task} did not stop within {}; it was stopped", humantime::format_duration(*.timeout))]
@@ -113,9 +118,23 @@ fn tail(log: &[String]) -> String {
     if log.is_empty() { String::new() } else { format!("; its last lines: {}", log.join(" | ")) }
 }
 
-/// `template` with the snapshot's place filled in.
-pub fn fill(template: &[String], bucket: &str, key: &str, id: &str, class: StorageClass) -> Vec<String> {
-    template
+/// `template` with the snapshot's place filled in. The command usually
+/// reaches a shell (`sh -c "… {key}"`), so every value is checked to hold only
+/// letters, digits, `.`, `_`, `-` and `/`: a bucket or prefix with anything
+/// else (a quote, a space, `$`, `;`) is refused, never quoted around.
+pub fn fill(
+    template: &[String],
+    bucket: &str,
+    key: &str,
+    id: &str,
+    class: StorageClass,
+) -> Result<Vec<String>, RemoteBackupError> {
+    for (name, value) in [("bucket", bucket), ("key", key), ("id", id)] {
+        if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-/".contains(*c))) {
+            return Err(RemoteBackupError::Unsafe { name: name.into(), value: value.into(), bad });
+        }
+    }
+    Ok(template
         .iter()
         .map(|arg| {
             arg.replace("{bucket}", bucket)
@@ -123,7 +142,7 @@ pub fn fill(template: &[String], bucket: &str, key: &str, id: &str, class: Stora
                 .replace("{id}", id)
                 .replace("{storage_class}", class.as_str())
         })
-        .collect()
+        .collect())
 }
 
 impl RemoteBackupJob {
@@ -133,7 +152,7 @@ impl RemoteBackupJob {
         let (id, key) = snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &self.service, "dump")
             .await
             .map_err(RemoteBackupError::from)?;
-        let command = fill(&self.command, &self.bucket, &key, &id, self.storage_class);
+        let command = fill(&self.command, &self.bucket, &key, &id, self.storage_class)?;
         ctx.progress(Progress::stage(format!("starting a task of {} on {}", self.service, self.cluster)));
         let task = ecs::run_one_off(
             &aws.ecs,

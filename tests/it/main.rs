@@ -18,5 +18,6 @@ mod push;
 mod registry;
 mod remote;
 mod restore;
+mod secrets;
 mod support;
 mod update;
