@@ -134,7 +134,7 @@ impl Engine {
         } else {
             return Err(DockerError::Unreachable {
                 endpoint: endpoint.clone(),
-                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port (TLS with DOCKER_TLS_VERIFY)".into(),
+                message: "unsupported scheme; use unix:///path/to/docker.sock or tcp://host:port".into(),
             });
         }
         .map_err(unreachable)?;
