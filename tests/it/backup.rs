@@ -578,43 +578,57 @@ restore_command = ["sh", "-c", "cat > /data/restored.bin"]
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ctrl_c_stops_wharf_backup_with_status_130_and_leaves_nothing() {
+async fn ctrl_c_or_a_dropped_session_stops_wharf_backup_with_status_130_and_leaves_nothing() {
     use std::io::BufRead;
     let mut cleanup = Cleanup::default();
     let container = data_container(&mut cleanup);
     fill(&container, 96);
     let bucket = bucket().await;
     let home = tempfile::tempdir().unwrap();
-    let mut child = crate::support::wharf_against(&moto_url(), home.path())
-        .args([
-            "backup",
-            "--container",
-            &container,
-            "--path",
-            "/data",
-            "--bucket",
-            &bucket,
-            "--prefix",
-            "int",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("backing up: read") {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "wharf ended before backing up: {seen}");
-        seen.push_str(&line);
+    // SIGINT is Ctrl-C; SIGHUP is what a dropped SSH session sends.
+    for signal in ["INT", "HUP"] {
+        let prefix = format!("sig{signal}");
+        let mut child = crate::support::wharf_against(&moto_url(), home.path())
+            .args([
+                "backup",
+                "--container",
+                &container,
+                "--path",
+                "/data",
+                "--bucket",
+                &bucket,
+                "--prefix",
+                &prefix,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("backing up: read") {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "wharf ended before backing up: {seen}");
+            seen.push_str(&line);
+        }
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(130), "SIG{signal}: {seen}{rest}");
+        assert!(rest.contains("cancelling and cleaning up"), "SIG{signal}: {rest}");
+        assert!(output.stdout.is_empty());
+        nothing_left(&moto_clients().await.s3, &bucket, &format!("{prefix}/")).await;
     }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{seen}{rest}");
-    assert!(output.stdout.is_empty());
-    nothing_left(&moto_clients().await.s3, &bucket, "int/").await;
+    let records = home.path().join("state/wharf/uploads");
+    let left: Vec<_> = std::fs::read_dir(&records).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "no record of an open upload is left: {left:?}");
 }
 
 /// A running PostgreSQL 15 (`scripts/test-image-postgres.sh` builds the image

@@ -489,6 +489,36 @@ async fn kill_9_at_any_moment_of_a_restore_leaves_the_old_data_or_the_new() {
     assert_eq!(status.code(), Some(130), "{said}{rest}");
     assert_eq!(listing(&container), expected[current], "a cancelled restore puts back what was there");
     assert!(running(&container));
+
+    // A second Ctrl-C stops at once, clean-up or not; the next run settles what is left.
+    let mut child = crate::support::wharf_against(&crate::support::moto_url(), home.path())
+        .args(restore_args(&ids[next]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(&format!("restoring {}", ids[next])) {
+            break;
+        }
+    }
+    for _ in 0..2 {
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("stopped before the clean-up finished"))
+            || journal_phase(home.path()) == "none",
+        "{rest:?}"
+    );
+    let out = wharf(&["doctor", "--fix"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let now = listing(&container);
+    assert!(now == expected[current] || now == expected[next], "neither the old data nor the new");
+    assert!(running(&container));
 }
 
 /// Runs `wharf` with `args` and kills it (SIGKILL) `delay` after it says a
