@@ -654,6 +654,14 @@ pub(crate) fn postgres_container(cleanup: &mut Cleanup) -> String {
     name
 }
 
+/// A `wharf.toml` whose one profile backs up and restores database `app` of
+/// the PostgreSQL `container` into `bucket`.
+pub(crate) fn postgres_profile(bucket: &str, container: &str) -> String {
+    format!(
+        "[profiles.pg]\nbucket = \"{bucket}\"\n[profiles.pg.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n"
+    )
+}
+
 pub(crate) fn psql(container: &str, database: &str, sql: &str) -> String {
     docker(&[
         "exec",
@@ -687,10 +695,7 @@ async fn the_postgres_preset_round_trips_a_real_database() {
     let before = psql(&container, "app", fingerprint);
     let bucket = bucket().await;
     let home = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[profiles.pg]\nbucket = \"{bucket}\"\n[profiles.pg.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n"
-    );
-    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+    std::fs::write(home.path().join("wharf.toml"), postgres_profile(&bucket, &container)).unwrap();
 
     let out = wharf(&["backup", "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

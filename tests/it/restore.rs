@@ -569,7 +569,7 @@ pub(crate) fn journal_phase(home: &Path) -> String {
 /// brings back what a restore replaced.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_restore_keeps_a_safety_copy_and_a_failing_dump_changes_nothing() {
-    use crate::backup::{object, postgres_container, psql};
+    use crate::backup::{object, postgres_container, postgres_profile, psql};
     let mut cleanup = Cleanup::default();
     let container = postgres_container(&mut cleanup);
     psql(&container, "postgres", "CREATE DATABASE app");
@@ -586,10 +586,7 @@ async fn a_postgres_restore_keeps_a_safety_copy_and_a_failing_dump_changes_nothi
     let a = psql(&container, "app", fingerprint);
     let bucket = bucket().await;
     let home = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[profiles.pg]\nbucket = \"{bucket}\"\n[profiles.pg.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n"
-    );
-    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+    std::fs::write(home.path().join("wharf.toml"), postgres_profile(&bucket, &container)).unwrap();
     let out = wharf(&["backup", "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let snapshot: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
