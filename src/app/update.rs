@@ -181,6 +181,8 @@ fn show_dialog(state: &mut AppState, dialog: Overlay) {
     if state.overlay.is_some() {
         state.waiting_dialogs.push_back(dialog);
     } else {
+        // "working out …" has been answered.
+        state.flash = None;
         state.overlay = Some(dialog);
     }
 }
