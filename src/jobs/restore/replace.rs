@@ -65,6 +65,9 @@ pub enum Method {
         path: String,
         /// Set when `path` is a mount point: the mount's directory on the engine's host.
         mount: Option<HostDir>,
+        /// When `path` lies inside a mount: which, in words (`named volume pgdata`).
+        #[serde(default)]
+        inside: Option<String>,
     },
     /// A dump, read by `restore` on stdin; the safety copy is `dump`'s stdout.
     Dump { preset: String, restore: Vec<String>, dump: Vec<String> },
@@ -112,21 +115,30 @@ impl Replacement {
                 let path = path.map(str::to_string).or_else(|| manifest.source.path.clone());
                 let path = normalise(&path.ok_or(RestoreError::NoPath)?)?;
                 let mount = host_dir(engine, container, &path).await?;
+                let inside = container
+                    .mounts
+                    .iter()
+                    .filter(|m| path.starts_with(&format!("{}/", m.destination.trim_end_matches('/'))))
+                    .max_by_key(|m| m.destination.len())
+                    .map(|m| match &m.name {
+                        Some(volume) if m.kind == "volume" => format!("named volume {volume}"),
+                        _ => format!("{} mount of {}", m.kind, m.source),
+                    });
                 if mount.is_none() {
                     let from =
                         manifest.source.path.as_deref().map(normalise).transpose()?.unwrap_or_default();
                     if base(&from) != base(&path) {
                         return Err(RestoreError::Refused(format!(
-                            "the snapshot holds a directory named `{}` and {path} is in {}'s own file system, \
+                            "the snapshot holds a directory named `{}` and {path} is not a mount point of {}, \
                              where wharf can only put back a directory of the same name; restore into a path \
-                             ending in /{} (--path), or keep the data on a volume",
+                             ending in /{} (--path), or keep the data on a volume of its own",
                             base(&from),
                             container.name,
                             base(&from)
                         )));
                     }
                 }
-                Method::Path { path, mount }
+                Method::Path { path, mount, inside }
             }
             dump => {
                 if !container.running {
@@ -172,11 +184,14 @@ impl Replacement {
     /// What is replaced, in a few words: `/data (named volume pgdata)`, `database app`.
     pub fn what(&self) -> String {
         match &self.method {
-            Method::Path { path, mount: None } => format!("{path} (in the container's own file system)"),
-            Method::Path { path, mount: Some(HostDir { volume: Some(v), .. }) } => {
+            Method::Path { path, mount: None, inside: Some(within) } => format!("{path} (inside {within})"),
+            Method::Path { path, mount: None, inside: None } => {
+                format!("{path} (in the container's own file system)")
+            }
+            Method::Path { path, mount: Some(HostDir { volume: Some(v), .. }), .. } => {
                 format!("{path} (named volume {v})")
             }
-            Method::Path { path, mount: Some(m) } => format!("{path} (bind mount of {})", m.dir),
+            Method::Path { path, mount: Some(m), .. } => format!("{path} (bind mount of {})", m.dir),
             Method::Dump { preset, .. } => format!("the {preset} database"),
             Method::Mssql { database, .. } => format!("SQL Server database {database}"),
         }
@@ -193,7 +208,7 @@ impl Replacement {
     ) -> Result<(), RestoreError> {
         let (body, decompressed) = unpack(snapshot, progress)?;
         let applied = match &self.method {
-            Method::Path { path, mount: None } => {
+            Method::Path { path, mount: None, .. } => {
                 // The first entry replaces the directory (whatever is in it) with a
                 // plain file; the snapshot's first entry replaces that file with
                 // the directory it holds.
@@ -201,7 +216,7 @@ impl Replacement {
                 let body = futures::stream::once(async move { prefix }).chain(body);
                 engine.extract(&self.container_id, parent(path), body).await.map_err(RestoreError::from)
             }
-            Method::Path { path: _, mount: Some(mount) } => {
+            Method::Path { mount: Some(mount), .. } => {
                 let entry = snapshot.manifest.source.path.as_deref().map(normalise).transpose()?;
                 let name = entry.as_deref().map(base).unwrap_or("data").to_string();
                 self.through_helper(engine, mount, &name, body).await
