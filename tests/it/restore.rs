@@ -25,6 +25,14 @@ pub(crate) enum Layout {
     Volume,
     Bind,
     OwnFs,
+    /// `/srv/data` in a volume mounted at `/srv` (PGDATA in a subdirectory).
+    InsideVolume,
+}
+
+impl Layout {
+    fn dir(self) -> &'static str {
+        if self == Layout::InsideVolume { "/srv/data" } else { "/data" }
+    }
 }
 
 /// A directory `data` as a tar: every kind of thing a data directory holds,
@@ -73,8 +81,12 @@ pub(crate) fn data_set(seed: u8, bytes: usize) -> Vec<u8> {
 
 /// Puts the tar `data` into `/` of `container` (running, stopped or created).
 fn put_data(container: &str, data: &[u8]) {
+    put_data_in(container, "/", data)
+}
+
+fn put_data_in(container: &str, dir: &str, data: &[u8]) {
     let mut child = Command::new("docker")
-        .args(["cp", "-", &format!("{container}:/")])
+        .args(["cp", "-", &format!("{container}:{dir}")])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -87,7 +99,11 @@ fn put_data(container: &str, data: &[u8]) {
 /// Every entry of `/data` in `container` as the engine's archive has it: path,
 /// type, mode, owner, size, mtime, link target and contents' SHA-256.
 pub(crate) fn listing(container: &str) -> Vec<String> {
-    let out = Command::new("docker").args(["cp", &format!("{container}:/data"), "-"]).output().unwrap();
+    listing_at(container, "/data")
+}
+
+fn listing_at(container: &str, dir: &str) -> Vec<String> {
+    let out = Command::new("docker").args(["cp", &format!("{container}:{dir}"), "-"]).output().unwrap();
     assert!(out.status.success(), "docker cp from {container}: {}", String::from_utf8_lossy(&out.stderr));
     let mut archive = tar::Archive::new(&out.stdout[..]);
     let mut rows: Vec<String> = archive
@@ -138,6 +154,12 @@ pub(crate) fn target(
 ) -> String {
     let name = unique("wharf-it-target");
     let mount = match layout {
+        Layout::InsideVolume => {
+            let volume = unique("wharf-it-vol");
+            docker(&["volume", "create", &volume]);
+            cleanup.volumes.push(volume.clone());
+            Some(format!("{volume}:/srv"))
+        }
         Layout::Volume => {
             let volume = unique("wharf-it-vol");
             docker(&["volume", "create", &volume]);
@@ -158,7 +180,7 @@ pub(crate) fn target(
     args.extend([image, "sleep", "3600"]);
     docker(&args);
     cleanup.containers.push(name.clone());
-    put_data(&name, data);
+    put_data_in(&name, if layout == Layout::InsideVolume { "/srv" } else { "/" }, data);
     if run {
         docker(&["start", &name]);
     }
@@ -193,15 +215,15 @@ async fn a_path_restore_is_exactly_the_snapshot_wherever_the_data_lives() {
 
     let mut failures = Vec::new();
     for image in [test_image(), MINIMAL_IMAGE] {
-        for layout in [Layout::Volume, Layout::Bind, Layout::OwnFs] {
+        for layout in [Layout::Volume, Layout::Bind, Layout::OwnFs, Layout::InsideVolume] {
             for run in [true, false] {
                 let case = format!("{layout:?}, {}, {image}", if run { "running" } else { "stopped" });
                 let container = target(&mut cleanup, scratch.path(), image, layout, run, &old);
-                let before = listing(&container);
-                let out = wharf(
-                    &["restore", &id, "--container", &container, "--bucket", &bucket, "--yes"],
-                    home.path(),
-                );
+                let dir = layout.dir();
+                let before = listing_at(&container, dir);
+                let restore =
+                    ["restore", &id, "--container", &container, "--path", dir, "--bucket", &bucket, "--yes"];
+                let out = wharf(&restore, home.path());
                 if out.status.code() != Some(0) {
                     failures.push(format!("{case}: restore failed: {}", stderr(&out)));
                     continue;
@@ -211,12 +233,13 @@ async fn a_path_restore_is_exactly_the_snapshot_wherever_the_data_lives() {
                     Layout::Volume => "(named volume",
                     Layout::Bind => "(bind mount of",
                     Layout::OwnFs => "(in the container's own file system)",
+                    Layout::InsideVolume => "(inside named volume",
                 };
                 if !preview.contains(wanted) || preview.contains("is running: it is stopped first") != run {
                     failures
                         .push(format!("{case}: the confirmation does not say what it replaces: {preview}"));
                 }
-                let restored = listing(&container);
+                let restored = listing_at(&container, dir);
                 if restored != snapshot {
                     failures.push(format!("{case}: not the snapshot:\n{restored:#?}\nwanted\n{snapshot:#?}"));
                 }
@@ -228,7 +251,7 @@ async fn a_path_restore_is_exactly_the_snapshot_wherever_the_data_lives() {
                     failures.push(format!("{case}: undo failed: {}", stderr(&out)));
                     continue;
                 }
-                if listing(&container) != before {
+                if listing_at(&container, dir) != before {
                     failures.push(format!("{case}: undo did not bring back what was there"));
                 }
                 if running(&container) != run {
