@@ -127,9 +127,10 @@ pub async fn find(look: &Look<'_>) -> (Vec<Leftover>, Vec<String>) {
             Ok(helpers) => {
                 for (id, name, labels) in helpers {
                     // A helper whose restore still holds its journal is in use; one
-                    // whose journal lock is not on this machine is another user's.
+                    // whose journal is not among ours is another user's (or machine's).
                     let owner = PathBuf::from(labels.get(OWNER_LABEL).cloned().unwrap_or_default());
-                    if owner.is_file() && !crate::records::lock_is_held(&owner) {
+                    let ours = owner.starts_with(&look.dirs.state) && owner.is_file();
+                    if ours && !crate::records::lock_is_held(&owner) {
                         found.push(Leftover::Helper { id, name });
                     }
                 }
