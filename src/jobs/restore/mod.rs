@@ -694,7 +694,8 @@ pub async fn recover(
     let quiet = |_| {};
     // Files changed under a running database server are corrupt files.
     let current = engine.container(&r.container_id).await?;
-    if current.running && matches!(r.method, Method::Path { .. }) && journal.phase != Phase::Starting {
+    let rewrites = matches!(journal.phase, Phase::Replacing | Phase::RollingBack);
+    if current.running && rewrites && matches!(r.method, Method::Path { .. }) {
         said(format!("stopping {name}"));
         engine.stop(&current).await?;
     }
