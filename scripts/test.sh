@@ -6,7 +6,10 @@
 #     postgresql-15, mariadb-server-core and mariadb-client (copied into
 #     PostgreSQL and MariaDB test images for the postgres and mysql presets)
 #   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
-#     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL)
+#     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL),
+#     and in front of it the realism layer (scripts/aws-realism.py: latency,
+#     AWS's page sizes, ECS's throttling) that wharf is tested through
+#     (WHARF_TEST_AWS_URL)
 #   - the test images, built locally with `docker import` (nothing is pulled)
 #   - cargo test
 set -euo pipefail
@@ -42,7 +45,8 @@ moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1",
 mkdir -p target
 .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+realism_pid=
+trap 'kill "$moto_pid" $realism_pid 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 export WHARF_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
 up=
 for _ in $(seq 1 150); do
@@ -58,6 +62,16 @@ if [ -z "$up" ]; then
   exit 1
 fi
 say "moto server on $WHARF_TEST_MOTO_URL"
+python3 scripts/aws-realism.py --upstream "$WHARF_TEST_MOTO_URL" >target/realism.log 2>&1 &
+realism_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^listening on ' target/realism.log 2>/dev/null && break
+  sleep 0.1
+done
+WHARF_TEST_AWS_URL=$(sed -n 's/^listening on //p' target/realism.log)
+[ -n "$WHARF_TEST_AWS_URL" ] || { say "the realism layer did not start:"; cat target/realism.log >&2; exit 1; }
+export WHARF_TEST_AWS_URL
+say "realism layer on $WHARF_TEST_AWS_URL: $(sed -n 2p target/realism.log)"
 
 say "building test images"
 bash scripts/test-images.sh

@@ -103,6 +103,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         while let Ok((id, event)) = tail_rx.try_recv() {
             actions.push(Action::Tail(id, event));
         }
+        // What the SDK retried, for the status line (read where something happened anyway).
+        let throttled = crate::aws::pace::throttled();
+        if throttled > state.throttled.0 {
+            actions.push(Action::Throttled(throttled));
+        }
         if actions.is_empty() {
             continue;
         }
@@ -322,13 +327,18 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
         LoadRequest::Services { cluster } => {
             // The first batches on screen at once, the rest as they come (a lost update is fine).
             let mut shown: Option<std::time::Instant> = None;
-            let result = crate::aws::ecs::services_as_they_come(&clients.ecs, &cluster, |so_far| {
-                if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
-                    shown = Some(std::time::Instant::now());
-                    let services = so_far.to_vec();
-                    let _ = tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), services });
-                }
-            })
+            let result = crate::aws::ecs::services_as_they_come(
+                &clients.ecs,
+                &clients.service_reads,
+                &cluster,
+                |so_far: &[crate::aws::ecs::ServiceInfo]| {
+                    if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
+                        shown = Some(std::time::Instant::now());
+                        let services = so_far.to_vec();
+                        let _ = tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), services });
+                    }
+                },
+            )
             .await;
             Loaded::Services { cluster, result }
         }

@@ -79,6 +79,9 @@ pub enum Action {
     /// A background load finished.
     #[serde(skip)]
     Loaded(Loaded),
+    /// AWS has throttled this many attempts since wharf started.
+    #[serde(skip)]
+    Throttled(u64),
     /// A signal (SIGTERM, SIGHUP, SIGINT from outside) asks wharf to stop now.
     #[serde(skip)]
     Terminate,

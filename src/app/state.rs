@@ -538,6 +538,9 @@ pub enum Overlay {
     Confirm(Confirm),
 }
 
+/// How long the status line says "throttled" after AWS last throttled a call.
+pub const THROTTLE_SHOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything the dashboard shows.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -567,6 +570,8 @@ pub struct AppState {
     pub waiting_dialogs: std::collections::VecDeque<Overlay>,
     /// Quitting: the cancelled jobs are cleaning up.
     pub cleaning_up: bool,
+    /// Attempts AWS has throttled so far, and when the count last grew.
+    pub throttled: (u64, Option<std::time::Instant>),
 }
 
 impl AppState {
@@ -602,6 +607,7 @@ impl AppState {
             overlay_since: None,
             waiting_dialogs: Default::default(),
             cleaning_up: false,
+            throttled: (0, None),
         }
     }
 
@@ -665,6 +671,11 @@ impl AppState {
     }
 
     /// Whether anything moves on screen by itself (so the event loop ticks).
+    /// Whether AWS throttled a call in the last few seconds (the status line says so).
+    pub fn throttled_lately(&self) -> bool {
+        self.throttled.1.is_some_and(|at| self.clock.mono.saturating_duration_since(at) < THROTTLE_SHOWN)
+    }
+
     pub fn animating(&self) -> bool {
         self.jobs.active_count() > 0
     }

@@ -145,6 +145,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Resize(width, height) => state.size = (width, height),
         Action::Tick => {}
+        Action::Throttled(count) => {
+            if count > state.throttled.0 {
+                state.throttled = (count, Some(state.clock.mono));
+            }
+        }
         Action::Engine(update) => apply_engine(state, update),
         Action::Job(event) => apply_job(state, event, &mut effects),
         Action::Aws(status) => {

@@ -6,6 +6,7 @@ use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
 
 use super::error::{AwsError, from_sdk};
 use super::logs::LogStream;
+use super::pace::Pace;
 
 /// A one-off task that was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +163,7 @@ pub async fn stop_task(
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ServiceInfo {
     pub name: String,
+    /// ACTIVE, DRAINING …; empty while the service is only listed, not yet described.
     pub status: String,
     pub desired: i32,
     pub running: i32,
@@ -172,6 +174,27 @@ pub struct ServiceInfo {
     pub rollout: Option<String>,
     /// The latest service events, newest first.
     pub events: Vec<ServiceEvent>,
+}
+
+impl ServiceInfo {
+    /// A service known by name only, until it is described.
+    pub fn listed(name: &str) -> ServiceInfo {
+        ServiceInfo {
+            name: name.to_string(),
+            status: String::new(),
+            desired: 0,
+            running: 0,
+            pending: 0,
+            task_definition: String::new(),
+            rollout: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Whether more than its name is known.
+    pub fn described(&self) -> bool {
+        !self.status.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -262,50 +285,140 @@ fn service_info(s: &aws_sdk_ecs::types::Service) -> ServiceInfo {
 /// One service, described.
 pub async fn service(
     ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
     cluster: &str,
     service: &str,
 ) -> Result<ServiceInfo, AwsError> {
-    let out = ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
-    out.services()
-        .first()
-        .map(service_info)
+    let names = [service.to_string()];
+    let described = describe_services(ecs, pace, cluster, &names).await?;
+    described
+        .into_iter()
+        .next()
         .ok_or_else(|| AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}`")))
 }
 
-/// Every service of `cluster`: listed through all pages, described ten at a
-/// time with a few calls in flight, sorted by name.
-pub async fn services(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<ServiceInfo>, AwsError> {
-    services_as_they_come(ecs, cluster, |_| {}).await
+/// Every service of `cluster`, sorted by name.
+pub async fn services(
+    ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
+    cluster: &str,
+) -> Result<Vec<ServiceInfo>, AwsError> {
+    services_as_they_come(ecs, pace, cluster, |_| {}).await
 }
 
-/// [`services`], handing what has been described so far (sorted) to `so_far`
-/// after every batch: a long list can be shown before it is whole.
+/// Every service of `cluster`, sorted by name, as it comes: listed a page of
+/// 100 at a time, the names handed to `so_far` as each page arrives; then
+/// described ten at a time in name order (the top of the list, what is on
+/// screen, first), each call paced to stay under the account's service-read
+/// quota, `so_far` hearing each batch. Services that go away in between are
+/// left out.
 pub async fn services_as_they_come(
     ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
     cluster: &str,
     mut so_far: impl FnMut(&[ServiceInfo]),
 ) -> Result<Vec<ServiceInfo>, AwsError> {
     use futures::StreamExt;
-    let mut pages = ecs.list_services().cluster(cluster).into_paginator().items().send();
-    let mut arns = Vec::new();
-    while let Some(arn) = pages.next().await {
-        arns.push(arn.map_err(from_sdk)?);
+    let mut arns: Vec<String> = Vec::new();
+    let mut list: Vec<ServiceInfo> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = patiently(|| async {
+            pace.ready().await;
+            ecs.list_services()
+                .cluster(cluster)
+                .max_results(100)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(from_sdk)
+        })
+        .await?;
+        for arn in page.service_arns() {
+            arns.push(arn.clone());
+            list.push(ServiceInfo::listed(arn.rsplit('/').next().unwrap_or(arn)));
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        so_far(&list);
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
     }
-    let batches = arns
-        .chunks(10)
-        .map(|batch| ecs.describe_services().cluster(cluster).set_services(Some(batch.to_vec())).send())
+    let mut names: Vec<String> = list.iter().map(|s| s.name.clone()).collect();
+    names.dedup();
+    let batches: Vec<Vec<String>> = names.chunks(10).map(<[String]>::to_vec).collect();
+    let describes = batches
+        .iter()
+        .map(|batch| describe_services(ecs, pace, cluster, batch))
         // Boxed: a lazy iterator of these futures trips the compiler's Send check in spawned loads.
         .map(futures::FutureExt::boxed)
         .collect::<Vec<_>>();
-    let mut described = futures::stream::iter(batches).buffer_unordered(DESCRIBES);
-    let mut services = Vec::new();
-    while let Some(out) = described.next().await {
-        services.extend(out.map_err(from_sdk)?.services().iter().map(service_info));
-        services.sort_by(|a, b| a.name.cmp(&b.name));
-        so_far(&services);
+    // In order, a few in flight: the top of the list is described first.
+    let mut described = futures::stream::iter(describes).buffered(DESCRIBES);
+    let mut batch = batches.iter();
+    while let Some(services) = described.next().await {
+        let asked = batch.next().map(Vec::as_slice).unwrap_or_default();
+        let services = services?;
+        for name in asked {
+            match services.iter().find(|s| &s.name == name) {
+                Some(found) => {
+                    if let Ok(i) = list.binary_search_by(|s| s.name.cmp(name)) {
+                        list[i] = found.clone();
+                    }
+                }
+                // Deleted since it was listed.
+                None => list.retain(|s| &s.name != name),
+            }
+        }
+        so_far(&list);
     }
-    services.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(services)
+    Ok(list)
+}
+
+/// Up to ten services of `cluster` by name, described (those ECS no longer
+/// has are left out), the call paced and its throttling outlasted.
+async fn describe_services(
+    ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
+    cluster: &str,
+    names: &[String],
+) -> Result<Vec<ServiceInfo>, AwsError> {
+    let out = patiently(|| async {
+        pace.ready().await;
+        ecs.describe_services()
+            .cluster(cluster)
+            .set_services(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(from_sdk)
+    })
+    .await?;
+    Ok(out.services().iter().map(service_info).collect())
+}
+
+/// Rounds of the SDK's own retries a throttled call gets before it fails.
+const PATIENCE: u32 = 4;
+
+/// Runs `call` again while AWS still throttles it after the SDK's retries,
+/// waiting longer each time (2, 4, 8 s): throttling that retries outlast never
+/// fails a listing; only one that outlasts these does.
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut round = 0;
+    loop {
+        match call().await {
+            Err(AwsError::Throttled(why)) if round < PATIENCE => {
+                round += 1;
+                tracing::warn!(%why, round, "throttled by ECS after the SDK's retries; waiting");
+                tokio::time::sleep(std::time::Duration::from_secs(1 << round)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The tasks of `cluster` (of `service` when given), running and recently

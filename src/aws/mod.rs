@@ -6,6 +6,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod logs;
+pub mod pace;
 pub mod s3;
 
 pub use ecr::{RegistryAuth, RegistryImage, Repository, TokenCache};
@@ -25,6 +26,8 @@ pub struct AwsClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// ECR registry tokens, shared by every push of the session.
     pub ecr_tokens: ecr::TokenCache,
+    /// ECS's service-read calls wait on this, to stay under the account's quota.
+    pub service_reads: std::sync::Arc<pace::Pace>,
 }
 
 /// What the status line and the AWS panes say about the AWS connection.
@@ -68,15 +71,37 @@ impl AwsClients {
     /// Makes the clients. With an endpoint URL (an emulator, a local S3 server)
     /// S3 uses path-style addressing: `bucket.localhost` does not resolve.
     pub fn new(config: &SdkConfig) -> AwsClients {
+        // The control-plane clients retry throttling for longer, adaptively
+        // (the SDK slows itself down when AWS throttles); every client counts
+        // throttled attempts for the status line.
+        let patient = aws_config::retry::RetryConfig::adaptive().with_max_attempts(READ_ATTEMPTS);
+        let ecr = aws_sdk_ecr::config::Builder::from(config)
+            .retry_config(patient.clone())
+            .interceptor(pace::ThrottleCounter)
+            .build();
+        let ecs = aws_sdk_ecs::config::Builder::from(config)
+            .retry_config(patient.clone())
+            .interceptor(pace::ThrottleCounter)
+            .build();
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
+            .retry_config(patient)
+            .interceptor(pace::ThrottleCounter)
+            .build();
+        let s3 = s3_config(config).to_builder().interceptor(pace::ThrottleCounter).build();
         AwsClients {
-            ecr: aws_sdk_ecr::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config(config)),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::from_conf(ecr),
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             ecr_tokens: ecr::TokenCache::default(),
+            service_reads: std::sync::Arc::new(pace::Pace::service_reads()),
         }
     }
 }
+
+/// Attempts an ECS, ECR or CloudWatch Logs call gets before a throttling
+/// error is final (the SDK's default is 3): with backoff, about a minute.
+const READ_ATTEMPTS: u32 = 8;
 
 /// The S3 client's configuration: path-style whenever an endpoint URL is set.
 pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {

@@ -42,11 +42,11 @@ pub async fn tasks(
             Err(e) => failed("ECS clusters", e),
         };
     };
-    let services = match ecs::services(&clients.ecs, &cluster).await {
-        Ok(s) => s,
-        Err(e) => return failed(&format!("the services of {cluster}"), e),
-    };
     let Some(service) = service else {
+        let services = match ecs::services(&clients.ecs, &clients.service_reads, &cluster).await {
+            Ok(s) => s,
+            Err(e) => return failed(&format!("the services of {cluster}"), e),
+        };
         if json {
             return print_json(&services);
         }
@@ -62,9 +62,14 @@ pub async fn tasks(
         }
         return code(exit::OK);
     };
-    let Some(info) = services.iter().find(|s| s.name == service) else {
-        eprintln!("error: no ECS service `{service}` in cluster `{cluster}`");
-        return code(exit::FAILED);
+    // One service: described alone, not the whole cluster.
+    let info = match ecs::service(&clients.ecs, &clients.service_reads, &cluster, &service).await {
+        Ok(info) => info,
+        Err(aws::AwsError::NotFound(message)) => {
+            eprintln!("error: {message}");
+            return code(exit::FAILED);
+        }
+        Err(e) => return failed(&format!("service {service}"), e),
     };
     let tasks = match ecs::tasks(&clients.ecs, &cluster, Some(&service)).await {
         Ok(t) => t,

@@ -70,7 +70,7 @@ impl DeployJob {
         let started = tokio::time::Instant::now();
         let plan = &self.plan;
         loop {
-            let s = ecs::service(&aws.ecs, &plan.cluster, &plan.service).await?;
+            let s = ecs::service(&aws.ecs, &aws.service_reads, &plan.cluster, &plan.service).await?;
             let latest: Vec<String> = s.events.iter().take(3).map(|e| e.message.clone()).collect();
             let rollout = s.rollout.clone().unwrap_or_else(|| "–".into());
             ctx.progress(Progress {

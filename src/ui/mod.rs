@@ -138,6 +138,9 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     spans.push(Span::from(region.unwrap_or("no region").to_string()).bold());
     match &state.aws {
         AwsStatus::Checking => spans.extend([sep(), Span::from("checking credentials").fg(Color::DarkGray)]),
+        AwsStatus::Ready { .. } if state.throttled_lately() => {
+            spans.extend([sep(), Span::from("throttled by AWS: slowing down, retrying").fg(Color::Yellow)])
+        }
         AwsStatus::Ready { .. } => {}
         AwsStatus::NoCredentials { .. } => {
             spans.extend([sep(), Span::from("no AWS credentials").fg(Color::Yellow)])

@@ -53,7 +53,7 @@ pub(crate) async fn bucket() -> String {
 }
 
 pub(crate) fn wharf(args: &[&str], home: &Path) -> Output {
-    wharf_at(&moto_url(), args, home)
+    wharf_at(&crate::support::aws_url(), args, home)
 }
 
 pub(crate) fn wharf_at(endpoint: &str, args: &[&str], home: &Path) -> Output {
@@ -295,7 +295,7 @@ async fn cancelling_a_backup_leaves_nothing_behind() {
     let container = data_container(&mut cleanup);
     fill(&container, 96);
     let bucket = bucket().await;
-    let clients = moto_clients().await;
+    let clients = crate::support::realistic_clients().await;
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
@@ -588,7 +588,7 @@ async fn ctrl_c_or_a_dropped_session_stops_wharf_backup_with_status_130_and_leav
     // SIGINT is Ctrl-C; SIGHUP is what a dropped SSH session sends.
     for signal in ["INT", "HUP"] {
         let prefix = format!("sig{signal}");
-        let mut child = crate::support::wharf_against(&moto_url(), home.path())
+        let mut child = crate::support::wharf_against(&crate::support::aws_url(), home.path())
             .args([
                 "backup",
                 "--container",

@@ -234,7 +234,7 @@ async fn quitting_during_a_backup_waits_for_its_clean_up_and_leaves_no_upload() 
     let config = format!(
         "[profiles.t]\nbucket = \"{bucket}\"\nprefix = \"quit\"\n[profiles.t.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
     );
-    let env = aws_env(&crate::support::moto_url());
+    let env = aws_env(&crate::support::aws_url());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut session = Session::start_with(120, 40, &env, Some(&config));
     wait_for_dashboard(&mut session);

@@ -2,7 +2,7 @@
 
 use std::process::Output;
 
-use crate::support::{moto_clients, moto_url};
+use crate::support::moto_clients;
 
 fn wharf(args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
@@ -10,7 +10,7 @@ fn wharf(args: &[&str]) -> Output {
 }
 
 fn wharf_in(home: &std::path::Path, args: &[&str]) -> Output {
-    crate::support::wharf_against(&moto_url(), home).args(args).output().unwrap()
+    crate::support::wharf_against(&crate::support::aws_url(), home).args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,36 +62,74 @@ async fn wharf_tasks_lists_clusters_services_and_a_services_tasks() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn services_are_described_ten_at_a_time_and_all_come_back() {
+async fn services_come_as_names_first_then_described_in_name_order_each_exactly_once() {
     let (cluster, service, _) = crate::remote::ecs_service().await;
     let clients = moto_clients().await;
     let definition = format!("{service}:1");
-    for i in 0..24 {
+    for i in 0..134 {
         clients
             .ecs
             .create_service()
             .cluster(&cluster)
-            .service_name(format!("extra-{i:02}"))
+            .service_name(format!("extra-{i:03}"))
             .task_definition(&definition)
             .desired_count(0)
             .send()
             .await
             .unwrap();
     }
-    let mut so_far = Vec::new();
-    let services = wharf::aws::ecs::services_as_they_come(&clients.ecs, &cluster, |s| so_far.push(s.len()))
-        .await
-        .unwrap();
-    assert_eq!(services.len(), 25, "three describe batches");
-    let mut sizes = so_far.clone();
-    sizes.sort();
-    assert_eq!(sizes.len(), 3, "shown after each batch: {so_far:?}");
-    assert_eq!(sizes.last(), Some(&25));
-    assert_eq!(so_far, sizes, "each showing has more than the one before");
+    // Through a realism layer of its own: ECS's pages, and a service-read
+    // bucket small enough that the listing has to pace itself.
+    let layer = crate::support::Realism::start(&["--latency-ms", "10", "--bucket", "service_read=8/40"]);
+    let clients = crate::support::clients_at(&layer.url).await;
+    // wharf paces itself a little under the quota, as it does by default (45/19 against 50/20).
+    let pace = wharf::aws::pace::Pace::new(6, 35);
+    let mut shown: Vec<(usize, usize)> = Vec::new();
+    let services = wharf::aws::ecs::services_as_they_come(&clients.ecs, &pace, &cluster, |s| {
+        shown.push((s.len(), s.iter().filter(|s| s.described()).count()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(services.len(), 135);
+    assert!(services.iter().all(|s| s.described() && s.status == "ACTIVE"), "every one described");
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert_eq!(names, sorted);
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(names, unique, "each exactly once, sorted by name");
+    // Names first (two pages of 100, none described), then fourteen batches of ten, in order.
+    assert_eq!(shown[..2], [(100, 0), (135, 0)], "{shown:?}");
+    let described: Vec<usize> = shown[2..].iter().map(|(_, d)| *d).collect();
+    let expected: Vec<usize> = (1..=14).map(|i| (i * 10).min(135)).collect();
+    assert_eq!(described, expected, "the top of the list first");
+    let stats = layer.stats();
+    let calls = |kind: &str, action: &str| {
+        stats[kind][format!("AmazonEC2ContainerServiceV20141113.{action}")].as_u64().unwrap_or(0)
+    };
+    assert_eq!(calls("pages", "ListServices"), 2, "maxResults 100: two pages");
+    assert_eq!(calls("refused", "DescribeServices"), 0, "never more than ten a call");
+    assert_eq!(
+        calls("throttled", "DescribeServices") + calls("throttled", "ListServices"),
+        0,
+        "paced under the quota: {stats}"
+    );
+
+    // Paced faster than the account allows (another tool takes from the same
+    // bucket, say): throttled, retried, and still every service, once.
+    let tight = crate::support::Realism::start(&["--latency-ms", "10", "--bucket", "service_read=2/5"]);
+    let clients = crate::support::clients_at(&tight.url).await;
+    let hasty = wharf::aws::pace::Pace::new(100, 1000);
+    let before = wharf::aws::pace::throttled();
+    let services = wharf::aws::ecs::services(&clients.ecs, &hasty, &cluster).await.unwrap();
+    assert_eq!(services.len(), 135);
+    assert!(services.iter().all(|s| s.described()));
+    let stats = tight.stats();
+    assert!(calls_throttled(&stats) > 0, "the layer throttled: {stats}");
+    assert!(wharf::aws::pace::throttled() > before, "and the status line's count saw it");
+}
+
+fn calls_throttled(stats: &serde_json::Value) -> u64 {
+    stats["throttled"].as_object().map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -367,7 +405,7 @@ async fn wharf_logs_prints_a_tasks_events_in_order_and_follow_shows_new_ones_onc
     );
 
     let home = tempfile::tempdir().unwrap();
-    let mut child = crate::support::wharf_against(&moto_url(), home.path())
+    let mut child = crate::support::wharf_against(&crate::support::aws_url(), home.path())
         .args(["logs", "--cluster", &cluster, "--task", &task.id, "--follow"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -83,7 +83,7 @@ async fn a_services_tasks_are_merged_in_time_order_and_a_later_task_is_picked_up
     let (short_a, short_b): (String, String) = (a.chars().take(8).collect(), b.chars().take(8).collect());
 
     // Without follow: what is there, one time line, then the end.
-    let clients = moto_clients().await;
+    let clients = crate::support::realistic_clients().await;
     let (tx, mut rx) = mpsc::channel(64);
     tail(&clients.ecs, &clients.logs, target(&cluster, &service, false), tx).await.unwrap();
     let events = collect(&mut rx, usize::MAX, Duration::from_secs(1)).await;
@@ -143,7 +143,7 @@ async fn a_services_tasks_are_merged_in_time_order_and_a_later_task_is_picked_up
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_that_is_not_there_is_an_error_naming_it() {
     let (cluster, _, _) = crate::remote::ecs_service().await;
-    let clients = moto_clients().await;
+    let clients = crate::support::realistic_clients().await;
     let (tx, _rx) = mpsc::channel(64);
     let mut t = target(&cluster, "unused", false);
     t.task = Some("0123456789abcdef0123456789abcdef".into());

@@ -457,3 +457,38 @@ fn ecs_pane_services_and_tasks() {
     update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
     snapshot("ecs_services", &s);
 }
+
+#[test]
+fn ecs_pane_shows_names_as_pages_arrive_and_what_is_described_as_it_is() {
+    use wharf::app::Loaded;
+    use wharf::aws::ecs::ServiceInfo;
+    let mut s = configured();
+    update(&mut s, key('3'));
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
+    let mut described = ServiceInfo::listed("api");
+    described.status = "ACTIVE".into();
+    described.desired = 2;
+    described.running = 2;
+    described.task_definition = "api:12".into();
+    described.rollout = Some("COMPLETED".into());
+    let services = vec![described, ServiceInfo::listed("billing"), ServiceInfo::listed("cron")];
+    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { cluster: "dev".into(), services }));
+    snapshot("ecs_services_listed", &s);
+}
+
+#[test]
+fn the_status_line_says_when_aws_throttles_and_stops_saying_it_after_a_while() {
+    let mut s = configured();
+    let status = |s: &AppState| {
+        let terminal = render(s, 120, 40);
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.width).map(|x| buffer[(x, 38)].symbol().to_string()).collect::<String>()
+    };
+    assert!(!status(&s).contains("throttled"), "{}", status(&s));
+    update(&mut s, Action::Throttled(3));
+    assert!(status(&s).contains("throttled by AWS: slowing down, retrying"), "{}", status(&s));
+    s.clock.mono += wharf::app::THROTTLE_SHOWN;
+    assert!(!status(&s).contains("throttled"), "{}", status(&s));
+    update(&mut s, Action::Throttled(3));
+    assert!(!status(&s).contains("throttled"), "the same count again is nothing new");
+}

@@ -8,9 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate, PushJob};
 
-use crate::support::{
-    Cleanup, MOTO_ECR_PASSWORD, TestRegistry, moto_clients, moto_url, two_layer_image, unique,
-};
+use crate::support::{Cleanup, MOTO_ECR_PASSWORD, TestRegistry, moto_clients, two_layer_image, unique};
 
 /// A push of `image` to `repository` as `v1`, through the test registry.
 fn push_job(image: &str, repository: &str, registry: &TestRegistry, create_repository: bool) -> PushJob {
@@ -73,7 +71,7 @@ async fn push_reports_the_digest_the_registry_serves_with_progress_per_layer() {
 }
 
 fn wharf(args: &[&str], registry: &str, home: &std::path::Path) -> std::process::Output {
-    let mut command = crate::support::wharf_against(&moto_url(), home);
+    let mut command = crate::support::wharf_against(&crate::support::aws_url(), home);
     command.args(["--registry", registry]).args(args).env("WHARF_LOG", "debug").output().unwrap()
 }
 
@@ -263,7 +261,7 @@ async fn ctrl_c_stops_wharf_push_with_status_130() {
     };
     let home = tempfile::tempdir().unwrap();
 
-    let mut child = crate::support::wharf_against(&moto_url(), home.path())
+    let mut child = crate::support::wharf_against(&crate::support::aws_url(), home.path())
         .args(["--registry", &registry.host, "push", image, "--repo", &repository, "--tag", "v1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

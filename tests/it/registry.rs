@@ -5,7 +5,7 @@ use wharf::app::{Action, Effect, Load, LoadRequest, Loaded, PaneId, update};
 use wharf::aws::{AwsError, AwsStatus, ecr};
 use wharf::config::{Keymap, Profile, Settings};
 
-use crate::support::{code, key, moto_clients, moto_url, put_ecr_image, state, state_with, unique};
+use crate::support::{code, key, moto_clients, put_ecr_image, state, state_with, unique};
 
 #[tokio::test]
 async fn lists_repositories_and_their_images_newest_first() {
@@ -50,7 +50,11 @@ async fn an_unreachable_endpoint_says_so() {
 
 fn wharf_tags(args: &[&str]) -> std::process::Output {
     let home = tempfile::tempdir().unwrap();
-    crate::support::wharf_against(&moto_url(), home.path()).arg("tags").args(args).output().unwrap()
+    crate::support::wharf_against(&crate::support::aws_url(), home.path())
+        .arg("tags")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test]

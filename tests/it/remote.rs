@@ -177,7 +177,11 @@ async fn a_remote_backup_runs_a_task_waits_for_it_and_records_what_it_stored() {
 
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
-    pool.submit(1, JobSpec::RemoteBackup(job(&cluster, &service, &bucket)), Some(moto_clients().await));
+    pool.submit(
+        1,
+        JobSpec::RemoteBackup(job(&cluster, &service, &bucket)),
+        Some(crate::support::realistic_clients().await),
+    );
     let mut log_seen = false;
     let result = loop {
         let event = tokio::time::timeout(Duration::from_secs(90), rx.recv()).await.unwrap().unwrap();
@@ -216,7 +220,11 @@ async fn a_task_that_stores_nothing_fails_the_backup_and_writes_no_manifest() {
     let player = tokio::spawn(play_the_task(cluster.clone(), vec![], false));
     let (tx, mut rx) = mpsc::channel(1024);
     let mut pool = JobPool::new(1, tx);
-    pool.submit(1, JobSpec::RemoteBackup(job(&cluster, &service, &bucket)), Some(moto_clients().await));
+    pool.submit(
+        1,
+        JobSpec::RemoteBackup(job(&cluster, &service, &bucket)),
+        Some(crate::support::realistic_clients().await),
+    );
     let result = loop {
         let event = tokio::time::timeout(Duration::from_secs(90), rx.recv()).await.unwrap().unwrap();
         if let JobUpdate::Finished(result) = event.update {

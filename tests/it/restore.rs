@@ -489,7 +489,7 @@ async fn kill_9_at_any_moment_of_a_restore_leaves_the_old_data_or_the_new() {
 
     // Cancelled (SIGINT) half-way through putting the snapshot in: put back.
     let next = 1 - current;
-    let mut child = crate::support::wharf_against(&crate::support::moto_url(), home.path())
+    let mut child = crate::support::wharf_against(&crate::support::aws_url(), home.path())
         .args(restore_args(&ids[next]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -514,7 +514,7 @@ async fn kill_9_at_any_moment_of_a_restore_leaves_the_old_data_or_the_new() {
     assert!(running(&container));
 
     // A second Ctrl-C stops at once, clean-up or not; the next run settles what is left.
-    let mut child = crate::support::wharf_against(&crate::support::moto_url(), home.path())
+    let mut child = crate::support::wharf_against(&crate::support::aws_url(), home.path())
         .args(restore_args(&ids[next]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -547,7 +547,7 @@ async fn kill_9_at_any_moment_of_a_restore_leaves_the_old_data_or_the_new() {
 /// Runs `wharf` with `args` and kills it (SIGKILL) `delay` after it says a
 /// line with `after` on stderr (or after the start); the last thing it said.
 pub(crate) fn kill_during(home: &Path, args: &[String], after: Option<&str>, delay: Duration) -> String {
-    let mut child = crate::support::wharf_against(&crate::support::moto_url(), home)
+    let mut child = crate::support::wharf_against(&crate::support::aws_url(), home)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -204,6 +204,64 @@ pub fn moto_url() -> String {
         .expect("WHARF_TEST_MOTO_URL is not set: run the tests through scripts/test.sh, which starts moto")
 }
 
+/// AWS as it really answers: the realism layer (`scripts/aws-realism.py`:
+/// latency, ECS's and ECR's page sizes, ECS's token buckets) that
+/// `scripts/test.sh` starts in front of moto. What wharf is tested against;
+/// set-up goes to moto directly.
+pub fn aws_url() -> String {
+    std::env::var("WHARF_TEST_AWS_URL")
+        .expect("WHARF_TEST_AWS_URL is not set: run the tests through scripts/test.sh, which starts the realism layer")
+}
+
+/// AWS clients through the realism layer, with moto's test credentials.
+pub async fn realistic_clients() -> wharf::aws::AwsClients {
+    clients_at(&aws_url()).await
+}
+
+/// A realism layer of a test's own, in front of moto, with `args` (say
+/// `--bucket service_read=5/10`); stopped when dropped.
+pub struct Realism {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Realism {
+    pub fn start(args: &[&str]) -> Realism {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(repo_path("scripts/aws-realism.py"))
+            .args(["--upstream", &moto_url()])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start scripts/aws-realism.py");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("its address");
+        let url = first.trim().strip_prefix("listening on ").expect("listening on …").to_string();
+        Realism { child, url }
+    }
+
+    /// Calls, pages and throttled calls per action so far.
+    pub fn stats(&self) -> serde_json::Value {
+        stats_of(&self.url)
+    }
+}
+
+impl Drop for Realism {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The realism layer at `url`: what it has counted.
+pub fn stats_of(url: &str) -> serde_json::Value {
+    let out = Command::new("curl").args(["-s", &format!("{url}/realism/stats")]).output().expect("curl");
+    serde_json::from_slice(&out.stdout).expect("stats as JSON")
+}
+
 /// AWS clients for moto, with moto's test credentials.
 pub async fn moto_clients() -> wharf::aws::AwsClients {
     let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");

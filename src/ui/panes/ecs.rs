@@ -64,8 +64,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             let mut crumbs =
                 vec![Span::from(cluster.clone()).bold().fg(Color::Cyan), " › services".fg(Color::DarkGray)];
             if let (Load::Loaded(list), false) = (&ecs.services, ecs.services_complete) {
-                crumbs
-                    .push(Span::from(format!("  {} so far, loading more…", list.len())).fg(Color::DarkGray));
+                let described = list.iter().filter(|s| s.described()).count();
+                let progress = if described == 0 {
+                    format!("  {} so far, listing…", list.len())
+                } else {
+                    format!("  {} listed, {described} described…", list.len())
+                };
+                crumbs.push(Span::from(progress).fg(Color::DarkGray));
             }
             heading(frame, head, crumbs, &ecs.service_cursor, editing);
             let Some(list) = loaded(frame, body, &ecs.services, &format!("services of {cluster}")) else {
@@ -211,6 +216,16 @@ fn table<'a>(
 }
 
 fn service_row(s: &ServiceInfo, wide: bool) -> Row<'static> {
+    if !s.described() {
+        // Listed, not yet described: the name is all there is.
+        let waiting = || Cell::from("…").fg(Color::DarkGray);
+        let mut cells = vec![Cell::from(s.name.clone()), waiting()];
+        if wide {
+            cells.push(waiting());
+        }
+        cells.push(waiting());
+        return Row::new(cells);
+    }
     let tasks = if s.pending > 0 {
         format!("{}/{} +{}", s.running, s.desired, s.pending)
     } else {

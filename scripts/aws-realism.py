@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""AWS as it really answers, in front of moto: the realism layer of wharf's
+tests and benchmarks.
+
+moto answers every list in one page, at once, and never throttles. This proxy
+sits between a client and moto and adds what AWS does:
+
+  * a round-trip latency per call (default 40 ms);
+  * ECS and ECR lists paged as the services page them: ListServices 10 a page
+    unless maxResults asks for more (100 at most); ListTasks, ListClusters,
+    ListTaskDefinitions 100; ECR DescribeRepositories, DescribeImages and
+    ListImages 100 by default, 1,000 at most; moto's full answer is cut into
+    pages with nextTokens of the proxy's own;
+  * DescribeServices refuses more than 10 services a call, DescribeTasks 100;
+  * ECS's token-bucket quotas ("Request throttling for the Amazon ECS API"),
+    one bucket per group of actions, answering ThrottlingException when empty.
+    Default: every group 50 burst and 20 a second (the service-read bucket the
+    docs give as the example); `--bucket service_read=50/20` sets one.
+
+Everything else (S3, CloudWatch Logs, moto's own /moto-api/) passes through
+with the latency. `GET /realism/stats` answers calls per action, pages served
+and calls throttled, as JSON; `POST /realism/reset` zeroes them and refills
+the buckets.
+
+  aws-realism.py --upstream http://127.0.0.1:5000 [--port 0] [--latency-ms 40]
+                 [--bucket GROUP=BURST/RATE ...]
+
+It prints `listening on http://127.0.0.1:PORT` and its settings on stdout
+once it is ready.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ECS = "AmazonEC2ContainerServiceV20141113."
+ECR = "AmazonEC2ContainerRegistry_V20150921."
+
+# Action → (the list's key in the answer, page size by default, at most).
+PAGED = {
+    ECS + "ListServices": ("serviceArns", 10, 100),
+    ECS + "ListTasks": ("taskArns", 100, 100),
+    ECS + "ListClusters": ("clusterArns", 100, 100),
+    ECS + "ListTaskDefinitions": ("taskDefinitionArns", 100, 100),
+    ECR + "DescribeRepositories": ("repositories", 100, 1000),
+    ECR + "DescribeImages": ("imageDetails", 100, 1000),
+    ECR + "ListImages": ("imageIds", 100, 1000),
+}
+
+# Action → (the request's list, the most it may hold).
+BOUNDED = {
+    ECS + "DescribeServices": ("services", 10),
+    ECS + "DescribeTasks": ("tasks", 100),
+}
+
+# ECS action → its throttling group.
+GROUPS = {
+    "ListServices": "service_read",
+    "DescribeServices": "service_read",
+    "ListClusters": "cluster_read",
+    "DescribeClusters": "cluster_read",
+    "ListTasks": "task_read",
+    "DescribeTasks": "task_read",
+    "DescribeTaskDefinition": "task_definition_read",
+    "ListTaskDefinitions": "task_definition_read",
+}
+
+
+class Bucket:
+    """A token bucket: `burst` tokens, refilled at `rate` a second."""
+
+    def __init__(self, burst, rate):
+        self.burst, self.rate = float(burst), float(rate)
+        self.tokens, self.at = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self):
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return True
+            return False
+
+    def refill(self):
+        with self.lock:
+            self.tokens, self.at = self.burst, time.monotonic()
+
+
+class Realism:
+    def __init__(self, upstream, latency, buckets):
+        parsed = urllib.parse.urlsplit(upstream)
+        self.host, self.port = parsed.hostname, parsed.port or 80
+        self.latency = latency
+        self.buckets = buckets  # group → (burst, rate)
+        self.live = {}
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}}
+            self.live = {g: Bucket(b, r) for g, (b, r) in self.buckets.items()}
+
+    def count(self, kind, action):
+        with self.lock:
+            self.stats[kind][action] = self.stats[kind].get(action, 0) + 1
+
+    def bucket(self, action):
+        group = GROUPS.get(action, "other")
+        with self.lock:
+            if group not in self.live:
+                burst, rate = self.buckets.get(group, self.buckets.get("default", (50, 20)))
+                self.live[group] = Bucket(burst, rate)
+            return self.live[group]
+
+    def upstream(self, method, path, headers, body):
+        """moto's answer, over one kept-alive connection per thread."""
+        for attempt in range(2):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=600)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.getheaders(), response.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self.local.conn = None
+                if attempt == 1:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def settings(self):
+        groups = ", ".join(f"{g} {b}/{r}/s" for g, (b, r) in sorted(self.buckets.items()))
+        return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them"
+
+
+def make_handler(realism):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def body(self):
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                data = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return data
+                    data += self.rfile.read(size)
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def answer(self, status, headers, body):
+            self.send_response(status)
+            skip = {"content-length", "transfer-encoding", "connection", "server", "date"}
+            for name, value in headers:
+                if name.lower() not in skip:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def error(self, status, kind, message):
+            body = json.dumps({"__type": kind, "message": message}).encode()
+            self.answer(status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", kind)], body)
+
+        def handle_any(self):
+            body = self.body()
+            if self.path.startswith("/realism/"):
+                if self.path == "/realism/reset":
+                    realism.reset()
+                with realism.lock:
+                    stats = json.dumps(realism.stats).encode()
+                return self.answer(200, [("Content-Type", "application/json")], stats)
+            if not self.path.startswith("/moto-api"):
+                time.sleep(realism.latency)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+            headers["Content-Length"] = str(len(body))
+            target = self.headers.get("X-Amz-Target", "")
+            if not target:
+                return self.answer(*realism.upstream(self.command, self.path, headers, body))
+            realism.count("calls", target)
+            if target.startswith(ECS):
+                action = target[len(ECS):]
+                if not realism.bucket(action).take():
+                    realism.count("throttled", target)
+                    return self.error(400, "ThrottlingException", "Rate exceeded")
+            request = json.loads(body or b"{}")
+            if target in BOUNDED:
+                key, most = BOUNDED[target]
+                if len(request.get(key, [])) > most:
+                    realism.count("refused", target)
+                    return self.error(400, "InvalidParameterException", f"{key} can have at most {most} items")
+            if target not in PAGED:
+                return self.answer(*realism.upstream(self.command, self.path, headers, body))
+            key, default, most = PAGED[target]
+            size = request.pop("maxResults", None) or default
+            if size < 1 or size > most:
+                realism.count("refused", target)
+                return self.error(400, "InvalidParameterException", f"maxResults must be between 1 and {most}")
+            token = request.pop("nextToken", None)
+            offset = json.loads(base64.b64decode(token))["offset"] if token else 0
+            whole = json.dumps(request).encode()
+            headers["Content-Length"] = str(len(whole))
+            status, answer_headers, answer = realism.upstream(self.command, self.path, headers, whole)
+            if status != 200:
+                return self.answer(status, answer_headers, answer)
+            full = json.loads(answer)
+            items = full.get(key, [])
+            page = dict(full)
+            page.pop("nextToken", None)
+            page[key] = items[offset:offset + size]
+            if offset + size < len(items):
+                page["nextToken"] = base64.b64encode(json.dumps({"offset": offset + size}).encode()).decode()
+            realism.count("pages", target)
+            self.answer(200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(page).encode())
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+
+    return Handler
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=40.0)
+    parser.add_argument("--bucket", action="append", default=[], metavar="GROUP=BURST/RATE")
+    args = parser.parse_args()
+    buckets = {"default": (50, 20), "service_read": (50, 20)}
+    for spec in args.bucket:
+        group, quota = spec.split("=")
+        burst, rate = quota.split("/")
+        buckets[group] = (float(burst), float(rate))
+    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets)
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(realism))
+    server.daemon_threads = True
+    print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
+    print(realism.settings(), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
