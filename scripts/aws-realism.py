@@ -169,10 +169,13 @@ def make_handler(realism):
         def answer(self, status, headers, body):
             self.send_response(status)
             skip = {"content-length", "transfer-encoding", "connection", "server", "date"}
+            length = str(len(body))
             for name, value in headers:
-                if name.lower() not in skip:
+                if name.lower() == "content-length" and self.command == "HEAD":
+                    length = value  # a HEAD's length is the object's, with no body
+                elif name.lower() not in skip:
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)

@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
-# ECS listing benchmark: a cluster with SERVICES services (default 2000) in moto,
-# listed whole by `wharf tasks --cluster C --json` and, side by side in one run,
-# by what a user scripts with the AWS CLI: `aws ecs list-services` (all pages)
-# and `aws ecs describe-services` for every 10 of them. Then the first screen:
-# the dashboard opened at the cluster in tmux (120x40), timed until the first
-# services are on screen and until the whole list is, next to the AWS CLI's
-# first screenful (`list-services --max-items 10` + `describe-services`).
+# ECS at real scale: a cluster with SERVICES services (default 2000) in moto,
+# reached through the realism layer (scripts/aws-realism.py: LATENCY_MS a call,
+# default 40; ECS's page sizes; ECS's token buckets, by default 50 burst and 20
+# a second for the service reads) as a real account answers, and side by side
+# in one run with what a user types instead, through the same layer:
+#
+#   * the whole listing: `wharf tasks --cluster C --json` (every service
+#     described) beside `aws ecs list-services` (every page) and `aws ecs
+#     describe-services` for every 10 of them;
+#   * the dashboard opened at the cluster in tmux (120x40), polled every 20 ms:
+#     the first services on screen, all their names, all of them described;
+#     beside the AWS CLI's first screenful (`list-services --max-items 10` and
+#     `describe-services` for those).
+#
+# The layer's settings and what it throttled are printed beside the figures.
 # Needs a release build (cargo build --release) and scripts/test.sh's .venv;
-# installs the AWS CLI v1 into target/bench-venv when missing.
+# installs the AWS CLI v1 into target/bench-venv when missing, and tmux.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services=${SERVICES:-2000}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-1}
+latency=${LATENCY_MS:-40}
 wharf=$PWD/target/release/wharf
 [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
 if [ ! -x target/bench-venv/bin/aws ]; then
   python3 -m venv target/bench-venv
   target/bench-venv/bin/pip install -q --disable-pip-version-check awscli
 fi
+command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
 
+work=$(mktemp -d -p "$PWD/target")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto=$!
-trap 'kill $moto 2>/dev/null || true' EXIT
-endpoint=http://127.0.0.1:$port
+realism=
+trap 'kill $moto $realism 2>/dev/null || true; tmux kill-session -t wharf-bench-ecs 2>/dev/null || true; rm -rf "$work"' EXIT
+upstream=http://127.0.0.1:$port
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
-for _ in $(seq 50); do curl -s -o /dev/null "$endpoint/moto-api/" && break; sleep 0.2; done
+for _ in $(seq 50); do curl -s -o /dev/null "$upstream/moto-api/" && break; sleep 0.2; done
+python3 scripts/aws-realism.py --upstream "$upstream" --latency-ms "$latency" >"$work/realism.log" &
+realism=$!
+for _ in $(seq 50); do grep -q '^listening on ' "$work/realism.log" 2>/dev/null && break; sleep 0.1; done
+endpoint=$(sed -n 's/^listening on //p' "$work/realism.log")
+echo "realism layer: $(sed -n 2p "$work/realism.log")"
+echo "$services services; wharf paces its service reads at ${WHARF_ECS_READS:-45/19} (burst/s)"
 
-.venv/bin/python - "$endpoint" "$services" <<'PY'
+.venv/bin/python - "$upstream" "$services" <<'PY'
 import sys, boto3
 ecs = boto3.client("ecs", endpoint_url=sys.argv[1])
 ecs.create_cluster(clusterName="bench")
@@ -36,22 +54,29 @@ for i in range(int(sys.argv[2])):
     ecs.create_service(cluster="bench", serviceName=f"svc-{i:05d}", taskDefinition="app:1", desiredCount=0)
 PY
 
+now() { date +%s.%N; }
+reset() { curl -s -X POST "$endpoint/realism/reset" >/dev/null; sleep 3; }  # and let the buckets fill
+throttled() {
+  curl -s "$endpoint/realism/stats" | python3 -c 'import json, sys; print(sum(json.load(sys.stdin)["throttled"].values()))'
+}
 aws_listing() {
   local arns
   arns=$(target/bench-venv/bin/aws --endpoint-url "$endpoint" ecs list-services --cluster bench --query 'serviceArns[]' --output text | tr '\t' '\n')
   echo "$arns" | xargs -n 10 target/bench-venv/bin/aws --endpoint-url "$endpoint" ecs describe-services --cluster bench --query 'services[].serviceName' --output text --services | wc -w
 }
-now() { date +%s.%N; }
-printf '| round | wharf tasks (s) | services | aws ecs list + describe (s) | services | ratio |\n| --- | --- | --- | --- | --- | --- |\n'
+printf '\n| round | wharf tasks --json (s) | services | throttled calls | aws list + describe (s) | services | throttled calls | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for round in $(seq "$rounds"); do
-  t0=$(now); n_wharf=$("$wharf" --endpoint-url "$endpoint" tasks --cluster bench --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'); t1=$(now)
-  t2=$(now); n_aws=$(aws_listing); t3=$(now)
-  python3 -c "print(f'| $round | {$t1 - $t0:.2f} | $n_wharf | {$t3 - $t2:.2f} | $n_aws | {($t1 - $t0) / ($t3 - $t2):.3f} |')"
+  reset
+  t0=$(now); n_wharf=$("$wharf" --endpoint-url "$endpoint" tasks --cluster bench --json | python3 -c 'import json, sys; l = json.load(sys.stdin); print(len({s["name"] for s in l if s["status"] == "ACTIVE"}))'); t1=$(now)
+  w_throttled=$(throttled)
+  reset
+  t2=$(now); n_aws=$(aws_listing 2>"$work/aws.err" || true); t3=$(now)
+  a_throttled=$(throttled)
+  python3 -c "print(f'| $round | {$t1 - $t0:.2f} | $n_wharf | $w_throttled | {$t3 - $t2:.2f} | $n_aws | $a_throttled | {($t1 - $t0) / ($t3 - $t2):.3f} |')"
 done
 
-# First screen: the dashboard in tmux, polled every 20 ms.
-command -v tmux >/dev/null || { echo "first screen needs tmux (apt-get install tmux)" >&2; exit 1; }
-home=$(mktemp -d)
+home=$work/home
+mkdir -p "$home/config/wharf"
 cat >"$home/wharf.toml" <<TOML
 default_profile = "bench"
 [profiles.bench]
@@ -60,25 +85,30 @@ region = "eu-west-1"
 cluster = "bench"
 TOML
 first_screen_wharf() {
-  python3 - "$wharf" "$home" <<'PY'
-import subprocess, sys, time
-wharf, home = sys.argv[1], sys.argv[2]
+  python3 - "$wharf" "$home" "$services" <<'PY'
+import re, subprocess, sys, time
+wharf, home, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
 session = "wharf-bench-ecs"
 start = time.monotonic()
 subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", home,
-                f"env XDG_CONFIG_HOME={home}/config {wharf}"], check=True)
-first = whole = None
-while time.monotonic() - start < 60:
+                f"env XDG_CONFIG_HOME={home}/config XDG_STATE_HOME={home}/state XDG_CACHE_HOME={home}/cache {wharf}"], check=True)
+first = names = described = None
+while time.monotonic() - start < 120:
     screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
     now = time.monotonic() - start
     if first is None and "svc-00000" in screen:
         first = now
-    if first is not None and "so far" not in screen and "svc-00000" in screen:
-        whole = now
+    heading = re.search(r"(\d+) (so far|listed)", screen)
+    if names is None and heading and int(heading.group(1)) == total:
+        names = now
+    if first is not None and not re.search(r"so far|described…", screen):
+        names = names or now
+        described = now
         break
     time.sleep(0.02)
 subprocess.run(["tmux", "kill-session", "-t", session])
-print(f"{first or float('nan'):.2f} {whole or float('nan'):.2f}")
+fmt = lambda t: "nan" if t is None else f"{t:.2f}"
+print(fmt(first), fmt(names), fmt(described))
 PY
 }
 first_screen_aws() {
@@ -87,10 +117,13 @@ first_screen_aws() {
   # shellcheck disable=SC2086
   target/bench-venv/bin/aws --endpoint-url "$endpoint" ecs describe-services --cluster bench --services $names --query 'services[].serviceName' --output text | wc -w
 }
-printf '\n| round | wharf: first services on screen (s) | wharf: whole list on screen (s) | aws list-services --max-items 10 + describe-services (s) | services | ratio (first screens) |\n| --- | --- | --- | --- | --- | --- |\n'
+printf '\n| round | wharf: first services on screen (s) | all names (s) | all described (s) | throttled calls | aws --max-items 10 + describe (s) | services | ratio (first screens) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for round in $(seq "$rounds"); do
-  read -r first whole < <(first_screen_wharf)
+  reset
+  read -r first names described < <(first_screen_wharf)
+  w_throttled=$(throttled)
+  reset
   t0=$(now); n_aws=$(first_screen_aws); t1=$(now)
-  python3 -c "print(f'| $round | $first | $whole | {$t1 - $t0:.2f} | $n_aws | {$first / ($t1 - $t0):.3f} |')"
+  python3 -c "print(f'| $round | $first | $names | $described | $w_throttled | {$t1 - $t0:.2f} | $n_aws | {float('$first') / ($t1 - $t0):.3f} |')"
 done
-rm -rf "$home"
+python3 -c "print(f'\nthe quota\'s own minimum for every service described: ({$services // 100 + ($services + 9) // 10} calls - 50 burst) / 20 a second = {($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s; 1.2x that is {1.2 * ($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s')"
