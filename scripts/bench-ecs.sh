@@ -43,7 +43,7 @@ realism=$!
 for _ in $(seq 50); do grep -q '^listening on ' "$work/realism.log" 2>/dev/null && break; sleep 0.1; done
 endpoint=$(sed -n 's/^listening on //p' "$work/realism.log")
 echo "realism layer: $(sed -n 2p "$work/realism.log")"
-echo "$services services; wharf paces its service reads at ${WHARF_ECS_READS:-45/19} (burst/s)"
+echo "$services services; wharf paces its service reads at ${WHARF_ECS_READS:-48/20} (burst/s)"
 
 .venv/bin/python - "$upstream" "$services" <<'PY'
 import sys, boto3
@@ -124,6 +124,6 @@ for round in $(seq "$rounds"); do
   w_throttled=$(throttled)
   reset
   t0=$(now); n_aws=$(first_screen_aws); t1=$(now)
-  python3 -c "print(f'| $round | $first | $names | $described | $w_throttled | {$t1 - $t0:.2f} | $n_aws | {float('$first') / ($t1 - $t0):.3f} |')"
+  python3 -c "print(f'| $round | $first | $names | $described | $w_throttled | {$t1 - $t0:.2f} | $n_aws | {$first / ($t1 - $t0):.3f} |')"
 done
-python3 -c "print(f'\nthe quota\'s own minimum for every service described: ({$services // 100 + ($services + 9) // 10} calls - 50 burst) / 20 a second = {($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s; 1.2x that is {1.2 * ($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s')"
+python3 -c "print(f'\nthe quota own minimum for every service described: ({$services // 100 + ($services + 9) // 10} calls - 50 burst) / 20 a second = {($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s; 1.2x that is {1.2 * ($services // 100 + ($services + 9) // 10 - 50) / 20:.1f} s')"
