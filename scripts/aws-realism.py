@@ -198,6 +198,9 @@ def make_handler(realism):
             headers["Content-Length"] = str(len(body))
             target = self.headers.get("X-Amz-Target", "")
             if not target:
+                if not self.path.startswith("/moto-api"):
+                    query = urllib.parse.urlsplit(self.path).query
+                    realism.count("calls", f"s3:{self.command}{':list' if 'list-type' in query else ''}")
                 return self.answer(*realism.upstream(self.command, self.path, headers, body))
             realism.count("calls", target)
             if target.startswith(ECS):

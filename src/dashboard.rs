@@ -353,9 +353,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
         LoadRequest::RollbackPlan { cluster, service } => {
             Loaded::Plan(crate::aws::ecs::plan_rollback(&clients.ecs, &cluster, &service).await)
         }
-        LoadRequest::Snapshots { bucket, prefix } => {
-            Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix).await)
-        }
+        LoadRequest::Snapshots { bucket, prefix } => Loaded::Snapshots(
+            crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&crate::config::Dirs::new().cache))
+                .await,
+        ),
         LoadRequest::RestorePreview(job) => {
             let result = job.preview(Some(clients), crate::time::unix_now()).await;
             Loaded::RestorePreview { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }

@@ -36,9 +36,12 @@ impl RegistryImage {
     }
 }
 
-/// Every repository, through all pages.
+/// The most ECR hands over in one page (its default is 100).
+const PAGE: i32 = 1000;
+
+/// Every repository, through all pages of 1,000.
 pub async fn repositories(ecr: &aws_sdk_ecr::Client) -> Result<Vec<Repository>, AwsError> {
-    let mut pages = ecr.describe_repositories().into_paginator().items().send();
+    let mut pages = ecr.describe_repositories().max_results(PAGE).into_paginator().items().send();
     let mut repositories = Vec::new();
     while let Some(item) = pages.next().await {
         repositories.push(repository_of(&item.map_err(from_sdk)?));
@@ -47,9 +50,10 @@ pub async fn repositories(ecr: &aws_sdk_ecr::Client) -> Result<Vec<Repository>, 
     Ok(repositories)
 }
 
-/// Every image in `repository`, through all pages, newest first.
+/// Every image in `repository`, through all pages of 1,000, newest first.
 pub async fn images(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<Vec<RegistryImage>, AwsError> {
-    let mut pages = ecr.describe_images().repository_name(repository).into_paginator().items().send();
+    let mut pages =
+        ecr.describe_images().repository_name(repository).max_results(PAGE).into_paginator().items().send();
     let mut images = Vec::new();
     while let Some(item) = pages.next().await {
         let i = item.map_err(from_sdk)?;

@@ -65,7 +65,12 @@ pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Byt
     Ok(body.into_bytes())
 }
 
-/// Bytes `start..=end` of an object.
+/// Times a ranged GET whose body broke off is asked for again.
+const BODY_ATTEMPTS: u32 = 3;
+
+/// Bytes `start..=end` of an object. The SDK retries a request that fails;
+/// a body that breaks off on the way (a dropped connection) is asked for
+/// again here, a second later, before the error stands.
 pub async fn get_range(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -73,16 +78,26 @@ pub async fn get_range(
     start: u64,
     end: u64,
 ) -> Result<Bytes, AwsError> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .range(format!("bytes={start}-{end}"))
-        .send()
-        .await
-        .map_err(from_sdk)?;
-    let body = out.body.collect().await.map_err(|e| AwsError::Unreachable(crate::error::one_line(&e)))?;
-    Ok(body.into_bytes())
+    let mut attempt = 1;
+    loop {
+        let out = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        match out.body.collect().await {
+            Ok(body) => return Ok(body.into_bytes()),
+            Err(e) if attempt < BODY_ATTEMPTS => {
+                tracing::warn!(key, start, error = %crate::error::one_line(&e), "a ranged read broke off; asking again");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(AwsError::Unreachable(crate::error::one_line(&e))),
+        }
+    }
 }
 
 /// Writes a small object whole (a manifest), in `storage_class`.

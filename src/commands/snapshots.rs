@@ -157,7 +157,7 @@ async fn listed(
         }
         return Err(code(exit::FAILED));
     };
-    match snapshots::list(&clients.s3, bucket, prefix).await {
+    match snapshots::list(&clients.s3, bucket, prefix, Some(&crate::config::Dirs::new().cache)).await {
         Ok(list) => Ok((clients, list)),
         Err(e) => {
             eprintln!("error: cannot list s3://{bucket}/{prefix}: {e}");

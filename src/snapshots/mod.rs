@@ -170,53 +170,129 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Manifest reads in flight at once: S3 answers thousands a second, and each
+/// costs a round trip.
+const MANIFEST_READS: usize = 32;
+
 /// Every snapshot under `prefix`, newest first, each with its manifest read.
+/// Manifests never change once written, so with a `cache` (wharf's cache
+/// directory) each is read from S3 once and kept there
+/// (`manifests/<bucket and prefix>/<id>.json`, with the object's time, so that
+/// a snapshot deleted and made again under the same id is read again).
 pub async fn list(
     s3_client: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
+    cache: Option<&std::path::Path>,
 ) -> Result<Vec<Snapshot>, AwsError> {
-    let mut by_id: BTreeMap<String, (Option<Object>, bool)> = BTreeMap::new();
+    // id → (data object, the manifest object's time if there is one)
+    let mut by_id: BTreeMap<String, (Option<Object>, Option<Option<i64>>)> = BTreeMap::new();
     for object in s3::list(s3_client, bucket, prefix).await? {
         let Some((id, file)) = object.key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')) else {
             continue;
         };
         let entry = by_id.entry(id.to_string()).or_default();
         if file == "manifest.json" {
-            entry.1 = true;
+            entry.1 = Some(object.last_modified);
         } else if file.starts_with("data.") && file.ends_with(".zst") {
             entry.0 = Some(object.clone());
         }
     }
-    let reads = by_id.into_iter().map(|(id, (data, has_manifest))| async move {
-        let mut snapshot = Snapshot { id: id.clone(), data, manifest: None, problem: None };
-        if !has_manifest {
-            snapshot.problem = Some("incomplete: no manifest (an interrupted backup)".into());
-            return Ok(snapshot);
-        }
-        let bytes = s3::get(s3_client, bucket, &manifest_key(prefix, &id)).await?;
-        match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) if m.format > FORMAT => {
-                snapshot.problem =
-                    Some(format!("manifest format {} is newer than this wharf reads", m.format));
+    let kept = cache.map(|c| ManifestCache::new(c, bucket, prefix));
+    let reads = by_id.iter().map(|(id, (data, manifest))| {
+        let kept = kept.clone();
+        async move {
+            let mut snapshot = Snapshot { id: id.clone(), data: data.clone(), manifest: None, problem: None };
+            let Some(written) = manifest else {
+                snapshot.problem = Some("incomplete: no manifest (an interrupted backup)".into());
+                return Ok(snapshot);
+            };
+            let cached = kept.as_ref().and_then(|k| k.get(id, *written));
+            let bytes = match cached {
+                Some(bytes) => bytes,
+                None => {
+                    let bytes = s3::get(s3_client, bucket, &manifest_key(prefix, id)).await?.to_vec();
+                    if let Some(k) = &kept {
+                        k.put(id, *written, &bytes);
+                    }
+                    bytes
+                }
+            };
+            match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(m) if m.format > FORMAT => {
+                    snapshot.problem =
+                        Some(format!("manifest format {} is newer than this wharf reads", m.format));
+                }
+                Ok(m) if snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
+                    snapshot.problem = Some(format!("its data object {} is missing", m.key));
+                    snapshot.manifest = Some(m);
+                }
+                Ok(m) => snapshot.manifest = Some(m),
+                Err(e) => snapshot.problem = Some(format!("unreadable manifest: {e}")),
             }
-            Ok(m) if snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
-                snapshot.problem = Some(format!("its data object {} is missing", m.key));
-                snapshot.manifest = Some(m);
-            }
-            Ok(m) => snapshot.manifest = Some(m),
-            Err(e) => snapshot.problem = Some(format!("unreadable manifest: {e}")),
+            Ok::<_, AwsError>(snapshot)
         }
-        Ok::<_, AwsError>(snapshot)
     });
     // Boxed and collected: a lazy iterator of these futures trips the compiler's Send check in spawned loads.
     let reads: Vec<_> = reads.map(futures::FutureExt::boxed).collect();
     let mut snapshots: Vec<Snapshot> = futures::stream::iter(reads)
-        .buffer_unordered(8)
+        .buffer_unordered(MANIFEST_READS)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    if let Some(k) = &kept {
+        k.forget_all_but(by_id.keys());
+    }
     snapshots.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(snapshots)
+}
+
+/// Manifests read before, for one bucket and prefix.
+#[derive(Debug, Clone)]
+struct ManifestCache {
+    dir: std::path::PathBuf,
+}
+
+/// What is kept of a manifest: its text, and when its object was written.
+#[derive(Serialize, Deserialize)]
+struct KeptManifest {
+    written: Option<i64>,
+    text: String,
+}
+
+impl ManifestCache {
+    fn new(cache: &std::path::Path, bucket: &str, prefix: &str) -> ManifestCache {
+        let place = crate::records::name_for(&format!("{bucket}/{prefix}"));
+        ManifestCache { dir: cache.join("manifests").join(place) }
+    }
+
+    /// The manifest of `id`, if it was kept from an object written at `written`.
+    fn get(&self, id: &str, written: Option<i64>) -> Option<Vec<u8>> {
+        let kept: KeptManifest =
+            serde_json::from_slice(&std::fs::read(self.dir.join(format!("{id}.json"))).ok()?).ok()?;
+        (kept.written == written).then(|| kept.text.into_bytes())
+    }
+
+    fn put(&self, id: &str, written: Option<i64>, bytes: &[u8]) {
+        let kept = KeptManifest { written, text: String::from_utf8_lossy(bytes).to_string() };
+        let stored = serde_json::to_vec(&kept).map_err(std::io::Error::other).and_then(|text| {
+            crate::files::private_dir(&self.dir)?;
+            crate::files::write_atomic(&self.dir.join(format!("{id}.json")), &text)
+        });
+        if let Err(e) = stored {
+            tracing::warn!(id, error = %e, "cannot keep the manifest in the cache");
+        }
+    }
+
+    /// Drops what was kept of snapshots that are gone.
+    fn forget_all_but<'a>(&self, ids: impl Iterator<Item = &'a String>) {
+        let keep: std::collections::BTreeSet<String> = ids.map(|id| format!("{id}.json")).collect();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".json") && !keep.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod push;
 mod registry;
 mod remote;
 mod restore;
+mod scale;
 mod secrets;
 mod support;
 mod update;

@@ -1,0 +1,103 @@
+//! AWS at real scale, through a realism layer of the test's own (so that its
+//! calls can be counted): snapshot manifests read once and kept, ECR images in
+//! pages of 1,000, every item seen exactly once across pages.
+
+use crate::backup::{bucket, stderr, wharf_at};
+use crate::support::{Realism, moto_clients, unique};
+
+fn calls(stats: &serde_json::Value, action: &str) -> u64 {
+    stats["calls"][action].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_manifests_are_read_once_and_kept() {
+    let bucket = bucket().await;
+    let s3 = moto_clients().await.s3;
+    let ids: Vec<String> = (0..60).map(|i| format!("20261130T0{:05}Z-db", i)).collect();
+    for id in &ids {
+        let key = format!("p/{id}/data.tar.zst");
+        s3.put_object().bucket(&bucket).key(&key).body(vec![7u8; 10].into()).send().await.unwrap();
+        let manifest = serde_json::json!({
+            "format": 1, "id": id, "created": "2026-11-30T00:00:00Z",
+            "source": { "kind": "container", "name": "db", "image": "db:1", "image_id": "sha256:00" },
+            "preset": "path", "content": "tar", "compression": "zstd", "key": key,
+            "raw_bytes": 10, "stored_bytes": 10, "sha256": "00", "storage_class": "STANDARD", "wharf_version": "0"
+        });
+        let body = serde_json::to_vec(&manifest).unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("p/{id}/manifest.json"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let layer = Realism::start(&["--latency-ms", "10"]);
+    let home = tempfile::tempdir().unwrap();
+    let list = || {
+        let out =
+            wharf_at(&layer.url, &["snapshots", "--bucket", &bucket, "--prefix", "p", "--json"], home.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].as_str().unwrap().to_string(), s["complete"] == true))
+            .collect::<Vec<_>>()
+    };
+    let first = list();
+    assert_eq!(first.len(), 60);
+    assert!(first.iter().all(|(_, complete)| *complete));
+    assert_eq!(calls(&layer.stats(), "s3:GET"), 60, "each manifest read once");
+
+    let second = list();
+    assert_eq!(second, first);
+    assert_eq!(calls(&layer.stats(), "s3:GET"), 60, "then from the cache: no manifest read again");
+
+    // A snapshot deleted, another made again under the same id: each seen as it is now.
+    s3.delete_object().bucket(&bucket).key(format!("p/{}/manifest.json", ids[0])).send().await.unwrap();
+    s3.delete_object().bucket(&bucket).key(format!("p/{}/data.tar.zst", ids[0])).send().await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = serde_json::json!({ "format": 99 });
+    s3.put_object()
+        .bucket(&bucket)
+        .key(format!("p/{}/manifest.json", ids[1]))
+        .body(serde_json::to_vec(&again).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let third = list();
+    assert_eq!(third.len(), 59);
+    assert!(!third.iter().any(|(id, _)| id == &ids[0]));
+    assert!(
+        third.iter().any(|(id, complete)| id == &ids[1] && !complete),
+        "the rewritten manifest is read again"
+    );
+    assert_eq!(calls(&layer.stats(), "s3:GET"), 61);
+    let kept =
+        std::fs::read_dir(home.path().join("cache/wharf/manifests")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_dir(kept).unwrap().count(), 59, "what was deleted is forgotten");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ecr_images_come_in_pages_of_a_thousand_each_exactly_once() {
+    let ecr = moto_clients().await.ecr;
+    let repository = unique("wharf-it-many");
+    ecr.create_repository().repository_name(&repository).send().await.unwrap();
+    for i in 0..1100 {
+        crate::support::put_ecr_image(&ecr, &repository, &format!("v{i}")).await;
+    }
+    let layer = Realism::start(&["--latency-ms", "10"]);
+    let home = tempfile::tempdir().unwrap();
+    let out = wharf_at(&layer.url, &["tags", &repository, "--json"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let images: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut digests: Vec<&str> =
+        images.as_array().unwrap().iter().map(|i| i["digest"].as_str().unwrap()).collect();
+    assert_eq!(digests.len(), 1100);
+    digests.sort();
+    digests.dedup();
+    assert_eq!(digests.len(), 1100, "each exactly once");
+    let stats = layer.stats();
+    assert_eq!(stats["pages"]["AmazonEC2ContainerRegistry_V20150921.DescribeImages"], 2, "{stats}");
+}
