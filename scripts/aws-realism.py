@@ -102,6 +102,9 @@ class Realism:
         self.latency = latency
         self.buckets = buckets  # group → (burst, rate)
         self.live = {}
+        # A list's whole answer, kept for its further pages: AWS serves a page
+        # in a round trip, where moto would build the whole list again.
+        self.lists = {}
         self.lock = threading.Lock()
         self.local = threading.local()
         self.reset()
@@ -223,12 +226,21 @@ def make_handler(realism):
                 return self.error(400, "InvalidParameterException", f"maxResults must be between 1 and {most}")
             token = request.pop("nextToken", None)
             offset = json.loads(base64.b64decode(token))["offset"] if token else 0
-            whole = json.dumps(request).encode()
-            headers["Content-Length"] = str(len(whole))
-            status, answer_headers, answer = realism.upstream(self.command, self.path, headers, whole)
-            if status != 200:
-                return self.answer(status, answer_headers, answer)
-            full = json.loads(answer)
+            whole = json.dumps(request, sort_keys=True).encode()
+            with realism.lock:
+                kept = realism.lists.get((target, whole)) if token else None
+            if kept is not None:
+                full = kept
+            else:
+                headers["Content-Length"] = str(len(whole))
+                status, answer_headers, answer = realism.upstream(self.command, self.path, headers, whole)
+                if status != 200:
+                    return self.answer(status, answer_headers, answer)
+                full = json.loads(answer)
+                with realism.lock:
+                    if len(realism.lists) > 256:
+                        realism.lists.clear()
+                    realism.lists[(target, whole)] = full
             items = full.get(key, [])
             page = dict(full)
             page.pop("nextToken", None)

@@ -48,6 +48,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(path)
 }
 
+/// Writes `bytes` to `path` (private) through a temporary and a rename, so
+/// that a reader never sees half a file — without syncing: for caches, where
+/// a file lost in a crash is only read again.
+pub fn write_cached(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // The directory is the caller's, made private once (not per file).
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?
+        .write_all(bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
 /// Makes a rename or removal in `path`'s directory durable.
 pub fn sync_dir(path: &Path) -> io::Result<()> {
     match path.parent() {

@@ -172,7 +172,7 @@ pub fn host_name() -> String {
 
 /// Manifest reads in flight at once: S3 answers thousands a second, and each
 /// costs a round trip.
-const MANIFEST_READS: usize = 32;
+const MANIFEST_READS: usize = 64;
 
 /// Every snapshot under `prefix`, newest first, each with its manifest read.
 /// Manifests never change once written, so with a `cache` (wharf's cache
@@ -264,7 +264,11 @@ struct KeptManifest {
 impl ManifestCache {
     fn new(cache: &std::path::Path, bucket: &str, prefix: &str) -> ManifestCache {
         let place = crate::records::name_for(&format!("{bucket}/{prefix}"));
-        ManifestCache { dir: cache.join("manifests").join(place) }
+        let dir = cache.join("manifests").join(place);
+        if let Err(e) = crate::files::private_dir(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot keep manifests in the cache");
+        }
+        ManifestCache { dir }
     }
 
     /// The manifest of `id`, if it was kept from an object written at `written`.
@@ -276,10 +280,9 @@ impl ManifestCache {
 
     fn put(&self, id: &str, written: Option<i64>, bytes: &[u8]) {
         let kept = KeptManifest { written, text: String::from_utf8_lossy(bytes).to_string() };
-        let stored = serde_json::to_vec(&kept).map_err(std::io::Error::other).and_then(|text| {
-            crate::files::private_dir(&self.dir)?;
-            crate::files::write_atomic(&self.dir.join(format!("{id}.json")), &text)
-        });
+        let stored = serde_json::to_vec(&kept)
+            .map_err(std::io::Error::other)
+            .and_then(|text| crate::files::write_cached(&self.dir.join(format!("{id}.json")), &text));
         if let Err(e) = stored {
             tracing::warn!(id, error = %e, "cannot keep the manifest in the cache");
         }
