@@ -250,7 +250,13 @@ def make_handler(realism):
             realism.count("pages", target)
             self.answer(200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(page).encode())
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+        def handle_quietly(self):
+            try:
+                self.handle_any()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (a dashboard quit mid-load)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_quietly
 
     return Handler
 
