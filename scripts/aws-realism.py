@@ -33,6 +33,7 @@ import argparse
 import base64
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -277,8 +278,11 @@ def main():
     realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(realism))
     server.daemon_threads = True
-    print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
-    print(realism.settings(), flush=True)
+    try:
+        print(f"listening on http://{args.host}:{server.server_address[1]}\n{realism.settings()}", flush=True)
+    except BrokenPipeError:
+        pass  # whoever started it read what it needed and stopped listening
+    sys.stdout = open(os.devnull, "w")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

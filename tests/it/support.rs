@@ -223,6 +223,8 @@ pub async fn realistic_clients() -> wharf::aws::AwsClients {
 pub struct Realism {
     child: std::process::Child,
     pub url: String,
+    /// Its stdout, kept open while it runs.
+    _out: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Realism {
@@ -235,12 +237,11 @@ impl Realism {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start scripts/aws-realism.py");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("its address");
+        out.read_line(&mut first).expect("its address");
         let url = first.trim().strip_prefix("listening on ").expect("listening on …").to_string();
-        Realism { child, url }
+        Realism { child, url, _out: out }
     }
 
     /// Calls, pages and throttled calls per action so far.
