@@ -45,6 +45,10 @@ pub(super) fn start_tail(state: &mut AppState, effects: &mut Vec<Effect>) {
     }
 }
 
+/// Each stream's newest lines a tail in the pane starts with: more than any
+/// screen shows, one read per stream, never the history before them.
+pub const FIRST_LINES: usize = 1_000;
+
 fn service_target(cluster: String, service: String) -> TailTarget {
     TailTarget {
         cluster,
@@ -52,6 +56,7 @@ fn service_target(cluster: String, service: String) -> TailTarget {
         task: None,
         replacing: None,
         since: None,
+        newest: FIRST_LINES,
         follow: true,
         live: true,
     }
@@ -90,6 +95,7 @@ fn begin(state: &mut AppState, target: TailTarget, effects: &mut Vec<Effect>) {
     let old = &state.logs;
     let mut pane = LogsPane::new(old.buffer.capacity());
     (pane.tail, pane.wrap, pane.time) = (old.tail + 1, old.wrap, old.time);
+    let target = TailTarget { newest: target.newest.min(pane.buffer.capacity()), ..target };
     pane.target = Some(target.clone());
     effects.push(Effect::Tail { id: pane.tail, target });
     state.logs = pane;

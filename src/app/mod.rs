@@ -1,7 +1,7 @@
 //! The dashboard's state and the one function that changes it.
 
 pub mod action;
-mod logs;
+pub mod logs;
 pub mod state;
 pub mod update;
 

@@ -65,6 +65,64 @@ pub async fn events(
     }
 }
 
+/// The most events one `GetLogEvents` page holds.
+const PAGE: usize = 10_000;
+
+/// The newest `n` events of `stream`, oldest first: read backwards from its
+/// end a page at a time (never the history before them), and the forward
+/// token to follow it on with. A stream that does not exist yet has none.
+pub async fn newest(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &LogStream,
+    n: usize,
+) -> Result<(Vec<Event>, Option<String>), AwsError> {
+    let mut pages: Vec<Vec<Event>> = Vec::new();
+    let mut count = 0;
+    let mut forward = None;
+    let mut backward: Option<String> = None;
+    while count < n {
+        let limit = i32::try_from((n - count).min(PAGE)).unwrap_or(i32::MAX);
+        let out = logs
+            .get_log_events()
+            .log_group_name(&stream.group)
+            .log_stream_name(&stream.stream)
+            .start_from_head(false)
+            .limit(limit)
+            .set_next_token(backward.clone())
+            .send()
+            .await
+            .map_err(from_sdk);
+        let out = match out {
+            Ok(out) => out,
+            Err(AwsError::NotFound(_)) => return Ok((Vec::new(), None)),
+            Err(e) => return Err(e),
+        };
+        if forward.is_none() {
+            forward = out.next_forward_token().map(str::to_string);
+        }
+        let page: Vec<Event> = out
+            .events()
+            .iter()
+            .map(|e| Event {
+                timestamp: e.timestamp().unwrap_or(0),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect();
+        let next = out.next_backward_token().map(str::to_string);
+        let (empty, moved) = (page.is_empty(), next != backward);
+        count += page.len();
+        pages.push(page);
+        if empty || !moved {
+            break;
+        }
+        backward = next;
+    }
+    let mut events: Vec<Event> = pages.into_iter().rev().flatten().collect();
+    let extra = events.len().saturating_sub(n);
+    events.drain(..extra);
+    Ok((events, forward))
+}
+
 /// The ARN of a log group, as Live Tail wants it (without the trailing `:*`).
 pub async fn log_group_arn(logs: &aws_sdk_cloudwatchlogs::Client, group: &str) -> Result<String, AwsError> {
     let out = logs.describe_log_groups().log_group_name_prefix(group).send().await.map_err(from_sdk)?;

@@ -50,6 +50,8 @@ pub async fn logs(settings: &Settings, request: LogsRequest) -> ExitCode {
         task: request.task,
         replacing: None,
         since,
+        // Without --since: each stream's newest lines (as many as the Logs pane keeps), then on.
+        newest: settings.profile.log_lines.unwrap_or(crate::logs::buffer::DEFAULT_CAPACITY),
         follow: request.follow,
         live: true,
     };

@@ -47,8 +47,11 @@ pub struct TailTarget {
     /// Only tasks that do not run this task definition (`family:revision`):
     /// the new tasks of a deploy (or rollback) away from it.
     pub replacing: Option<String>,
-    /// Lines from this time on (ms since the epoch); each stream from its start when None.
+    /// Lines from this time on (ms since the epoch). When None, each stream's
+    /// `newest` lines first, read from its end (from its start when `newest` is 0).
     pub since: Option<i64>,
+    /// How many of each stream's newest lines to start with, when there is no `since`.
+    pub newest: usize,
     /// Keep reading after the lines there are now.
     pub follow: bool,
     /// Try CloudWatch Live Tail while following.
@@ -99,6 +102,8 @@ struct Source {
     label: Arc<str>,
     stream: LogStream,
     token: Option<String>,
+    /// Read from its end already (or from `since`/its head): from now on, forward.
+    started: bool,
 }
 
 /// Why a Live Tail session stopped.
@@ -269,8 +274,10 @@ impl TaskLogTail<'_> {
                 match stream {
                     Some(stream) => {
                         let _ = self.tx.send(TailEvent::Source(label.clone())).await;
-                        self.sources
-                            .insert(format!("{short}/{container}"), Source { label, stream, token: None });
+                        self.sources.insert(
+                            format!("{short}/{container}"),
+                            Source { label, stream, token: None, started: false },
+                        );
                         added = true;
                     }
                     None => {
@@ -291,7 +298,34 @@ impl TaskLogTail<'_> {
         let mut batch: Vec<LogLine> = Vec::new();
         let mut throttled = false;
         let start = self.target.since;
+        let newest = if start.is_none() { self.target.newest } else { 0 };
         for source in self.sources.values_mut() {
+            // A stream's first read: its newest lines, from its end (never the history before them).
+            if !source.started && newest > 0 {
+                match logs::newest(self.logs, &source.stream, newest).await {
+                    Ok((events, forward)) => {
+                        source.token = forward;
+                        source.started = source.token.is_some();
+                        batch.extend(events.into_iter().map(|e| LogLine {
+                            timestamp: e.timestamp,
+                            source: source.label.clone(),
+                            text: e.message,
+                        }));
+                    }
+                    Err(AwsError::Throttled(_)) => throttled = true,
+                    Err(
+                        e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_)),
+                    ) => {
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        let text = format!("reading {}: {e}", source.stream.stream);
+                        let _ = self.tx.send(TailEvent::Note(text)).await;
+                    }
+                }
+                continue;
+            }
+            source.started = true;
             // Pages come while the token moves.
             loop {
                 match logs::events(self.logs, &source.stream, start, source.token.clone()).await {

@@ -55,6 +55,7 @@ fn target(cluster: &str, service: &str, follow: bool) -> TailTarget {
         task: None,
         replacing: None,
         since: None,
+        newest: wharf::app::logs::FIRST_LINES,
         follow,
         live: true,
     }
@@ -314,6 +315,8 @@ mod live {
             task: Some(TASK.into()),
             replacing: None,
             since: None,
+            // From the head: these recorded replies are forward reads.
+            newest: 0,
             follow: true,
             live: true,
         };
@@ -352,4 +355,71 @@ mod live {
         drop(rx);
         let _ = reader.await;
     }
+}
+
+/// A stream with a long history: the tail starts at its end — the newest
+/// lines only, read backwards a page at a time, never the history before them
+/// — and then follows on from there; `wharf logs` prints as many of the
+/// newest as the profile's `log_lines`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tail_starts_at_the_end_of_a_long_stream_and_follows_on() {
+    let (cluster, service, _) = crate::remote::ecs_service().await;
+    let (task, stream) = start_task(&cluster, &service).await;
+    let base = wharf::time::unix_now() * 1000 - 3_600_000;
+    let history: Vec<String> = (0..25_000).map(|i| format!("old {i:05}")).collect();
+    for chunk in history.chunks(10_000).enumerate() {
+        let (n, lines) = chunk;
+        let at: Vec<(&str, i64)> =
+            lines.iter().enumerate().map(|(i, l)| (l.as_str(), (n * 10_000 + i) as i64)).collect();
+        crate::ecs::put_events_at(&stream, base, &at).await;
+    }
+    let clients = crate::support::realistic_clients().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut t = target(&cluster, &service, true);
+    t.task = Some(task.clone());
+    t.service = None;
+    t.newest = 12_000; // more than one page of 10,000
+    let reader = tokio::spawn(async move { tail(&clients.ecs, &clients.logs, t, tx).await });
+    let first = collect(&mut rx, 12_000, Duration::from_secs(20)).await;
+    let lines: Vec<String> = first
+        .iter()
+        .flat_map(|e| match e {
+            TailEvent::Lines(l) => l.iter().map(|l| l.text.clone()).collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(lines.len(), 12_000, "the newest 12,000 and not one more");
+    assert_eq!(lines.first().map(String::as_str), Some("old 13000"));
+    assert_eq!(lines.last().map(String::as_str), Some("old 24999"));
+    // Then on from the end: a new line arrives once.
+    crate::ecs::put_events_at(&stream, base, &[("new 1", 3_599_000)]).await;
+    let next = collect(&mut rx, 1, Duration::from_secs(15)).await;
+    let new: Vec<String> = next
+        .iter()
+        .flat_map(|e| match e {
+            TailEvent::Lines(l) => l.iter().map(|l| l.text.clone()).collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(new, ["new 1"]);
+    drop(rx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+
+    // The command line: as many of the newest as log_lines says.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("wharf.toml"),
+        format!("[profiles.l]\ncluster = \"{cluster}\"\nlog_lines = 3\n"),
+    )
+    .unwrap();
+    let out = crate::support::wharf_against(&crate::support::aws_url(), home.path())
+        .args(["logs", "--task", &task])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let short: String = task.chars().take(8).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("[{short}] old 24998\n[{short}] old 24999\n[{short}] new 1\n")
+    );
 }
