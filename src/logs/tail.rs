@@ -253,12 +253,15 @@ impl TaskLogTail<'_> {
             self.note(format!("{what} has no tasks{more}")).await;
         }
         let mut added = false;
-        for task in ids {
+        let new: Vec<String> = ids.into_iter().filter(|t| !self.tasks_seen.contains(&short_id(t))).collect();
+        // Each task's streams, all asked for at once.
+        let found = futures::future::join_all(
+            new.iter().map(|t| ecs::log_streams(self.ecs, &self.target.cluster, t)),
+        )
+        .await;
+        for (task, streams) in new.into_iter().zip(found) {
             let short = short_id(&task);
-            if self.tasks_seen.contains(&short) {
-                continue;
-            }
-            let streams = match ecs::log_streams(self.ecs, &self.target.cluster, &task).await {
+            let streams = match streams {
                 Ok(s) => s,
                 Err(e) if !strict => {
                     self.note(format!("skipping task {short}: {e}")).await;
@@ -299,31 +302,41 @@ impl TaskLogTail<'_> {
         let mut throttled = false;
         let start = self.target.since;
         let newest = if start.is_none() { self.target.newest } else { 0 };
-        for source in self.sources.values_mut() {
-            // A stream's first read: its newest lines, from its end (never the history before them).
-            if !source.started && newest > 0 {
-                match logs::newest(self.logs, &source.stream, newest).await {
-                    Ok((events, forward)) => {
-                        source.token = forward;
-                        source.started = source.token.is_some();
-                        batch.extend(events.into_iter().map(|e| LogLine {
-                            timestamp: e.timestamp,
-                            source: source.label.clone(),
-                            text: e.message,
-                        }));
-                    }
-                    Err(AwsError::Throttled(_)) => throttled = true,
-                    Err(
-                        e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_)),
-                    ) => {
-                        return Err(e);
-                    }
-                    Err(e) => {
-                        let text = format!("reading {}: {e}", source.stream.stream);
-                        let _ = self.tx.send(TailEvent::Note(text)).await;
-                    }
+        // Streams read for the first time: their newest lines, from their ends,
+        // all at once (never the history before them).
+        let first: Vec<(String, LogStream)> = self
+            .sources
+            .iter()
+            .filter(|(_, s)| !s.started && newest > 0)
+            .map(|(key, s)| (key.clone(), s.stream.clone()))
+            .collect();
+        let reads = first.iter().map(|(_, stream)| logs::newest(self.logs, stream, newest));
+        let answers = futures::future::join_all(reads).await;
+        for ((key, stream), answer) in first.into_iter().zip(answers) {
+            let Some(source) = self.sources.get_mut(&key) else { continue };
+            match answer {
+                Ok((events, forward)) => {
+                    source.token = forward;
+                    source.started = source.token.is_some();
+                    batch.extend(events.into_iter().map(|e| LogLine {
+                        timestamp: e.timestamp,
+                        source: source.label.clone(),
+                        text: e.message,
+                    }));
                 }
-                continue;
+                Err(AwsError::Throttled(_)) => throttled = true,
+                Err(e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_))) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    let text = format!("reading {}: {e}", stream.stream);
+                    let _ = self.tx.send(TailEvent::Note(text)).await;
+                }
+            }
+        }
+        for source in self.sources.values_mut() {
+            if !source.started && newest > 0 {
+                continue; // Its end could not be read yet: tried again next time.
             }
             source.started = true;
             // Pages come while the token moves.
