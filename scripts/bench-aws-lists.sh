@@ -24,35 +24,24 @@ rounds=${ROUNDS:-2}
 latency=${LATENCY_MS:-40}
 wharf=$PWD/target/release/wharf
 [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
-if [ ! -x target/bench-venv/bin/aws ]; then
-  python3 -m venv target/bench-venv
-  target/bench-venv/bin/pip install -q --disable-pip-version-check awscli
-fi
 command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
 command -v s3s-fs >/dev/null || cargo install -q s3s-fs@0.14.1 --features binary --locked
+. scripts/bench-aws.sh
+aws_cli
 
 work=$(mktemp -d -p "$PWD/target")
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto=$!
-s3port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+trap 'kill $BENCH_PIDS 2>/dev/null || true; tmux kill-session -t wharf-bench-lists 2>/dev/null || true; rm -rf "$work"' EXIT
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
+start_moto
+upstream=$MOTO_URL
+s3port=$(free_port)
 mkdir -p "$work/s3"
 s3s-fs --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$work/s3" >"$work/s3s.log" 2>&1 &
-s3s=$!
-realism=
-trap 'kill $moto $s3s $realism 2>/dev/null || true; tmux kill-session -t wharf-bench-lists 2>/dev/null || true; rm -rf "$work"' EXIT
-upstream=http://127.0.0.1:$port
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
-for _ in $(seq 50); do curl -s -o /dev/null "$upstream/moto-api/" && break; sleep 0.2; done
-layer() {  # layer UPSTREAM LOG: a realism layer in front of UPSTREAM; prints its URL
-  python3 scripts/aws-realism.py --upstream "$1" --latency-ms "$latency" >"$2" &
-  realism="$realism $!"
-  for _ in $(seq 50); do grep -q '^listening on ' "$2" 2>/dev/null && break; sleep 0.1; done
-}
-layer "$upstream" "$work/realism.log"
-layer "http://127.0.0.1:$s3port" "$work/realism-s3.log"
-endpoint=$(sed -n 's/^listening on //p' "$work/realism.log")
-s3endpoint=$(sed -n 's/^listening on //p' "$work/realism-s3.log")
+BENCH_PIDS="$BENCH_PIDS $!"
+start_layer "$upstream" "$work/realism.log" --latency-ms "$latency"
+endpoint=$LAYER_URL
+start_layer "http://127.0.0.1:$s3port" "$work/realism-s3.log" --latency-ms "$latency"
+s3endpoint=$LAYER_URL
 echo "realism layers: $(sed -n 2p "$work/realism.log")"
 echo "$snapshots snapshots; $images images in one repository"
 

@@ -23,25 +23,17 @@ rounds=${ROUNDS:-1}
 latency=${LATENCY_MS:-40}
 wharf=$PWD/target/release/wharf
 [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
-if [ ! -x target/bench-venv/bin/aws ]; then
-  python3 -m venv target/bench-venv
-  target/bench-venv/bin/pip install -q --disable-pip-version-check awscli
-fi
 command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
+. scripts/bench-aws.sh
+aws_cli
 
 work=$(mktemp -d -p "$PWD/target")
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto=$!
-realism=
-trap 'kill $moto $realism 2>/dev/null || true; tmux kill-session -t wharf-bench-ecs 2>/dev/null || true; rm -rf "$work"' EXIT
-upstream=http://127.0.0.1:$port
+trap 'kill $BENCH_PIDS 2>/dev/null || true; tmux kill-session -t wharf-bench-ecs 2>/dev/null || true; rm -rf "$work"' EXIT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
-for _ in $(seq 50); do curl -s -o /dev/null "$upstream/moto-api/" && break; sleep 0.2; done
-python3 scripts/aws-realism.py --upstream "$upstream" --latency-ms "$latency" >"$work/realism.log" &
-realism=$!
-for _ in $(seq 50); do grep -q '^listening on ' "$work/realism.log" 2>/dev/null && break; sleep 0.1; done
-endpoint=$(sed -n 's/^listening on //p' "$work/realism.log")
+start_moto
+upstream=$MOTO_URL
+start_layer "$upstream" "$work/realism.log" --latency-ms "$latency"
+endpoint=$LAYER_URL
 echo "realism layer: $(sed -n 2p "$work/realism.log")"
 echo "$services services; wharf paces its service reads at ${WHARF_ECS_READS:-48/20} (burst/s)"
 

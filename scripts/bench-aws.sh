@@ -1,0 +1,39 @@
+# Helpers for the benchmarks that go through the realism layer. Source it; it
+# defines functions only, and keeps what it starts in BENCH_PIDS (the caller's
+# EXIT trap kills them: `kill $BENCH_PIDS`).
+
+BENCH_PIDS=
+
+# free_port: a free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# aws_cli: the AWS CLI v1 from PyPI in target/bench-venv, installed when missing.
+aws_cli() {
+  if [ ! -x target/bench-venv/bin/aws ]; then
+    python3 -m venv target/bench-venv
+    target/bench-venv/bin/pip install -q --disable-pip-version-check awscli
+  fi
+}
+
+# start_moto: moto (from scripts/test.sh's .venv) on a free port; its URL in MOTO_URL.
+start_moto() {
+  local port
+  port=$(free_port)
+  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  BENCH_PIDS="$BENCH_PIDS $!"
+  MOTO_URL=http://127.0.0.1:$port
+  for _ in $(seq 50); do curl -s -o /dev/null "$MOTO_URL/moto-api/" && break; sleep 0.2; done
+}
+
+# start_layer UPSTREAM LOG [ARGS…]: the realism layer in front of UPSTREAM, its
+# output in LOG (the second line says its settings); its URL in LAYER_URL.
+start_layer() {
+  local upstream=$1 log=$2
+  shift 2
+  python3 scripts/aws-realism.py --upstream "$upstream" "$@" >"$log" &
+  BENCH_PIDS="$BENCH_PIDS $!"
+  for _ in $(seq 50); do grep -q '^listening on ' "$log" 2>/dev/null && break; sleep 0.1; done
+  LAYER_URL=$(sed -n 's/^listening on //p' "$log")
+}
