@@ -18,12 +18,16 @@ sits between a client and moto and adds what AWS does:
     docs give as the example); `--bucket service_read=50/20` sets one.
 
 Everything else (S3, CloudWatch Logs, moto's own /moto-api/) passes through
-with the latency. `GET /realism/stats` answers calls per action, pages served
+with the latency. `--fail ACTION=N` makes the first N calls of ACTION fail
+as AWS's servers sometimes do (HTTP 500: InternalError for S3, a
+ServerException for the JSON APIs), for the retries to be seen; ACTION is an
+X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
+(`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `GET /realism/stats` answers calls per action, pages served
 and calls throttled, as JSON; `POST /realism/reset` zeroes them and refills
 the buckets.
 
   aws-realism.py --upstream http://127.0.0.1:5000 [--port 0] [--latency-ms 40]
-                 [--bucket GROUP=BURST/RATE ...]
+                 [--bucket GROUP=BURST/RATE ...] [--fail ACTION=N ...]
 
 It prints `listening on http://127.0.0.1:PORT` and its settings on stdout
 once it is ready.
@@ -97,11 +101,12 @@ class Bucket:
 
 
 class Realism:
-    def __init__(self, upstream, latency, buckets):
+    def __init__(self, upstream, latency, buckets, failures=None):
         parsed = urllib.parse.urlsplit(upstream)
         self.host, self.port = parsed.hostname, parsed.port or 80
         self.latency = latency
         self.buckets = buckets  # group → (burst, rate)
+        self.failures = dict(failures or {})  # action → calls left to fail
         self.live = {}
         # A list's whole answer, kept for its further pages: AWS serves a page
         # in a round trip, where moto would build the whole list again.
@@ -112,12 +117,22 @@ class Realism:
 
     def reset(self):
         with self.lock:
-            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}}
+            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}}
             self.live = {g: Bucket(b, r) for g, (b, r) in self.buckets.items()}
 
     def count(self, kind, action):
         with self.lock:
             self.stats[kind][action] = self.stats[kind].get(action, 0) + 1
+
+    def should_fail(self, action):
+        """Whether this call of `action` is one of those made to fail."""
+        with self.lock:
+            left = self.failures.get(action, 0)
+            if left <= 0:
+                return False
+            self.failures[action] = left - 1
+            self.stats["failed"][action] = self.stats["failed"].get(action, 0) + 1
+            return True
 
     def bucket(self, action):
         group = GROUPS.get(action, "other")
@@ -146,7 +161,8 @@ class Realism:
 
     def settings(self):
         groups = ", ".join(f"{g} {b}/{r}/s" for g, (b, r) in sorted(self.buckets.items()))
-        return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them"
+        failing = "".join(f"; the first {n} {a} fail" for a, n in sorted(self.failures.items()))
+        return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them{failing}"
 
 
 def make_handler(realism):
@@ -204,9 +220,18 @@ def make_handler(realism):
             if not target:
                 if not self.path.startswith("/moto-api"):
                     query = urllib.parse.urlsplit(self.path).query
-                    realism.count("calls", f"s3:{self.command}{':list' if 'list-type' in query else ''}")
+                    kind = ":list" if "list-type" in query else ":part" if "partNumber=" in query else ""
+                    if self.command == "GET" and self.headers.get("Range"):
+                        kind = ":range"
+                    action = f"s3:{self.command}{kind}"
+                    realism.count("calls", action)
+                    if realism.should_fail(action):
+                        xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"
+                        return self.answer(500, [("Content-Type", "application/xml")], xml)
                 return self.answer(*realism.upstream(self.command, self.path, headers, body))
             realism.count("calls", target)
+            if realism.should_fail(target.split(".")[-1]):
+                return self.error(500, "ServerException", "Internal failure (made by the realism layer)")
             if target.startswith(ECS):
                 action = target[len(ECS):]
                 if not realism.bucket(action).take():
@@ -269,13 +294,18 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=40.0)
     parser.add_argument("--bucket", action="append", default=[], metavar="GROUP=BURST/RATE")
+    parser.add_argument("--fail", action="append", default=[], metavar="ACTION=N")
     args = parser.parse_args()
+    failures = {}
+    for spec in args.fail:
+        action, n = spec.rsplit("=", 1)
+        failures[action] = int(n)
     buckets = {"default": (50, 20), "service_read": (50, 20)}
     for spec in args.bucket:
         group, quota = spec.split("=")
         burst, rate = quota.split("/")
         buckets[group] = (float(burst), float(rate))
-    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets)
+    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets, failures)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(realism))
     server.daemon_threads = True
     try:

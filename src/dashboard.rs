@@ -48,7 +48,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let (load_tx, mut load_rx) = mpsc::channel(16);
     let (job_tx, mut job_rx) = mpsc::channel(256);
     let (tail_tx, mut tail_rx) = mpsc::channel(64);
-    let mut tail: Option<CancellationToken> = None;
+    let mut tail: Option<RunningTail> = None;
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
     tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
 
@@ -127,12 +127,25 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                     }
                     Effect::Tail { id, target } => {
                         if let Some(old) = tail.take() {
-                            old.cancel();
+                            old.cancel.cancel();
                         }
                         if let Some(clients) = aws.clone() {
-                            let token = stop.child_token();
-                            tail = Some(token.clone());
-                            tokio::spawn(run_tail(clients, id, target, tail_tx.clone(), token));
+                            let cancel = stop.child_token();
+                            let (older, older_rx) = mpsc::channel(4);
+                            let (watched, watched_rx) = tokio::sync::watch::channel(state.logs_watched());
+                            let control = crate::logs::TailControl {
+                                older: Some(older_rx),
+                                watched: watched_rx,
+                                unwatched_for: unwatched_for(),
+                            };
+                            let run = run_tail(clients, id, target, control, tail_tx.clone(), cancel.clone());
+                            tokio::spawn(run);
+                            tail = Some(RunningTail { id, cancel, older, watched });
+                        }
+                    }
+                    Effect::TailOlder { id, lines } => {
+                        if let Some(t) = tail.as_ref().filter(|t| t.id == id) {
+                            let _ = t.older.try_send(lines);
                         }
                     }
                     Effect::SaveLogs { path, text, lines } => {
@@ -161,6 +174,10 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                     }
                 }
             }
+        }
+        if let Some(t) = &tail {
+            let now = state.logs_watched();
+            t.watched.send_if_modified(|was| std::mem::replace(was, now) != now);
         }
         if !state.quit
             && let Err(e) = guard.terminal.draw(|f| ui::draw(f, &state))
@@ -260,17 +277,35 @@ async fn look_for_leftovers(docker_host: Option<String>, tx: mpsc::Sender<Loaded
     }
 }
 
+/// The log tail running for the Logs pane, and what the dashboard tells it.
+struct RunningTail {
+    id: u64,
+    cancel: CancellationToken,
+    older: mpsc::Sender<usize>,
+    watched: tokio::sync::watch::Sender<bool>,
+}
+
+/// How long Live Tail goes on with nobody looking (`WHARF_LIVE_TAIL_UNWATCHED`
+/// seconds, for tests; 10 minutes).
+fn unwatched_for() -> Duration {
+    std::env::var("WHARF_LIVE_TAIL_UNWATCHED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(crate::logs::tail::UNWATCHED_FOR, Duration::from_secs)
+}
+
 /// Runs one log tail until it ends or is cancelled, handing its events on
 /// with its number, and then how it ended.
 async fn run_tail(
     clients: AwsClients,
     id: u64,
     target: TailTarget,
+    control: crate::logs::TailControl,
     out: mpsc::Sender<(u64, TailEvent)>,
     cancel: CancellationToken,
 ) {
     let (tx, mut rx) = mpsc::channel(64);
-    let reader = crate::logs::tail(&clients.ecs, &clients.logs, target, tx);
+    let reader = crate::logs::tail::tail_with(&clients.ecs, &clients.logs, target, tx, control);
     tokio::pin!(reader);
     let ended = loop {
         tokio::select! {
@@ -390,6 +425,8 @@ fn translate(event: Event) -> Option<Action> {
         Event::Key(key) => Some(Action::Input(key)),
         Event::Paste(text) => Some(Action::Paste(text)),
         Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::FocusGained => Some(Action::Focus(true)),
+        Event::FocusLost => Some(Action::Focus(false)),
         _ => None,
     }
 }

@@ -64,6 +64,8 @@ pub enum Action {
     Paste(String),
     #[serde(skip)]
     Resize(u16, u16),
+    /// The terminal gained (true) or lost the user's focus.
+    Focus(bool),
     /// Time passed while something animates (a running job's elapsed time).
     #[serde(skip)]
     Tick,

@@ -116,6 +116,25 @@ pub(super) fn apply_tail(state: &mut AppState, id: u64, event: TailEvent) {
                 l
             }));
         }
+        TailEvent::Older { lines, more } => {
+            pane.loading_older = false;
+            pane.older_exist = more;
+            let lines = lines.into_iter().map(|mut l| {
+                l.text = clean(l.text);
+                l
+            });
+            let (added, room) = pane.buffer.prepend(lines.collect());
+            // The view stays on the lines it showed.
+            pane.bottom += added;
+            pane.current = pane.current.map(|c| c + added);
+            if !room {
+                pane.older_exist = false;
+                state.flash = Some(format!(
+                    "the pane holds {} lines (log_lines in wharf.toml): older ones are not read",
+                    pane.buffer.capacity()
+                ));
+            }
+        }
         TailEvent::Note(text) => pane.note = Some(text),
         TailEvent::Mode(mode) => pane.mode = Some(mode),
         TailEvent::Ended(error) => {
@@ -133,7 +152,7 @@ fn page(state: &AppState) -> i64 {
 }
 
 /// The Logs pane's own handling of `action`; false when it is not the pane's.
-pub(super) fn perform(state: &mut AppState, action: &Action) -> bool {
+pub(super) fn perform(state: &mut AppState, action: &Action, effects: &mut Vec<Effect>) -> bool {
     let page = page(state);
     let pane = &mut state.logs;
     match action {
@@ -145,6 +164,40 @@ pub(super) fn perform(state: &mut AppState, action: &Action) -> bool {
             pane.follow = false;
             pane.bottom = pane.buffer.first_seq();
         }
+        _ => return perform_more(state, action),
+    }
+    // Scrolled to within a page of the oldest line held: read older ones.
+    let pane = &mut state.logs;
+    let near_top = pane.view_bottom().is_some_and(|b| b < pane.buffer.first_seq() + page.unsigned_abs() * 2);
+    if near_top && !pane.follow {
+        ask_for_older(state, effects);
+    }
+    true
+}
+
+/// Lines each stream is asked for when the view reaches the oldest line held.
+pub const OLDER_LINES: usize = 1_000;
+
+fn ask_for_older(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let pane = &mut state.logs;
+    if pane.loading_older || !pane.older_exist || pane.ended || pane.target.is_none() {
+        return;
+    }
+    if pane.buffer.dropped() > 0 || pane.buffer.len() >= pane.buffer.capacity() {
+        pane.older_exist = false;
+        state.flash = Some(format!(
+            "the pane holds {} lines (log_lines in wharf.toml): older ones are not read",
+            pane.buffer.capacity()
+        ));
+        return;
+    }
+    pane.loading_older = true;
+    effects.push(Effect::TailOlder { id: pane.tail, lines: OLDER_LINES });
+}
+
+fn perform_more(state: &mut AppState, action: &Action) -> bool {
+    let pane = &mut state.logs;
+    match action {
         Action::Bottom => pane.follow = true,
         Action::Follow => {
             pane.bottom = pane.view_bottom().unwrap_or(0);

@@ -304,6 +304,11 @@ pub struct LogsPane {
     pub failed: Option<String>,
     /// Whether the tail has ended (without `follow`, or after failing).
     pub ended: bool,
+    /// Older lines were asked for and have not come yet.
+    pub loading_older: bool,
+    /// The tail has lines from before the oldest held (false once every
+    /// stream was read back to its start).
+    pub older_exist: bool,
 }
 
 impl LogsPane {
@@ -323,6 +328,8 @@ impl LogsPane {
             note: None,
             failed: None,
             ended: false,
+            loading_older: false,
+            older_exist: true,
         }
     }
 
@@ -572,6 +579,8 @@ pub struct AppState {
     pub cleaning_up: bool,
     /// Attempts AWS has throttled so far, and when the count last grew.
     pub throttled: (u64, Option<std::time::Instant>),
+    /// The terminal has the user's focus (as far as it tells: most do).
+    pub terminal_focused: bool,
 }
 
 impl AppState {
@@ -608,7 +617,14 @@ impl AppState {
             waiting_dialogs: Default::default(),
             cleaning_up: false,
             throttled: (0, None),
+            terminal_focused: true,
         }
+    }
+
+    /// Somebody can see the Logs pane: the terminal has the focus and the
+    /// pane is on screen (not hidden behind another zoomed pane).
+    pub fn logs_watched(&self) -> bool {
+        self.terminal_focused && (!self.zoomed || self.focus == PaneId::Logs)
     }
 
     /// The cursor of the focused pane, if it is a list.

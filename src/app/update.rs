@@ -40,6 +40,11 @@ pub enum Effect {
         id: u64,
         target: TailTarget,
     },
+    /// Ask tail `id` for up to `lines` more lines per stream from before its oldest.
+    TailOlder {
+        id: u64,
+        lines: usize,
+    },
     /// Write the Logs pane's lines to a new file.
     SaveLogs {
         path: PathBuf,
@@ -144,6 +149,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Resize(width, height) => state.size = (width, height),
+        Action::Focus(focused) => state.terminal_focused = focused,
         Action::Tick => {}
         Action::Throttled(count) => {
             if count > state.throttled.0 {
@@ -355,7 +361,7 @@ fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         state.focus = pane;
         return;
     }
-    if state.focus == PaneId::Logs && super::logs::perform(state, &action) {
+    if state.focus == PaneId::Logs && super::logs::perform(state, &action, effects) {
         return;
     }
     match action {

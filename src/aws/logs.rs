@@ -68,18 +68,52 @@ pub async fn events(
 /// The most events one `GetLogEvents` page holds.
 const PAGE: usize = 10_000;
 
+/// What a read backwards from a stream's end (or from a backward token) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backwards {
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// The token to follow the stream on with, from its end (read from its end only).
+    pub forward: Option<String>,
+    /// The token to read further back with; `None` at the stream's start.
+    pub backward: Option<String>,
+}
+
 /// The newest `n` events of `stream`, oldest first: read backwards from its
-/// end a page at a time (never the history before them), and the forward
-/// token to follow it on with. A stream that does not exist yet has none.
+/// end a page at a time (never the history before them), with the tokens to
+/// follow it on and to read further back. A stream that does not exist yet
+/// has none.
 pub async fn newest(
     logs: &aws_sdk_cloudwatchlogs::Client,
     stream: &LogStream,
     n: usize,
-) -> Result<(Vec<Event>, Option<String>), AwsError> {
+) -> Result<Backwards, AwsError> {
+    backwards(logs, stream, None, n).await
+}
+
+/// The `n` events before `token` (a [`Backwards::backward`] token), oldest first.
+pub async fn older(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &LogStream,
+    token: String,
+    n: usize,
+) -> Result<Backwards, AwsError> {
+    let mut read = backwards(logs, stream, Some(token), n).await?;
+    read.forward = None;
+    Ok(read)
+}
+
+async fn backwards(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &LogStream,
+    from: Option<String>,
+    n: usize,
+) -> Result<Backwards, AwsError> {
     let mut pages: Vec<Vec<Event>> = Vec::new();
     let mut count = 0;
     let mut forward = None;
-    let mut backward: Option<String> = None;
+    let mut backward = from;
+    let mut at_start = false;
     while count < n {
         let limit = i32::try_from((n - count).min(PAGE)).unwrap_or(i32::MAX);
         let out = logs
@@ -94,10 +128,10 @@ pub async fn newest(
             .map_err(from_sdk);
         let out = match out {
             Ok(out) => out,
-            Err(AwsError::NotFound(_)) => return Ok((Vec::new(), None)),
+            Err(AwsError::NotFound(_)) => return Ok(Backwards::default()),
             Err(e) => return Err(e),
         };
-        if forward.is_none() {
+        if pages.is_empty() {
             forward = out.next_forward_token().map(str::to_string);
         }
         let page: Vec<Event> = out
@@ -109,18 +143,19 @@ pub async fn newest(
             })
             .collect();
         let next = out.next_backward_token().map(str::to_string);
-        let (empty, moved) = (page.is_empty(), next != backward);
+        // At the start AWS hands back an empty page, or the same token again.
+        at_start = page.is_empty() || next.is_none() || next == backward;
         count += page.len();
         pages.push(page);
-        if empty || !moved {
+        backward = next;
+        if at_start {
             break;
         }
-        backward = next;
     }
     let mut events: Vec<Event> = pages.into_iter().rev().flatten().collect();
     let extra = events.len().saturating_sub(n);
     events.drain(..extra);
-    Ok((events, forward))
+    Ok(Backwards { events, forward, backward: if at_start { None } else { backward } })
 }
 
 /// The ARN of a log group, as Live Tail wants it (without the trailing `:*`).

@@ -195,6 +195,21 @@ pub async fn open_uploads(
     }
 }
 
+/// The size of part `number` (from 1) of an upload expected to hold about
+/// `expected` bytes (a guess, or none). S3 takes at most 10,000 parts of at
+/// most 5 GiB, all but the last at least 5 MiB. Parts are sized so the guess
+/// fits in 9,000 of them (8 MiB at least), and grow by themselves besides:
+/// doubling every 1,000 parts from 8 MiB, so 10,000 parts hold 8 TiB, more
+/// than the 5 TiB an S3 object can be, however wrong the guess was.
+pub fn part_size(number: u32, expected: Option<u64>) -> usize {
+    const FIRST: u64 = 8 << 20;
+    const MOST: u64 = 5 << 30;
+    let planned = expected.map_or(0, |e| e.div_ceil(9_000));
+    let grown = FIRST << (number.saturating_sub(1) / 1_000).min(9);
+    let size = planned.max(grown).next_multiple_of(1 << 20).clamp(FIRST, MOST);
+    usize::try_from(size).unwrap_or(usize::MAX)
+}
+
 /// An object being written in parts. Nothing is visible under the key until
 /// [`Upload::complete`]; [`Upload::abort`] leaves nothing behind.
 #[derive(Debug, Clone)]
@@ -300,4 +315,37 @@ pub async fn abort(
 pub struct Part {
     pub number: i32,
     pub etag: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_size;
+
+    const TIB: u64 = 1 << 40;
+
+    /// What `parts` parts hold, and the biggest of them.
+    fn capacity(parts: u32, expected: Option<u64>) -> (u64, usize) {
+        let sizes = (1..=parts).map(|n| part_size(n, expected));
+        (sizes.clone().map(|s| s as u64).sum(), sizes.max().unwrap_or(0))
+    }
+
+    #[test]
+    fn ten_thousand_parts_hold_five_tib_whatever_was_expected() {
+        for expected in [None, Some(0), Some(1 << 30), Some(100 << 30), Some(5 * TIB), Some(50 * TIB)] {
+            let (total, biggest) = capacity(10_000, expected);
+            assert!(total >= 5 * TIB, "{expected:?}: 10,000 parts hold only {total} bytes");
+            assert!(biggest <= 5 << 30, "{expected:?}: a part of {biggest} bytes is over S3's 5 GiB");
+            assert!((1..=10_000).all(|n| part_size(n, expected) >= 5 << 20));
+        }
+    }
+
+    #[test]
+    fn small_backups_keep_small_parts_and_big_ones_start_big() {
+        assert_eq!(part_size(1, None), 8 << 20);
+        assert_eq!(part_size(1_000, Some(1 << 30)), 8 << 20);
+        assert_eq!(part_size(1_001, None), 16 << 20);
+        // 5 TiB expected: 9,000 parts of 583 MiB hold it, with 1,000 to spare.
+        assert_eq!(part_size(1, Some(5 * TIB)), 583 << 20);
+        assert!(capacity(9_000, Some(5 * TIB)).0 >= 5 * TIB);
+    }
 }

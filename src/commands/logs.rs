@@ -74,7 +74,12 @@ pub async fn logs(settings: &Settings, request: LogsRequest) -> ExitCode {
             }
             Some(TailEvent::Note(text)) => eprintln!("{text}"),
             Some(TailEvent::Mode(TailMode::Live)) => eprintln!("following with CloudWatch Live Tail"),
-            Some(TailEvent::Mode(TailMode::Polling) | TailEvent::Source(_) | TailEvent::Ended(_)) => {}
+            Some(
+                TailEvent::Mode(TailMode::Polling)
+                | TailEvent::Source(_)
+                | TailEvent::Ended(_)
+                | TailEvent::Older { .. },
+            ) => {}
             None => break,
         }
     }

@@ -6,6 +6,11 @@
 //! engine stream ─▶ [raw chunks, 16] ─▶ zstd + SHA-256 (a blocking thread) ─▶ [parts, 1] ─▶ up to 4 UploadPart calls
 //! ```
 //!
+//! Parts are 8 MiB for most backups and grow with the size expected and the
+//! parts already sent ([`s3::part_size`]), so a backup of up to 5 TiB fits in
+//! S3's 10,000 parts; fewer go up at once as they grow (at most 256 MiB in
+//! flight, or one part).
+//!
 //! Cancelled or failed at any point, the upload is aborted and no manifest is
 //! written: nothing is left behind.
 
@@ -29,11 +34,10 @@ use crate::records::{self, Held, Records};
 use crate::snapshots::{self, Manifest, Source};
 use crate::ui::format;
 
-/// Bytes per uploaded part: S3 wants at least 5 MiB for all but the last, and
-/// 10,000 parts at most (80 GiB at this size).
-pub const PART_SIZE: usize = 8 << 20;
-/// Parts on their way to S3 at once.
+/// Parts on their way to S3 at once, at most...
 const IN_FLIGHT: usize = 4;
+/// ...and their bytes at most (unless one part is bigger).
+const IN_FLIGHT_BYTES: usize = 256 << 20;
 /// How long a failed backup keeps trying to abort its upload.
 const ABORT_PATIENCE: Duration = Duration::from_secs(30);
 /// zstd's level: `zstd -3`, its default.
@@ -409,7 +413,7 @@ pub async fn store(
     let sent = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
     let (part_tx, part_rx) = mpsc::channel::<Bytes>(1);
-    let compressor = tokio::task::spawn_blocking(move || compress(raw_rx, part_tx));
+    let compressor = tokio::task::spawn_blocking(move || compress(raw_rx, part_tx, expected));
 
     let report = |stage: &str| {
         let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
@@ -451,7 +455,8 @@ pub async fn store(
         let mut parts = Vec::new();
         let mut number = 0;
         while let Some(body) = part_rx.recv().await {
-            while running.len() >= IN_FLIGHT {
+            let at_once = (IN_FLIGHT_BYTES / body.len().max(1)).clamp(1, IN_FLIGHT);
+            while running.len() >= at_once {
                 if let Some(done) = running.join_next().await {
                     let (part, size) = joined(done)?;
                     sent.fetch_add(size, Ordering::Relaxed);
@@ -495,9 +500,11 @@ fn joined(
 fn compress(
     mut raw: mpsc::Receiver<Bytes>,
     parts: mpsc::Sender<Bytes>,
+    expected: Option<u64>,
 ) -> Result<(u64, String), BackupError> {
-    let sink =
-        PartSink { buffer: BytesMut::with_capacity(PART_SIZE), hasher: Sha256::new(), total: 0, parts };
+    let size = s3::part_size(1, expected);
+    let buffer = BytesMut::with_capacity(size);
+    let sink = PartSink { buffer, size, number: 1, expected, hasher: Sha256::new(), total: 0, parts };
     let mut encoder =
         zstd::stream::write::Encoder::new(sink, LEVEL).map_err(|e| BackupError::Compress(e.to_string()))?;
     let io = |e: std::io::Error| BackupError::Compress(e.to_string());
@@ -511,6 +518,10 @@ fn compress(
 
 struct PartSink {
     buffer: BytesMut,
+    /// The size of the part being filled, and its number.
+    size: usize,
+    number: u32,
+    expected: Option<u64>,
     hasher: Sha256,
     total: u64,
     parts: mpsc::Sender<Bytes>,
@@ -522,7 +533,9 @@ impl PartSink {
             return Ok(());
         }
         let part = self.buffer.split().freeze();
-        self.buffer.reserve(PART_SIZE);
+        self.number += 1;
+        self.size = s3::part_size(self.number, self.expected);
+        self.buffer.reserve(self.size);
         self.parts
             .blocking_send(part)
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
@@ -531,12 +544,12 @@ impl PartSink {
 
 impl std::io::Write for PartSink {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = PART_SIZE - self.buffer.len();
+        let room = self.size - self.buffer.len();
         let n = data.len().min(room);
         self.buffer.extend_from_slice(&data[..n]);
         self.hasher.update(&data[..n]);
         self.total += n as u64;
-        if self.buffer.len() == PART_SIZE {
+        if self.buffer.len() == self.size {
             self.send_part()?;
         }
         Ok(n)

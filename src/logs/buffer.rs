@@ -144,6 +144,27 @@ impl LogBuffer {
         }
     }
 
+    /// Puts `lines` (oldest first, all older than the lines held) in front of
+    /// the lines held, as many of the newest of them as there is room for.
+    /// The lines held keep their places relative to each other, but their
+    /// sequence numbers move up by the number added, which is returned with
+    /// whether every line fitted. Never drops a line held.
+    pub fn prepend(&mut self, lines: Vec<LogLine>) -> (u64, bool) {
+        let room = self.capacity - self.lines.len();
+        let fits = lines.len() <= room;
+        let skip = lines.len().saturating_sub(room);
+        let added = (lines.len() - skip) as u64;
+        for line in lines.into_iter().skip(skip).rev() {
+            self.lines.push_front(line);
+        }
+        if added > 0
+            && let Some(query) = self.search.as_ref().map(|s| s.query.clone())
+        {
+            self.search(&query);
+        }
+        (added, fits)
+    }
+
     /// Searches every line held for `query` and keeps the matches current as
     /// lines arrive; an empty query ends the search. Smart case: a query with
     /// a capital letter matches case, one without ignores it.
@@ -268,6 +289,22 @@ mod tests {
     fn cleans_escape_sequences_and_control_characters() {
         assert_eq!(clean("\x1b[31mred\x1b[0m\tok\x07\r\n".into()), "red    ok?");
         assert_eq!(clean("plain".into()), "plain");
+    }
+
+    #[test]
+    fn older_lines_go_in_front_as_far_as_there_is_room() {
+        let mut b = LogBuffer::new(5);
+        b.extend(["d", "e"].map(line));
+        b.search("c");
+        assert_eq!(b.prepend(["b", "c"].map(line).to_vec()), (2, true));
+        let held: Vec<_> = b.iter_from(0).map(|(s, l)| (s, l.text.as_str())).collect();
+        assert_eq!(held, [(0, "b"), (1, "c"), (2, "d"), (3, "e")]);
+        assert_eq!(b.next_match(0, true), Some(1), "the search sees the lines put in front");
+        // Room for one more: the newest of the older lines is kept, nothing held is dropped.
+        assert_eq!(b.prepend(["x", "y", "a"].map(line).to_vec()), (1, false));
+        let held: Vec<_> = b.iter_from(0).map(|(_, l)| l.text.as_str()).collect();
+        assert_eq!(held, ["a", "b", "c", "d", "e"]);
+        assert_eq!(b.dropped(), 0);
     }
 
     #[test]

@@ -5,4 +5,4 @@ pub mod buffer;
 pub mod tail;
 
 pub use buffer::{LogBuffer, LogLine, Search};
-pub use tail::{TailEvent, TailMode, TailTarget, tail};
+pub use tail::{TailControl, TailEvent, TailMode, TailTarget, tail};

@@ -6,12 +6,20 @@
 //! a second while lines arrive, backing off to 5 s when idle or throttled).
 //! A service's tasks are looked at again every 10 s, so a deployment's new
 //! tasks are picked up. The CLI and the Logs pane both read from here.
+//!
+//! A tail starts at the end: each stream's newest lines are read backwards
+//! from its end, and older ones only when asked ([`TailControl::older`]: the
+//! pane scrolled past its top). Reading up to date after a Live Tail session
+//! hands the lines over a page per stream at a time, so memory stays bounded
+//! however far behind it was. Live Tail is billed by the minute: a session
+//! stops when nobody has looked at the lines for [`TailControl::unwatched_for`]
+//! (polling slowly meanwhile) and opens again when somebody does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::buffer::LogLine;
@@ -31,8 +39,8 @@ const LIVE_MAX_STREAMS: usize = 100;
 /// Lines handed over by Live Tail and not yet matched by a catch-up read; past
 /// this many the session is closed and the streams read up to date.
 const LIVE_MAX_UNMATCHED: usize = 200_000;
-/// How long a line from Live Tail is waited for in a catch-up read.
-const UNMATCHED_FOR_MS: i64 = 10 * 60 * 1000;
+/// How long a Live Tail session goes on with nobody looking at the lines.
+pub const UNWATCHED_FOR: Duration = Duration::from_secs(10 * 60);
 /// Sessions that end sooner than this, this many times in a row, mean Live Tail doesn't work here.
 const LIVE_SHORT: Duration = Duration::from_secs(30);
 const LIVE_SHORT_TIMES: u32 = 3;
@@ -70,6 +78,24 @@ impl TailTarget {
     }
 }
 
+/// What the one showing the lines tells a tail while it runs.
+pub struct TailControl {
+    /// Each message asks for up to this many lines per stream from before the
+    /// oldest handed over ([`TailEvent::Older`] answers).
+    pub older: Option<mpsc::Receiver<usize>>,
+    /// Whether somebody is looking at the lines.
+    pub watched: watch::Receiver<bool>,
+    /// How long Live Tail goes on while nobody is.
+    pub unwatched_for: Duration,
+}
+
+impl TailControl {
+    /// Always watched, never asked for older lines (`wharf logs`).
+    pub fn none() -> TailControl {
+        TailControl { older: None, watched: watch::channel(true).1, unwatched_for: UNWATCHED_FOR }
+    }
+}
+
 /// How lines are arriving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TailMode {
@@ -84,6 +110,13 @@ pub enum TailEvent {
     Source(Arc<str>),
     /// New lines, in time order within the batch.
     Lines(Vec<LogLine>),
+    /// Lines from before the oldest handed over so far (an answer to
+    /// [`TailControl::older`]), in time order; `more` is false once every
+    /// stream has been read back to its start.
+    Older {
+        lines: Vec<LogLine>,
+        more: bool,
+    },
     /// Something the user should know that does not stop the tail.
     Note(String),
     Mode(TailMode),
@@ -104,6 +137,11 @@ struct Source {
     token: Option<String>,
     /// Read from its end already (or from `since`/its head): from now on, forward.
     started: bool,
+    /// Where reading older lines goes on from; `None` at the stream's start
+    /// (or when it was read from its head).
+    back: Option<String>,
+    /// The newest line's time read forward (ms).
+    newest: i64,
 }
 
 /// Why a Live Tail session stopped.
@@ -116,6 +154,24 @@ enum LiveEnd {
     Ended(String),
     /// The receiver is gone: the tail is over.
     Closed,
+    /// Nobody has looked at the lines for a while: poll until they do.
+    Unwatched,
+}
+
+/// What came during a Live Tail session.
+enum Got {
+    Update(Result<Option<LiveUpdate>, AwsError>),
+    Check,
+    Older(usize),
+    Watched(bool),
+}
+
+/// What ended a wait between reads.
+enum Wake {
+    Time,
+    Closed,
+    Older(usize),
+    Watched(bool),
 }
 
 /// Reads until the logs end (without `follow`) or the receiver goes away.
@@ -126,11 +182,25 @@ pub async fn tail(
     target: TailTarget,
     tx: mpsc::Sender<TailEvent>,
 ) -> Result<(), AwsError> {
+    tail_with(ecs, logs, target, tx, TailControl::none()).await
+}
+
+/// [`tail`], told by `control` when to read older lines and whether anybody looks.
+pub async fn tail_with(
+    ecs: &aws_sdk_ecs::Client,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    target: TailTarget,
+    tx: mpsc::Sender<TailEvent>,
+    control: TailControl,
+) -> Result<(), AwsError> {
+    let unwatched_since = (!*control.watched.borrow()).then(Instant::now);
     let mut tail = TaskLogTail {
         ecs,
         logs,
         target,
         tx,
+        control,
+        unwatched_since,
         sources: BTreeMap::new(),
         tasks_seen: Vec::new(),
         unmatched: HashMap::new(),
@@ -143,6 +213,9 @@ struct TaskLogTail<'a> {
     logs: &'a aws_sdk_cloudwatchlogs::Client,
     target: TailTarget,
     tx: mpsc::Sender<TailEvent>,
+    control: TailControl,
+    /// Since when nobody has looked at the lines.
+    unwatched_since: Option<Instant>,
     /// By `task/container`.
     sources: BTreeMap<String, Source>,
     /// Tasks already looked at (with or without a stream).
@@ -161,6 +234,8 @@ impl TaskLogTail<'_> {
         }
         let mut wait = QUICK;
         let mut live = self.target.live && self.target.follow;
+        // Live Tail stopped because nobody looked: polling until somebody does.
+        let mut paused = false;
         let mut short_sessions = 0;
         let mut last_tasks = Instant::now();
         if self.target.follow {
@@ -171,7 +246,7 @@ impl TaskLogTail<'_> {
             if self.tx.is_closed() || !self.target.follow {
                 return Ok(());
             }
-            if live && !self.sources.is_empty() {
+            if live && !paused && !self.sources.is_empty() {
                 let started = Instant::now();
                 let end = self.live_session().await;
                 short_sessions = if matches!(end, LiveEnd::Ended(_)) && started.elapsed() < LIVE_SHORT {
@@ -200,26 +275,111 @@ impl TaskLogTail<'_> {
                         self.note(format!("polling: Live Tail is not available here ({why})")).await;
                         let _ = self.tx.send(TailEvent::Mode(TailMode::Polling)).await;
                     }
+                    LiveEnd::Unwatched => {
+                        paused = true;
+                        let minutes = self.control.unwatched_for.as_secs() / 60;
+                        self.note(format!(
+                            "Live Tail paused: nobody looked at the logs for {minutes} min (it is billed by the minute); polling until somebody does"
+                        ))
+                        .await;
+                        let _ = self.tx.send(TailEvent::Mode(TailMode::Polling)).await;
+                    }
                 }
                 continue;
             }
             wait = if throttled {
                 self.note("throttled by CloudWatch Logs: reading less often".into()).await;
                 SLOW
-            } else if count == 0 {
+            } else if count == 0 || paused {
                 (wait * 2).min(SLOW)
             } else {
                 QUICK
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.tx.closed() => return Ok(()),
+            let until = Instant::now() + wait;
+            loop {
+                match self.wait(until).await {
+                    Wake::Time => break,
+                    Wake::Closed => return Ok(()),
+                    Wake::Older(n) => self.read_older(n).await?,
+                    Wake::Watched(watched) => {
+                        self.saw(watched);
+                        if watched && paused {
+                            paused = false;
+                            self.note("somebody is looking again: back to Live Tail".into()).await;
+                            break;
+                        }
+                    }
+                }
             }
             if self.target.task.is_none() && last_tasks.elapsed() >= TASKS_EVERY {
                 last_tasks = Instant::now();
                 self.add_tasks(false).await?;
             }
         }
+    }
+
+    /// Notes whether somebody looks at the lines now.
+    fn saw(&mut self, watched: bool) {
+        if watched {
+            self.unwatched_since = None;
+        } else if self.unwatched_since.is_none() {
+            self.unwatched_since = Some(Instant::now());
+        }
+    }
+
+    /// Waits until `until`, the receiver goes away, or the control says something.
+    async fn wait(&mut self, until: Instant) -> Wake {
+        let TailControl { older, watched, .. } = &mut self.control;
+        let watching = watched.has_changed().is_ok();
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => Wake::Time,
+            _ = self.tx.closed() => Wake::Closed,
+            n = async { older.as_mut()?.recv().await }, if older.is_some() => match n {
+                Some(n) => Wake::Older(n),
+                None => {
+                    *older = None;
+                    Wake::Watched(*watched.borrow())
+                }
+            },
+            changed = watched.changed(), if watching => match changed {
+                Ok(()) => Wake::Watched(*watched.borrow_and_update()),
+                Err(_) => Wake::Watched(true),
+            },
+        }
+    }
+
+    /// Reads up to `n` lines per stream from before the oldest handed over, and
+    /// hands them over as [`TailEvent::Older`].
+    async fn read_older(&mut self, n: usize) -> Result<(), AwsError> {
+        let wanted: Vec<(String, LogStream, String)> = self
+            .sources
+            .iter()
+            .filter_map(|(key, s)| Some((key.clone(), s.stream.clone(), s.back.clone()?)))
+            .collect();
+        let reads = wanted.iter().map(|(_, stream, back)| logs::older(self.logs, stream, back.clone(), n));
+        let answers = futures::future::join_all(reads).await;
+        let mut lines = Vec::new();
+        for ((key, stream, _), answer) in wanted.into_iter().zip(answers) {
+            let Some(source) = self.sources.get_mut(&key) else { continue };
+            match answer {
+                Ok(read) => {
+                    source.back = read.backward;
+                    lines.extend(read.events.into_iter().map(|e| LogLine {
+                        timestamp: e.timestamp,
+                        source: source.label.clone(),
+                        text: e.message,
+                    }));
+                }
+                Err(e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_))) => {
+                    return Err(e);
+                }
+                Err(e) => self.note(format!("reading older lines of {}: {e}", stream.stream)).await,
+            }
+        }
+        lines.sort_by_key(|l| l.timestamp);
+        let more = self.sources.values().any(|s| s.back.is_some());
+        let _ = self.tx.send(TailEvent::Older { lines, more }).await;
+        Ok(())
     }
 
     async fn note(&self, text: String) {
@@ -279,7 +439,14 @@ impl TaskLogTail<'_> {
                         let _ = self.tx.send(TailEvent::Source(label.clone())).await;
                         self.sources.insert(
                             format!("{short}/{container}"),
-                            Source { label, stream, token: None, started: false },
+                            Source {
+                                label,
+                                stream,
+                                token: None,
+                                started: false,
+                                back: None,
+                                newest: i64::MIN,
+                            },
                         );
                         added = true;
                     }
@@ -295,10 +462,12 @@ impl TaskLogTail<'_> {
         Ok(added)
     }
 
-    /// Reads every stream to its end and hands the new lines over, in time
-    /// order. Returns how many, and whether CloudWatch throttled.
+    /// Reads every stream to its end and hands the new lines over: a page of
+    /// each stream at a time, merged in time order (so memory is bounded by a
+    /// page a stream however far behind the tail was). Returns how many lines,
+    /// and whether CloudWatch throttled.
     async fn catch_up(&mut self) -> Result<(usize, bool), AwsError> {
-        let mut batch: Vec<LogLine> = Vec::new();
+        let mut count = 0;
         let mut throttled = false;
         let start = self.target.since;
         let newest = if start.is_none() { self.target.newest } else { 0 };
@@ -312,13 +481,16 @@ impl TaskLogTail<'_> {
             .collect();
         let reads = first.iter().map(|(_, stream)| logs::newest(self.logs, stream, newest));
         let answers = futures::future::join_all(reads).await;
+        let mut batch: Vec<LogLine> = Vec::new();
         for ((key, stream), answer) in first.into_iter().zip(answers) {
             let Some(source) = self.sources.get_mut(&key) else { continue };
             match answer {
-                Ok((events, forward)) => {
-                    source.token = forward;
+                Ok(read) => {
+                    source.token = read.forward;
+                    source.back = read.backward;
                     source.started = source.token.is_some();
-                    batch.extend(events.into_iter().map(|e| LogLine {
+                    source.newest = read.events.last().map_or(source.newest, |e| e.timestamp);
+                    batch.extend(read.events.into_iter().map(|e| LogLine {
                         timestamp: e.timestamp,
                         source: source.label.clone(),
                         text: e.message,
@@ -328,25 +500,40 @@ impl TaskLogTail<'_> {
                 Err(e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_))) => {
                     return Err(e);
                 }
-                Err(e) => {
-                    let text = format!("reading {}: {e}", stream.stream);
-                    let _ = self.tx.send(TailEvent::Note(text)).await;
-                }
+                Err(e) => self.note(format!("reading {}: {e}", stream.stream)).await,
             }
         }
-        for source in self.sources.values_mut() {
-            if !source.started && newest > 0 {
-                continue; // Its end could not be read yet: tried again next time.
-            }
-            source.started = true;
-            // Pages come while the token moves.
-            loop {
-                match logs::events(self.logs, &source.stream, start, source.token.clone()).await {
+        count += self.hand_over(batch).await;
+        // Then forward, a page of every stream not at its end yet per round.
+        let mut reading: Vec<String> = self
+            .sources
+            .iter_mut()
+            .filter(|(_, s)| s.started || newest == 0)
+            .map(|(key, s)| {
+                s.started = true;
+                key.clone()
+            })
+            .collect();
+        while !reading.is_empty() && !self.tx.is_closed() {
+            let asks: Vec<(LogStream, Option<String>)> = reading
+                .iter()
+                .filter_map(|key| self.sources.get(key))
+                .map(|s| (s.stream.clone(), s.token.clone()))
+                .collect();
+            let reads =
+                asks.iter().map(|(stream, token)| logs::events(self.logs, stream, start, token.clone()));
+            let answers = futures::future::join_all(reads).await;
+            let mut batch = Vec::new();
+            let mut still = Vec::new();
+            for (key, answer) in reading.into_iter().zip(answers) {
+                let Some(source) = self.sources.get_mut(&key) else { continue };
+                match answer {
                     Ok((events, next)) => {
                         let moved = next != source.token;
                         source.token = next;
-                        let empty = events.is_empty();
+                        let at_end = events.is_empty() || !moved;
                         for e in events {
+                            source.newest = source.newest.max(e.timestamp);
                             let key = (source.stream.stream.clone(), e.timestamp, e.message);
                             if let Some(n) = self.unmatched.get_mut(&key) {
                                 *n -= 1;
@@ -358,14 +545,16 @@ impl TaskLogTail<'_> {
                             let (_, timestamp, text) = key;
                             batch.push(LogLine { timestamp, source: source.label.clone(), text });
                         }
-                        if empty || !moved {
-                            break;
+                        if at_end {
+                            // Read to its end: a line Live Tail handed over that is
+                            // older than what was read will not come any more.
+                            let (stream, newest) = (&source.stream.stream, source.newest);
+                            self.unmatched.retain(|k, _| k.0 != *stream || k.1 >= newest);
+                        } else {
+                            still.push(key);
                         }
                     }
-                    Err(AwsError::Throttled(_)) => {
-                        throttled = true;
-                        break;
-                    }
+                    Err(AwsError::Throttled(_)) => throttled = true,
                     Err(
                         e @ (AwsError::AccessDenied(_) | AwsError::Expired(_) | AwsError::NoCredentials(_)),
                     ) => {
@@ -374,23 +563,25 @@ impl TaskLogTail<'_> {
                     Err(e) => {
                         let text = format!("reading {}: {e}", source.stream.stream);
                         let _ = self.tx.send(TailEvent::Note(text)).await;
-                        break;
                     }
                 }
             }
+            count += self.hand_over(batch).await;
+            reading = still;
         }
-        // Lines Live Tail handed over long ago that were never read back will
-        // not come any more (a stream that ended early, say): forget them.
-        let cutoff = crate::time::unix_now().saturating_mul(1000) - UNMATCHED_FOR_MS;
-        self.unmatched.retain(|key, _| key.1 >= cutoff);
-        // Several streams: one time line. The sort is stable, so one stream's
-        // lines keep their order when their times are equal.
+        Ok((count, throttled))
+    }
+
+    /// Hands `batch` over in time order. Several streams: one time line; the
+    /// sort is stable, so one stream's lines keep their order when their
+    /// times are equal.
+    async fn hand_over(&self, mut batch: Vec<LogLine>) -> usize {
         batch.sort_by_key(|l| l.timestamp);
         let count = batch.len();
         if count > 0 {
             let _ = self.tx.send(TailEvent::Lines(batch)).await;
         }
-        Ok((count, throttled))
+        count
     }
 
     /// Follows the streams with a Live Tail session until it ends, the
@@ -428,15 +619,47 @@ impl TaskLogTail<'_> {
         let mut check = tokio::time::interval_at(Instant::now() + TASKS_EVERY, TASKS_EVERY);
         let by_service = self.target.task.is_none();
         loop {
-            let update = tokio::select! {
-                update = session.next() => update,
-                _ = check.tick(), if by_service => {
+            let got = {
+                let TailControl { older, watched, unwatched_for } = &mut self.control;
+                let watching = watched.has_changed().is_ok();
+                let unwatched = self.unwatched_since.map(|since| since + *unwatched_for);
+                tokio::select! {
+                    update = session.next() => Got::Update(update),
+                    _ = check.tick(), if by_service => Got::Check,
+                    _ = self.tx.closed() => return LiveEnd::Closed,
+                    n = async { older.as_mut()?.recv().await }, if older.is_some() => match n {
+                        Some(n) => Got::Older(n),
+                        None => {
+                            *older = None;
+                            continue;
+                        }
+                    },
+                    changed = watched.changed(), if watching => {
+                        Got::Watched(changed.is_err() || *watched.borrow_and_update())
+                    }
+                    _ = tokio::time::sleep_until(unwatched.unwrap_or_else(Instant::now)), if unwatched.is_some() => {
+                        return LiveEnd::Unwatched;
+                    }
+                }
+            };
+            let update = match got {
+                Got::Update(update) => update,
+                Got::Check => {
                     if self.has_new_tasks().await {
                         return LiveEnd::NewTasks;
                     }
                     continue;
                 }
-                _ = self.tx.closed() => return LiveEnd::Closed,
+                Got::Older(n) => {
+                    if let Err(e) = self.read_older(n).await {
+                        return LiveEnd::Ended(e.to_string());
+                    }
+                    continue;
+                }
+                Got::Watched(now) => {
+                    self.saw(now);
+                    continue;
+                }
             };
             match update {
                 Ok(Some(LiveUpdate::Events { events, sampled })) => {

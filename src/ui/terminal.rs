@@ -4,7 +4,7 @@
 
 use std::io::{self, Stdout, stdout};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
@@ -23,7 +23,9 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         let mut out = stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+        if let Err(e) =
+            execute!(out, EnterAlternateScreen, EnableBracketedPaste, EnableFocusChange, cursor::Hide)
+        {
             restore();
             return Err(e);
         }
@@ -50,7 +52,7 @@ impl Drop for TerminalGuard {
 /// gone (a dropped SSH session): errors are ignored, there is nobody to tell.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(stdout(), DisableBracketedPaste, DisableFocusChange, LeaveAlternateScreen, cursor::Show);
 }
 
 /// The thread that draws the dashboard, while it is open.

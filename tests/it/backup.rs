@@ -329,6 +329,43 @@ async fn s3_going_away_mid_upload_fails_the_backup_and_leaves_nothing_behind() {
     nothing_left(&moto_clients().await.s3, &bucket, "outage/").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_part_uploads_are_retried_and_a_part_that_keeps_failing_fails_the_backup_cleanly() {
+    let mut cleanup = Cleanup::default();
+    let container = data_container(&mut cleanup);
+    fill(&container, 20); // about 3 parts
+    let bucket = bucket().await;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+
+    // S3 answers 500 to the first two UploadPart calls: the SDK asks again.
+    let layer = crate::support::Realism::start(&["--latency-ms", "5", "--fail", "s3:PUT:part=2"]);
+    let clients = crate::support::clients_at(&layer.url).await;
+    pool.submit(1, JobSpec::Backup(big_backup(&container, &bucket, "flaky/")), Some(clients));
+    let result = result_of(&mut rx, Duration::from_secs(120)).await;
+    assert!(matches!(result, JobResult::Done(_)), "{result:?}");
+    let stats = layer.stats();
+    assert_eq!(stats["failed"]["s3:PUT:part"], 2, "{stats}");
+    let parts = stats["calls"]["s3:PUT:part"].as_u64().unwrap_or(0);
+    assert!(parts >= 5, "3 parts and 2 retries at least: {stats}");
+    let s3 = moto_clients().await.s3;
+    let listed = wharf::snapshots::list(&s3, &bucket, "flaky/", None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].problem, None, "a whole snapshot: {:?}", listed[0]);
+
+    // Every UploadPart fails: the backup fails with S3's words, nothing is left.
+    let layer = crate::support::Realism::start(&["--latency-ms", "5", "--fail", "s3:PUT:part=100000"]);
+    let clients = crate::support::clients_at(&layer.url).await;
+    pool.submit(2, JobSpec::Backup(big_backup(&container, &bucket, "broken/")), Some(clients));
+    let result = result_of(&mut rx, Duration::from_secs(120)).await;
+    let JobResult::Failed(chain) = result else { panic!("the backup did not fail: {result:?}") };
+    assert!(
+        chain.join(": ").contains("InternalError") || chain.join(": ").contains("internal error"),
+        "{chain:?}"
+    );
+    nothing_left(&s3, &bucket, "broken/").await;
+}
+
 #[tokio::test]
 async fn a_ranged_read_whose_body_breaks_off_is_asked_for_again() {
     use aws_sdk_s3::operation::get_object::GetObjectOutput;

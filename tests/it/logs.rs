@@ -355,6 +355,96 @@ mod live {
         drop(rx);
         let _ = reader.await;
     }
+
+    /// A session that hands over one line and then stays open.
+    fn open_session(message: &'static str, timestamp: i64) -> impl Fn() -> HttpResponse + Send + Sync {
+        move || {
+            let result = format!(
+                r#"{{"logStreamName":"{STREAM}","logGroupIdentifier":"{GROUP_ARN}","message":"{message}","timestamp":{timestamp},"ingestionTime":{timestamp}}}"#
+            );
+            let mut body = frame("sessionStart", r#"{"requestId":"r1","sessionId":"s1"}"#);
+            body.extend(frame(
+                "sessionUpdate",
+                &format!(r#"{{"sessionMetadata":{{"sampled":false}},"sessionResults":[{result}]}}"#),
+            ));
+            let first: Result<http_body::Frame<bytes::Bytes>, std::io::Error> =
+                Ok(http_body::Frame::data(bytes::Bytes::from(body)));
+            let stream =
+                futures::StreamExt::chain(futures::stream::iter([first]), futures::stream::pending());
+            let body = SdkBody::from_body_1_x(http_body_util::StreamBody::new(stream));
+            HttpResponse::new(StatusCode::try_from(200).unwrap(), body)
+        }
+    }
+
+    /// Live Tail is billed by the minute: with nobody looking at the lines
+    /// (here for 1 s; 10 minutes in the dashboard) the session stops and
+    /// polling goes on; when somebody looks again a session opens again.
+    /// No line is shown twice.
+    #[tokio::test]
+    async fn live_tail_pauses_while_nobody_looks_and_resumes_when_somebody_does() {
+        let live = mock!(aws_sdk_cloudwatchlogs::Client::start_live_tail)
+            .sequence()
+            .http_response(open_session("live 1", 3000))
+            .http_response(open_session("live 2", 4000))
+            .build();
+        let page = |events: Vec<OutputLogEvent>, token: &'static str| {
+            move || {
+                GetLogEventsOutput::builder()
+                    .set_events(Some(events.clone()))
+                    .next_forward_token(token)
+                    .build()
+            }
+        };
+        let reads = mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
+            .sequence()
+            .output(page(vec![event("history 1", 1000)], "f1"))
+            .output(page(vec![], "f1"))
+            .output(page(vec![event("live 1", 3000)], "f2"))
+            .output(page(vec![], "f2"))
+            .repeatedly()
+            .build();
+        let (tx, mut rx) = mpsc::channel(64);
+        let (watched, watched_rx) = tokio::sync::watch::channel(true);
+        let control = wharf::logs::TailControl {
+            older: None,
+            watched: watched_rx,
+            unwatched_for: Duration::from_secs(1),
+        };
+        let target = TailTarget {
+            cluster: "dev".into(),
+            service: None,
+            task: Some(TASK.into()),
+            replacing: None,
+            since: None,
+            newest: 0,
+            follow: true,
+            live: true,
+        };
+        let (ecs, logs) = (ecs(), logs(&live, &reads));
+        let reader =
+            tokio::spawn(async move { wharf::logs::tail::tail_with(&ecs, &logs, target, tx, control).await });
+        let mut events = collect(&mut rx, 2, Duration::from_secs(10)).await;
+        assert_eq!(lines(&events), ["[4f2a91c0] history 1", "[4f2a91c0] live 1"]);
+
+        // Nobody looks: after 1 s the session stops, polling goes on.
+        watched.send(false).unwrap();
+        let quiet = collect(&mut rx, 1, Duration::from_millis(2500)).await;
+        assert_eq!(live.num_calls(), 1);
+        assert!(notes(&quiet).iter().any(|n| n.starts_with("Live Tail paused: nobody looked")), "{quiet:?}");
+        assert!(quiet.contains(&TailEvent::Mode(TailMode::Polling)), "{quiet:?}");
+        assert!(lines(&quiet).is_empty(), "live 1 is not shown again: {quiet:?}");
+        events.extend(quiet);
+
+        // Somebody looks again: Live Tail again, and its line comes once.
+        watched.send(true).unwrap();
+        let back = collect(&mut rx, 1, Duration::from_secs(5)).await;
+        assert_eq!(lines(&back), ["[4f2a91c0] live 2"], "{back:?}");
+        assert!(back.contains(&TailEvent::Mode(TailMode::Live)), "{back:?}");
+        assert!(notes(&back).iter().any(|n| n.contains("back to Live Tail")), "{back:?}");
+        assert_eq!(live.num_calls(), 2);
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+    }
 }
 
 /// A stream with a long history: the tail starts at its end — the newest
@@ -422,4 +512,112 @@ async fn a_tail_starts_at_the_end_of_a_long_stream_and_follows_on() {
         String::from_utf8_lossy(&out.stdout),
         format!("[{short}] old 24998\n[{short}] old 24999\n[{short}] new 1\n")
     );
+}
+
+fn texts(events: &[TailEvent]) -> Vec<String> {
+    events
+        .iter()
+        .flat_map(|e| match e {
+            TailEvent::Lines(l) => l.iter().map(|l| l.text.clone()).collect(),
+            _ => vec![],
+        })
+        .collect()
+}
+
+/// A task of a fresh service whose stream holds `n` lines `old 00000`… a
+/// millisecond apart, an hour ago.
+async fn task_with_history(n: usize) -> (String, String, String) {
+    let (cluster, service, _) = crate::remote::ecs_service().await;
+    let (task, stream) = start_task(&cluster, &service).await;
+    let base = wharf::time::unix_now() * 1000 - 3_600_000;
+    let history: Vec<String> = (0..n).map(|i| format!("old {i:05}")).collect();
+    for (c, chunk) in history.chunks(10_000).enumerate() {
+        let at: Vec<(&str, i64)> =
+            chunk.iter().enumerate().map(|(i, l)| (l.as_str(), (c * 10_000 + i) as i64)).collect();
+        crate::ecs::put_events_at(&stream, base, &at).await;
+    }
+    (cluster, task, stream)
+}
+
+/// Scrolling past the top: each request for older lines reads one more
+/// page backwards from where the last stopped, through the realism layer,
+/// until the stream's start, which is said; every line comes exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn older_lines_come_a_page_at_a_time_back_to_the_start_each_once() {
+    let (cluster, task, _) = task_with_history(2_500).await;
+    let clients = crate::support::realistic_clients().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let (older, older_rx) = mpsc::channel(4);
+    let (_watched, watched_rx) = tokio::sync::watch::channel(true);
+    let control = wharf::logs::TailControl {
+        older: Some(older_rx),
+        watched: watched_rx,
+        unwatched_for: wharf::logs::tail::UNWATCHED_FOR,
+    };
+    let mut t = target(&cluster, "", true);
+    (t.task, t.service, t.newest) = (Some(task), None, 1_000);
+    let reader = tokio::spawn(async move {
+        wharf::logs::tail::tail_with(&clients.ecs, &clients.logs, t, tx, control).await
+    });
+    let first = texts(&collect(&mut rx, 1_000, Duration::from_secs(20)).await);
+    assert_eq!(first.len(), 1_000);
+    assert_eq!((first[0].as_str(), first[999].as_str()), ("old 01500", "old 02499"));
+
+    let mut all = first;
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        older.send(1_000).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match rx.recv().await {
+                    Some(TailEvent::Older { lines, more }) => break (lines, more),
+                    Some(TailEvent::Lines(l)) => panic!("no new lines were written: {l:?}"),
+                    Some(_) => {}
+                    None => panic!("the tail ended"),
+                }
+            }
+        })
+        .await
+        .expect("an answer to the request for older lines");
+        answers.push((answer.0.len(), answer.1));
+        let mut before: Vec<String> = answer.0.into_iter().map(|l| l.text).collect();
+        before.append(&mut all);
+        all = before;
+        if !answer.1 {
+            break;
+        }
+    }
+    assert_eq!(answers.last().map(|a| a.1), Some(false), "the start is said: {answers:?}");
+    assert!(answers[..answers.len() - 1].iter().all(|a| a.1), "{answers:?}");
+    assert_eq!(answers[0], (1_000, true));
+    let expected: Vec<String> = (0..2_500).map(|i| format!("old {i:05}")).collect();
+    assert_eq!(all.len(), expected.len(), "every line once: {answers:?}");
+    assert!(all == expected, "in order, none twice, none missing");
+    drop(rx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
+}
+
+/// Reading up to date from far behind (here from the head of 25,000 lines;
+/// after a Live Tail session, from where the last read stopped) hands the
+/// lines over a page at a time, not all at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catch_up_is_handed_over_a_page_at_a_time() {
+    let (cluster, task, _) = task_with_history(25_000).await;
+    let clients = crate::support::realistic_clients().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut t = target(&cluster, "", false);
+    (t.task, t.service, t.since) = (Some(task), None, Some(0));
+    let reader = tokio::spawn(async move { tail(&clients.ecs, &clients.logs, t, tx).await });
+    let events = collect(&mut rx, 25_000, Duration::from_secs(30)).await;
+    let sizes: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            TailEvent::Lines(l) => Some(l.len()),
+            _ => None,
+        })
+        .collect();
+    assert!(sizes.len() >= 3 && sizes.iter().all(|&n| n <= 10_000), "batches: {sizes:?}");
+    let expected: Vec<String> = (0..25_000).map(|i| format!("old {i:05}")).collect();
+    assert!(texts(&events) == expected, "every line once, in order");
+    reader.await.unwrap().unwrap();
 }

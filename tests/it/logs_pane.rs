@@ -398,3 +398,81 @@ fn z_zooms_the_focused_pane_to_the_whole_screen_and_back() {
     update(&mut s, key('z'));
     assert!(!s.zoomed);
 }
+
+fn older_requests(effects: &[Effect]) -> Vec<(u64, usize)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::TailOlder { id, lines } => Some((*id, *lines)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn screen(s: &AppState) -> String {
+    format!("{}", render(s, 120, 30).backend())
+}
+
+/// The text at the bottom of the view.
+fn at_bottom(s: &AppState) -> String {
+    s.logs.view_bottom().and_then(|b| s.logs.buffer.get(b)).map(|l| l.text.clone()).unwrap_or_default()
+}
+
+#[test]
+fn scrolling_past_the_top_loads_older_lines_above_without_moving_the_view() {
+    let (mut s, id) = tailing();
+    feed(&mut s, id, &["5f0c6e2a"], 100, request);
+    assert!(older_requests(&update(&mut s, key('k'))).is_empty(), "far from the top: nothing asked");
+    let asked = older_requests(&update(&mut s, key('g')));
+    assert_eq!(asked, [(id, wharf::app::logs::OLDER_LINES)]);
+    assert!(screen(&s).contains("loading older…"), "{}", screen(&s));
+    assert!(older_requests(&update(&mut s, key('k'))).is_empty(), "one request at a time");
+
+    let seen = at_bottom(&s);
+    let older = (0..50).map(|n| line("5f0c6e2a", n, &format!("older {n}"))).collect();
+    update(&mut s, Action::Tail(id, TailEvent::Older { lines: older, more: true }));
+    assert_eq!(s.logs.buffer.len(), 150);
+    assert_eq!(at_bottom(&s), seen, "the view stays on the lines it showed");
+    assert!(!screen(&s).contains("loading older…"));
+    let first: Vec<String> = s.logs.buffer.iter_from(0).take(2).map(|(_, l)| l.text.clone()).collect();
+    assert_eq!(first, ["older 0", "older 1"]);
+
+    // Up to the new top: asked again; the stream's start reached, never again.
+    let asked = older_requests(&update(&mut s, key('g')));
+    assert_eq!(asked.len(), 1);
+    update(&mut s, Action::Tail(id, TailEvent::Older { lines: vec![], more: false }));
+    assert!(older_requests(&update(&mut s, key('g'))).is_empty());
+    // An answer for an earlier tail is dropped.
+    update(&mut s, Action::Tail(id - 1, TailEvent::Older { lines: vec![line("x", 0, "stale")], more: true }));
+    assert_eq!(s.logs.buffer.len(), 150);
+}
+
+#[test]
+fn older_lines_stop_at_what_the_pane_holds() {
+    let mut s = ready(Profile { log_lines: Some(120), ..dev() });
+    update(&mut s, key('4'));
+    let (id, _) = tail_effect(&update(&mut s, key('l')));
+    feed(&mut s, id, &["a"], 100, |n| format!("line {n}"));
+    assert_eq!(older_requests(&update(&mut s, key('g'))).len(), 1);
+    let older = (0..50).map(|n| line("a", n, &format!("older {n}"))).collect();
+    update(&mut s, Action::Tail(id, TailEvent::Older { lines: older, more: true }));
+    assert_eq!((s.logs.buffer.len(), s.logs.buffer.dropped()), (120, 0), "the newest 20 of them fit");
+    assert_eq!(s.logs.buffer.get(0).map(|l| l.text.as_str()), Some("older 30"));
+    assert!(s.flash.as_deref().is_some_and(|f| f.contains("holds 120 lines (log_lines")), "{:?}", s.flash);
+    assert!(older_requests(&update(&mut s, key('g'))).is_empty());
+}
+
+#[test]
+fn the_logs_are_watched_while_the_terminal_has_focus_and_the_pane_is_on_screen() {
+    let (mut s, _) = tailing();
+    assert!(s.logs_watched());
+    update(&mut s, key('1'));
+    assert!(s.logs_watched(), "another pane focused: the Logs pane is still on screen");
+    update(&mut s, key('z'));
+    assert!(!s.logs_watched(), "another pane zoomed hides it");
+    update(&mut s, key('z'));
+    update(&mut s, Action::Focus(false));
+    assert!(!s.logs_watched(), "the terminal lost the focus");
+    update(&mut s, Action::Focus(true));
+    assert!(s.logs_watched());
+}

@@ -78,6 +78,9 @@ fn heading(pane: &LogsPane, editing: bool) -> Line<'static> {
     if let Some(target) = &pane.target {
         spans.push(Span::from(target.describe()).bold().fg(Color::Cyan));
     }
+    if pane.loading_older {
+        spans.extend([sep(), Span::from("loading older…").fg(Color::Yellow)]);
+    }
     spans.push(sep());
     spans.push(Span::from(format!("{} lines", thousands(pane.buffer.len() as u64))));
     if pane.buffer.dropped() > 0 {
