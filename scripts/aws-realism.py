@@ -22,8 +22,9 @@ with the latency. `--fail ACTION=N` makes the first N calls of ACTION fail
 as AWS's servers sometimes do (HTTP 500: InternalError for S3, a
 ServerException for the JSON APIs), for the retries to be seen; ACTION is an
 X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
-(`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `GET /realism/stats` answers calls per action, pages served
-and calls throttled, as JSON; `POST /realism/reset` zeroes them and refills
+(`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `GET /realism/stats` answers calls per action, pages served,
+calls throttled, refused and failed, and the most S3 calls of a kind under way
+at once, as JSON; `POST /realism/reset` zeroes them and refills
 the buckets.
 
   aws-realism.py --upstream http://127.0.0.1:5000 [--port 0] [--latency-ms 40]
@@ -117,12 +118,25 @@ class Realism:
 
     def reset(self):
         with self.lock:
-            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}}
+            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}, "most_at_once": {}}
+            self.in_flight = {}
             self.live = {g: Bucket(b, r) for g, (b, r) in self.buckets.items()}
 
     def count(self, kind, action):
         with self.lock:
             self.stats[kind][action] = self.stats[kind].get(action, 0) + 1
+
+    def enter(self, action):
+        """One more call of `action` under way; the most at once is kept."""
+        with self.lock:
+            now = self.in_flight.get(action, 0) + 1
+            self.in_flight[action] = now
+            most = self.stats["most_at_once"]
+            most[action] = max(most.get(action, 0), now)
+
+    def leave(self, action):
+        with self.lock:
+            self.in_flight[action] -= 1
 
     def should_fail(self, action):
         """Whether this call of `action` is one of those made to fail."""
@@ -212,23 +226,29 @@ def make_handler(realism):
                 with realism.lock:
                     stats = json.dumps(realism.stats).encode()
                 return self.answer(200, [("Content-Type", "application/json")], stats)
-            if not self.path.startswith("/moto-api"):
-                time.sleep(realism.latency)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
             headers["Content-Length"] = str(len(body))
             target = self.headers.get("X-Amz-Target", "")
+            if not target and self.path.startswith("/moto-api"):
+                return self.answer(*realism.upstream(self.command, self.path, headers, body))
             if not target:
-                if not self.path.startswith("/moto-api"):
-                    query = urllib.parse.urlsplit(self.path).query
-                    kind = ":list" if "list-type" in query else ":part" if "partNumber=" in query else ""
-                    if self.command == "GET" and self.headers.get("Range"):
-                        kind = ":range"
-                    action = f"s3:{self.command}{kind}"
-                    realism.count("calls", action)
+                query = urllib.parse.urlsplit(self.path).query
+                kind = ":list" if "list-type" in query else ":part" if "partNumber=" in query else ""
+                if self.command == "GET" and self.headers.get("Range"):
+                    kind = ":range"
+                action = f"s3:{self.command}{kind}"
+                realism.count("calls", action)
+                realism.enter(action)
+                try:
+                    time.sleep(realism.latency)
                     if realism.should_fail(action):
                         xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"
                         return self.answer(500, [("Content-Type", "application/xml")], xml)
-                return self.answer(*realism.upstream(self.command, self.path, headers, body))
+                    answer = realism.upstream(self.command, self.path, headers, body)
+                finally:
+                    realism.leave(action)
+                return self.answer(*answer)
+            time.sleep(realism.latency)
             realism.count("calls", target)
             if realism.should_fail(target.split(".")[-1]):
                 return self.error(500, "ServerException", "Internal failure (made by the realism layer)")

@@ -187,7 +187,10 @@ pub async fn list(
 ) -> Result<Vec<Snapshot>, AwsError> {
     // id → (data object, the manifest object's time if there is one)
     let mut by_id: BTreeMap<String, (Option<Object>, Option<Option<i64>>)> = BTreeMap::new();
-    for object in s3::list(s3_client, bucket, prefix).await? {
+    let kept = cache.map(|c| ManifestCache::new(c, bucket, prefix));
+    // The ids seen last time say where to split the listing into ranges read side by side.
+    let splits = kept.as_ref().map(|k| k.splits(prefix)).unwrap_or_default();
+    for object in s3::list_split(s3_client, bucket, prefix, &splits).await? {
         let Some((id, file)) = object.key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')) else {
             continue;
         };
@@ -198,7 +201,6 @@ pub async fn list(
             entry.0 = Some(object.clone());
         }
     }
-    let kept = cache.map(|c| ManifestCache::new(c, bucket, prefix));
     let reads = by_id.iter().map(|(id, (data, manifest))| {
         let kept = kept.clone();
         async move {
@@ -248,6 +250,9 @@ pub async fn list(
     Ok(snapshots)
 }
 
+/// Snapshots per range of a split listing: 900 objects, under S3's page of 1,000.
+const SPLIT_EVERY: usize = 450;
+
 /// Manifests read before, for one bucket and prefix.
 #[derive(Debug, Clone)]
 struct ManifestCache {
@@ -286,6 +291,19 @@ impl ManifestCache {
         if let Err(e) = stored {
             tracing::warn!(id, error = %e, "cannot keep the manifest in the cache");
         }
+    }
+
+    /// Keys to split a listing of `prefix` at: every [`SPLIT_EVERY`]th id
+    /// kept (one snapshot is two objects, so each range is about one page).
+    fn splits(&self, prefix: &str) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+            .collect();
+        ids.sort_unstable();
+        ids.iter().skip(SPLIT_EVERY).step_by(SPLIT_EVERY).map(|id| format!("{prefix}{id}")).collect()
     }
 
     /// Drops what was kept of snapshots that are gone.

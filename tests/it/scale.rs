@@ -2,6 +2,8 @@
 //! calls can be counted): snapshot manifests read once and kept, ECR images in
 //! pages of 1,000, every item seen exactly once across pages.
 
+use futures::StreamExt;
+
 use crate::backup::{bucket, stderr, wharf_at};
 use crate::support::{Realism, moto_clients, unique};
 
@@ -77,6 +79,64 @@ async fn snapshot_manifests_are_read_once_and_kept() {
     let kept =
         std::fs::read_dir(home.path().join("cache/wharf/manifests")).unwrap().next().unwrap().unwrap().path();
     assert_eq!(std::fs::read_dir(kept).unwrap().count(), 59, "what was deleted is forgotten");
+}
+
+/// Puts whole snapshots (a data object and a manifest each) under `p/`.
+async fn put_snapshots(s3: &aws_sdk_s3::Client, bucket: &str, ids: &[String]) {
+    let puts = ids.iter().map(|id| async move {
+        let key = format!("p/{id}/data.tar.zst");
+        s3.put_object().bucket(bucket).key(&key).body(vec![7u8; 10].into()).send().await.unwrap();
+        let manifest = serde_json::json!({
+            "format": 1, "id": id, "created": "2026-11-30T00:00:00Z",
+            "source": { "kind": "container", "name": "db", "image": "db:1", "image_id": "sha256:00" },
+            "preset": "path", "content": "tar", "compression": "zstd", "key": key,
+            "raw_bytes": 10, "stored_bytes": 10, "sha256": "00", "storage_class": "STANDARD", "wharf_version": "0"
+        });
+        let body = serde_json::to_vec(&manifest).unwrap();
+        s3.put_object().bucket(bucket).key(format!("p/{id}/manifest.json")).body(body.into()).send().await.unwrap();
+    });
+    futures::stream::iter(puts).buffer_unordered(16).collect::<Vec<()>>().await;
+}
+
+/// A listing seen before is read as ranges side by side (split where the ids
+/// of the last listing say), and still finds every snapshot exactly once:
+/// new ones inside a range (which then takes two pages), and none of those
+/// deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_seen_before_is_read_in_ranges_side_by_side_each_snapshot_once() {
+    let bucket = bucket().await;
+    let s3 = moto_clients().await.s3;
+    let id = |i: usize| format!("20261130T{:06}Z-db", i * 10);
+    let ids: Vec<String> = (0..600).map(id).collect();
+    put_snapshots(&s3, &bucket, &ids).await;
+    let layer = Realism::start(&["--latency-ms", "50"]);
+    let home = tempfile::tempdir().unwrap();
+    let list = || {
+        let out =
+            wharf_at(&layer.url, &["snapshots", "--bucket", &bucket, "--prefix", "p", "--json"], home.path());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut ids: Vec<String> =
+            list.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(list(), ids);
+    let stats = layer.stats();
+    assert_eq!((calls(&stats, "s3:GET:list"), stats["most_at_once"]["s3:GET:list"].as_u64()), (2, Some(1)));
+
+    // 200 more inside the first range (split at the 450th id), one deleted from the second.
+    let more: Vec<String> = (0..200).map(|i| format!("20261130T{:06}Z-db", i * 10 + 5)).collect();
+    put_snapshots(&s3, &bucket, &more).await;
+    for file in ["manifest.json", "data.tar.zst"] {
+        s3.delete_object().bucket(&bucket).key(format!("p/{}/{file}", ids[500])).send().await.unwrap();
+    }
+    let mut now: Vec<String> = ids.iter().chain(&more).filter(|i| **i != ids[500]).cloned().collect();
+    now.sort();
+    assert_eq!(list(), now, "each snapshot once, the deleted one gone");
+    let stats = layer.stats();
+    assert_eq!(stats["most_at_once"]["s3:GET:list"].as_u64(), Some(2), "two ranges at once: {stats}");
+    assert_eq!(calls(&stats, "s3:GET:list"), 2 + 3, "the first range now takes two pages: {stats}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
