@@ -4,7 +4,8 @@
 # (scripts/aws-realism.py in front of moto: LATENCY_MS a call, default 40):
 #
 #   * the dashboard opened at the service in tmux (120x40): `l` on it, until
-#     the newest line of the streams is on screen;
+#     the newest line of the streams is on screen; then `g` (to the oldest line
+#     held), until the 1,000 lines before it of each stream are in the pane;
 #   * `wharf logs --service S` (log_lines = 1000): until its first line, and whole;
 #   * beside the AWS CLI v1 reading the same newest 1,000 of each stream
 #     (`aws logs get-log-events --no-start-from-head --limit 1000`, per stream).
@@ -68,6 +69,11 @@ endpoint_url = "$endpoint"
 region = "eu-west-1"
 cluster = "bench"
 service = "api"
+[profiles.cli]
+endpoint_url = "$endpoint"
+region = "eu-west-1"
+cluster = "bench"
+service = "api"
 log_lines = 1000
 TOML
 export XDG_CONFIG_HOME=$home/config XDG_STATE_HOME=$home/state XDG_CACHE_HOME=$home/cache
@@ -98,8 +104,18 @@ while time.monotonic() - start < 60:
         shown = time.monotonic() - start
         break
     time.sleep(0.02)
+# Then to the oldest line held: the 1,000 before it of each stream come in.
+older = None
+if shown is not None:
+    start = time.monotonic()
+    subprocess.run(["tmux", "send-keys", "-t", session, "g"])
+    while time.monotonic() - start < 60:
+        if "6,000 lines" in screen():
+            older = time.monotonic() - start
+            break
+        time.sleep(0.02)
 subprocess.run(["tmux", "kill-session", "-t", session])
-print("nan" if shown is None else f"{shown:.2f}")
+print("nan" if shown is None else f"{shown:.2f}", "nan" if older is None else f"{older:.2f}")
 PY
 }
 cli() {
@@ -107,7 +123,7 @@ cli() {
 import subprocess, sys, time
 wharf, endpoint, home = sys.argv[1:4]
 start = time.monotonic()
-p = subprocess.Popen([wharf, "--endpoint-url", endpoint, "logs", "--service", "api"], stdout=subprocess.PIPE, stderr=open("/tmp/bench-logs-cli.err", "w"), cwd=home)
+p = subprocess.Popen([wharf, "--profile", "cli", "logs", "--service", "api"], stdout=subprocess.PIPE, stderr=open("/tmp/bench-logs-cli.err", "w"), cwd=home)
 first = None
 count = 0
 for line in p.stdout:
@@ -126,10 +142,10 @@ aws_newest() {
   echo $((n / 4))
 }
 now() { date +%s.%N; }
-printf '\n| round | dashboard: l until the newest line is on screen (s) | wharf logs: first line (s) | whole (s) | lines | aws logs get-log-events x3 (s) | lines | ratio (whole) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+printf '\n| round | dashboard: l until the newest line is on screen (s) | g: 3 x 1,000 older lines in (s) | wharf logs: first line (s) | whole (s) | lines | aws logs get-log-events x3 (s) | lines | ratio (whole) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for round in 1 2; do
-  shown=$(dashboard)
+  read -r shown older < <(dashboard)
   read -r first whole count < <(cli)
   t0=$(now); n=$(aws_newest); t1=$(now)
-  python3 -c "print(f'| $round | $shown | $first | $whole | $count | {$t1 - $t0:.2f} | $n | {$whole / ($t1 - $t0):.3f} |')"
+  python3 -c "print(f'| $round | $shown | $older | $first | $whole | $count | {$t1 - $t0:.2f} | $n | {$whole / ($t1 - $t0):.3f} |')"
 done
