@@ -65,6 +65,7 @@ pub enum Action {
     #[serde(skip)]
     Resize(u16, u16),
     /// The terminal gained (true) or lost the user's focus.
+    #[serde(skip)]
     Focus(bool),
     /// Time passed while something animates (a running job's elapsed time).
     #[serde(skip)]
