@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::app::effect::Loaded;
 use crate::app::state::PaneId;
-use crate::app::update::Loaded;
 use crate::aws::AwsStatus;
 use crate::docker::EngineUpdate;
 use crate::jobs::JobEvent;

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use super::action::Action;
+use super::effect::Effect;
 use super::state::{AppState, LogsPane, Overlay, PaneId, Prompt, PromptPurpose, TimeMode};
-use super::update::Effect;
 use crate::aws::AwsStatus;
 use crate::logs::buffer::clean;
 use crate::logs::{TailEvent, TailTarget};

@@ -1,13 +1,21 @@
 //! The dashboard's state and the one function that changes it.
 
 pub mod action;
+mod ecs;
+pub mod effect;
+mod images;
+mod jobs;
+mod keys;
 pub mod logs;
+mod registry;
+mod snapshots;
 pub mod state;
 pub mod update;
 
 pub use action::Action;
+pub use effect::{Effect, LoadRequest, Loaded};
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
     LogsPane, Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane, THROTTLE_SHOWN, TimeMode,
 };
-pub use update::{DIALOG_GUARD, Effect, LoadRequest, Loaded, update};
+pub use update::{DIALOG_GUARD, update};

@@ -1,0 +1,114 @@
+//! The words `update` and the event loop speak: [`Effect`]s it asks for,
+//! [`LoadRequest`]s for the background, and the [`Loaded`] answers.
+
+use std::path::PathBuf;
+
+use crate::aws::ecs::{Plan, ServiceInfo, TaskInfo};
+use crate::aws::{AwsError, RegistryImage, Repository};
+use crate::jobs::{JobId, JobSpec, RestoreJob};
+use crate::logs::TailTarget;
+use crate::snapshots::Snapshot;
+
+/// Work the event loop starts on behalf of `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    StartJob {
+        id: JobId,
+        spec: JobSpec,
+    },
+    CancelJob(JobId),
+    Load(LoadRequest),
+    /// Put text on the clipboard of the terminal (OSC 52: works over SSH and in tmux).
+    Copy(String),
+    /// Start tail number `id` (ending the one before).
+    Tail {
+        id: u64,
+        target: TailTarget,
+    },
+    /// Ask tail `id` for up to `lines` more lines per stream from before its oldest.
+    TailOlder {
+        id: u64,
+        lines: usize,
+    },
+    /// Write the Logs pane's lines to a new file.
+    SaveLogs {
+        path: PathBuf,
+        text: String,
+        lines: usize,
+    },
+}
+
+/// Something to fetch in the background for a pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadRequest {
+    Repositories,
+    Images {
+        repository: String,
+    },
+    Snapshots {
+        bucket: String,
+        prefix: String,
+    },
+    Clusters,
+    Services {
+        cluster: String,
+    },
+    Tasks {
+        cluster: String,
+        service: String,
+    },
+    /// Work out a deploy of `image` (`repository@sha256:…`) to the service.
+    DeployPlan {
+        cluster: String,
+        service: String,
+        container: Option<String>,
+        image: String,
+    },
+    RollbackPlan {
+        cluster: String,
+        service: String,
+    },
+    /// Work out what a restore would replace, for its confirmation.
+    RestorePreview(Box<RestoreJob>),
+}
+
+/// The answer to a [`LoadRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    Repositories(Result<Vec<Repository>, AwsError>),
+    Images {
+        repository: String,
+        result: Result<Vec<RegistryImage>, AwsError>,
+    },
+    Snapshots(Result<Vec<Snapshot>, AwsError>),
+    Clusters(Result<Vec<String>, AwsError>),
+    Services {
+        cluster: String,
+        result: Result<Vec<ServiceInfo>, AwsError>,
+    },
+    /// The services described so far; the whole list follows as `Services`.
+    ServicesSoFar {
+        cluster: String,
+        services: Vec<ServiceInfo>,
+    },
+    Tasks {
+        cluster: String,
+        service: String,
+        result: Result<Vec<TaskInfo>, AwsError>,
+    },
+    /// A deploy or rollback worked out, to be confirmed.
+    Plan(Result<Plan, AwsError>),
+    /// The Logs pane's lines were saved: what to tell the user.
+    LogsSaved(Result<String, String>),
+    /// What earlier runs left behind, found at start: how many restores were
+    /// cut short, and the other leftovers in words.
+    Leftovers {
+        restores: usize,
+        others: Vec<String>,
+    },
+    /// What a restore would replace (the confirmation's lines), or why it cannot be done.
+    RestorePreview {
+        job: Box<RestoreJob>,
+        result: Result<Vec<String>, String>,
+    },
+}

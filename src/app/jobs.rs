@@ -1,0 +1,136 @@
+//! The Jobs pane: jobs listed as they are started, their progress and ends,
+//! and what a finished one changes elsewhere (a push refreshes the Registry
+//! pane, a backup or prune the Snapshots pane).
+
+use super::effect::{Effect, LoadRequest};
+use super::state::{AppState, JobState, JobView, Load};
+use crate::jobs::{JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, RecoverJob};
+
+pub(super) fn start_job(state: &mut AppState, spec: JobSpec, effects: &mut Vec<Effect>) {
+    let id = add_job(state, &spec);
+    effects.push(Effect::StartJob { id, spec });
+}
+
+/// Lists a new job as queued and returns its id.
+pub(super) fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
+    state.jobs.next_id += 1;
+    let id = state.jobs.next_id;
+    state.jobs.jobs.push(JobView {
+        id,
+        kind: spec.kind(),
+        target: spec.target(),
+        state: JobState::Queued,
+        progress: Progress::stage("queued"),
+        queued_at: state.clock.mono,
+        started_at: None,
+        finished_at: None,
+        repository: match spec {
+            JobSpec::Push(p) => Some(p.repository.clone()),
+            _ => None,
+        },
+        logs: super::logs::job_logs(spec),
+    });
+    id
+}
+
+pub(super) fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some(id) = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.id) else {
+        state.flash = Some("no job selected".into());
+        return;
+    };
+    if let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == id) {
+        if matches!(job.state, JobState::Queued | JobState::Running) {
+            job.state = JobState::Cancelling;
+            effects.push(Effect::CancelJob(id));
+        } else if !job.state.is_active() {
+            state.flash = Some(format!("job {id} has already finished"));
+        }
+    }
+}
+
+pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec<Effect>) {
+    let now = state.clock.mono;
+    let mut pushed = None;
+    let mut backed_up = false;
+    let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
+        return;
+    };
+    match event.update {
+        JobUpdate::Started => {
+            if job.state == JobState::Queued {
+                job.state = JobState::Running;
+            }
+            job.started_at = Some(now);
+            job.progress = Progress::stage("started");
+        }
+        JobUpdate::Progress(progress) => job.progress = progress,
+        JobUpdate::Finished(result) => {
+            job.finished_at = Some(now);
+            if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
+                pushed = job.repository.clone();
+            }
+            // A finished backup or prune, or a failed one: the list shows what is there now.
+            backed_up = matches!(job.kind, JobKind::Backup | JobKind::RemoteBackup | JobKind::Prune);
+            job.state = match result {
+                JobResult::Done(output) => JobState::Done(output.summary, output.copy),
+                JobResult::Failed(chain) => JobState::Failed(chain),
+                JobResult::Cancelled => JobState::Cancelled,
+            };
+        }
+    }
+    if backed_up {
+        super::snapshots::load_snapshots(state, effects);
+    }
+    // What ECR holds has changed: show it.
+    let Some(repository) = pushed else { return };
+    let known = match &state.registry.repositories {
+        Load::Loaded(list) => list.iter().any(|r| r.name == repository),
+        _ => true,
+    };
+    if !known {
+        state.registry.repositories = Load::Loading;
+        effects.push(Effect::Load(LoadRequest::Repositories));
+    }
+    if let Some(open) = state.registry.open.clone() {
+        super::registry::open_repository(state, open, effects);
+    }
+}
+
+/// `y`: the selected finished job's result (an image reference) to the clipboard.
+pub(super) fn copy_result(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let selected = state.jobs.visible().get(state.jobs.cursor.selected).map(|j| j.state.clone());
+    match selected {
+        Some(JobState::Done(_, Some(text))) => {
+            state.flash = Some(format!("copied {text}"));
+            effects.push(Effect::Copy(text));
+        }
+        _ => state.flash = Some("nothing to copy: select a finished push or bake".into()),
+    }
+}
+
+/// What earlier runs left behind, found at start: restores cut short are
+/// finished by a job; the rest is named.
+pub(super) fn leftovers(
+    state: &mut AppState,
+    restores: usize,
+    others: Vec<String>,
+    effects: &mut Vec<Effect>,
+) {
+    let mut said = Vec::new();
+    if restores > 0 {
+        let job = RecoverJob {
+            state: crate::config::Dirs::new().state,
+            docker_host: state.settings.docker_host.clone(),
+        };
+        start_job(state, JobSpec::Recover(job), effects);
+        said.push(format!(
+            "{restores} restore{} cut short: finishing (see Jobs)",
+            if restores == 1 { " was" } else { "s were" }
+        ));
+    }
+    if !others.is_empty() {
+        tracing::info!(?others, "leftovers of earlier runs");
+        said.push(format!("{} leftovers of earlier runs: `wharf doctor --fix` settles them", others.len()));
+    }
+    state.flash = Some(said.join("; "));
+}

@@ -1,0 +1,249 @@
+//! Keys: what a key does in a dialog, a prompt or a filter being typed, and
+//! otherwise which action the keymap binds it to; a prompt's answer and a
+//! dialog's yes.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::Action;
+use super::effect::Effect;
+use super::jobs::start_job;
+use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
+use super::update::{PAGE, dialog_too_new, perform};
+use crate::config::{Key, Section};
+use crate::docker::parse_reference;
+use crate::jobs::{BakeJob, JobSpec, PushJob};
+
+pub(super) fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Vec<Effect>) {
+    if event.kind == KeyEventKind::Release || dialog_too_new(state) {
+        return;
+    }
+    state.flash = None;
+    let key = Key::from_event(event);
+    tracing::debug!(?event, %key, "key");
+    match state.overlay.clone() {
+        Some(Overlay::Help { scroll }) => {
+            let action = state.keymap.action_for(&[Section::List, Section::Global], key);
+            state.overlay = match action {
+                Some(Action::Down) => Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                Some(Action::Up) => Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                Some(Action::PageDown) => Some(Overlay::Help { scroll: scroll.saturating_add(PAGE as u16) }),
+                Some(Action::PageUp) => Some(Overlay::Help { scroll: scroll.saturating_sub(PAGE as u16) }),
+                Some(Action::Help | Action::Back | Action::Quit) => None,
+                _ => Some(Overlay::Help { scroll }),
+            };
+            return;
+        }
+        Some(Overlay::ConfirmQuit) => {
+            state.overlay = None;
+            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter) {
+                state.quit = true;
+            }
+            return;
+        }
+        Some(Overlay::Confirm(confirm)) => {
+            state.overlay = None;
+            if matches!(event.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                confirmed(state, confirm.on_yes, effects);
+            } else {
+                state.flash = Some(format!("{}: cancelled, nothing changed", confirm.title));
+            }
+            return;
+        }
+        Some(Overlay::Prompt(prompt)) => {
+            match edit(event) {
+                Edit::Submit => submit_prompt(state, prompt, effects),
+                Edit::Cancel => state.overlay = None,
+                Edit::Complete => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        p.complete();
+                        p.error = None;
+                    }
+                }
+                other => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        other.apply(&mut p.text);
+                        p.error = None;
+                    }
+                }
+            }
+            return;
+        }
+        None => {}
+    }
+    if state.filtering {
+        let logs = state.focus == PaneId::Logs;
+        match edit(event) {
+            Edit::Submit => {
+                state.filtering = false;
+                if logs {
+                    super::logs::search(state);
+                }
+            }
+            Edit::Cancel => {
+                state.filtering = false;
+                if let Some(c) = state.focused_cursor_mut() {
+                    c.filter.clear();
+                }
+                if logs {
+                    super::logs::search(state);
+                }
+            }
+            other => {
+                if let Some(c) = state.focused_cursor_mut() {
+                    other.apply(&mut c.filter);
+                }
+            }
+        }
+        after_filter_edit(state);
+        return;
+    }
+    if let Some(action) = state.keymap.action_for(&state.key_sections(), key) {
+        perform(state, action, effects);
+    }
+}
+
+/// What a key does to a text field.
+pub(super) enum Edit {
+    Insert(char),
+    DeleteBack,
+    Clear,
+    Submit,
+    Cancel,
+    /// Put the next choice from a live list in the field.
+    Complete,
+    Ignore,
+}
+
+impl Edit {
+    fn apply(self, text: &mut String) {
+        match self {
+            Edit::Insert(c) => text.push(c),
+            Edit::DeleteBack => {
+                text.pop();
+            }
+            Edit::Clear => text.clear(),
+            Edit::Submit | Edit::Cancel | Edit::Complete | Edit::Ignore => {}
+        }
+    }
+}
+
+pub(super) fn edit(event: KeyEvent) -> Edit {
+    let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+    match event.code {
+        KeyCode::Enter => Edit::Submit,
+        KeyCode::Esc => Edit::Cancel,
+        KeyCode::Char('c') if ctrl => Edit::Cancel,
+        KeyCode::Char('u') if ctrl => Edit::Clear,
+        KeyCode::Backspace => Edit::DeleteBack,
+        KeyCode::Tab => Edit::Complete,
+        KeyCode::Char(c) if !ctrl => Edit::Insert(c),
+        _ => Edit::Ignore,
+    }
+}
+
+/// The text field that has the keys, if any.
+pub(super) fn text_field(state: &mut AppState) -> Option<&mut String> {
+    if matches!(state.overlay, Some(Overlay::Prompt(_))) {
+        return match &mut state.overlay {
+            Some(Overlay::Prompt(p)) => Some(&mut p.text),
+            _ => None,
+        };
+    }
+    if state.filtering { state.focused_cursor_mut().map(|c| &mut c.filter) } else { None }
+}
+
+pub(super) fn after_filter_edit(state: &mut AppState) {
+    if state.filtering
+        && let Some(c) = state.focused_cursor_mut()
+    {
+        c.selected = 0;
+    }
+}
+
+pub(super) fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut Vec<Effect>) {
+    match prompt.purpose {
+        PromptPurpose::PushTarget { image } => {
+            let (repository, tag) = match parse_reference(prompt.text.trim()) {
+                Ok(target) => target,
+                Err(e) => {
+                    if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                        p.error = Some(e.to_string());
+                    }
+                    return;
+                }
+            };
+            let job = PushJob {
+                image,
+                repository,
+                tag,
+                registry: state.settings.profile.registry.clone(),
+                docker_host: state.settings.docker_host.clone(),
+                create_repository: false,
+            };
+            // ECR's list is there and the repository is not in it: offer to create it.
+            let missing = match &state.registry.repositories {
+                Load::Loaded(list) => !list.iter().any(|r| r.name == job.repository),
+                _ => false,
+            };
+            state.overlay = if missing {
+                Some(Overlay::Confirm(Confirm {
+                    title: "Create repository".into(),
+                    lines: vec![
+                        format!("ECR has no repository `{}`.", job.repository),
+                        format!("Create it, then push {} as :{}?", job.image, job.tag),
+                    ],
+                    on_yes: Confirmed::CreateRepositoryAndPush(job),
+                }))
+            } else {
+                start_job(state, JobSpec::Push(job), effects);
+                None
+            };
+        }
+        PromptPurpose::TypeToConfirm { expected, on_yes } => {
+            if prompt.text.trim() != expected {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(format!("type `{expected}` exactly to go ahead, or esc to cancel"));
+                }
+                return;
+            }
+            state.overlay = None;
+            confirmed(state, *on_yes, effects);
+        }
+        PromptPurpose::SaveLogs => match super::logs::save(state, &prompt.text, effects) {
+            Ok(()) => state.overlay = None,
+            Err(e) => {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(e);
+                }
+            }
+        },
+        PromptPurpose::BakeTag { container } => {
+            let reference = prompt.text.trim().to_string();
+            if let Err(e) = parse_reference(&reference) {
+                if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+                    p.error = Some(e.to_string());
+                }
+                return;
+            }
+            state.overlay = None;
+            let spec = JobSpec::Bake(BakeJob {
+                container,
+                reference,
+                docker_host: state.settings.docker_host.clone(),
+            });
+            start_job(state, spec, effects);
+        }
+    }
+}
+
+/// The user said yes.
+pub(super) fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut Vec<Effect>) {
+    match on_yes {
+        Confirmed::CreateRepositoryAndPush(job) => {
+            start_job(state, JobSpec::Push(PushJob { create_repository: true, ..job }), effects);
+        }
+        Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
+        Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
+        Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
+    }
+}

@@ -1,0 +1,57 @@
+//! The Registry pane: ECR's repositories and an opened repository's images.
+
+use super::effect::{Effect, LoadRequest};
+use super::state::{AppState, Load};
+use crate::aws::{AwsError, RegistryImage, Repository};
+
+/// Lists the repositories, and opens the profile's repository when it has one.
+pub(super) fn load_registry(state: &mut AppState, effects: &mut Vec<Effect>) {
+    state.registry.repositories = Load::Loading;
+    effects.push(Effect::Load(LoadRequest::Repositories));
+    if let Some(repository) = state.settings.profile.repository.clone() {
+        open_repository(state, repository, effects);
+    }
+}
+
+pub(super) fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<Effect>) {
+    state.registry.open = Some(repository.clone());
+    state.registry.images = Load::Loading;
+    state.registry.image_cursor = Default::default();
+    effects.push(Effect::Load(LoadRequest::Images { repository }));
+}
+
+/// `enter` on a repository: its images.
+pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if let Some(name) = state.registry.selected_repository().map(|r| r.name.clone()) {
+        open_repository(state, name, effects);
+    }
+}
+
+pub(super) fn repositories_loaded(state: &mut AppState, result: Result<Vec<Repository>, AwsError>) {
+    let registry = &mut state.registry;
+    registry.repositories = match result {
+        Ok(list) => Load::Loaded(list),
+        Err(e) => Load::Failed(e.to_string()),
+    };
+    let len = registry.visible_repositories().len();
+    registry.repo_cursor.selected = registry.repo_cursor.selected.min(len.saturating_sub(1));
+}
+
+pub(super) fn images_loaded(
+    state: &mut AppState,
+    repository: String,
+    result: Result<Vec<RegistryImage>, AwsError>,
+) {
+    let registry = &mut state.registry;
+    // An answer for a repository the user has since left is dropped.
+    if registry.open.as_deref() != Some(repository.as_str()) {
+        return;
+    }
+    registry.images = match result {
+        Ok(list) => Load::Loaded(list),
+        Err(AwsError::NotFound(_)) => Load::Failed(format!("no repository `{repository}` in this registry")),
+        Err(e) => Load::Failed(e.to_string()),
+    };
+    let len = registry.visible_images().len();
+    registry.image_cursor.selected = registry.image_cursor.selected.min(len.saturating_sub(1));
+}
