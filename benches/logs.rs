@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use wharf::app::Keymap;
 use wharf::app::{Action, AppState, Clock, update};
 use wharf::aws::AwsStatus;
-use wharf::config::{Keymap, Profile, Settings};
+use wharf::config::{Profile, Settings};
 use wharf::logs::{LogLine, TailEvent};
 
 const LINES: usize = 1_000_000;

@@ -11,9 +11,10 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::Keymap;
 use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
 use crate::aws::{AwsClients, ecr};
-use crate::config::{Keymap, Settings};
+use crate::config::Settings;
 use crate::docker::watch_engine;
 use crate::jobs::JobPool;
 use crate::logs::{TailEvent, TailTarget};

@@ -13,6 +13,7 @@ pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod files;
+pub mod format;
 pub mod jobs;
 pub mod logging;
 pub mod logs;
@@ -27,9 +28,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::app::Keymap;
 use crate::cli::{Cli, Command};
 use crate::commands::{code, exit};
-use crate::config::{Dirs, Keymap, Settings};
+use crate::config::{Dirs, Settings};
 use crate::jobs::{BakeJob, JobSpec, PushJob};
 
 /// The whole program: parse the command line, read the configuration, run.

@@ -7,9 +7,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::action::Action;
 use super::effect::Effect;
 use super::jobs::start_job;
+use super::keymap::{Key, Section};
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use super::update::{PAGE, dialog_too_new, perform};
-use crate::config::{Key, Section};
 use crate::docker::parse_reference;
 use crate::jobs::{BakeJob, JobSpec, PushJob};
 

@@ -5,6 +5,7 @@ mod ecs;
 pub mod effect;
 mod images;
 mod jobs;
+pub mod keymap;
 mod keys;
 pub mod logs;
 mod registry;
@@ -14,6 +15,7 @@ pub mod update;
 
 pub use action::Action;
 pub use effect::{Effect, LoadRequest, Loaded};
+pub use keymap::{Key, Keymap, KeymapError, Section};
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
     LogsPane, Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane, THROTTLE_SHOWN, TimeMode,

@@ -117,7 +117,7 @@ pub(super) fn start_prune(state: &mut AppState) {
             "Delete {} snapshot{} ({})?",
             doomed.len(),
             if doomed.len() == 1 { "" } else { "s" },
-            crate::ui::format::bytes(bytes)
+            crate::format::bytes(bytes)
         ),
         format!("Retention: {}.", retention.describe()),
     ];

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::keymap::{Keymap, Section};
 use crate::aws::ecs::{ServiceInfo, TaskInfo};
 use crate::aws::{AwsStatus, RegistryImage, Repository};
-use crate::config::{Keymap, Section, Settings};
+use crate::config::Settings;
 use crate::docker::{ContainerInfo, ImageInfo};
 use crate::jobs::{DeployJob, JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
 use crate::logs::{LogBuffer, TailMode, TailTarget};

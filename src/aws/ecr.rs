@@ -31,8 +31,7 @@ pub struct RegistryImage {
 impl RegistryImage {
     /// The 12 hex digits after `sha256:`.
     pub fn short_digest(&self) -> &str {
-        let hex = self.digest.strip_prefix("sha256:").unwrap_or(&self.digest);
-        &hex[..hex.len().min(12)]
+        crate::format::short_digest(&self.digest)
     }
 }
 

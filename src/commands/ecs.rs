@@ -8,8 +8,8 @@ use crate::app::Clock;
 use crate::aws::{self, AwsStatus, ecs};
 use crate::cli::{ChangeArgs, ServiceArgs};
 use crate::config::Settings;
+use crate::format;
 use crate::jobs::{DeployJob, JobSpec};
-use crate::ui::format;
 
 pub async fn tasks(
     settings: &Settings,

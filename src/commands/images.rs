@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::{code, exit};
 use crate::config::Settings;
 use crate::docker::Engine;
-use crate::ui::format;
+use crate::format;
 
 pub async fn images(settings: &Settings, json: bool, containers: bool) -> ExitCode {
     let engine = match Engine::connect(settings.docker_host.as_deref()).await {

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 use super::{code, exit};
 use crate::aws::AwsClients;
+use crate::format;
 use crate::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
-use crate::ui::format;
 
 /// Without a terminal, progress within one step is printed at most this often.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(5);

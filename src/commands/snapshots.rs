@@ -10,12 +10,12 @@ use crate::app::Clock;
 use crate::aws::{self, AwsClients, AwsStatus};
 use crate::cli::SnapshotPlace;
 use crate::config::Settings;
+use crate::format;
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
 use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
-use crate::ui::format;
 
 /// A usage error: said on stderr, exit status 2.
 fn usage(message: &str) -> ExitCode {

@@ -6,7 +6,7 @@ use super::{code, exit, print_json};
 use crate::app::Clock;
 use crate::aws::{self, AwsClients, AwsStatus, ecr};
 use crate::config::Settings;
-use crate::ui::format;
+use crate::format;
 
 pub async fn tags(settings: &Settings, repository: Option<String>, json: bool) -> ExitCode {
     let (status, clients) = aws::connect(&settings.profile).await;

@@ -2,14 +2,10 @@
 //! user's config directory, or given with `--config`. Unknown keys are errors
 //! that name the key, the file and the line.
 
-pub mod keymap;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-
-pub use keymap::{Key, Keymap, KeymapError, Section};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -48,8 +48,7 @@ impl ImageInfo {
 
     /// The 12-character id `docker images` shows.
     pub fn short_id(&self) -> &str {
-        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
-        &hex[..hex.len().min(12)]
+        crate::format::short_digest(&self.id)
     }
 }
 

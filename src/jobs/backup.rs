@@ -30,9 +30,9 @@ use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
+use crate::format;
 use crate::records::{self, Held, Records};
 use crate::snapshots::{self, Manifest, Source};
-use crate::ui::format;
 
 /// Parts on their way to S3 at once, at most...
 const IN_FLIGHT: usize = 4;

@@ -23,7 +23,7 @@ impl BakeJob {
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         ctx.progress(Progress::stage(format!("committing {}", self.container)));
         let id = engine.commit(&self.container, &self.reference).await?;
-        let short = id.strip_prefix("sha256:").unwrap_or(&id).chars().take(12).collect::<String>();
+        let short = crate::format::short_digest(&id);
         Ok(JobOutput {
             summary: format!("{} ({short})", self.reference),
             copy: Some(self.reference.clone()),

@@ -68,7 +68,7 @@ impl PruneJob {
                 "deleted {} snapshot{} ({}), aborted {} stale upload{}",
                 deleted.len(),
                 if deleted.len() == 1 { "" } else { "s" },
-                crate::ui::format::bytes(freed),
+                crate::format::bytes(freed),
                 aborted.len(),
                 if aborted.len() == 1 { "" } else { "s" }
             ),

@@ -176,8 +176,8 @@ fn progress(layers: &BTreeMap<String, Layer>) -> Progress {
                 "{} {} {} / {}",
                 &id[..12.min(id.len())],
                 l.status,
-                crate::ui::format::bytes(l.current),
-                crate::ui::format::bytes(t)
+                crate::format::bytes(l.current),
+                crate::format::bytes(t)
             ),
             _ => format!("{} {}", &id[..12.min(id.len())], l.status),
         })

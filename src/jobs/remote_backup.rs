@@ -21,8 +21,8 @@ use crate::aws::logs;
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Preset, Settings, StorageClass};
+use crate::format;
 use crate::snapshots::{self, Manifest, Source};
-use crate::ui::format;
 
 /// Lines of the task's log kept for the Jobs pane and for a failure's message.
 const LOG_TAIL: usize = 8;

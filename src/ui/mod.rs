@@ -1,7 +1,6 @@
 //! Drawing: a pure function from [`AppState`] to a frame. One file per pane in
 //! `panes/`; this file lays them out and draws the status line and overlays.
 
-pub mod format;
 pub mod panes;
 pub mod terminal;
 
@@ -11,9 +10,9 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
+use crate::app::Section;
 use crate::app::{Action, AppState, EngineView, Overlay, PaneId};
 use crate::aws::AwsStatus;
-use crate::config::Section;
 
 /// The smallest terminal wharf draws its panes in.
 pub const MIN_WIDTH: u16 = 60;

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use wharf::app::Action;
-use wharf::config::{Key, Keymap, Section};
+use wharf::app::{Key, Keymap, Section};
 
 use crate::support::repo_path;
 

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crossterm::event::KeyCode;
 use ratatui::style::Color;
+use wharf::app::Keymap;
 use wharf::app::{Action, AppState, Effect, Loaded, Overlay, PaneId, update};
 use wharf::aws::AwsStatus;
 use wharf::aws::ecs::{ServiceInfo, TaskInfo};
-use wharf::config::{Keymap, Profile, Settings};
+use wharf::config::{Profile, Settings};
 use wharf::logs::{LogLine, TailEvent, TailMode, TailTarget};
 
 use crate::panes::{render, snapshot};

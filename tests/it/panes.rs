@@ -6,10 +6,11 @@ use std::time::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use wharf::app::Keymap;
 use wharf::app::state::PromptPurpose;
 use wharf::app::{Action, AppState, JobState, JobView, Overlay, PaneId, Prompt, update};
 use wharf::aws::AwsStatus;
-use wharf::config::{ConfigFile, Keymap, Settings};
+use wharf::config::{ConfigFile, Settings};
 use wharf::docker::EngineUpdate;
 use wharf::jobs::{JobKind, Progress};
 

@@ -1,9 +1,10 @@
 //! The Registry side against moto's ECR: listing repositories and images, the
 //! `wharf tags` command, and how the pane's state follows loads.
 
+use wharf::app::Keymap;
 use wharf::app::{Action, Effect, Load, LoadRequest, Loaded, PaneId, update};
 use wharf::aws::{AwsError, AwsStatus, ecr};
-use wharf::config::{Keymap, Profile, Settings};
+use wharf::config::{Profile, Settings};
 
 use crate::support::{code, key, moto_clients, put_ecr_image, state, state_with, unique};
 

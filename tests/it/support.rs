@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use wharf::app::Keymap;
 use wharf::app::{Action, AppState, Clock};
-use wharf::config::{Keymap, Settings};
+use wharf::config::Settings;
 use wharf::docker::{ContainerInfo, EngineUpdate, ImageInfo};
 
 /// The image `scripts/test-images.sh` builds from a busybox-static root file system.

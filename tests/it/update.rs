@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use wharf::app::Keymap;
 use wharf::app::{Action, Effect, EngineView, ImagesTab, JobState, Overlay, PaneId, update};
-use wharf::config::{Keymap, Settings};
+use wharf::config::Settings;
 use wharf::docker::EngineUpdate;
 use wharf::jobs::{BakeJob, JobEvent, JobOutput, JobResult, JobSpec, JobUpdate, Progress};
 

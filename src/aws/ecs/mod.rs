@@ -236,9 +236,7 @@ pub struct TaskContainer {
 impl TaskContainer {
     /// The 12 hex digits after `sha256:`.
     pub fn short_digest(&self) -> Option<&str> {
-        let d = self.digest.as_deref()?;
-        let hex = d.strip_prefix("sha256:").unwrap_or(d);
-        Some(&hex[..hex.len().min(12)])
+        self.digest.as_deref().map(crate::format::short_digest)
     }
 }
 

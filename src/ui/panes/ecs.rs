@@ -11,7 +11,7 @@ use super::{aws_line, filter_span, setting_line};
 use crate::app::{AppState, Cursor, Load, PaneId};
 use crate::aws::AwsStatus;
 use crate::aws::ecs::{ServiceInfo, TaskInfo};
-use crate::ui::format;
+use crate::format;
 
 /// From this inner width on, the task definition and task images get columns.
 const WIDE: u16 = 56;

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::filter_span;
 use crate::app::{AppState, EngineView, ImagesTab, PaneId};
-use crate::ui::format;
+use crate::format;
 
 /// Below this inner width the image id and container status columns are left out.
 const WIDE: u16 = 56;

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::filter_span;
 use crate::app::{AppState, JobState, JobView, PaneId};
-use crate::ui::format;
+use crate::format;
 
 const BAR: usize = 8;
 
@@ -26,7 +26,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         let text = if pane.jobs.is_empty() {
             let key = state
                 .keymap
-                .keys_label(crate::config::Section::Images, &crate::app::Action::Bake)
+                .keys_label(crate::app::Section::Images, &crate::app::Action::Bake)
                 .unwrap_or_else(|| "bake".into());
             format!("no jobs yet — {key} on a container bakes it into an image")
         } else {

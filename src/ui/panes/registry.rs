@@ -10,7 +10,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use super::{aws_line, filter_span, setting_line};
 use crate::app::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
-use crate::ui::format;
+use crate::format;
 
 /// Below this inner width the repository URI is left out.
 const WIDE: u16 = 56;

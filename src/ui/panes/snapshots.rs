@@ -11,8 +11,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use super::{aws_line, filter_span, setting_line};
 use crate::app::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
+use crate::format;
 use crate::snapshots::{Snapshot, pricing};
-use crate::ui::format;
 
 /// From this inner width on, class and stored size get columns; from `WIDE` on, raw size and age too.
 const MEDIUM: u16 = 52;

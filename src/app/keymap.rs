@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use toml::Spanned;
 
-use crate::app::Action;
+use super::Action;
 use crate::config::line_column;
 
 /// The default keymap, shipped at the top of the repository.

@@ -1,4 +1,6 @@
-//! Short human forms of sizes, ages and durations, as the panes show them.
+//! Short human forms of sizes, ages, times, durations and digests, as the
+//! panes, the commands and the jobs' messages show them. It depends on
+//! nothing of wharf's: every layer may use it.
 
 use std::time::Duration;
 
@@ -46,6 +48,12 @@ pub fn bar(done: u64, total: u64, width: usize) -> String {
 
 /// `2026-11-26T12:00:00Z`, for absolute times next to relative ones.
 pub fn utc(unix: i64) -> String {
-    use aws_sdk_ecr::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_secs(unix).fmt(DateTimeFormat::DateTime).unwrap_or_else(|_| "–".into())
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map_or_else(|| "–".into(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// The 12 hex digits after `sha256:` that `docker images` shows of an id or digest.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
 }
