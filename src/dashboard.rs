@@ -367,7 +367,7 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
                 &clients.ecs,
                 &clients.service_reads,
                 &cluster,
-                |so_far: &[crate::aws::ecs::ServiceInfo]| {
+                |so_far: &[crate::model::ecs::ServiceInfo]| {
                     if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
                         shown = Some(std::time::Instant::now());
                         let services = so_far.to_vec();

@@ -17,6 +17,7 @@ pub mod format;
 pub mod jobs;
 pub mod logging;
 pub mod logs;
+pub mod model;
 pub mod net;
 pub mod records;
 pub mod registry;

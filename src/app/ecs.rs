@@ -4,9 +4,10 @@
 use super::effect::{Effect, LoadRequest};
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use super::update::show_dialog;
-use crate::aws::ecs::{Plan, ServiceInfo, TaskInfo};
+use crate::aws::ecs::Plan;
 use crate::aws::{AwsError, AwsStatus};
 use crate::jobs::DeployJob;
+use crate::model::ecs::{ServiceInfo, TaskInfo};
 
 /// Lists the clusters, and opens the profile's cluster and service when set.
 pub(super) fn load_ecs(state: &mut AppState, effects: &mut Vec<Effect>) {

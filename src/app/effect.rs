@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::aws::ecs::{Plan, ServiceInfo, TaskInfo};
-use crate::aws::{AwsError, RegistryImage, Repository};
+use crate::aws::AwsError;
+use crate::aws::ecs::Plan;
 use crate::jobs::{JobId, JobSpec, RestoreJob};
 use crate::logs::TailTarget;
+use crate::model::ecs::{ServiceInfo, TaskInfo};
+use crate::model::registry::{RegistryImage, Repository};
 use crate::snapshots::Snapshot;
 
 /// Work the event loop starts on behalf of `update`.

@@ -2,7 +2,8 @@
 
 use super::effect::{Effect, LoadRequest};
 use super::state::{AppState, Load};
-use crate::aws::{AwsError, RegistryImage, Repository};
+use crate::aws::AwsError;
+use crate::model::registry::{RegistryImage, Repository};
 
 /// Lists the repositories, and opens the profile's repository when it has one.
 pub(super) fn load_registry(state: &mut AppState, effects: &mut Vec<Effect>) {

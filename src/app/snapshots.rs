@@ -9,8 +9,9 @@ use crate::aws::{AwsError, AwsStatus};
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
+use crate::model::snapshots::Snapshot;
+use crate::snapshots;
 use crate::snapshots::prune::{self, Retention};
-use crate::snapshots::{self, Snapshot};
 
 /// Where snapshots live, when the profile says.
 pub(super) fn snapshot_place(state: &AppState) -> Option<(String, String)> {

@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::keymap::{Keymap, Section};
-use crate::aws::ecs::{ServiceInfo, TaskInfo};
-use crate::aws::{AwsStatus, RegistryImage, Repository};
+use crate::aws::AwsStatus;
 use crate::config::Settings;
-use crate::docker::{ContainerInfo, ImageInfo};
 use crate::jobs::{DeployJob, JobId, JobKind, Progress, PruneJob, PushJob, RestoreJob};
 use crate::logs::{LogBuffer, TailMode, TailTarget};
+use crate::model::ecs::{ServiceInfo, TaskInfo};
+use crate::model::images::{ContainerInfo, ImageInfo};
+use crate::model::registry::{RegistryImage, Repository};
 use crate::snapshots::Snapshot;
 
 /// The six panes, in focus order.

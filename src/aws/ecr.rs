@@ -2,38 +2,10 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::error::{AwsError, from_sdk};
-
-/// An ECR repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Repository {
-    pub name: String,
-    /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME` (emulators name hosts that don't exist).
-    pub uri: String,
-    /// Unix seconds.
-    pub created: Option<i64>,
-}
-
-/// One image in a repository; an untagged image has no tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RegistryImage {
-    pub tags: Vec<String>,
-    /// `sha256:…`
-    pub digest: String,
-    /// Unix seconds.
-    pub pushed_at: Option<i64>,
-    pub size: Option<u64>,
-}
-
-impl RegistryImage {
-    /// The 12 hex digits after `sha256:`.
-    pub fn short_digest(&self) -> &str {
-        crate::format::short_digest(&self.digest)
-    }
-}
+pub use crate::model::registry::{RegistryImage, Repository};
 
 /// The most ECR hands over in one page (its default is 100).
 const PAGE: i32 = 1000;

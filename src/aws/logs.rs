@@ -1,13 +1,7 @@
 //! CloudWatch Logs: the events of one stream, read forward.
 
 use super::error::{AwsError, from_sdk};
-
-/// A CloudWatch Logs stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogStream {
-    pub group: String,
-    pub stream: String,
-}
+pub use crate::model::logs::LogStream;
 
 /// New lines of a log stream after `token` (a forward token), and the token
 /// to ask with next. A stream that does not exist yet has no lines.

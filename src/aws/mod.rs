@@ -17,6 +17,13 @@ use aws_credential_types::provider::ProvideCredentials;
 
 use crate::config::Profile;
 
+/// The SDK's clients by wharf's names: the layers above hand them to `aws::`
+/// functions and never name the SDK themselves.
+pub type EcsClient = aws_sdk_ecs::Client;
+pub type EcrClient = aws_sdk_ecr::Client;
+pub type S3Client = aws_sdk_s3::Client;
+pub type LogsClient = aws_sdk_cloudwatchlogs::Client;
+
 /// The AWS clients wharf uses, all from one configuration.
 #[derive(Debug, Clone)]
 pub struct AwsClients {

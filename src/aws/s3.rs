@@ -7,17 +7,7 @@ use bytes::Bytes;
 
 use super::error::{AwsError, from_sdk};
 use crate::config::StorageClass;
-
-/// One object under a prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    pub key: String,
-    pub size: u64,
-    /// As S3 reports it; `STANDARD` when it says nothing.
-    pub storage_class: String,
-    /// Unix seconds.
-    pub last_modified: Option<i64>,
-}
+pub use crate::model::snapshots::Object;
 
 /// A multipart upload that was started and not completed.
 #[derive(Debug, Clone, PartialEq, Eq)]

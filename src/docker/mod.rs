@@ -14,8 +14,8 @@ use bollard::query_parameters::{
     CommitContainerOptions, EventsOptions, ListContainersOptions, ListImagesOptions,
 };
 use futures::{Stream, StreamExt};
-use serde::Serialize;
 
+pub use crate::model::images::{ContainerInfo, ImageInfo};
 pub use container::{ContainerDetail, HELPER_LABEL, HelperMount, MountInfo, VolumeInfo};
 pub use push::{PushEvent, RegistryLogin};
 pub use watch::{EngineUpdate, watch_engine};
@@ -27,42 +27,6 @@ pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// How long a commit (bake) may take.
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
-
-/// A local image, one row per `repository:tag` (untagged images get `<none>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImageInfo {
-    pub repository: String,
-    pub tag: String,
-    /// The full image id, `sha256:…`.
-    pub id: String,
-    pub size: u64,
-    /// Unix seconds.
-    pub created: i64,
-}
-
-impl ImageInfo {
-    /// `repository:tag` as `docker images` would show it.
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.repository, self.tag)
-    }
-
-    /// The 12-character id `docker images` shows.
-    pub fn short_id(&self) -> &str {
-        crate::format::short_digest(&self.id)
-    }
-}
-
-/// A local container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    /// `running`, `exited`, `created`, `paused` …
-    pub state: String,
-    /// The engine's own words: `Up 3 minutes`, `Exited (0) 2 hours ago`.
-    pub status: String,
-}
 
 /// Something the engine could not do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,22 +3,12 @@
 //! to date as lines come and go.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
+pub use crate::model::logs::LogLine;
 use aho_corasick::AhoCorasick;
 
 /// The ring buffer's size when the profile does not set `log_lines`.
 pub const DEFAULT_CAPACITY: usize = 100_000;
-
-/// One log line and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    /// Milliseconds since the epoch.
-    pub timestamp: i64,
-    /// The task (and container) it came from, e.g. `4f2a91c0` or `4f2a91c0 app`.
-    pub source: Arc<str>,
-    pub text: String,
-}
 
 /// A line as it can be shown: colour and cursor escape sequences taken out,
 /// tabs as spaces, other control characters as `?`, no line break at the end.
@@ -245,6 +235,8 @@ impl Search {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn line(text: &str) -> LogLine {

@@ -13,86 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsError;
 use crate::aws::s3::{self, Object};
+pub use crate::model::snapshots::{Manifest, Snapshot, Source};
 
 /// The manifest format this build writes and reads.
 pub const FORMAT: u32 = 1;
-
-/// What a snapshot holds and how to check it; written after the data, so a
-/// snapshot without one is incomplete.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: u32,
-    pub id: String,
-    /// RFC 3339, UTC.
-    pub created: String,
-    pub source: Source,
-    /// `path`, `postgres`, `mysql`, `mssql`, `custom`.
-    pub preset: String,
-    /// `tar` (a directory) or `dump` (a command's output).
-    pub content: String,
-    pub compression: String,
-    /// The key of the data object.
-    pub key: String,
-    pub raw_bytes: u64,
-    pub stored_bytes: u64,
-    /// Of the stored (compressed) object, hex.
-    pub sha256: String,
-    pub storage_class: String,
-    pub wharf_version: String,
-    /// The machine that made it (`WHARF_HOST`, else the host name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-}
-
-/// Where the data came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
-    /// `container` (local) or `ecs_task`.
-    pub kind: String,
-    pub name: String,
-    pub image: String,
-    pub image_id: String,
-    /// For `path`: the directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
-/// One snapshot as listed: complete when its manifest is there and readable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub id: String,
-    pub data: Option<Object>,
-    pub manifest: Option<Manifest>,
-    /// Why it cannot be restored, when it cannot.
-    pub problem: Option<String>,
-}
-
-impl Snapshot {
-    pub fn is_complete(&self) -> bool {
-        self.manifest.is_some() && self.problem.is_none()
-    }
-
-    /// The creation time (Unix seconds): the manifest's, else the one in the
-    /// id, else the data object's.
-    pub fn created(&self) -> Option<i64> {
-        let parse =
-            |text: &str| aws_sdk_s3::primitives::DateTime::from_str(text, DATE_TIME).ok().map(|t| t.secs());
-        self.manifest
-            .as_ref()
-            .and_then(|m| parse(&m.created))
-            .or_else(|| id_time(&self.id).and_then(|t| parse(&t)))
-            .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
-    }
-
-    pub fn storage_class(&self) -> &str {
-        self.data.as_ref().map_or_else(
-            || self.manifest.as_ref().map_or("STANDARD", |m| m.storage_class.as_str()),
-            |d| d.storage_class.as_str(),
-        )
-    }
-}
-
-const DATE_TIME: aws_sdk_s3::primitives::DateTimeFormat = aws_sdk_s3::primitives::DateTimeFormat::DateTime;
 
 /// `prefix` as keys are built from it: empty, or ending in one `/`.
 pub fn normalise_prefix(prefix: Option<&str>) -> String {
@@ -112,17 +36,9 @@ pub fn new_id(now: i64, source: &str) -> String {
 
 /// Unix seconds as `2026-11-26T17:42:27Z`.
 pub fn rfc3339(unix: i64) -> String {
-    aws_sdk_s3::primitives::DateTime::from_secs(unix).fmt(DATE_TIME).unwrap_or_default()
-}
-
-/// `20261126T175427Z-db` → `2026-11-26T17:54:27Z`.
-fn id_time(id: &str) -> Option<String> {
-    let stamp = id.get(..16)?;
-    let digits = |r: std::ops::Range<usize>| stamp.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
-    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
-    let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
-    (stamp.as_bytes()[8] == b'T' && stamp.as_bytes()[15] == b'Z')
-        .then(|| format!("{y}-{mo}-{d}T{h}:{mi}:{s}Z"))
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
 
 pub fn data_key(prefix: &str, id: &str, content: &str) -> String {
@@ -136,7 +52,7 @@ pub fn manifest_key(prefix: &str, id: &str) -> String {
 /// A new snapshot id and its data key, with `-2`, `-3` … added to the source
 /// when a snapshot of it was made in the same second.
 pub async fn free_id(
-    s3_client: &aws_sdk_s3::Client,
+    s3_client: &crate::aws::S3Client,
     bucket: &str,
     prefix: &str,
     now: i64,
@@ -180,7 +96,7 @@ const MANIFEST_READS: usize = 64;
 /// (`manifests/<bucket and prefix>/<id>.json`, with the object's time, so that
 /// a snapshot deleted and made again under the same id is read again).
 pub async fn list(
-    s3_client: &aws_sdk_s3::Client,
+    s3_client: &crate::aws::S3Client,
     bucket: &str,
     prefix: &str,
     cache: Option<&std::path::Path>,

@@ -12,32 +12,7 @@ pub use plan::{Plan, apply, plan_deploy, plan_rollback};
 use super::error::{AwsError, from_sdk};
 use super::logs::LogStream;
 use super::pace::Pace;
-
-/// A one-off task that was started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartedTask {
-    pub arn: String,
-    /// The last part of the ARN, as the console shows it.
-    pub id: String,
-    /// The task definition, `family:revision`.
-    pub task_definition: String,
-    pub container: String,
-    pub image: String,
-    /// Where the container's `awslogs` output goes, if it has that configuration.
-    pub logs: Option<LogStream>,
-}
-
-/// Where a task stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskState {
-    /// PROVISIONING, PENDING, RUNNING, DEPROVISIONING, STOPPED …
-    pub last_status: String,
-    pub stopped_reason: Option<String>,
-    /// The chosen container's exit code, once it has one.
-    pub exit_code: Option<i32>,
-    /// Why the container stopped, in ECS's words.
-    pub container_reason: Option<String>,
-}
+pub use crate::model::ecs::{ServiceEvent, ServiceInfo, StartedTask, TaskContainer, TaskInfo, TaskState};
 
 /// Starts one task of `service`'s current task definition on `cluster`, in the
 /// service's network configuration and launch type, with `container` (else the
@@ -162,82 +137,6 @@ pub async fn stop_task(
 ) -> Result<(), AwsError> {
     ecs.stop_task().cluster(cluster).task(arn).reason(reason).send().await.map_err(from_sdk)?;
     Ok(())
-}
-
-/// A service as the ECS pane lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ServiceInfo {
-    pub name: String,
-    /// ACTIVE, DRAINING …; empty while the service is only listed, not yet described.
-    pub status: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    /// `family:revision` of the primary deployment (else the service's).
-    pub task_definition: String,
-    /// The primary deployment's rollout state (IN_PROGRESS, COMPLETED, FAILED).
-    pub rollout: Option<String>,
-    /// The latest service events, newest first.
-    pub events: Vec<ServiceEvent>,
-}
-
-impl ServiceInfo {
-    /// A service known by name only, until it is described.
-    pub fn listed(name: &str) -> ServiceInfo {
-        ServiceInfo {
-            name: name.to_string(),
-            status: String::new(),
-            desired: 0,
-            running: 0,
-            pending: 0,
-            task_definition: String::new(),
-            rollout: None,
-            events: Vec::new(),
-        }
-    }
-
-    /// Whether more than its name is known.
-    pub fn described(&self) -> bool {
-        !self.status.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ServiceEvent {
-    /// Unix seconds.
-    pub at: Option<i64>,
-    pub message: String,
-}
-
-/// A task as the ECS pane lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TaskInfo {
-    pub id: String,
-    pub last_status: String,
-    pub desired_status: String,
-    pub health: Option<String>,
-    /// Unix seconds.
-    pub started_at: Option<i64>,
-    pub stopped_reason: Option<String>,
-    pub task_definition: String,
-    pub containers: Vec<TaskContainer>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TaskContainer {
-    pub name: String,
-    pub image: String,
-    /// `sha256:…` when ECS knows it.
-    pub digest: Option<String>,
-    pub last_status: Option<String>,
-    pub exit_code: Option<i32>,
-}
-
-impl TaskContainer {
-    /// The 12 hex digits after `sha256:`.
-    pub fn short_digest(&self) -> Option<&str> {
-        self.digest.as_deref().map(crate::format::short_digest)
-    }
 }
 
 /// Service events kept per service.

@@ -26,9 +26,9 @@ mod live;
 
 use live::LiveEnd;
 
-use super::buffer::LogLine;
-use crate::aws::logs::{self, LogStream};
-use crate::aws::{AwsError, ecs};
+use crate::aws::logs;
+use crate::aws::{AwsError, EcsClient, LogsClient, ecs};
+use crate::model::logs::{LogLine, LogStream};
 
 /// Poll intervals: quick while lines arrive, up to the slow one when idle.
 const QUICK: Duration = Duration::from_secs(1);
@@ -151,8 +151,8 @@ enum Wake {
 /// Reads until the logs end (without `follow`) or the receiver goes away.
 /// Fails on what the user must fix: no such task or cluster, no access.
 pub async fn tail(
-    ecs: &aws_sdk_ecs::Client,
-    logs: &aws_sdk_cloudwatchlogs::Client,
+    ecs: &EcsClient,
+    logs: &LogsClient,
     target: TailTarget,
     tx: mpsc::Sender<TailEvent>,
 ) -> Result<(), AwsError> {
@@ -161,8 +161,8 @@ pub async fn tail(
 
 /// [`tail`], told by `control` when to read older lines and whether anybody looks.
 pub async fn tail_with(
-    ecs: &aws_sdk_ecs::Client,
-    logs: &aws_sdk_cloudwatchlogs::Client,
+    ecs: &EcsClient,
+    logs: &LogsClient,
     target: TailTarget,
     tx: mpsc::Sender<TailEvent>,
     control: TailControl,
@@ -183,8 +183,8 @@ pub async fn tail_with(
 }
 
 struct TaskLogTail<'a> {
-    ecs: &'a aws_sdk_ecs::Client,
-    logs: &'a aws_sdk_cloudwatchlogs::Client,
+    ecs: &'a EcsClient,
+    logs: &'a LogsClient,
     target: TailTarget,
     tx: mpsc::Sender<TailEvent>,
     control: TailControl,

@@ -10,8 +10,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use super::{aws_line, filter_span, setting_line};
 use crate::app::{AppState, Cursor, Load, PaneId};
 use crate::aws::AwsStatus;
-use crate::aws::ecs::{ServiceInfo, TaskInfo};
 use crate::format;
+use crate::model::ecs::{ServiceInfo, TaskInfo};
 
 /// From this inner width on, the task definition and task images get columns.
 const WIDE: u16 = 56;

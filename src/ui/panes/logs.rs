@@ -13,7 +13,8 @@ use unicode_width::UnicodeWidthChar;
 
 use super::aws_line;
 use crate::app::{AppState, LogsPane, PaneId, TimeMode};
-use crate::logs::{LogLine, Search, TailMode};
+use crate::logs::{Search, TailMode};
+use crate::model::logs::LogLine;
 
 /// Task prefix colours, in the order the tasks came.
 const PALETTE: [Color; 6] =

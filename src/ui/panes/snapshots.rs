@@ -12,7 +12,8 @@ use super::{aws_line, filter_span, setting_line};
 use crate::app::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
 use crate::format;
-use crate::snapshots::{Snapshot, pricing};
+use crate::model::snapshots::Snapshot;
+use crate::snapshots::pricing;
 
 /// From this inner width on, class and stored size get columns; from `WIDE` on, raw size and age too.
 const MEDIUM: u16 = 52;

@@ -1,0 +1,99 @@
+//! Snapshots: the manifest (the format written beside each snapshot's data),
+//! a snapshot as listed, and the stored object it points at.
+
+use serde::{Deserialize, Serialize};
+
+/// What a snapshot holds and how to check it; written after the data, so a
+/// snapshot without one is incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub source: Source,
+    /// `path`, `postgres`, `mysql`, `mssql`, `custom`.
+    pub preset: String,
+    /// `tar` (a directory) or `dump` (a command's output).
+    pub content: String,
+    pub compression: String,
+    /// The key of the data object.
+    pub key: String,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    /// Of the stored (compressed) object, hex.
+    pub sha256: String,
+    pub storage_class: String,
+    pub wharf_version: String,
+    /// The machine that made it (`WHARF_HOST`, else the host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// Where the data came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// `container` (local) or `ecs_task`.
+    pub kind: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    /// For `path`: the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// One snapshot as listed: complete when its manifest is there and readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    pub data: Option<Object>,
+    pub manifest: Option<Manifest>,
+    /// Why it cannot be restored, when it cannot.
+    pub problem: Option<String>,
+}
+
+impl Snapshot {
+    pub fn is_complete(&self) -> bool {
+        self.manifest.is_some() && self.problem.is_none()
+    }
+
+    /// The creation time (Unix seconds): the manifest's, else the one in the
+    /// id, else the data object's.
+    pub fn created(&self) -> Option<i64> {
+        let parse = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp());
+        self.manifest
+            .as_ref()
+            .and_then(|m| parse(&m.created))
+            .or_else(|| id_time(&self.id).and_then(|t| parse(&t)))
+            .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
+    }
+
+    pub fn storage_class(&self) -> &str {
+        self.data.as_ref().map_or_else(
+            || self.manifest.as_ref().map_or("STANDARD", |m| m.storage_class.as_str()),
+            |d| d.storage_class.as_str(),
+        )
+    }
+}
+
+/// One object under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    /// As S3 reports it; `STANDARD` when it says nothing.
+    pub storage_class: String,
+    /// Unix seconds.
+    pub last_modified: Option<i64>,
+}
+
+/// `20261126T175427Z-db` → `2026-11-26T17:54:27Z`.
+fn id_time(id: &str) -> Option<String> {
+    let stamp = id.get(..16)?;
+    let digits = |r: std::ops::Range<usize>| stamp.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    (stamp.as_bytes()[8] == b'T' && stamp.as_bytes()[15] == b'Z')
+        .then(|| format!("{y}-{mo}-{d}T{h}:{mi}:{s}Z"))
+}
