@@ -587,7 +587,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, keymap: Keymap, clock: Clock) -> AppState {
-        let endpoint = settings.docker_endpoint();
+        let endpoint = crate::docker::endpoint(settings.docker_host.as_deref());
         let log_lines = settings.profile.log_lines.unwrap_or(crate::logs::buffer::DEFAULT_CAPACITY);
         AppState {
             settings,

@@ -338,11 +338,6 @@ impl Settings {
             read_only: overrides.read_only,
         })
     }
-
-    /// The Docker endpoint as the user would write it.
-    pub fn docker_endpoint(&self) -> String {
-        crate::docker::endpoint(self.docker_host.as_deref())
-    }
 }
 
 /// 1-based line and column of a byte offset.

@@ -10,6 +10,7 @@ mod e2e;
 mod ecs;
 mod jobs;
 mod keymap;
+mod layers;
 mod logs;
 mod logs_pane;
 mod mocks;
