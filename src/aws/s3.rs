@@ -108,8 +108,13 @@ pub async fn get_range(
     start: u64,
     end: u64,
 ) -> Result<Bytes, AwsError> {
-    let mut attempt = 1;
-    loop {
+    use backon::Retryable;
+    /// What went wrong: the request (the SDK has retried it), or the body on its way.
+    enum Failed {
+        Request(AwsError),
+        Body(String),
+    }
+    let read = || async {
         let out = s3
             .get_object()
             .bucket(bucket)
@@ -117,17 +122,39 @@ pub async fn get_range(
             .range(format!("bytes={start}-{end}"))
             .send()
             .await
-            .map_err(from_sdk)?;
-        match out.body.collect().await {
-            Ok(body) => return Ok(body.into_bytes()),
-            Err(e) if attempt < BODY_ATTEMPTS => {
-                tracing::warn!(key, start, error = %crate::error::one_line(&e), "a ranged read broke off; asking again");
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            .map_err(|e| Failed::Request(from_sdk(e)))?;
+        let body = out.body.collect().await.map_err(|e| Failed::Body(crate::error::one_line(&e)))?;
+        Ok(body.into_bytes())
+    };
+    let again = backon::ConstantBuilder::default()
+        .with_delay(std::time::Duration::from_secs(1))
+        .with_max_times(BODY_ATTEMPTS as usize - 1);
+    read.retry(again)
+        .when(|e| matches!(e, Failed::Body(_)))
+        .notify(|e, _| {
+            if let Failed::Body(error) = e {
+                tracing::warn!(key, start, %error, "a ranged read broke off; asking again");
             }
-            Err(e) => return Err(AwsError::Unreachable(crate::error::one_line(&e))),
-        }
-    }
+        })
+        .await
+        .map_err(|e| match e {
+            Failed::Request(e) => e,
+            Failed::Body(error) => AwsError::Unreachable(error),
+        })
+}
+
+/// The object `key` of `size` bytes, in order, as ranged GETs of 4 MiB, four
+/// at once (each retried as [`get_range`] says).
+pub fn download<'a>(
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    key: &'a str,
+    size: u64,
+) -> impl futures::Stream<Item = Result<Bytes, AwsError>> + 'a {
+    use futures::StreamExt;
+    const RANGE: u64 = 4 << 20;
+    let ranges = (0..size.div_ceil(RANGE)).map(move |i| (i * RANGE, ((i + 1) * RANGE).min(size) - 1));
+    futures::stream::iter(ranges).map(move |(start, end)| get_range(s3, bucket, key, start, end)).buffered(4)
 }
 
 /// Writes a small object whole (a manifest), in `storage_class`.

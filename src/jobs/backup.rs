@@ -38,8 +38,8 @@ use crate::snapshots::{self, Manifest, Source};
 const IN_FLIGHT: usize = 4;
 /// ...and their bytes at most (unless one part is bigger).
 const IN_FLIGHT_BYTES: usize = 256 << 20;
-/// How long a failed backup keeps trying to abort its upload.
-const ABORT_PATIENCE: Duration = Duration::from_secs(30);
+/// How many times, a second apart, a failed backup tries again to abort its upload.
+const ABORT_TRIES: usize = 30;
 /// zstd's level: `zstd -3`, its default.
 const LEVEL: i32 = 3;
 
@@ -369,25 +369,24 @@ fn claim_upload(upload: &Upload) -> Option<Held> {
 /// the reason the backup failed, so the abort is tried again for a while; an
 /// upload that could not be aborted stays recorded for `wharf doctor --fix`.
 async fn abandon(upload: &Upload, claim: Option<Held>, why: JobError) -> JobError {
-    let deadline = tokio::time::Instant::now() + ABORT_PATIENCE;
-    loop {
-        match upload.abort().await {
-            Ok(()) => {
-                if let Some(claim) = claim {
-                    let _ = claim.clear_for_good();
-                }
-                return why;
-            }
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                tracing::error!(key = %upload.key, error = %e, "could not abort the multipart upload; `wharf prune` will");
-                return why;
-            }
-            Err(e) => {
-                tracing::warn!(key = %upload.key, error = %e, "aborting the multipart upload failed; trying again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    use backon::Retryable;
+    let again =
+        backon::ConstantBuilder::default().with_delay(Duration::from_secs(1)).with_max_times(ABORT_TRIES);
+    let aborted = (|| upload.abort())
+        .retry(again)
+        .notify(|e, _| tracing::warn!(key = %upload.key, error = %e, "aborting the multipart upload failed; trying again"))
+        .await;
+    match aborted {
+        Ok(()) => {
+            if let Some(claim) = claim {
+                let _ = claim.clear_for_good();
             }
         }
+        Err(e) => {
+            tracing::error!(key = %upload.key, error = %e, "could not abort the multipart upload; `wharf prune` will");
+        }
     }
+    why
 }
 
 async fn disk_usage(engine: &Engine, container: &str, path: &str) -> Option<u64> {

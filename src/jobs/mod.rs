@@ -6,7 +6,6 @@ pub mod backup;
 pub mod bake;
 pub mod deploy;
 mod mssql;
-mod pipe;
 pub mod prune;
 pub mod push;
 pub mod remote_backup;

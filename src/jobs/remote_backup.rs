@@ -14,7 +14,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::pipe::ChannelReader;
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::ecs::{self, StartedTask};
 use crate::aws::logs;
@@ -23,6 +22,7 @@ use crate::aws::{AwsClients, AwsError};
 use crate::config::{Preset, Settings, StorageClass};
 use crate::format;
 use crate::snapshots::{self, Manifest, Source};
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// Lines of the task's log kept for the Jobs pane and for a failure's message.
 const LOG_TAIL: usize = 8;
@@ -312,18 +312,20 @@ impl RemoteBackupJob {
         key: &str,
         size: u64,
     ) -> Result<(String, u64), JobError> {
-        const RANGE: u64 = 4 << 20;
         let (tx, rx) = mpsc::channel::<Bytes>(2);
+        // The decoder reads on a blocking thread from what the download hands over.
+        let chunks = futures::stream::unfold(rx, |mut rx| async {
+            Some((Ok::<_, std::io::Error>(rx.recv().await?), rx))
+        })
+        .boxed();
+        let mut reader = SyncIoBridge::new(StreamReader::new(chunks));
         let counter = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            let mut decoder = zstd::stream::read::Decoder::new(ChannelReader::new(rx))?;
+            let mut decoder = zstd::stream::read::Decoder::new(&mut reader)?;
             std::io::copy(&mut decoder, &mut std::io::sink())
         });
         let mut hasher = Sha256::new();
         let mut done = 0;
-        let ranges = (0..size.div_ceil(RANGE)).map(|i| (i * RANGE, ((i + 1) * RANGE).min(size) - 1));
-        let mut chunks = futures::stream::iter(ranges)
-            .map(|(start, end)| s3::get_range(&aws.s3, &self.bucket, key, start, end))
-            .buffered(4);
+        let mut chunks = std::pin::pin!(s3::download(&aws.s3, &self.bucket, key, size));
         let mut tx = Some(tx);
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(RemoteBackupError::from)?;

@@ -10,33 +10,34 @@ use aho_corasick::AhoCorasick;
 /// The ring buffer's size when the profile does not set `log_lines`.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
-/// A line as it can be shown: colour and cursor escape sequences taken out,
-/// tabs as spaces, other control characters as `?`, no line break at the end.
+/// A line as it can be shown: colour, cursor and other escape sequences
+/// taken out (parsed by `vte`, as a terminal would), tabs as spaces, other
+/// control characters (C0, DEL and C1) as `?`, no line break at the end.
 pub fn clean(text: String) -> String {
     let text =
         if text.ends_with(['\n', '\r']) { text.trim_end_matches(['\n', '\r']).to_string() } else { text };
-    if !text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if !text.chars().any(char::is_control) {
         return text;
     }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // CSI: ESC [ parameters… final byte (@ to ~).
-            '\x1b' if chars.peek() == Some(&'[') => {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            '\t' => out.push_str("    "),
-            c if c.is_control() => out.push('?'),
-            c => out.push(c),
+    let mut shown = Shown(String::with_capacity(text.len()));
+    vte::Parser::new().advance(&mut shown, text.as_bytes());
+    shown.0
+}
+
+/// What a terminal would print of a line, and `?` for what it would obey.
+struct Shown(String);
+
+impl vte::Perform for Shown {
+    fn print(&mut self, c: char) {
+        self.0.push(if c.is_control() { '?' } else { c });
+    }
+
+    fn execute(&mut self, byte: u8) {
+        match byte {
+            b'\t' => self.0.push_str("    "),
+            _ => self.0.push('?'),
         }
     }
-    out
 }
 
 /// Lines in arrival order. Each line has a sequence number that stays the
@@ -281,6 +282,12 @@ mod tests {
     fn cleans_escape_sequences_and_control_characters() {
         assert_eq!(clean("\x1b[31mred\x1b[0m\tok\x07\r\n".into()), "red    ok?");
         assert_eq!(clean("plain".into()), "plain");
+        // C1 controls (here CSI as one character) never reach the terminal.
+        let c1 = clean("a\u{9b}31mb\u{85}c".into());
+        assert!(!c1.chars().any(char::is_control), "{c1:?}");
+        assert!(c1.starts_with('a') && c1.ends_with('c'), "{c1:?}");
+        // An OSC (a window title, a hyperlink) is taken out whole.
+        assert_eq!(clean("x\x1b]0;title\x07y".into()), "xy");
     }
 
     #[test]

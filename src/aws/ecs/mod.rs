@@ -305,22 +305,22 @@ const PATIENCE: u32 = 4;
 /// Runs `call` again while AWS still throttles it after the SDK's retries,
 /// waiting longer each time (2, 4, 8 s): throttling that retries outlast never
 /// fails a listing; only one that outlasts these does.
-async fn patiently<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+async fn patiently<T, F, Fut>(call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    let mut round = 0;
-    loop {
-        match call().await {
-            Err(AwsError::Throttled(why)) if round < PATIENCE => {
-                round += 1;
-                tracing::warn!(%why, round, "throttled by ECS after the SDK's retries; waiting");
-                tokio::time::sleep(std::time::Duration::from_secs(1 << round)).await;
-            }
-            other => return other,
-        }
-    }
+    use backon::Retryable;
+    let rounds = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_secs(2))
+        .with_factor(2.0)
+        .with_max_times(PATIENCE as usize);
+    call.retry(rounds)
+        .when(|e| matches!(e, AwsError::Throttled(_)))
+        .notify(
+            |e, wait| tracing::warn!(error = %e, ?wait, "throttled by ECS after the SDK's retries; waiting"),
+        )
+        .await
 }
 
 /// The tasks of `cluster` (of `service` when given), running and recently

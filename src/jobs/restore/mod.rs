@@ -40,9 +40,6 @@ use journal::{Journal, Phase};
 pub use recover::{RecoverJob, Recovered, recover, recover_all};
 pub use replace::{DumpSettings, Method, Replacement};
 
-/// Bytes per ranged GET, and how many run at once.
-const RANGE: u64 = 4 << 20;
-const RANGES_IN_FLIGHT: usize = 4;
 /// Safety copies kept per container.
 pub const SAFETY_COPIES_KEPT: usize = 3;
 /// How long the confirmation may spend measuring what is there now.
@@ -435,7 +432,8 @@ async fn remote_manifest(
     Ok((manifest, text.to_vec(), object.size))
 }
 
-/// Ranged GETs, several at once, written to `to` in order and hashed on the way.
+/// The snapshot's object (ranged GETs, several at once), written to `to` in
+/// order and hashed on the way.
 async fn download(
     ctx: &JobContext,
     aws: &AwsClients,
@@ -447,10 +445,7 @@ async fn download(
     let mut file = files::create_private(to)?;
     let mut hasher = Sha256::new();
     let mut done = 0u64;
-    let ranges = (0..size.div_ceil(RANGE)).map(|i| (i * RANGE, ((i + 1) * RANGE).min(size) - 1));
-    let mut chunks = futures::stream::iter(ranges)
-        .map(|(start, end)| s3::get_range(&aws.s3, bucket, &manifest.key, start, end))
-        .buffered(RANGES_IN_FLIGHT);
+    let mut chunks = std::pin::pin!(s3::download(&aws.s3, bucket, &manifest.key, size));
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
         hasher.update(&chunk);
