@@ -355,12 +355,12 @@ const SO_FAR_EVERY: Duration = Duration::from_millis(150);
 async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Loaded>) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
-        LoadRequest::Images { repository } => {
+        LoadRequest::Images { repository, load } => {
             let result = ecr::images(&clients.ecr, &repository).await;
-            Loaded::Images { repository, result }
+            Loaded::Images { repository, load, result }
         }
         LoadRequest::Clusters => Loaded::Clusters(crate::aws::ecs::clusters(&clients.ecs).await),
-        LoadRequest::Services { cluster } => {
+        LoadRequest::Services { cluster, load } => {
             // The first batches on screen at once, the rest as they come (a lost update is fine).
             let mut shown: Option<std::time::Instant> = None;
             let result = crate::aws::ecs::services_as_they_come(
@@ -371,16 +371,17 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
                     if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
                         shown = Some(std::time::Instant::now());
                         let services = so_far.to_vec();
-                        let _ = tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), services });
+                        let _ =
+                            tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), load, services });
                     }
                 },
             )
             .await;
-            Loaded::Services { cluster, result }
+            Loaded::Services { cluster, load, result }
         }
-        LoadRequest::Tasks { cluster, service } => {
+        LoadRequest::Tasks { cluster, service, load } => {
             let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
-            Loaded::Tasks { cluster, service, result }
+            Loaded::Tasks { cluster, service, load, result }
         }
         LoadRequest::DeployPlan { cluster, service, container, image } => Loaded::Plan(
             crate::aws::ecs::plan_deploy(&clients.ecs, &cluster, &service, container.as_deref(), &image)

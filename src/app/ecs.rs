@@ -27,7 +27,9 @@ pub(super) fn open_cluster(state: &mut AppState, cluster: String, effects: &mut 
     state.ecs.services = Load::Loading;
     state.ecs.services_complete = false;
     state.ecs.service_cursor = Default::default();
-    effects.push(Effect::Load(LoadRequest::Services { cluster }));
+    state.ecs.services_load += 1;
+    let load = state.ecs.services_load;
+    effects.push(Effect::Load(LoadRequest::Services { cluster, load }));
 }
 
 pub(super) fn open_service(
@@ -39,7 +41,9 @@ pub(super) fn open_service(
     state.ecs.service = Some(service.clone());
     state.ecs.tasks = Load::Loading;
     state.ecs.task_cursor = Default::default();
-    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service }));
+    state.ecs.tasks_load += 1;
+    let load = state.ecs.tasks_load;
+    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service, load }));
 }
 
 /// `enter`: opens the selected cluster, or the selected service.
@@ -66,10 +70,13 @@ pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
 
 /// `esc`: from a service back to its cluster, from a cluster to the list.
 pub(super) fn back(state: &mut AppState) {
+    // An answer still on its way is for a view the user has left.
     if state.ecs.service.is_some() {
         state.ecs.service = None;
+        state.ecs.tasks_load += 1;
     } else {
         state.ecs.cluster = None;
+        state.ecs.services_load += 1;
     }
 }
 
@@ -84,10 +91,11 @@ pub(super) fn clusters_loaded(state: &mut AppState, result: Result<Vec<String>, 
 pub(super) fn services_loaded(
     state: &mut AppState,
     cluster: String,
+    load: u64,
     result: Result<Vec<ServiceInfo>, AwsError>,
 ) {
     let ecs = &mut state.ecs;
-    if ecs.cluster.as_deref() != Some(cluster.as_str()) {
+    if load != ecs.services_load {
         return;
     }
     ecs.services_complete = true;
@@ -101,9 +109,9 @@ pub(super) fn services_loaded(
 }
 
 /// The services listed and described so far, while the whole list is not in.
-pub(super) fn services_so_far(state: &mut AppState, cluster: String, services: Vec<ServiceInfo>) {
+pub(super) fn services_so_far(state: &mut AppState, load: u64, services: Vec<ServiceInfo>) {
     let ecs = &mut state.ecs;
-    if ecs.cluster.as_deref() != Some(cluster.as_str()) || ecs.services_complete {
+    if load != ecs.services_load || ecs.services_complete {
         return;
     }
     ecs.services = Load::Loaded(services);
@@ -112,14 +120,9 @@ pub(super) fn services_so_far(state: &mut AppState, cluster: String, services: V
 }
 
 /// A service's tasks; an answer for a service the user has since left is dropped.
-pub(super) fn tasks_loaded(
-    state: &mut AppState,
-    cluster: String,
-    service: String,
-    result: Result<Vec<TaskInfo>, AwsError>,
-) {
+pub(super) fn tasks_loaded(state: &mut AppState, load: u64, result: Result<Vec<TaskInfo>, AwsError>) {
     let ecs = &mut state.ecs;
-    if ecs.cluster.as_deref() != Some(cluster.as_str()) || ecs.service.as_deref() != Some(service.as_str()) {
+    if load != ecs.tasks_load || ecs.service.is_none() {
         return;
     }
     ecs.tasks = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);

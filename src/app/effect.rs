@@ -46,6 +46,8 @@ pub enum LoadRequest {
     Repositories,
     Images {
         repository: String,
+        /// The load's number, handed back with its answer.
+        load: u64,
     },
     Snapshots {
         bucket: String,
@@ -54,10 +56,12 @@ pub enum LoadRequest {
     Clusters,
     Services {
         cluster: String,
+        load: u64,
     },
     Tasks {
         cluster: String,
         service: String,
+        load: u64,
     },
     /// Work out a deploy of `image` (`repository@sha256:…`) to the service.
     DeployPlan {
@@ -80,22 +84,26 @@ pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),
     Images {
         repository: String,
+        load: u64,
         result: Result<Vec<RegistryImage>, AwsError>,
     },
     Snapshots(Result<Vec<Snapshot>, AwsError>),
     Clusters(Result<Vec<String>, AwsError>),
     Services {
         cluster: String,
+        load: u64,
         result: Result<Vec<ServiceInfo>, AwsError>,
     },
     /// The services described so far; the whole list follows as `Services`.
     ServicesSoFar {
         cluster: String,
+        load: u64,
         services: Vec<ServiceInfo>,
     },
     Tasks {
         cluster: String,
         service: String,
+        load: u64,
         result: Result<Vec<TaskInfo>, AwsError>,
     },
     /// A deploy or rollback worked out, to be confirmed.

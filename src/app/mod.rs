@@ -8,6 +8,7 @@ mod jobs;
 pub mod keymap;
 mod keys;
 pub mod logs;
+mod overlay;
 mod registry;
 mod snapshots;
 pub mod state;

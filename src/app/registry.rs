@@ -18,7 +18,16 @@ pub(super) fn open_repository(state: &mut AppState, repository: String, effects:
     state.registry.open = Some(repository.clone());
     state.registry.images = Load::Loading;
     state.registry.image_cursor = Default::default();
-    effects.push(Effect::Load(LoadRequest::Images { repository }));
+    state.registry.images_load += 1;
+    let load = state.registry.images_load;
+    effects.push(Effect::Load(LoadRequest::Images { repository, load }));
+}
+
+/// `esc`: back to the repositories; the images' answer, if it is still on its
+/// way, is for a view the user has left.
+pub(super) fn close(state: &mut AppState) {
+    state.registry.open = None;
+    state.registry.images_load += 1;
 }
 
 /// `enter` on a repository: its images.
@@ -41,11 +50,12 @@ pub(super) fn repositories_loaded(state: &mut AppState, result: Result<Vec<Repos
 pub(super) fn images_loaded(
     state: &mut AppState,
     repository: String,
+    load: u64,
     result: Result<Vec<RegistryImage>, AwsError>,
 ) {
     let registry = &mut state.registry;
-    // An answer for a repository the user has since left is dropped.
-    if registry.open.as_deref() != Some(repository.as_str()) {
+    // An answer for a repository the user has since left (or opened again) is dropped.
+    if load != registry.images_load {
         return;
     }
     registry.images = match result {

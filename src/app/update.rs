@@ -133,7 +133,7 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
                     c.selected = 0;
                 }
             } else if state.focus == PaneId::Registry {
-                state.registry.open = None;
+                registry::close(state);
             } else if state.focus == PaneId::Snapshots {
                 state.snapshots.open = None;
             } else if state.focus == PaneId::Ecs {
@@ -178,9 +178,9 @@ fn move_cursor(state: &mut AppState, to: impl Fn(usize, usize) -> usize) {
 fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>) {
     match loaded {
         Loaded::Clusters(result) => ecs::clusters_loaded(state, result),
-        Loaded::Services { cluster, result } => ecs::services_loaded(state, cluster, result),
-        Loaded::ServicesSoFar { cluster, services } => ecs::services_so_far(state, cluster, services),
-        Loaded::Tasks { cluster, service, result } => ecs::tasks_loaded(state, cluster, service, result),
+        Loaded::Services { cluster, load, result } => ecs::services_loaded(state, cluster, load, result),
+        Loaded::ServicesSoFar { load, services, .. } => ecs::services_so_far(state, load, services),
+        Loaded::Tasks { load, result, .. } => ecs::tasks_loaded(state, load, result),
         Loaded::Plan(Ok(plan)) => ecs::ask_to_apply(state, plan),
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::LogsSaved(Ok(message) | Err(message)) => state.flash = Some(message),
@@ -191,6 +191,8 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
         Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
-        Loaded::Images { repository, result } => registry::images_loaded(state, repository, result),
+        Loaded::Images { repository, load, result } => {
+            registry::images_loaded(state, repository, load, result)
+        }
     }
 }

@@ -382,7 +382,10 @@ fn a_finished_push_reloads_the_open_repository() {
     };
     let effects =
         update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
-    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "app".into() })]);
+    assert_eq!(
+        effects,
+        [Effect::Load(LoadRequest::Images { repository: "app".into(), load: s.registry.images_load })]
+    );
 }
 
 #[test]
@@ -692,8 +695,8 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
     let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
     for wanted in [
         LoadRequest::Clusters,
-        LoadRequest::Services { cluster: "dev".into() },
-        LoadRequest::Tasks { cluster: "dev".into(), service: "api".into() },
+        LoadRequest::Services { cluster: "dev".into(), load: s.ecs.services_load },
+        LoadRequest::Tasks { cluster: "dev".into(), service: "api".into(), load: s.ecs.tasks_load },
     ] {
         assert!(effects.contains(&Effect::Load(wanted.clone())), "{wanted:?} in {effects:?}");
     }
@@ -708,15 +711,18 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
         events: vec![],
     };
     update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into(), "prod".into()]))));
+    let load = s.ecs.services_load;
     update(
         &mut s,
         Action::Loaded(Loaded::Services {
+            load,
             cluster: "dev".into(),
             result: Ok(vec![service("api"), service("web")]),
         }),
     );
-    // An answer for a cluster the user is not looking at is dropped.
-    update(&mut s, Action::Loaded(Loaded::Services { cluster: "prod".into(), result: Ok(vec![]) }));
+    // An answer to an earlier load (a cluster the user has left) is dropped by its number.
+    let load = s.ecs.services_load - 1;
+    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "prod".into(), result: Ok(vec![]) }));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2));
 
     update(&mut s, key('3'));
@@ -728,13 +734,23 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
     );
     update(&mut s, key('j'));
     let effects = update(&mut s, code(KeyCode::Enter));
-    assert_eq!(effects, [Effect::Load(LoadRequest::Tasks { cluster: "dev".into(), service: "web".into() })]);
+    assert_eq!(
+        effects,
+        [Effect::Load(LoadRequest::Tasks {
+            cluster: "dev".into(),
+            service: "web".into(),
+            load: s.ecs.tasks_load
+        })]
+    );
     update(&mut s, code(KeyCode::Esc));
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.ecs.cluster, None, "back to the clusters");
     update(&mut s, key('j'));
     let effects = update(&mut s, code(KeyCode::Enter));
-    assert_eq!(effects, [Effect::Load(LoadRequest::Services { cluster: "prod".into() })]);
+    assert_eq!(
+        effects,
+        [Effect::Load(LoadRequest::Services { cluster: "prod".into(), load: s.ecs.services_load })]
+    );
 }
 
 #[test]
@@ -761,7 +777,11 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
         rollout: None,
         events: vec![],
     };
-    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(vec![service]) }));
+    let load = s.ecs.services_load;
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(vec![service]) }),
+    );
     update(&mut s, key('3'));
     let effects = update(&mut s, key('b'));
     let [Effect::StartJob { spec: JobSpec::RemoteBackup(job), .. }] = &effects[..] else {
@@ -802,7 +822,11 @@ fn with_registry_image(protected: bool) -> wharf::app::AppState {
     update(&mut s, Action::Loaded(Loaded::Repositories(Ok(vec![repo]))));
     let image =
         RegistryImage { tags: vec!["v3".into()], digest: "sha256:abc".into(), pushed_at: None, size: None };
-    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result: Ok(vec![image]) }));
+    let load = s.registry.images_load;
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Images { load, repository: "app".into(), result: Ok(vec![image]) }),
+    );
     update(&mut s, key('2'));
     s
 }
@@ -911,16 +935,19 @@ fn a_long_service_list_is_shown_as_it_comes_and_then_whole() {
     };
     let first: Vec<_> = (0..10).map(service).collect();
     let all: Vec<_> = (0..2000).map(service).collect();
-    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: first }));
+    let load = s.ecs.services_load;
+    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { load, cluster: "big".into(), services: first }));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(10), "the first batch is on screen");
     assert!(!s.ecs.services_complete);
-    update(&mut s, Action::Loaded(Loaded::Services { cluster: "big".into(), result: Ok(all.clone()) }));
+    let load = s.ecs.services_load;
+    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "big".into(), result: Ok(all.clone()) }));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
     assert!(s.ecs.services_complete);
     // A late partial answer does not shrink the whole list.
+    let load = s.ecs.services_load;
     update(
         &mut s,
-        Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: all[..20].to_vec() }),
+        Action::Loaded(Loaded::ServicesSoFar { load, cluster: "big".into(), services: all[..20].to_vec() }),
     );
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
 }

@@ -1,0 +1,95 @@
+//! What covers the panes for a moment: help, a question (yes or no), or a
+//! one-line text field, and what a yes goes on to do.
+
+use crate::jobs::{DeployJob, PruneJob, PushJob, RestoreJob};
+
+/// A one-line text field that asks for something before an action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub title: String,
+    pub text: String,
+    pub purpose: PromptPurpose,
+    /// Why the last submitted text was refused.
+    pub error: Option<String>,
+    /// Names `tab` puts in the field, from a live list (ECR repositories for a push).
+    pub choices: Vec<String>,
+    /// What the answer will do, above the field.
+    pub note: Vec<String>,
+}
+
+impl Prompt {
+    pub fn new(title: String, text: String, purpose: PromptPurpose) -> Prompt {
+        Prompt { title, text, purpose, error: None, choices: Vec::new(), note: Vec::new() }
+    }
+
+    /// The part of the text a choice replaces: the repository of `repository:tag`.
+    pub fn choice_part(&self) -> &str {
+        self.text.split_once(':').map_or(&self.text, |(name, _)| name)
+    }
+
+    /// The choices that start with what is typed, all of them when none does.
+    pub fn matching_choices(&self) -> Vec<&str> {
+        let typed = self.choice_part();
+        let matching: Vec<&str> =
+            self.choices.iter().map(String::as_str).filter(|c| c.starts_with(typed) && *c != typed).collect();
+        if matching.is_empty() { self.choices.iter().map(String::as_str).collect() } else { matching }
+    }
+
+    /// Puts the next choice after the current one into the field, keeping any `:tag`.
+    pub fn complete(&mut self) {
+        let typed = self.choice_part().to_string();
+        let next = match self.choices.iter().position(|c| *c == typed) {
+            Some(i) => self.choices.get((i + 1) % self.choices.len()).cloned(),
+            None => self.matching_choices().first().map(|c| c.to_string()),
+        };
+        if let Some(next) = next {
+            let rest = self.text.split_once(':').map(|(_, tag)| format!(":{tag}")).unwrap_or_default();
+            self.text = format!("{next}{rest}");
+        }
+    }
+}
+
+/// A yes/no question before something that changes the world.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub on_yes: Confirmed,
+}
+
+/// What a yes to a [`Confirm`] starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmed {
+    /// Create the missing ECR repository, then push into it.
+    CreateRepositoryAndPush(PushJob),
+    /// Replace a container's data with a snapshot.
+    Restore(RestoreJob),
+    /// Delete the snapshots listed.
+    Prune(PruneJob),
+    /// Point a service at a new or previous task definition.
+    Deploy(Box<DeployJob>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptPurpose {
+    /// The image reference to bake `container` into.
+    BakeTag { container: String },
+    /// The ECR `repository:tag` to push `image` to.
+    PushTarget { image: String },
+    /// The file to save the Logs pane's lines to.
+    SaveLogs,
+    /// A protected profile: `expected` typed exactly, and then `on_yes`.
+    TypeToConfirm { expected: String, on_yes: Box<Confirmed> },
+}
+
+/// What is drawn over the panes and takes the keys first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    /// Jobs are running: quit only after a yes.
+    ConfirmQuit,
+    Prompt(Prompt),
+    Confirm(Confirm),
+}
