@@ -14,7 +14,7 @@ async fn finished(rx: &mut mpsc::Receiver<JobEvent>, id: u64) -> (JobResult, Vec
     let mut seen = Vec::new();
     loop {
         let event =
-            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("job event").expect("open");
+            tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("job event").expect("open");
         if event.id != id {
             continue;
         }

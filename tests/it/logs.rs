@@ -218,6 +218,16 @@ mod live {
         crate::support::mock_ecs(interceptor)
     }
 
+    /// A recorded page of a forward read: its events and its forward token.
+    fn page(
+        events: Vec<OutputLogEvent>,
+        token: &'static str,
+    ) -> impl Fn() -> GetLogEventsOutput + Send + Sync {
+        move || {
+            GetLogEventsOutput::builder().set_events(Some(events.clone())).next_forward_token(token).build()
+        }
+    }
+
     fn event(message: &str, timestamp: i64) -> OutputLogEvent {
         OutputLogEvent::builder().message(message).timestamp(timestamp).build()
     }
@@ -292,14 +302,6 @@ mod live {
             )
             .repeatedly()
             .build();
-        let page = |events: Vec<OutputLogEvent>, token: &'static str| {
-            move || {
-                GetLogEventsOutput::builder()
-                    .set_events(Some(events.clone()))
-                    .next_forward_token(token)
-                    .build()
-            }
-        };
         let reads = mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
             .sequence()
             .output(page(vec![event("history 1", 1000), event("history 2", 2000)], "f1"))
@@ -387,14 +389,6 @@ mod live {
             .http_response(open_session("live 1", 3000))
             .http_response(open_session("live 2", 4000))
             .build();
-        let page = |events: Vec<OutputLogEvent>, token: &'static str| {
-            move || {
-                GetLogEventsOutput::builder()
-                    .set_events(Some(events.clone()))
-                    .next_forward_token(token)
-                    .build()
-            }
-        };
         let reads = mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
             .sequence()
             .output(page(vec![event("history 1", 1000)], "f1"))

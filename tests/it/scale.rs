@@ -16,24 +16,7 @@ async fn snapshot_manifests_are_read_once_and_kept() {
     let bucket = bucket().await;
     let s3 = moto_clients().await.s3;
     let ids: Vec<String> = (0..60).map(|i| format!("20261130T0{:05}Z-db", i)).collect();
-    for id in &ids {
-        let key = format!("p/{id}/data.tar.zst");
-        s3.put_object().bucket(&bucket).key(&key).body(vec![7u8; 10].into()).send().await.unwrap();
-        let manifest = serde_json::json!({
-            "format": 1, "id": id, "created": "2026-11-30T00:00:00Z",
-            "source": { "kind": "container", "name": "db", "image": "db:1", "image_id": "sha256:00" },
-            "preset": "path", "content": "tar", "compression": "zstd", "key": key,
-            "raw_bytes": 10, "stored_bytes": 10, "sha256": "00", "storage_class": "STANDARD", "wharf_version": "0"
-        });
-        let body = serde_json::to_vec(&manifest).unwrap();
-        s3.put_object()
-            .bucket(&bucket)
-            .key(format!("p/{id}/manifest.json"))
-            .body(body.into())
-            .send()
-            .await
-            .unwrap();
-    }
+    put_snapshots(&s3, &bucket, &ids).await;
     let layer = Realism::start(&["--latency-ms", "10"]);
     let home = tempfile::tempdir().unwrap();
     let list = || {
