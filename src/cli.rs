@@ -161,6 +161,9 @@ pub enum Command {
         /// STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR [default: the profile's, else STANDARD]
         #[arg(long, value_name = "CLASS")]
         storage_class: Option<StorageClass>,
+        /// Make this snapshot head of the line even if another machine's snapshot is head
+        #[arg(long, conflicts_with = "remote")]
+        force_head: bool,
         /// Back up a database that runs in ECS: a one-off task of the service runs remote_backup_command
         #[arg(long, conflicts_with_all = ["container", "preset", "path"])]
         remote: bool,

@@ -156,8 +156,11 @@ pub fn main() -> ExitCode {
                 };
                 commands::remote_backup(&settings, request, &place, json).await
             }
-            Some(Command::Backup { container, preset, path, storage_class, place, json, .. }) => {
-                let request = jobs::backup::BackupRequest { container, preset, path, storage_class };
+            Some(Command::Backup {
+                container, preset, path, storage_class, force_head, place, json, ..
+            }) => {
+                let request =
+                    jobs::backup::BackupRequest { container, preset, path, storage_class, force_head };
                 commands::backup(&settings, request, &place, json).await
             }
             Some(Command::Restore { snapshot, undo: _, container, path, yes, place, json }) => {

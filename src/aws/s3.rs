@@ -177,6 +177,54 @@ pub async fn put(
     Ok(())
 }
 
+/// When a conditional write may go ahead (S3's conditional writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Only {
+    /// Only if no object has the key yet (`If-None-Match: *`).
+    IfAbsent,
+    /// Only if the object is still the one with this ETag (`If-Match`).
+    IfUnchanged(String),
+}
+
+/// Writes a small JSON object (a manifest, `HEAD.json`) in STANDARD, if
+/// `only` still holds: `Ok(false)` when it did not (someone wrote first).
+pub async fn put_if(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    only: Only,
+) -> Result<bool, AwsError> {
+    let put =
+        s3.put_object().bucket(bucket).key(key).content_type("application/json").body(ByteStream::from(body));
+    let put = match only {
+        Only::IfAbsent => put.if_none_match("*"),
+        Only::IfUnchanged(etag) => put.if_match(etag),
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        // 412: the condition failed; 409: a write to the same key raced this one.
+        Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(false),
+        Err(e) => Err(from_sdk(e)),
+    }
+}
+
+/// A small object whole with its ETag, or `None` when there is none.
+pub async fn get_tagged(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Bytes, String)>, AwsError> {
+    let out = match s3.get_object().bucket(bucket).key(key).send().await.map_err(from_sdk) {
+        Ok(out) => out,
+        Err(AwsError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    let body = out.body.collect().await.map_err(|e| AwsError::Unreachable(crate::error::one_line(&e)))?;
+    Ok(Some((body.into_bytes(), etag)))
+}
+
 /// Size and storage class of one object; `NotFound` when it is not there.
 pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Object, AwsError> {
     let out = s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| match from_sdk(e) {

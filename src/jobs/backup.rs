@@ -32,7 +32,7 @@ use crate::config::{Dirs, Preset, Settings, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::format;
 use crate::records::{self, Held, Records};
-use crate::snapshots::{self, Manifest, Source};
+use crate::snapshots::{self, Manifest, Source, line};
 
 /// Parts on their way to S3 at once, at most...
 const IN_FLIGHT: usize = 4;
@@ -61,6 +61,8 @@ pub struct BackupJob {
     pub prefix: String,
     pub storage_class: StorageClass,
     pub docker_host: Option<String>,
+    /// Make this snapshot head of the line even if another machine's is.
+    pub force_head: bool,
 }
 
 /// What a backup was asked for (flags, or a key in the dashboard), before the
@@ -71,6 +73,7 @@ pub struct BackupRequest {
     pub preset: Option<Preset>,
     pub path: Option<String>,
     pub storage_class: Option<StorageClass>,
+    pub force_head: bool,
 }
 
 impl BackupJob {
@@ -107,6 +110,7 @@ impl BackupJob {
                 .or(settings.profile.storage_class)
                 .unwrap_or(StorageClass::Standard),
             docker_host: settings.docker_host.clone(),
+            force_head: request.force_head,
         })
     }
 }
@@ -237,18 +241,46 @@ impl BackupJob {
             storage_class: self.storage_class.as_str().into(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
+            parent: line::parent_of(&Dirs::new().state, &self.bucket, &self.prefix, &container.name),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
-        // Manifests are small and read on every listing: STANDARD, whatever the data's class.
+        // Manifests are small and read on every listing: STANDARD, whatever the data's class;
+        // never over another machine's.
         let manifest_key = snapshots::manifest_key(&self.prefix, &id);
-        if let Err(e) = s3::put(&aws.s3, &self.bucket, &manifest_key, body, StorageClass::Standard).await {
+        let written = s3::put_if(&aws.s3, &self.bucket, &manifest_key, body, s3::Only::IfAbsent).await;
+        if !matches!(written, Ok(true)) {
             // Without a manifest the data is an incomplete snapshot: remove it.
             let _ = s3::delete(&aws.s3, &self.bucket, std::slice::from_ref(&key)).await;
+            let e = written.err().unwrap_or_else(|| {
+                AwsError::Service(format!("another backup wrote the manifest of {id} first"))
+            });
             return Err(BackupError::from(e).into());
         }
+        // The container's data is this snapshot now, head of the line or not.
+        let state = Dirs::new().state;
+        line::remember(&state, &self.bucket, &self.prefix, &container.name, &id);
+        ctx.progress(Progress::stage("moving the head of the line"));
+        let new_head =
+            line::Head { snapshot: id.clone(), host: snapshots::host_name(), at: manifest.created.clone() };
+        let parent = manifest.parent.as_deref();
+        let advanced = line::advance(&aws.s3, &self.bucket, &self.prefix, &new_head, parent, self.force_head)
+            .await
+            .map_err(BackupError::from)?;
+        let (head_words, head_json) = match &advanced {
+            line::Advanced::Moved => {
+                ("head of the line".to_string(), json!({ "moved": true, "diverged": false }))
+            }
+            line::Advanced::Diverged(head) => (
+                format!(
+                    "diverged: head is {} from {} ({}), which this container never took; it stays head",
+                    head.snapshot, head.host, head.at
+                ),
+                json!({ "moved": false, "diverged": true, "snapshot": head.snapshot, "host": head.host, "at": head.at }),
+            ),
+        };
         Ok(JobOutput {
             summary: format!(
-                "{id}: {} → {} ({}) in s3://{}/{key}",
+                "{id}: {} → {} ({}) in s3://{}/{key}; {head_words}",
                 format::bytes(stored.raw_bytes),
                 format::bytes(stored.stored_bytes),
                 self.storage_class.as_str(),
@@ -263,6 +295,8 @@ impl BackupJob {
                 "raw_bytes": stored.raw_bytes,
                 "stored_bytes": stored.stored_bytes,
                 "sha256": stored.sha256,
+                "parent": manifest.parent,
+                "head": head_json,
             }),
         })
     }

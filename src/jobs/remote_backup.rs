@@ -216,6 +216,7 @@ impl RemoteBackupJob {
             storage_class: object.storage_class.clone(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
+            parent: None,
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         s3::put(

@@ -28,6 +28,10 @@ pub struct Manifest {
     /// The machine that made it (`WHARF_HOST`, else the host name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The snapshot the container's data was last restored from or backed
+    /// up as, when this one was made (the line of history across machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// Where the data came from.

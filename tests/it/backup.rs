@@ -246,6 +246,7 @@ fn big_backup(container: &str, bucket: &str, prefix: &str) -> BackupJob {
         prefix: prefix.into(),
         storage_class: StorageClass::Standard,
         docker_host: None,
+        force_head: false,
     }
 }
 

@@ -8,6 +8,7 @@ mod config;
 mod docker;
 mod e2e;
 mod ecs;
+mod history;
 mod jobs;
 mod keymap;
 mod layers;

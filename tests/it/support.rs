@@ -496,6 +496,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         storage_class: "ONEZONE_IA".into(),
         wharf_version: "0.1.0".into(),
         host: None,
+        parent: None,
     };
     vec![
         Snapshot {

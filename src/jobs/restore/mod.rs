@@ -216,6 +216,13 @@ impl RestoreJob {
             replace(ctx, &engine, &held, &replacement, &container, &snapshot.local, &self.cache).await?;
         let manifest = &snapshot.local.manifest;
         notes.insert(0, format!("what it replaced is kept in {}", safety.display()));
+        // Where the container's data now is in the line of history (an undo puts back data of no known place).
+        match &self.source {
+            SnapshotSource::S3 { id, bucket, prefix } => {
+                snapshots::line::remember(&self.state, bucket, prefix, &container.name, id);
+            }
+            SnapshotSource::Undo => snapshots::line::forget(&self.state, &container.name),
+        }
         Ok(JobOutput {
             summary: format!(
                 "{} restored into {} ({}{}); {}",
@@ -591,6 +598,7 @@ async fn save(
         storage_class: "LOCAL".into(),
         wharf_version: env!("CARGO_PKG_VERSION").into(),
         host: Some(snapshots::host_name()),
+        parent: None,
     };
     let stage = format!("keeping a safety copy of {}", r.what());
     let progress = progress_in_bytes(ctx, stage, 0);

@@ -1,0 +1,130 @@
+//! One line of history across two machines: two XDG homes with their own
+//! `WHARF_HOST`, two containers on the one engine, one bucket and prefix in
+//! moto (behind the realism layer). Head moves only from its own line, by S3
+//! conditional writes; a backup off the line is kept, said and exits 3; two
+//! backups racing for head: exactly one moves it.
+
+use std::process::Output;
+
+use crate::backup::{bucket, data_container, object, stderr};
+use crate::support::{Cleanup, aws_url, docker, wharf_against};
+
+/// One machine: its home (config, state, cache) and its name.
+struct Machine {
+    home: tempfile::TempDir,
+    host: &'static str,
+    container: String,
+}
+
+impl Machine {
+    fn new(host: &'static str, cleanup: &mut Cleanup) -> Machine {
+        Machine { home: tempfile::tempdir().unwrap(), host, container: data_container(cleanup) }
+    }
+
+    fn wharf(&self, args: &[&str], bucket: &str) -> Output {
+        wharf_against(&aws_url(), self.home.path())
+            .args(args)
+            .args(["--bucket", bucket, "--prefix", "line"])
+            .env("WHARF_HOST", self.host)
+            .output()
+            .unwrap()
+    }
+
+    /// Backs up `/data`; the exit status and what `--json` said.
+    fn backup(&self, bucket: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+        let mut args = vec!["backup", "--container", &self.container, "--path", "/data", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.wharf(&args, bucket);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code(), json, stderr(&out))
+    }
+
+    fn restore(&self, id: &str, bucket: &str) {
+        let out = self.wharf(&["restore", id, "--container", &self.container, "--yes"], bucket);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+
+    fn write(&self, text: &str) {
+        docker(&["exec", &self.container, "sh", "-c", &format!("echo {text} > /data/note")]);
+    }
+}
+
+async fn head(bucket: &str) -> serde_json::Value {
+    serde_json::from_slice(&object(bucket, "line/HEAD.json").await).unwrap()
+}
+
+async fn manifest(bucket: &str, id: &str) -> serde_json::Value {
+    serde_json::from_slice(&object(bucket, &format!("line/{id}/manifest.json")).await).unwrap()
+}
+
+fn id(json: &serde_json::Value) -> String {
+    json["id"].as_str().unwrap_or_else(|| panic!("no id in {json}")).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_anything() {
+    let mut cleanup = Cleanup::default();
+    let bucket = bucket().await;
+    let laptop = Machine::new("laptop", &mut cleanup);
+    let home = Machine::new("home", &mut cleanup);
+
+    // The laptop starts the line, then goes on along it.
+    let (status, first, err) = laptop.backup(&bucket, &[]);
+    assert_eq!(status, Some(0), "{err}");
+    assert_eq!(first["head"]["moved"], true);
+    laptop.write("laptop-day");
+    let (status, second, err) = laptop.backup(&bucket, &[]);
+    assert_eq!(status, Some(0), "{err}");
+    let (s1, s2) = (id(&first), id(&second));
+    let m2 = manifest(&bucket, &s2).await;
+    assert_eq!((m2["parent"].as_str(), m2["host"].as_str()), (Some(s1.as_str()), Some("laptop")));
+    assert_eq!(head(&bucket).await["snapshot"], s2.as_str());
+
+    // The home machine takes head, changes it, and backs up: head moves to it.
+    home.restore(&s2, &bucket);
+    home.write("home-evening");
+    let (status, third, err) = home.backup(&bucket, &[]);
+    assert_eq!(status, Some(0), "{err}");
+    let s3 = id(&third);
+    let m3 = manifest(&bucket, &s3).await;
+    assert_eq!((m3["parent"].as_str(), m3["host"].as_str()), (Some(s2.as_str()), Some("home")));
+    let h = head(&bucket).await;
+    assert_eq!((h["snapshot"].as_str(), h["host"].as_str()), (Some(s3.as_str()), Some("home")));
+
+    // The laptop backs up without taking head first: kept, diverged, exit 3, head unchanged.
+    laptop.write("laptop-next-day");
+    let (status, fourth, err) = laptop.backup(&bucket, &[]);
+    assert_eq!(status, Some(3), "{err}");
+    assert_eq!(fourth["head"]["diverged"], true);
+    assert!(err.contains(&format!("head of the line is {s3} from home")), "{err}");
+    assert!(err.contains(&format!("wharf restore {s3}")), "says how to go on: {err}");
+    let s4 = id(&fourth);
+    assert_eq!(
+        manifest(&bucket, &s4).await["parent"],
+        s2.as_str(),
+        "its snapshot is kept, on its own branch"
+    );
+    assert_eq!(head(&bucket).await["snapshot"], s3.as_str());
+
+    // --force-head makes the laptop's data head.
+    let (status, fifth, err) = laptop.backup(&bucket, &["--force-head"]);
+    assert_eq!(status, Some(0), "{err}");
+    let s5 = id(&fifth);
+    assert_eq!(head(&bucket).await["snapshot"], s5.as_str());
+
+    // Both on head, both back up at once: exactly one moves it, the other diverges.
+    home.restore(&s5, &bucket);
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| laptop.backup(&bucket, &[]));
+        let b = scope.spawn(|| home.backup(&bucket, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [Some(0), Some(3)], "one moves head, one diverges: {} / {}", a.2, b.2);
+    let winner = if a.0 == Some(0) { id(&a.1) } else { id(&b.1) };
+    assert_eq!(head(&bucket).await["snapshot"], winner.as_str());
+    let list = laptop.wharf(&["snapshots", "--json"], &bucket);
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(7), "every snapshot is kept: {listed}");
+}
