@@ -197,7 +197,9 @@ pub(crate) async fn snapshot_of(
 ) -> String {
     let source = target(cleanup, scratch, test_image(), Layout::OwnFs, false, data);
     let out =
-        wharf(&["backup", "--container", &source, "--path", "/data", "--bucket", bucket, "--json"], home);
+        // Snapshots of unrelated containers: each made head (a second one would
+        // otherwise be off the line that the first started, and exit 3).
+        wharf(&["backup", "--container", &source, "--path", "/data", "--bucket", bucket, "--json", "--force-head"], home);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     result["id"].as_str().unwrap().to_string()
