@@ -31,8 +31,15 @@ impl PruneJob {
             let so_far = if deleted.is_empty() { "none".to_string() } else { deleted.join(", ") };
             PruneError::Aws(e, so_far)
         };
-        let total = self.doomed.len() as u64;
-        for (i, d) in self.doomed.iter().enumerate() {
+        // The head of the line is never pruned: the other machine takes it from there.
+        let head = crate::snapshots::line::head(&aws.s3, &self.bucket, &self.prefix)
+            .await
+            .map_err(|e| failed(e, &deleted))?
+            .map(|(head, _)| head.snapshot);
+        let (kept, doomed): (Vec<Doomed>, Vec<Doomed>) =
+            self.doomed.into_iter().partition(|d| head.as_deref() == Some(d.id.as_str()));
+        let total = doomed.len() as u64;
+        for (i, d) in doomed.iter().enumerate() {
             ctx.progress(Progress {
                 stage: format!("deleting {}", d.id),
                 done: i as u64,
@@ -62,10 +69,15 @@ impl PruneJob {
                 aborted.push(upload.key);
             }
         }
-        let freed: u64 = self.doomed.iter().map(|d| d.bytes).sum();
+        let freed: u64 = doomed.iter().map(|d| d.bytes).sum();
+        let kept: Vec<String> = kept.into_iter().map(|d| d.id).collect();
+        let head_note = match kept.first() {
+            Some(id) => format!("; kept {id}: it is head of the line"),
+            None => String::new(),
+        };
         Ok(JobOutput {
             summary: format!(
-                "deleted {} snapshot{} ({}), aborted {} stale upload{}",
+                "deleted {} snapshot{} ({}), aborted {} stale upload{}{head_note}",
                 deleted.len(),
                 if deleted.len() == 1 { "" } else { "s" },
                 crate::format::bytes(freed),
@@ -73,7 +85,7 @@ impl PruneJob {
                 if aborted.len() == 1 { "" } else { "s" }
             ),
             copy: None,
-            json: json!({ "deleted": deleted, "aborted_uploads": aborted, "freed_bytes": freed }),
+            json: json!({ "deleted": deleted, "aborted_uploads": aborted, "freed_bytes": freed, "kept_head": kept }),
         })
     }
 }

@@ -519,7 +519,9 @@ async fn wharf_prune_deletes_whole_snapshots_after_a_dry_run_and_a_yes() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], ids[2].as_str(), "the newest stays");
     let objects = s3.list_objects_v2().bucket(&bucket).prefix("p/").send().await.unwrap();
-    assert_eq!(objects.contents().len(), 2, "its data and manifest, nothing else");
+    let keys: Vec<&str> = objects.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 3, "its data and manifest, and HEAD.json naming it: {keys:?}");
+    assert!(keys.contains(&"p/HEAD.json"), "{keys:?}");
 
     let out = wharf(&["--read-only", "prune", "--keep", "0", "--yes", "--bucket", &bucket], home.path());
     assert_eq!(out.status.code(), Some(2));

@@ -127,4 +127,14 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     let list = laptop.wharf(&["snapshots", "--json"], &bucket);
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(7), "every snapshot is kept: {listed}");
+
+    // Pruning everything still keeps head: the other machine takes it from there.
+    let out = laptop.wharf(&["prune", "--keep", "0", "--yes", "--json"], &bucket);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pruned: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pruned["kept_head"], serde_json::json!([winner]));
+    let list = laptop.wharf(&["snapshots", "--json"], &bucket);
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], winner.as_str());
 }

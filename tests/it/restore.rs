@@ -360,7 +360,7 @@ async fn what_cannot_be_replaced_whole_is_refused_before_anything_is_touched() {
     );
     std::fs::write(home.path().join("wharf.toml"), config).unwrap();
     docker(&["start", &stopped]);
-    let out = wharf(&["backup", "--json"], home.path());
+    let out = wharf(&["backup", "--json", "--force-head"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let dump: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     docker(&["stop", "-t", "1", &stopped]);
