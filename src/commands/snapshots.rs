@@ -236,7 +236,11 @@ pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> E
         let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
         let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
         let age = s.created().map_or("–".into(), |t| format::age(t, now));
-        let state = s.problem.clone().unwrap_or_else(|| "complete".into());
+        let state = match (&s.problem, s.head) {
+            (Some(problem), _) => problem.clone(),
+            (None, true) => "complete, head of the line".into(),
+            (None, false) => "complete".into(),
+        };
         println!("{:<36} {raw:>10} {stored:>10} {:<20} {age:>5}  {state}", s.id, s.storage_class());
     }
     println!("{}", cost_line(&list));
@@ -247,6 +251,7 @@ fn to_json(s: &Snapshot) -> serde_json::Value {
     json!({
         "id": s.id,
         "complete": s.is_complete(),
+        "head": s.head,
         "problem": s.problem,
         "storage_class": s.storage_class(),
         "stored_bytes": s.data.as_ref().map(|d| d.size),

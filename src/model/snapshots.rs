@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub manifest: Option<Manifest>,
     /// Why it cannot be restored, when it cannot.
     pub problem: Option<String>,
+    /// `HEAD.json` names it: the newest snapshot of the line of history.
+    pub head: bool,
 }
 
 impl Snapshot {

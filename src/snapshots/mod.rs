@@ -107,7 +107,12 @@ pub async fn list(
     let kept = cache.map(|c| ManifestCache::new(c, bucket, prefix));
     // The ids seen last time say where to split the listing into ranges read side by side.
     let splits = kept.as_ref().map(|k| k.splits(prefix)).unwrap_or_default();
-    for object in s3::list_split(s3_client, bucket, prefix, &splits).await? {
+    // Which one is head of the line (`HEAD.json`, no snapshot of its own), read beside the listing.
+    let (objects, head) = tokio::join!(
+        s3::list_split(s3_client, bucket, prefix, &splits),
+        line::head(s3_client, bucket, prefix)
+    );
+    for object in objects? {
         let Some((id, file)) = object.key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')) else {
             continue;
         };
@@ -121,7 +126,8 @@ pub async fn list(
     let reads = by_id.iter().map(|(id, (data, manifest))| {
         let kept = kept.clone();
         async move {
-            let mut snapshot = Snapshot { id: id.clone(), data: data.clone(), manifest: None, problem: None };
+            let mut snapshot =
+                Snapshot { id: id.clone(), data: data.clone(), manifest: None, problem: None, head: false };
             let Some(written) = manifest else {
                 snapshot.problem = Some("incomplete: no manifest (an interrupted backup)".into());
                 return Ok(snapshot);
@@ -162,6 +168,11 @@ pub async fn list(
         .collect::<Result<_, _>>()?;
     if let Some(k) = &kept {
         k.forget_all_but(by_id.keys());
+    }
+    if let Some((head, _)) = head? {
+        for s in &mut snapshots {
+            s.head = s.id == head.snapshot;
+        }
     }
     snapshots.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(snapshots)

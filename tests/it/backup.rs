@@ -398,7 +398,8 @@ async fn a_ranged_read_whose_body_breaks_off_is_asked_for_again() {
 }
 
 fn snapshot_at(id: &str, complete: bool) -> wharf::snapshots::Snapshot {
-    let bare = wharf::snapshots::Snapshot { id: id.into(), data: None, manifest: None, problem: None };
+    let bare =
+        wharf::snapshots::Snapshot { id: id.into(), data: None, manifest: None, problem: None, head: false };
     let created = bare.created().expect("a time in the id");
     let mut s = crate::support::sample_snapshots().remove(if complete { 0 } else { 1 });
     s.id = id.into();

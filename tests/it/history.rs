@@ -127,6 +127,14 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     let list = laptop.wharf(&["snapshots", "--json"], &bucket);
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(7), "every snapshot is kept: {listed}");
+    let heads: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["head"] == true)
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(heads, [winner.as_str()], "the listing marks head");
 
     // Pruning everything still keeps head: the other machine takes it from there.
     let out = laptop.wharf(&["prune", "--keep", "0", "--yes", "--json"], &bucket);

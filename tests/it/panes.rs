@@ -504,3 +504,18 @@ fn the_status_line_says_when_aws_throttles_and_stops_saying_it_after_a_while() {
     update(&mut s, Action::Throttled(3));
     assert!(!status(&s).contains("throttled"), "the same count again is nothing new");
 }
+
+#[test]
+fn the_snapshot_at_the_head_of_the_line_is_marked() {
+    use wharf::app::Loaded;
+    let mut s = configured();
+    let mut list = crate::support::sample_snapshots();
+    list[0].head = true;
+    let head = list[0].id.clone();
+    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(list))));
+    update(&mut s, key('5'));
+    let screen = format!("{}", render(&s, 120, 40).backend());
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("ok, head")).collect();
+    assert_eq!(rows.len(), 1, "{screen}");
+    assert!(rows[0].contains(&head), "{screen}");
+}

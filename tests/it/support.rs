@@ -509,6 +509,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
             }),
             manifest: Some(manifest),
             problem: None,
+            head: false,
         },
         Snapshot {
             id: "20261119T090000Z-db".into(),
@@ -520,6 +521,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
             }),
             manifest: None,
             problem: Some("incomplete: no manifest (an interrupted backup)".into()),
+            head: false,
         },
     ]
 }

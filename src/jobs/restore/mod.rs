@@ -397,6 +397,7 @@ fn age(manifest: &Manifest, now: i64) -> String {
         data: None,
         manifest: Some(manifest.clone()),
         problem: None,
+        head: false,
     };
     snapshot.created().map_or_else(|| "some time".into(), |t| format::age(t, now))
 }

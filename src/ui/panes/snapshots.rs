@@ -95,7 +95,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             let age = s.created().map_or("–".into(), |t| format::age(t, state.clock.wall));
             cells.push(Cell::from(Line::from(age).right_aligned()));
         }
-        cells.push(if s.is_complete() {
+        cells.push(if s.is_complete() && s.head {
+            Cell::from("ok, head").fg(Color::Cyan).bold()
+        } else if s.is_complete() {
             Cell::from("ok").fg(Color::Green)
         } else {
             Cell::from("incomplete").fg(Color::Yellow)
@@ -160,6 +162,12 @@ fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> 
     let age = s.created().map_or("?".into(), |t| format::age(t, now));
     if let Some(m) = &s.manifest {
         lines.push(field("created", format!("{} ({age} ago)", m.created)));
+        // Where it stands in the line of history (manifests of older wharfs say nothing of it).
+        if let Some(host) = &m.host {
+            let after = m.parent.as_ref().map_or(String::new(), |p| format!(", after {p}"));
+            let head = if s.head { " · head of the line" } else { "" };
+            lines.push(field("made", format!("on {host}{after}{head}")));
+        }
         lines.push(field("source", format!("{} {} ({})", m.source.kind, m.source.name, m.source.image)));
         lines.push(field(
             "size",
