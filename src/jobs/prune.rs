@@ -32,10 +32,13 @@ impl PruneJob {
             PruneError::Aws(e, so_far)
         };
         // The head of the line is never pruned: the other machine takes it from there.
-        let head = crate::snapshots::line::head(&aws.s3, &self.bucket, &self.prefix)
-            .await
-            .map_err(|e| failed(e, &deleted))?
-            .map(|(head, _)| head.snapshot);
+        let head = match self.doomed.is_empty() {
+            true => None,
+            false => crate::snapshots::line::head(&aws.s3, &self.bucket, &self.prefix)
+                .await
+                .map_err(|e| failed(e, &deleted))?
+                .map(|(head, _)| head.snapshot),
+        };
         let (kept, doomed): (Vec<Doomed>, Vec<Doomed>) =
             self.doomed.into_iter().partition(|d| head.as_deref() == Some(d.id.as_str()));
         let total = doomed.len() as u64;
