@@ -204,6 +204,9 @@ pub struct Settings {
     pub profile: Profile,
     pub docker_host: Option<String>,
     pub read_only: bool,
+    /// `NO_COLOR` is set (and not empty): the screen uses no colour, only
+    /// bold, underline and reverse (no-color.org).
+    pub no_color: bool,
 }
 
 impl ConfigFile {
@@ -336,6 +339,7 @@ impl Settings {
             profile,
             docker_host: overrides.docker_host.clone(),
             read_only: overrides.read_only,
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         })
     }
 }

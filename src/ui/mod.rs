@@ -20,6 +20,18 @@ pub const MIN_HEIGHT: u16 = 20;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
+    draw_in_colour(frame, state);
+    if state.settings.no_color {
+        // What colour said is also said by words, bold or reverse: keep those, drop the colours.
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.fg = Color::Reset;
+            cell.bg = Color::Reset;
+            cell.underline_color = Color::Reset;
+        }
+    }
+}
+
+fn draw_in_colour(frame: &mut Frame, state: &AppState) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         draw_too_small(frame, area);

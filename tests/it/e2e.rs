@@ -315,3 +315,37 @@ async fn the_dashboard_finishes_a_restore_that_kill_9_cut_short() {
     let (code, _, _) = session.finish();
     assert_eq!(code, 0);
 }
+
+/// `NO_COLOR=1`: the real screen has no colour in any cell (checked in the
+/// terminal emulator), while the focused pane's border stays bold and the
+/// selected row reverse — the meaning colour carried is kept.
+#[test]
+fn no_color_draws_without_colour_and_keeps_bold_and_reverse() {
+    test_image();
+    let mut session = Session::start_with(120, 40, &[("NO_COLOR", "1")], None);
+    wait_for_dashboard(&mut session);
+    session.wait_for("? help");
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut coloured, mut bold, mut reverse) = (0, 0, 0);
+    {
+        let parser = session.screen.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        for row in 0..rows.get() {
+            for col in 0..cols.get() {
+                let Some(cell) = screen.cell(row, col) else { continue };
+                if cell.fgcolor() != vt100::Color::Default || cell.bgcolor() != vt100::Color::Default {
+                    coloured += 1;
+                }
+                bold += usize::from(cell.bold());
+                reverse += usize::from(cell.inverse());
+            }
+        }
+    }
+    assert_eq!(coloured, 0, "no cell has a colour:\n{}", session.contents());
+    assert!(bold > 0 && reverse > 0, "bold {bold}, reverse {reverse}:\n{}", session.contents());
+    session.send(b"q");
+    let (code, transcript, screen) = session.finish();
+    assert_eq!(code, 0);
+    assert_restored(&transcript, &screen);
+}
