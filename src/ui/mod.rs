@@ -245,33 +245,70 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
     Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
 }
 
+/// Width of one column of the help: keys, then what they do.
+const HELP_COLUMN: u16 = 38;
+
+/// The bindings in columns, a block per section with the focused pane's
+/// first: at 120×40 every binding is on screen at once; on smaller screens the
+/// columns scroll together.
 fn draw_help(frame: &mut Frame, area: Rect, state: &AppState, scroll: u16) {
-    let mut lines: Vec<Line> = Vec::new();
-    for section in Section::ALL {
-        let bindings: Vec<_> = state.keymap.bindings(section).collect();
-        if bindings.is_empty() {
-            continue;
+    let first = state.key_sections();
+    let order = first.into_iter().chain(Section::ALL.into_iter().filter(|s| !first.contains(s)));
+    let blocks: Vec<Vec<Line>> = order
+        .filter_map(|section| {
+            let bindings: Vec<_> = state.keymap.bindings(section).collect();
+            if bindings.is_empty() {
+                return None;
+            }
+            let mut lines = vec![Line::from(format!("[{}]", section.name())).bold().fg(Color::Cyan)];
+            for b in bindings {
+                let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+                lines.push(Line::from(vec![
+                    Span::from(format!("  {keys:<14} ")).bold(),
+                    Span::from(b.action.description()),
+                ]));
+            }
+            Some(lines)
+        })
+        .collect();
+    let popup = Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    };
+    let inner_width = popup.width.saturating_sub(2);
+    let height = usize::from(popup.height.saturating_sub(2)).max(1);
+    let count = usize::from((inner_width / HELP_COLUMN).max(1));
+    // Blocks flow down a column and on to the next; one taller than a column takes the rest of it.
+    let mut columns: Vec<Vec<Line>> = vec![Vec::new()];
+    for block in blocks {
+        let last = columns.len() - 1;
+        let used = columns[last].len();
+        if used > 0 && used + 1 + block.len() > height && columns.len() < count {
+            columns.push(Vec::new());
+        } else if used > 0 {
+            columns[last].push(Line::from(""));
         }
-        if !lines.is_empty() {
-            lines.push(Line::from(""));
-        }
-        lines.push(Line::from(format!("[{}]", section.name())).bold().fg(Color::Cyan));
-        for b in bindings {
-            let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
-            lines.push(Line::from(vec![
-                Span::from(format!("  {keys:<16}")).bold(),
-                Span::from(format!("{:<18}", b.action.description())),
-            ]));
+        if let Some(column) = columns.last_mut() {
+            column.extend(block);
         }
     }
-    let popup = centred(area, 60, area.height.saturating_sub(4));
-    let max_scroll = (lines.len() as u16).saturating_sub(popup.height.saturating_sub(2));
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0);
+    let max_scroll = u16::try_from(tallest.saturating_sub(height)).unwrap_or(u16::MAX);
+    let hint = if max_scroll > 0 { " j/k scroll · esc close " } else { " esc close " };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .title(" Help — keys from the loaded keymap ")
-        .title_bottom(Line::from(" j/k scroll · esc close ").right_aligned());
+        .title_bottom(Line::from(hint).right_aligned());
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)), popup);
+    let inside = block.inner(popup);
+    frame.render_widget(block, popup);
+    let widths = vec![Constraint::Length(HELP_COLUMN); columns.len()];
+    let areas = Layout::horizontal(widths).split(inside);
+    for (lines, column) in columns.into_iter().zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(lines).scroll((scroll.min(max_scroll), 0)), *column);
+    }
 }
 
 fn draw_confirm_quit(frame: &mut Frame, area: Rect, state: &AppState) {

@@ -519,3 +519,26 @@ fn the_snapshot_at_the_head_of_the_line_is_marked() {
     assert_eq!(rows.len(), 1, "{screen}");
     assert!(rows[0].contains(&head), "{screen}");
 }
+
+/// At 120×40 the help shows every binding of every section at once, the
+/// focused pane's first, with nothing to scroll.
+#[test]
+fn help_fits_every_binding_on_a_120_by_40_screen() {
+    let mut s = loaded();
+    update(&mut s, key('4'));
+    update(&mut s, key('?'));
+    let screen = format!("{}", render(&s, 120, 40).backend());
+    for section in wharf::app::Section::ALL {
+        for binding in s.keymap.bindings(section) {
+            let description = binding.action.description();
+            assert!(
+                screen.contains(description),
+                "`{description}` of [{}] not on screen:\n{screen}",
+                section.name()
+            );
+        }
+    }
+    assert!(!screen.contains("scroll"), "nothing to scroll:\n{screen}");
+    let first = screen.lines().find(|l| l.contains('[')).unwrap_or_default();
+    assert!(first.contains("[logs]"), "the focused pane's keys first:\n{screen}");
+}
