@@ -11,6 +11,13 @@ fn calls(stats: &serde_json::Value, action: &str) -> u64 {
     stats["calls"][action].as_u64().unwrap_or(0)
 }
 
+/// `wharf snapshots --json` of `bucket`/p through the layer at `url`.
+fn snapshots_at(url: &str, bucket: &str, home: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = wharf_at(url, &["snapshots", "--bucket", bucket, "--prefix", "p", "--json"], home);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_manifests_are_read_once_and_kept() {
     let bucket = bucket().await;
@@ -20,12 +27,7 @@ async fn snapshot_manifests_are_read_once_and_kept() {
     let layer = Realism::start(&["--latency-ms", "10"]);
     let home = tempfile::tempdir().unwrap();
     let list = || {
-        let out =
-            wharf_at(&layer.url, &["snapshots", "--bucket", &bucket, "--prefix", "p", "--json"], home.path());
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        list.as_array()
-            .unwrap()
+        snapshots_at(&layer.url, &bucket, home.path())
             .iter()
             .map(|s| (s["id"].as_str().unwrap().to_string(), s["complete"] == true))
             .collect::<Vec<_>>()
@@ -96,12 +98,10 @@ async fn a_listing_seen_before_is_read_in_ranges_side_by_side_each_snapshot_once
     let layer = Realism::start(&["--latency-ms", "50"]);
     let home = tempfile::tempdir().unwrap();
     let list = || {
-        let out =
-            wharf_at(&layer.url, &["snapshots", "--bucket", &bucket, "--prefix", "p", "--json"], home.path());
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut ids: Vec<String> =
-            list.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = snapshots_at(&layer.url, &bucket, home.path())
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids
     };
