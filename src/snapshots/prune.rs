@@ -49,6 +49,7 @@ pub struct Doomed {
 }
 
 /// What `retention` deletes from `list` (newest first) at `now` (Unix seconds).
+/// The head of the line of history is never deleted (it counts among those kept).
 pub fn plan(list: &[Snapshot], retention: Retention, prefix: &str, now: i64) -> Vec<Doomed> {
     let mut complete_seen = 0;
     let mut doomed = Vec::new();
@@ -56,6 +57,9 @@ pub fn plan(list: &[Snapshot], retention: Retention, prefix: &str, now: i64) -> 
         let age = s.created().map_or(0, |t| now - t);
         let reason = if s.is_complete() {
             complete_seen += 1;
+            if s.head {
+                continue;
+            }
             let beyond_keep = retention.keep.is_none_or(|k| complete_seen > k);
             let too_old = retention.older_than.is_none_or(|d| age > d.as_secs() as i64);
             let ruled = retention.keep.is_some() || retention.older_than.is_some();

@@ -459,6 +459,16 @@ fn prune_keeps_the_newest_and_drops_the_old_and_the_incomplete() {
         ["app/20261001T000000Z-db/manifest.json", "app/20261001T000000Z-db/data.tar.zst"],
         "manifest first"
     );
+
+    // The head of the line is never planned for deletion, even beyond the newest kept
+    // (a diverged snapshot can be newer than head); it counts among those kept.
+    let mut with_head = list.clone();
+    with_head[2].head = true; // 20261110T000000Z-db
+    let doomed: Vec<String> = plan(&with_head, Retention { keep: Some(1), older_than: None }, "app/", now)
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(doomed, ["20261109T000000Z-db", "20261001T000000Z-db"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
