@@ -124,7 +124,7 @@ pub async fn list(
         }
     }
     let reads = by_id.iter().map(|(id, (data, manifest))| {
-        let kept = kept.clone();
+        let kept = kept.as_ref();
         async move {
             let mut snapshot =
                 Snapshot { id: id.clone(), data: data.clone(), manifest: None, problem: None, head: false };
@@ -167,9 +167,14 @@ pub async fn list(
         .into_iter()
         .collect::<Result<_, _>>()?;
     if let Some(k) = &kept {
-        k.forget_all_but(by_id.keys());
+        k.forget_all_but(&by_id);
     }
-    if let Some((head, _)) = head? {
+    // One unreadable HEAD.json must not hide every snapshot: the list is shown without a head.
+    let head = head.unwrap_or_else(|e| {
+        tracing::warn!(bucket, prefix, error = %e, "cannot read the head of the line");
+        None
+    });
+    if let Some((head, _)) = head {
         for s in &mut snapshots {
             s.head = s.id == head.snapshot;
         }
@@ -182,9 +187,11 @@ pub async fn list(
 const SPLIT_EVERY: usize = 450;
 
 /// Manifests read before, for one bucket and prefix.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct ManifestCache {
     dir: std::path::PathBuf,
+    /// The ids kept when the listing began (one read of the directory), sorted.
+    kept: Vec<String>,
 }
 
 /// What is kept of a manifest: its text, and when its object was written.
@@ -201,7 +208,14 @@ impl ManifestCache {
         if let Err(e) = crate::files::private_dir(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot keep manifests in the cache");
         }
-        ManifestCache { dir }
+        let mut kept: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+            .collect();
+        kept.sort_unstable();
+        ManifestCache { dir, kept }
     }
 
     /// The manifest of `id`, if it was kept from an object written at `written`.
@@ -224,24 +238,13 @@ impl ManifestCache {
     /// Keys to split a listing of `prefix` at: every [`SPLIT_EVERY`]th id
     /// kept (one snapshot is two objects, so each range is about one page).
     fn splits(&self, prefix: &str) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
-            .collect();
-        ids.sort_unstable();
-        ids.iter().skip(SPLIT_EVERY).step_by(SPLIT_EVERY).map(|id| format!("{prefix}{id}")).collect()
+        self.kept.iter().skip(SPLIT_EVERY).step_by(SPLIT_EVERY).map(|id| format!("{prefix}{id}")).collect()
     }
 
     /// Drops what was kept of snapshots that are gone.
-    fn forget_all_but<'a>(&self, ids: impl Iterator<Item = &'a String>) {
-        let keep: std::collections::BTreeSet<String> = ids.map(|id| format!("{id}.json")).collect();
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.ends_with(".json") && !keep.contains(&name) {
-                let _ = std::fs::remove_file(entry.path());
-            }
+    fn forget_all_but(&self, ids: &BTreeMap<String, impl Sized>) {
+        for gone in self.kept.iter().filter(|id| !ids.contains_key(*id)) {
+            let _ = std::fs::remove_file(self.dir.join(format!("{gone}.json")));
         }
     }
 }
