@@ -83,18 +83,9 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
                         } else {
                             println!("{}", output.summary);
                         }
-                        // A backup kept, whose line diverged from head: said, and exit 3.
-                        if output.json.pointer("/head/diverged") == Some(&serde_json::Value::Bool(true)) {
-                            let head = &output.json["head"];
-                            eprintln!(
-                                "diverged: head of the line is {0} from {1} ({2}); this snapshot is kept but is not head. \
-                                 `wharf restore {0}` takes head (a safety copy of what is replaced is kept); \
-                                 `wharf backup --force-head` makes this container's data head",
-                                head["snapshot"].as_str().unwrap_or("?"),
-                                head["host"].as_str().unwrap_or("?"),
-                                head["at"].as_str().unwrap_or("?"),
-                            );
-                            return code(exit::DIVERGED);
+                        if let Some(attention) = output.attention {
+                            eprintln!("{}", attention.message);
+                            return code(attention.code);
                         }
                         code(exit::OK)
                     }

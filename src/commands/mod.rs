@@ -26,8 +26,6 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
-    /// A backup was kept, but another machine's snapshot is head of the line.
-    pub const DIVERGED: u8 = 3;
     pub const CANCELLED: u8 = 130;
 }
 

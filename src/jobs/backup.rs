@@ -256,9 +256,6 @@ impl BackupJob {
             });
             return Err(BackupError::from(e).into());
         }
-        // The container's data is this snapshot now, head of the line or not.
-        let state = Dirs::new().state;
-        line::remember(&state, &self.bucket, &self.prefix, &container.name, &id);
         ctx.progress(Progress::stage("moving the head of the line"));
         let new_head =
             line::Head { snapshot: id.clone(), host: snapshots::host_name(), at: manifest.created.clone() };
@@ -266,9 +263,13 @@ impl BackupJob {
         let advanced = line::advance(&aws.s3, &self.bucket, &self.prefix, &new_head, parent, self.force_head)
             .await
             .map_err(BackupError::from)?;
-        let (head_words, head_json) = match &advanced {
+        // The container's data is this snapshot now, head of the line or not. Only
+        // now: killed before head moved, the next backup still descends from the old
+        // parent, and this snapshot is a sibling on the line, not a false divergence.
+        line::remember(&Dirs::new().state, &self.bucket, &self.prefix, &container.name, &id);
+        let (head_words, head_json, attention) = match &advanced {
             line::Advanced::Moved => {
-                ("head of the line".to_string(), json!({ "moved": true, "diverged": false }))
+                ("head of the line".to_string(), json!({ "moved": true, "diverged": false }), None)
             }
             line::Advanced::Diverged(head) => (
                 format!(
@@ -276,9 +277,19 @@ impl BackupJob {
                     head.snapshot, head.host, head.at
                 ),
                 json!({ "moved": false, "diverged": true, "snapshot": head.snapshot, "host": head.host, "at": head.at }),
+                Some(super::Attention {
+                    code: super::DIVERGED,
+                    message: format!(
+                        "diverged: head of the line is {0} from {1} ({2}); this snapshot is kept but is not head. \
+                         `wharf restore {0}` takes head (a safety copy of what is replaced is kept); \
+                         `wharf backup --force-head` makes this container's data head",
+                        head.snapshot, head.host, head.at
+                    ),
+                }),
             ),
         };
         Ok(JobOutput {
+            attention,
             summary: format!(
                 "{id}: {} → {} ({}) in s3://{}/{key}; {head_words}",
                 format::bytes(stored.raw_bytes),

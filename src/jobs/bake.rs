@@ -25,6 +25,7 @@ impl BakeJob {
         let id = engine.commit(&self.container, &self.reference).await?;
         let short = crate::format::short_digest(&id);
         Ok(JobOutput {
+            attention: None,
             summary: format!("{} ({short})", self.reference),
             copy: Some(self.reference.clone()),
             json: json!({ "container": self.container, "image": self.reference, "id": id }),

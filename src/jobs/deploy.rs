@@ -46,6 +46,7 @@ impl DeployJob {
             self.watch(&ctx, &aws, &to).await?;
         }
         Ok(JobOutput {
+            attention: None,
             summary: format!(
                 "{}/{}: {} → {to}{}",
                 plan.cluster,

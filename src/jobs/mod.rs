@@ -92,6 +92,19 @@ pub struct JobOutput {
     pub json: serde_json::Value,
     /// What the copy key puts on the clipboard (a pushed image's URI with digest).
     pub copy: Option<String>,
+    /// Done, but with something the user must act on (a backup kept off the
+    /// line of history): said on stderr, and the command exits with its code.
+    pub attention: Option<Attention>,
+}
+
+/// The exit status of a backup kept off the line of history.
+pub const DIVERGED: u8 = 3;
+
+/// What a finished job asks of the user, and the exit status that says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attention {
+    pub code: u8,
+    pub message: String,
 }
 
 /// How a job ended.

@@ -79,6 +79,7 @@ impl PruneJob {
             None => String::new(),
         };
         Ok(JobOutput {
+            attention: None,
             summary: format!(
                 "deleted {} snapshot{} ({}), aborted {} stale upload{}{head_note}",
                 deleted.len(),

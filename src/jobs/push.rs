@@ -147,6 +147,7 @@ impl PushJob {
         }
         let image_uri = format!("{}@{pushed}", repository.uri);
         Ok(JobOutput {
+            attention: None,
             summary: format!("{target}:{} @ {pushed}", self.tag),
             copy: Some(image_uri.clone()),
             json: json!({

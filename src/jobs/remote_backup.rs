@@ -229,6 +229,7 @@ impl RemoteBackupJob {
         .await
         .map_err(RemoteBackupError::from)?;
         Ok(JobOutput {
+            attention: None,
             summary: format!(
                 "{id}: task {} stored {} ({}) in s3://{}/{key}",
                 task.id,

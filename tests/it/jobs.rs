@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use wharf::jobs::{JobError, JobEvent, JobOutput, JobPool, JobResult, JobUpdate, Progress};
 
 fn output(text: &str) -> JobOutput {
-    JobOutput { summary: text.into(), json: serde_json::json!({ "text": text }), copy: None }
+    JobOutput { attention: None, summary: text.into(), json: serde_json::json!({ "text": text }), copy: None }
 }
 
 async fn finished(rx: &mut mpsc::Receiver<JobEvent>, id: u64) -> (JobResult, Vec<JobUpdate>) {

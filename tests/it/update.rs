@@ -219,7 +219,8 @@ fn job_events_move_a_job_through_its_life() {
     assert_eq!(s.jobs.jobs[0].state, JobState::Failed(chain));
     assert!(s.jobs.jobs[0].finished_at.is_some());
     // Events for unknown jobs change nothing.
-    let output = JobOutput { summary: "x".into(), json: serde_json::Value::Null, copy: None };
+    let output =
+        JobOutput { attention: None, summary: "x".into(), json: serde_json::Value::Null, copy: None };
     update(&mut s, Action::Job(JobEvent { id: 99, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(s.jobs.jobs.len(), 1);
 }
@@ -376,6 +377,7 @@ fn a_finished_push_reloads_the_open_repository() {
     let effects = update(&mut s, code(KeyCode::Enter));
     assert!(matches!(effects[..], [Effect::StartJob { id: 1, .. }]));
     let output = JobOutput {
+        attention: None,
         summary: "pushed".into(),
         json: serde_json::Value::Null,
         copy: Some("uri@sha256:1".into()),
@@ -395,6 +397,7 @@ fn y_copies_a_finished_jobs_result() {
     assert!(update(&mut s, key('y')).is_empty(), "a running job has nothing to copy");
     assert_eq!(s.flash.as_deref(), Some("nothing to copy: select a finished push or bake"));
     let output = JobOutput {
+        attention: None,
         summary: "db:baked (abc)".into(),
         json: serde_json::Value::Null,
         copy: Some("db:baked".into()),
@@ -486,7 +489,8 @@ fn pushing_to_a_repository_ecr_lacks_asks_to_create_it_first() {
     assert_eq!(effects, [Effect::StartJob { id: 1, spec: expected }]);
 
     // Once it lands, ECR's list is read again: it has a new repository.
-    let output = JobOutput { summary: "pushed".into(), json: serde_json::Value::Null, copy: None };
+    let output =
+        JobOutput { attention: None, summary: "pushed".into(), json: serde_json::Value::Null, copy: None };
     let effects =
         update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert_eq!(effects, [Effect::Load(LoadRequest::Repositories)]);
@@ -545,7 +549,8 @@ fn b_backs_up_the_profiles_database_at_once() {
     assert_eq!((job.container.as_str(), job.path.as_deref()), ("db", Some("/var/lib/data")));
     assert_eq!((job.bucket.as_str(), job.prefix.as_str()), ("snaps", "app/"));
     // When it ends, the list is read again.
-    let output = JobOutput { summary: "ok".into(), json: serde_json::Value::Null, copy: None };
+    let output =
+        JobOutput { attention: None, summary: "ok".into(), json: serde_json::Value::Null, copy: None };
     let effects =
         update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
     assert!(matches!(&effects[..], [Effect::Load(wharf::app::LoadRequest::Snapshots { .. })]), "{effects:?}");

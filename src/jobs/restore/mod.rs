@@ -224,6 +224,7 @@ impl RestoreJob {
             SnapshotSource::Undo => snapshots::line::forget(&self.state, &container.name),
         }
         Ok(JobOutput {
+            attention: None,
             summary: format!(
                 "{} restored into {} ({}{}); {}",
                 manifest.id,

@@ -150,6 +150,7 @@ impl RecoverJob {
         }
         let done: Vec<String> = results.into_iter().flatten().collect();
         Ok(JobOutput {
+            attention: None,
             summary: if done.is_empty() { "nothing to finish".into() } else { done.join("; ") },
             copy: None,
             json: json!({ "recovered": done }),
