@@ -137,7 +137,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                             let control = crate::logs::TailControl {
                                 older: Some(older_rx),
                                 watched: watched_rx,
-                                unwatched_for: unwatched_for(),
+                                unwatched_for: crate::logs::tail::UNWATCHED_FOR,
                             };
                             let run = run_tail(clients, id, target, control, tail_tx.clone(), cancel.clone());
                             tokio::spawn(run);
@@ -284,15 +284,6 @@ struct RunningTail {
     cancel: CancellationToken,
     older: mpsc::Sender<usize>,
     watched: tokio::sync::watch::Sender<bool>,
-}
-
-/// How long Live Tail goes on with nobody looking (`WHARF_LIVE_TAIL_UNWATCHED`
-/// seconds, for tests; 10 minutes).
-fn unwatched_for() -> Duration {
-    std::env::var("WHARF_LIVE_TAIL_UNWATCHED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or(crate::logs::tail::UNWATCHED_FOR, Duration::from_secs)
 }
 
 /// Runs one log tail until it ends or is cancelled, handing its events on
