@@ -22,6 +22,12 @@ pub struct Event {
     pub message: String,
 }
 
+impl From<&aws_sdk_cloudwatchlogs::types::OutputLogEvent> for Event {
+    fn from(e: &aws_sdk_cloudwatchlogs::types::OutputLogEvent) -> Event {
+        Event { timestamp: e.timestamp().unwrap_or(0), message: e.message().unwrap_or_default().to_string() }
+    }
+}
+
 /// Events of `stream` from `start` (ms) on, or after `token`; and the forward
 /// token to ask with next. At the end of the stream AWS hands back the same
 /// token, and later events arrive on it.
@@ -43,14 +49,7 @@ pub async fn events(
         .map_err(from_sdk);
     match out {
         Ok(out) => {
-            let events = out
-                .events()
-                .iter()
-                .map(|e| Event {
-                    timestamp: e.timestamp().unwrap_or(0),
-                    message: e.message().unwrap_or_default().to_string(),
-                })
-                .collect();
+            let events = out.events().iter().map(Event::from).collect();
             Ok((events, out.next_forward_token().map(str::to_string).or(token)))
         }
         // A stream that does not exist yet (a task still starting) has no events.
@@ -128,14 +127,7 @@ async fn backwards(
         if pages.is_empty() {
             forward = out.next_forward_token().map(str::to_string);
         }
-        let page: Vec<Event> = out
-            .events()
-            .iter()
-            .map(|e| Event {
-                timestamp: e.timestamp().unwrap_or(0),
-                message: e.message().unwrap_or_default().to_string(),
-            })
-            .collect();
+        let page: Vec<Event> = out.events().iter().map(Event::from).collect();
         let next = out.next_backward_token().map(str::to_string);
         // At the start AWS hands back an empty page, or the same token again.
         at_start = page.is_empty() || next.is_none() || next == backward;
