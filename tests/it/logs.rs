@@ -243,22 +243,43 @@ mod live {
         out
     }
 
-    fn session() -> HttpResponse {
-        let result = |m: &str, t: i64| {
-            format!(
-                r#"{{"logStreamName":"{STREAM}","logGroupIdentifier":"{GROUP_ARN}","message":"{m}","timestamp":{t},"ingestionTime":{t}}}"#
-            )
-        };
+    /// A session's opening and one update handing over `lines` (message, time).
+    fn session_body(lines: &[(&str, i64)]) -> Vec<u8> {
+        let results: Vec<String> = lines
+            .iter()
+            .map(|(m, t)| {
+                format!(
+                    r#"{{"logStreamName":"{STREAM}","logGroupIdentifier":"{GROUP_ARN}","message":"{m}","timestamp":{t},"ingestionTime":{t}}}"#
+                )
+            })
+            .collect();
         let mut body = frame("sessionStart", r#"{"requestId":"r1","sessionId":"s1"}"#);
         body.extend(frame(
             "sessionUpdate",
-            &format!(
-                r#"{{"sessionMetadata":{{"sampled":false}},"sessionResults":[{},{}]}}"#,
-                result("live 1", 3000),
-                result("live 2", 4000)
-            ),
+            &format!(r#"{{"sessionMetadata":{{"sampled":false}},"sessionResults":[{}]}}"#, results.join(",")),
         ));
+        body
+    }
+
+    /// A session that hands over two lines and is closed by AWS.
+    fn session() -> HttpResponse {
+        let body = session_body(&[("live 1", 3000), ("live 2", 4000)]);
         HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::from(body))
+    }
+
+    /// The tail of the one task, followed, from the head of its stream (these
+    /// recorded replies are forward reads).
+    fn task_target() -> TailTarget {
+        TailTarget {
+            cluster: "dev".into(),
+            service: None,
+            task: Some(TASK.into()),
+            replacing: None,
+            since: None,
+            newest: 0,
+            follow: true,
+            live: true,
+        }
     }
 
     fn logs(live: &Rule, reads: &Rule) -> aws_sdk_cloudwatchlogs::Client {
@@ -311,17 +332,7 @@ mod live {
             .repeatedly()
             .build();
         let (tx, mut rx) = mpsc::channel(64);
-        let target = TailTarget {
-            cluster: "dev".into(),
-            service: None,
-            task: Some(TASK.into()),
-            replacing: None,
-            since: None,
-            // From the head: these recorded replies are forward reads.
-            newest: 0,
-            follow: true,
-            live: true,
-        };
+        let target = task_target();
         let (ecs, logs) = (ecs(), logs(&live, &reads));
         let reader = tokio::spawn(async move { tail(&ecs, &logs, target, tx).await });
         let events = collect(&mut rx, 5, Duration::from_secs(10)).await;
@@ -361,14 +372,7 @@ mod live {
     /// A session that hands over one line and then stays open.
     fn open_session(message: &'static str, timestamp: i64) -> impl Fn() -> HttpResponse + Send + Sync {
         move || {
-            let result = format!(
-                r#"{{"logStreamName":"{STREAM}","logGroupIdentifier":"{GROUP_ARN}","message":"{message}","timestamp":{timestamp},"ingestionTime":{timestamp}}}"#
-            );
-            let mut body = frame("sessionStart", r#"{"requestId":"r1","sessionId":"s1"}"#);
-            body.extend(frame(
-                "sessionUpdate",
-                &format!(r#"{{"sessionMetadata":{{"sampled":false}},"sessionResults":[{result}]}}"#),
-            ));
+            let body = session_body(&[(message, timestamp)]);
             let first: Result<http_body::Frame<bytes::Bytes>, std::io::Error> =
                 Ok(http_body::Frame::data(bytes::Bytes::from(body)));
             let stream =
@@ -404,16 +408,7 @@ mod live {
             watched: watched_rx,
             unwatched_for: Duration::from_secs(1),
         };
-        let target = TailTarget {
-            cluster: "dev".into(),
-            service: None,
-            task: Some(TASK.into()),
-            replacing: None,
-            since: None,
-            newest: 0,
-            follow: true,
-            live: true,
-        };
+        let target = task_target();
         let (ecs, logs) = (ecs(), logs(&live, &reads));
         let reader =
             tokio::spawn(async move { wharf::logs::tail::tail_with(&ecs, &logs, target, tx, control).await });
