@@ -22,18 +22,9 @@ snapshots=${SNAPSHOTS:-1000}
 images=${IMAGES:-5000}
 rounds=${ROUNDS:-2}
 latency=${LATENCY_MS:-40}
-wharf=$PWD/target/release/wharf
-[ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
-command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
 command -v s3s-fs >/dev/null || cargo install -q s3s-fs@0.14.1 --features binary --locked
 . scripts/bench-aws.sh
-aws_cli
-
-work=$(mktemp -d -p "$PWD/target")
-trap 'kill $BENCH_PIDS 2>/dev/null || true; tmux kill-session -t wharf-bench-lists 2>/dev/null || true; rm -rf "$work"' EXIT
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
-start_moto
-upstream=$MOTO_URL
+bench_start wharf-bench-lists
 s3port=$(free_port)
 mkdir -p "$work/s3"
 s3s-fs --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$work/s3" >"$work/s3s.log" 2>&1 &

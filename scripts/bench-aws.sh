@@ -37,3 +37,20 @@ start_layer() {
   for _ in $(seq 50); do grep -q '^listening on ' "$log" 2>/dev/null && break; sleep 0.1; done
   LAYER_URL=$(sed -n 's/^listening on //p' "$log")
 }
+
+# bench_start SESSION: how every AWS benchmark starts: the release build in
+# `wharf`, tmux and the AWS CLI, a scratch directory in `work` (removed on exit,
+# with what was started and the tmux session SESSION), moto's test credentials,
+# and moto itself (its URL in `upstream`).
+bench_start() {
+  wharf=$PWD/target/release/wharf
+  [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
+  command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
+  aws_cli
+  work=$(mktemp -d -p "$PWD/target")
+  BENCH_SESSION=$1
+  trap 'kill $BENCH_PIDS 2>/dev/null || true; tmux kill-session -t "$BENCH_SESSION" 2>/dev/null || true; rm -rf "$work"' EXIT
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
+  start_moto
+  upstream=$MOTO_URL
+}

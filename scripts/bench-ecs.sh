@@ -21,17 +21,8 @@ cd "$(dirname "$0")/.."
 services=${SERVICES:-2000}
 rounds=${ROUNDS:-1}
 latency=${LATENCY_MS:-40}
-wharf=$PWD/target/release/wharf
-[ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
-command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
 . scripts/bench-aws.sh
-aws_cli
-
-work=$(mktemp -d -p "$PWD/target")
-trap 'kill $BENCH_PIDS 2>/dev/null || true; tmux kill-session -t wharf-bench-ecs 2>/dev/null || true; rm -rf "$work"' EXIT
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
-start_moto
-upstream=$MOTO_URL
+bench_start wharf-bench-ecs
 start_layer "$upstream" "$work/realism.log" --latency-ms "$latency"
 endpoint=$LAYER_URL
 echo "realism layer: $(sed -n 2p "$work/realism.log")"
