@@ -135,6 +135,54 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pull an image from the profile's ECR registry by digest, checked against the registry's
+    Pull {
+        /// REPO:TAG or REPO@sha256:… (REPO: an ECR repository; `:TAG` alone: the profile's repository)
+        #[arg(value_name = "REPO:TAG|REPO@DIGEST")]
+        reference: String,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create and start the profile's database container from an image, its data on a named volume
+    Run {
+        /// The local image, NAME[:TAG], NAME@sha256:… or id
+        image: String,
+        /// The container to create [default: the profile's database.container]
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// Fill it with this snapshot first (`head`: the head of the line)
+        #[arg(long, value_name = "ID|head")]
+        snapshot: Option<String>,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring this machine to the head of the loop: the service's image, the head snapshot, one step
+    Sync {
+        /// A tag of the profile's repository instead of what the profile's service runs
+        #[arg(long, value_name = "T")]
+        tag: Option<String>,
+        /// This snapshot instead of the head of the line
+        #[arg(long, value_name = "ID")]
+        snapshot: Option<String>,
+        /// The container [default: the profile's database.container]
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// Print the plan, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Go ahead without asking (a recreate or a restore replaces what is there)
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Commit a container to a new image, ready to push
     Bake {
         /// The container to commit (name or id)

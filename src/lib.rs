@@ -122,6 +122,15 @@ pub fn main() -> ExitCode {
                 });
                 commands::run_job(spec, json, aws).await
             }
+            Some(Command::Pull { reference, json }) => commands::pull(&settings, &reference, json).await,
+            Some(Command::Run { image, container, snapshot, place, json }) => {
+                let request = commands::RunRequest { image, container, snapshot };
+                commands::run(&settings, request, &place, json).await
+            }
+            Some(Command::Sync { tag, snapshot, container, dry_run, yes, place, json }) => {
+                let request = commands::SyncRequest { tag, snapshot, container, dry_run, yes };
+                commands::sync(&settings, request, &place, json).await
+            }
             Some(Command::Bake { container, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");

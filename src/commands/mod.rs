@@ -6,6 +6,7 @@ mod ecs;
 mod images;
 mod job;
 mod logs;
+mod machine;
 mod snapshots;
 mod tags;
 
@@ -14,6 +15,7 @@ pub use ecs::{Target, deploy, tasks};
 pub use images::images;
 pub use job::run_job;
 pub use logs::{LogsRequest, logs};
+pub use machine::{RunRequest, SyncRequest, pull, run, sync};
 pub use snapshots::{
     RemoteRequest, RestoreRequest, backup, cost_line, prune, remote_backup, restore, snapshots,
 };

@@ -18,13 +18,13 @@ use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 
 /// A usage error: said on stderr, exit status 2.
-fn usage(message: &str) -> ExitCode {
+pub(super) fn usage(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     code(exit::USAGE)
 }
 
 /// The bucket and normalised prefix, from the flags or the profile.
-fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String), ExitCode> {
+pub(super) fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String), ExitCode> {
     let bucket = place.bucket.clone().or_else(|| settings.profile.bucket.clone());
     let Some(bucket) = bucket else {
         return Err(usage("no bucket for snapshots: give --bucket, or set bucket in wharf.toml"));

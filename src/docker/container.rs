@@ -25,6 +25,8 @@ pub struct ContainerDetail {
     pub id: String,
     pub name: String,
     pub running: bool,
+    /// How it last ended (0 while it never has).
+    pub exit_code: i64,
     /// The image it was created from, as given (`postgres:16`).
     pub image: String,
     /// That image's id, `sha256:…`.
@@ -90,7 +92,8 @@ impl Engine {
         Ok(ContainerDetail {
             id: c.id.unwrap_or_default(),
             name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
-            running: c.state.and_then(|s| s.running).unwrap_or(false),
+            running: c.state.as_ref().and_then(|s| s.running).unwrap_or(false),
+            exit_code: c.state.as_ref().and_then(|s| s.exit_code).unwrap_or(0),
             image: config.image.unwrap_or_default(),
             image_id: c.image.unwrap_or_default(),
             mounts,
@@ -228,7 +231,7 @@ impl Engine {
             .collect())
     }
 
-    fn not_found_or(&self, e: bollard::errors::Error, container: &str) -> DockerError {
+    pub(super) fn not_found_or(&self, e: bollard::errors::Error, container: &str) -> DockerError {
         match e {
             bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => {
                 DockerError::NoSuchContainer(container.to_string())

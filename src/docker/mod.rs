@@ -3,7 +3,8 @@
 
 mod archive;
 mod container;
-mod push;
+mod run;
+mod transfer;
 mod watch;
 
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ use futures::{Stream, StreamExt};
 
 pub use crate::model::images::{ContainerInfo, ImageInfo};
 pub use container::{ContainerDetail, HELPER_LABEL, HelperMount, MountInfo, VolumeInfo};
-pub use push::{PushEvent, RegistryLogin};
+pub use run::{ImageDetail, RUN_LABEL, RunSpec};
+pub use transfer::{RegistryLogin, TransferEvent};
 pub use watch::{EngineUpdate, watch_engine};
 
 /// The default endpoint when neither `--docker-host` nor `DOCKER_HOST` says otherwise.

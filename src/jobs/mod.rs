@@ -7,9 +7,13 @@ pub mod bake;
 pub mod deploy;
 mod mssql;
 pub mod prune;
+mod layers;
+pub mod pull;
 pub mod push;
 pub mod remote_backup;
 pub mod restore;
+pub mod run;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -29,6 +33,9 @@ pub use backup::BackupJob;
 pub use bake::BakeJob;
 pub use deploy::DeployJob;
 pub use prune::PruneJob;
+pub use pull::PullJob;
+pub use run::RunJob;
+pub use sync::SyncJob;
 pub use push::PushJob;
 pub use remote_backup::RemoteBackupJob;
 pub use restore::{RecoverJob, RestoreJob};
@@ -48,6 +55,9 @@ pub enum JobKind {
     Recover,
     Prune,
     Deploy,
+    Pull,
+    Run,
+    Sync,
 }
 
 impl JobKind {
@@ -61,6 +71,9 @@ impl JobKind {
             JobKind::Recover => "recover",
             JobKind::Prune => "prune",
             JobKind::Deploy => "deploy",
+            JobKind::Pull => "pull",
+            JobKind::Run => "run",
+            JobKind::Sync => "sync",
         }
     }
 }
@@ -143,6 +156,9 @@ pub enum JobSpec {
     Recover(RecoverJob),
     Prune(PruneJob),
     Deploy(DeployJob),
+    Pull(PullJob),
+    Run(RunJob),
+    Sync(Box<SyncJob>),
 }
 
 impl JobSpec {
@@ -156,6 +172,9 @@ impl JobSpec {
             JobSpec::Recover(_) => JobKind::Recover,
             JobSpec::Prune(_) => JobKind::Prune,
             JobSpec::Deploy(_) => JobKind::Deploy,
+            JobSpec::Pull(_) => JobKind::Pull,
+            JobSpec::Run(_) => JobKind::Run,
+            JobSpec::Sync(_) => JobKind::Sync,
         }
     }
 
@@ -165,7 +184,12 @@ impl JobSpec {
     pub fn cleans_up(&self) -> bool {
         matches!(
             self,
-            JobSpec::Backup(_) | JobSpec::RemoteBackup(_) | JobSpec::Restore(_) | JobSpec::Recover(_)
+            JobSpec::Backup(_)
+                | JobSpec::RemoteBackup(_)
+                | JobSpec::Restore(_)
+                | JobSpec::Recover(_)
+                | JobSpec::Run(_)
+                | JobSpec::Sync(_)
         )
     }
 
@@ -182,6 +206,9 @@ impl JobSpec {
             JobSpec::Recover(_) => "restores cut short".into(),
             JobSpec::Prune(p) => format!("s3://{}/{} ({} snapshots)", p.bucket, p.prefix, p.doomed.len()),
             JobSpec::Deploy(d) => format!("{}/{} → {}", d.plan.cluster, d.plan.service, d.plan.to),
+            JobSpec::Pull(p) => p.reference(),
+            JobSpec::Run(r) => format!("{} → {}", r.image, r.container),
+            JobSpec::Sync(s) => format!("{} → head of s3://{}/{}", s.run.container, s.bucket, s.prefix),
         }
     }
 
@@ -196,6 +223,9 @@ impl JobSpec {
             JobSpec::Recover(r) => r.run(ctx).await,
             JobSpec::Prune(p) => p.run(ctx, aws).await,
             JobSpec::Deploy(d) => d.run(ctx, aws).await,
+            JobSpec::Pull(p) => p.run(ctx, aws).await,
+            JobSpec::Run(r) => r.run(ctx, aws).await,
+            JobSpec::Sync(s) => s.run(ctx, aws).await,
         }
     }
 }
@@ -209,6 +239,13 @@ pub struct JobContext {
 }
 
 impl JobContext {
+    /// A context outside the pool, whose progress goes nowhere: for the
+    /// read-only work a command does before it starts a job (a sync's plan).
+    pub fn quiet() -> JobContext {
+        let (events, _) = mpsc::channel(1);
+        JobContext { id: 0, events, cancel: CancellationToken::new() }
+    }
+
     /// Reports progress; if the channel is full the tick is dropped, the next one will do.
     pub fn progress(&self, progress: Progress) {
         let _ = self.events.try_send(JobEvent { id: self.id, update: JobUpdate::Progress(progress) });

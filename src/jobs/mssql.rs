@@ -53,6 +53,11 @@ pub async fn restore(
     run(engine, container, user, &sql).await
 }
 
+/// The server answers a query.
+pub async fn ready(engine: &Engine, container: &str, user: &str) -> Result<(), DockerError> {
+    run(engine, container, user, "SELECT 1").await
+}
+
 pub async fn remove(engine: &Engine, container: &str, file: &str) {
     let argv = ["rm", "-f", "--", file].map(String::from);
     let _ = engine.exec(container, &argv).await;

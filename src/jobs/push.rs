@@ -1,11 +1,10 @@
 //! Push: a local image to an ECR repository, with per-layer progress, and the
 //! pushed digest confirmed by the registry itself.
 
-use std::collections::BTreeMap;
-
 use futures::StreamExt;
 use serde_json::json;
 
+use super::layers::{Layers, Refusal};
 use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::{AwsClients, AwsError, ecr};
 use crate::docker::{DockerError, Engine, RegistryLogin};
@@ -52,14 +51,6 @@ pub enum PushError {
     InTheClear(String),
 }
 
-/// How far one layer has got.
-#[derive(Debug, Clone, Default)]
-struct Layer {
-    status: String,
-    current: u64,
-    total: Option<u64>,
-}
-
 impl PushJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
@@ -94,43 +85,23 @@ impl PushJob {
             server: host.clone(),
         };
         let mut events = Box::pin(engine.push(&target, &self.tag, &login).await?);
-        let mut layers: BTreeMap<String, Layer> = BTreeMap::new();
+        let mut layers = Layers::default();
         let mut digest = None;
         while let Some(event) = events.next().await {
             let event = event?;
             if let Some(error) = event.error {
-                let lower = error.to_lowercase();
-                let denied = ["denied", "unauthorized", "authentication required"];
-                let unreachable = ["connection refused", "no such host", "i/o timeout", "dial tcp"];
-                return Err(if denied.iter().any(|d| lower.contains(d)) {
-                    PushError::Denied(error)
-                } else if unreachable.iter().any(|u| lower.contains(u)) {
-                    PushError::Unreachable(error)
-                } else {
-                    PushError::Rejected(error)
+                return Err(match Refusal::of(error) {
+                    Refusal::Denied(e) => PushError::Denied(e),
+                    Refusal::Unreachable(e) => PushError::Unreachable(e),
+                    Refusal::Other(e) => PushError::Rejected(e),
                 }
                 .into());
             }
             if event.digest.is_some() {
-                digest = event.digest;
+                digest = event.digest.clone();
             }
-            if let Some(id) = event.layer.filter(|id| id.len() >= 12 && id != &self.tag) {
-                let layer = layers.entry(id).or_default();
-                layer.status = event.status;
-                if let Some(total) = event.total {
-                    layer.total = Some(total);
-                }
-                let finished = layer.status == "Pushed"
-                    || layer.status == "Layer already exists"
-                    || layer.status.starts_with("Mounted from");
-                let current = if finished {
-                    layer.total.unwrap_or(layer.current)
-                } else {
-                    event.current.unwrap_or(layer.current)
-                };
-                // The engine counts bytes sent against the layer's size; the two can differ a little.
-                layer.current = layer.total.map_or(current, |t| current.min(t));
-                ctx.progress(progress(&layers));
+            if layers.update(&event, &self.tag) {
+                ctx.progress(layers.progress("pushing"));
             }
         }
         let pushed = digest.ok_or(PushError::NoDigest)?;
@@ -157,37 +128,5 @@ impl PushJob {
                 "image_uri": image_uri,
             }),
         })
-    }
-}
-
-/// The push as a whole: bytes over all layers, and a line per layer.
-fn progress(layers: &BTreeMap<String, Layer>) -> Progress {
-    let done: u64 = layers.values().map(|l| l.current).sum();
-    let total: u64 = layers.values().map(|l| l.total.unwrap_or(l.current)).sum();
-    let finished = layers
-        .values()
-        .filter(|l| {
-            l.status == "Pushed" || l.status == "Layer already exists" || l.status.starts_with("Mounted")
-        })
-        .count();
-    let detail = layers
-        .iter()
-        .map(|(id, l)| match l.total {
-            Some(t) if l.status == "Pushing" => format!(
-                "{} {} {} / {}",
-                &id[..12.min(id.len())],
-                l.status,
-                crate::format::bytes(l.current),
-                crate::format::bytes(t)
-            ),
-            _ => format!("{} {}", &id[..12.min(id.len())], l.status),
-        })
-        .collect();
-    Progress {
-        stage: format!("pushing: {finished}/{} layers done", layers.len()),
-        done,
-        total: (total > 0).then_some(total),
-        bytes: true,
-        detail,
     }
 }

@@ -104,3 +104,21 @@ impl TaskContainer {
         self.digest.as_deref().map(crate::format::short_digest)
     }
 }
+
+/// What a local run of a service's container takes from its task definition:
+/// the image it runs, its ports, its plain environment (never its secrets)
+/// and its command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The container's name in the task definition.
+    pub name: String,
+    /// `family:revision` of the task definition it is in.
+    pub definition: String,
+    pub image: String,
+    /// `(host port, container port, protocol)`; the host port is the container's when unset.
+    pub ports: Vec<(u16, u16, String)>,
+    /// `NAME=value`.
+    pub environment: Vec<String>,
+    pub entry_point: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+}

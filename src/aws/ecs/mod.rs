@@ -12,7 +12,7 @@ pub use plan::{Plan, apply, plan_deploy, plan_rollback};
 use super::error::{AwsError, from_sdk};
 use super::logs::LogStream;
 use super::pace::Pace;
-pub use crate::model::ecs::{ServiceEvent, ServiceInfo, StartedTask, TaskContainer, TaskInfo, TaskState};
+pub use crate::model::ecs::{ContainerSpec, ServiceEvent, ServiceInfo, StartedTask, TaskContainer, TaskInfo, TaskState};
 
 /// Starts one task of `service`'s current task definition on `cluster`, in the
 /// service's network configuration and launch type, with `container` (else the
@@ -405,4 +405,50 @@ pub async fn log_streams(
         .iter()
         .map(|c| (c.name().unwrap_or_default().to_string(), awslogs_stream(c, id)))
         .collect())
+}
+
+/// The container of `service`'s current task definition named by the first of
+/// `names` it has, else its only container; `None` when it has several and
+/// none of those names.
+pub async fn service_container(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    names: &[&str],
+) -> Result<Option<ContainerSpec>, AwsError> {
+    let described =
+        ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
+    let svc = described
+        .services()
+        .iter()
+        .find(|s| s.status() != Some("INACTIVE"))
+        .ok_or_else(|| AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}`")))?;
+    let definition = describe_definition(ecs, svc.task_definition().unwrap_or_default()).await?;
+    let containers = definition.container_definitions();
+    let chosen = names
+        .iter()
+        .find_map(|n| containers.iter().find(|c| c.name() == Some(*n)))
+        .or((containers.len() == 1).then(|| &containers[0]));
+    Ok(chosen.map(|c| ContainerSpec {
+        name: c.name().unwrap_or_default().to_string(),
+        definition: format!("{}:{}", definition.family().unwrap_or_default(), definition.revision()),
+        image: c.image().unwrap_or_default().to_string(),
+        ports: c
+            .port_mappings()
+            .iter()
+            .filter_map(|p| {
+                let inside = u16::try_from(p.container_port()?).ok()?;
+                let outside = p.host_port().and_then(|h| u16::try_from(h).ok()).filter(|h| *h != 0);
+                let protocol = p.protocol().map_or("tcp", |p| p.as_str()).to_string();
+                Some((outside.unwrap_or(inside), inside, protocol))
+            })
+            .collect(),
+        environment: c
+            .environment()
+            .iter()
+            .filter_map(|kv| Some(format!("{}={}", kv.name()?, kv.value().unwrap_or_default())))
+            .collect(),
+        entry_point: (!c.entry_point().is_empty()).then(|| c.entry_point().to_vec()),
+        command: (!c.command().is_empty()).then(|| c.command().to_vec()),
+    }))
 }

@@ -180,7 +180,12 @@ impl RestoreJob {
         self.restore(&ctx, aws.as_ref()).await.map_err(job_error)
     }
 
-    async fn restore(&self, ctx: &JobContext, aws: Option<&AwsClients>) -> Result<JobOutput, RestoreError> {
+    /// The restore, for the jobs (run, sync) that restore as one of their steps.
+    pub(crate) async fn restore(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+    ) -> Result<JobOutput, RestoreError> {
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await?;
@@ -245,6 +250,16 @@ impl RestoreJob {
                 "notes": notes,
             }),
         })
+    }
+
+    /// The snapshot's manifest, its data fetched into the cache and verified
+    /// on the way (the restore then takes it from there).
+    pub(crate) async fn fetched(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+    ) -> Result<Manifest, RestoreError> {
+        Ok(self.fetch(ctx, aws, &self.container).await?.local.manifest)
     }
 
     /// The verified snapshot on this machine: from the cache, from S3, or

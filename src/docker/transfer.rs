@@ -1,6 +1,7 @@
-//! Pushing through the engine. bollard's typed push stream drops the layer id
-//! and the final digest (`id` and `aux`), which per-layer progress and digest
-//! checks need, so the push request is made here, on the engine's socket.
+//! Pushing and pulling through the engine. bollard's typed progress streams
+//! drop the layer id and the final digest (`id` and `aux`), which per-layer
+//! progress and digest checks need, so these requests are made here, on the
+//! engine's socket.
 
 use base64::Engine as _;
 use bytes::{Buf, Bytes, BytesMut};
@@ -12,7 +13,7 @@ use serde::Deserialize;
 
 use super::{DockerError, Engine};
 
-/// Who to push as. The password goes to the engine in a header and nowhere else.
+/// Who to push or pull as. The password goes to the engine in a header and nowhere else.
 #[derive(Clone)]
 pub struct RegistryLogin {
     pub username: String,
@@ -21,16 +22,17 @@ pub struct RegistryLogin {
     pub server: String,
 }
 
-/// One line of the engine's push progress.
+/// One line of the engine's push or pull progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushEvent {
+pub struct TransferEvent {
     /// The layer this line is about, when it is about one.
     pub layer: Option<String>,
-    /// `Preparing`, `Waiting`, `Pushing`, `Pushed`, `Layer already exists`, `Mounted from …`
+    /// Push: `Preparing`, `Waiting`, `Pushing`, `Pushed`, `Layer already exists`, `Mounted from …`;
+    /// pull: `Pulling fs layer`, `Downloading`, `Extracting`, `Pull complete`, `Already exists`.
     pub status: String,
     pub current: Option<u64>,
     pub total: Option<u64>,
-    /// The manifest digest, reported once the push is complete.
+    /// The manifest digest, reported once the push (or pull) is complete.
     pub digest: Option<String>,
     /// The registry's or engine's error, which ends the push.
     pub error: Option<String>,
@@ -72,7 +74,27 @@ impl Engine {
         repository: &str,
         tag: &str,
         login: &RegistryLogin,
-    ) -> Result<impl Stream<Item = Result<PushEvent, DockerError>> + use<>, DockerError> {
+    ) -> Result<impl Stream<Item = Result<TransferEvent, DockerError>> + use<>, DockerError> {
+        self.progress_request(format!("/images/{repository}/push?tag={tag}"), login).await
+    }
+
+    /// Pulls `repository@digest` (`host/path@sha256:…`) and streams the
+    /// engine's progress. The image is named by its digest only: tagging it is
+    /// the caller's, once the pull is complete and checked.
+    pub async fn pull(
+        &self,
+        repository: &str,
+        digest: &str,
+        login: &RegistryLogin,
+    ) -> Result<impl Stream<Item = Result<TransferEvent, DockerError>> + use<>, DockerError> {
+        self.progress_request(format!("/images/create?fromImage={repository}&tag={digest}"), login).await
+    }
+
+    async fn progress_request(
+        &self,
+        path: String,
+        login: &RegistryLogin,
+    ) -> Result<impl Stream<Item = Result<TransferEvent, DockerError>> + use<>, DockerError> {
         let unreachable =
             |m: String| DockerError::Unreachable { endpoint: self.endpoint.clone(), message: m };
         let auth = serde_json::json!({
@@ -81,12 +103,11 @@ impl Engine {
             "serveraddress": login.server,
         });
         let auth = base64::engine::general_purpose::URL_SAFE.encode(auth.to_string());
-        let request =
-            hyper::Request::post(format!("/v{}/images/{repository}/push?tag={tag}", self.api_version()))
-                .header(hyper::header::HOST, "docker")
-                .header("X-Registry-Auth", auth)
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| DockerError::Engine(e.to_string()))?;
+        let request = hyper::Request::post(format!("/v{}{path}", self.api_version()))
+            .header(hyper::header::HOST, "docker")
+            .header("X-Registry-Auth", auth)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| DockerError::Engine(e.to_string()))?;
         let response = if let Some(path) = self.endpoint.strip_prefix("unix://") {
             let io = tokio::net::UnixStream::connect(path).await.map_err(|e| unreachable(e.to_string()))?;
             send(io, request).await
@@ -121,8 +142,8 @@ where
     sender.send_request(request).await
 }
 
-/// Splits the body into JSON lines and reads each as a [`PushEvent`].
-fn lines(body: Incoming) -> impl Stream<Item = Result<PushEvent, DockerError>> {
+/// Splits the body into JSON lines and reads each as a [`TransferEvent`].
+fn lines(body: Incoming) -> impl Stream<Item = Result<TransferEvent, DockerError>> {
     futures::stream::unfold((body, BytesMut::new(), false), |(mut body, mut buffer, mut ended)| async move {
         loop {
             let end = buffer.iter().position(|b| *b == b'\n');
@@ -144,7 +165,7 @@ fn lines(body: Incoming) -> impl Stream<Item = Result<PushEvent, DockerError>> {
                     }
                 }
                 Some(Err(e)) => {
-                    let error = DockerError::Engine(format!("the push stream broke: {e}"));
+                    let error = DockerError::Engine(format!("the progress stream broke: {e}"));
                     return Some((Err(error), (body, BytesMut::new(), true)));
                 }
                 None => ended = true,
@@ -153,15 +174,15 @@ fn lines(body: Incoming) -> impl Stream<Item = Result<PushEvent, DockerError>> {
     })
 }
 
-fn parse(text: &str) -> Result<PushEvent, DockerError> {
+fn parse(text: &str) -> Result<TransferEvent, DockerError> {
     let line: Line = serde_json::from_str(text)
-        .map_err(|e| DockerError::Engine(format!("unreadable push progress `{text}`: {e}")))?;
+        .map_err(|e| DockerError::Engine(format!("unreadable progress `{text}`: {e}")))?;
     let status = line.status.unwrap_or_default();
     // The digest comes in `aux`, and in a status line `TAG: digest: sha256:… size: N`.
     let digest = line.aux.and_then(|a| a.digest).or_else(|| {
         status.split_once("digest: ").and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_string)
     });
-    Ok(PushEvent {
+    Ok(TransferEvent {
         layer: line.id,
         current: line.progress.as_ref().and_then(|p| p.current),
         total: line.progress.as_ref().and_then(|p| p.total),

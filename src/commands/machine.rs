@@ -1,0 +1,188 @@
+//! `wharf pull`, `wharf run`, `wharf sync`: a second machine brought to where
+//! the first left the loop.
+
+use std::process::ExitCode;
+
+use super::snapshots::{place, usage};
+use super::{code, exit, run_job};
+use crate::aws;
+use crate::cli::SnapshotPlace;
+use crate::config::Settings;
+use crate::jobs::pull::Wanted;
+use crate::jobs::restore::SnapshotSource;
+use crate::jobs::sync::ImageSource;
+use crate::jobs::{JobContext, JobSpec, PullJob, RestoreJob, RunJob, SyncJob};
+use crate::snapshots::line;
+
+pub async fn pull(settings: &Settings, reference: &str, json: bool) -> ExitCode {
+    if settings.read_only {
+        return usage("pull changes the engine's images, and --read-only is set");
+    }
+    let (repository, wanted) = Wanted::parse(reference);
+    let repository = match (repository.is_empty(), &settings.profile.repository) {
+        (true, Some(r)) => r.clone(),
+        (true, None) => return usage("no repository: give REPO:TAG, or set repository in wharf.toml"),
+        (false, _) => repository,
+    };
+    let (_, aws) = aws::connect(&settings.profile).await;
+    let spec = JobSpec::Pull(PullJob {
+        repository,
+        wanted,
+        registry: settings.profile.registry.clone(),
+        docker_host: settings.docker_host.clone(),
+    });
+    run_job(spec, json, aws).await
+}
+
+/// What `wharf run` was asked for.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub image: String,
+    pub container: Option<String>,
+    /// A snapshot id, or `head`.
+    pub snapshot: Option<String>,
+}
+
+pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
+    if settings.read_only {
+        return usage("run creates a container, and --read-only is set");
+    }
+    let mut job = match RunJob::from_settings(settings, request.image, request.container) {
+        Ok(job) => job,
+        Err(message) => return usage(&message),
+    };
+    let (_, aws) = aws::connect(&settings.profile).await;
+    if let Some(id) = request.snapshot {
+        let (bucket, prefix) = match place(settings, at) {
+            Ok(p) => p,
+            Err(status) => return status,
+        };
+        let id = if id == "head" {
+            let Some(aws) = &aws else {
+                return usage("--snapshot head needs AWS credentials to read the head of the line");
+            };
+            match line::head(&aws.s3, &bucket, &prefix).await {
+                Ok(Some((head, _))) => head.snapshot,
+                Ok(None) => return usage(&format!("no head in s3://{bucket}/{prefix} yet: back up first")),
+                Err(e) => {
+                    eprintln!("error: {}", crate::error::one_line(&e));
+                    return code(exit::FAILED);
+                }
+            }
+        } else {
+            id
+        };
+        let source = SnapshotSource::S3 { id, bucket, prefix };
+        let restore = RestoreJob::from_settings(
+            settings,
+            source,
+            Some(job.container.clone()),
+            Some(job.path.clone()),
+        );
+        job.restore = match restore {
+            Ok(r) => Some(r),
+            Err(message) => return usage(&message),
+        };
+    }
+    run_job(JobSpec::Run(job), json, aws).await
+}
+
+/// What `wharf sync` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    pub tag: Option<String>,
+    pub snapshot: Option<String>,
+    pub container: Option<String>,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// The sync job the profile and the flags describe; the error says what is missing.
+pub fn sync_job(
+    settings: &Settings,
+    tag: Option<String>,
+    snapshot: Option<String>,
+    container: Option<String>,
+    bucket: String,
+    prefix: String,
+) -> Result<SyncJob, String> {
+    let run = RunJob::from_settings(settings, String::new(), container)?;
+    let profile = &settings.profile;
+    let image = match (tag, &profile.repository, &run.service) {
+        (Some(tag), Some(repository), _) => ImageSource::Tag { repository: repository.clone(), tag },
+        (Some(_), None, _) => return Err("--tag needs the profile's repository: set repository in wharf.toml".into()),
+        (None, _, Some(service)) => ImageSource::Service(service.clone()),
+        (None, _, None) => {
+            return Err("which image? set cluster and service in wharf.toml (sync takes what the service runs), or give --tag".into());
+        }
+    };
+    let source = SnapshotSource::S3 { id: String::new(), bucket: bucket.clone(), prefix: prefix.clone() };
+    let restore =
+        RestoreJob::from_settings(settings, source, Some(run.container.clone()), Some(run.path.clone()))?;
+    Ok(SyncJob {
+        image,
+        snapshot,
+        bucket,
+        prefix,
+        registry: profile.registry.clone(),
+        run,
+        restore,
+        plan: None,
+    })
+}
+
+pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
+    if settings.read_only && !request.dry_run {
+        return usage("sync changes images, containers and data, and --read-only is set (--dry-run still works)");
+    }
+    let (bucket, prefix) = match place(settings, at) {
+        Ok(p) => p,
+        Err(status) => return status,
+    };
+    let job = sync_job(settings, request.tag, request.snapshot, request.container, bucket, prefix);
+    let mut job = match job {
+        Ok(job) => job,
+        Err(message) => return usage(&message),
+    };
+    let (_, aws) = aws::connect(&settings.profile).await;
+    let Some(clients) = &aws else {
+        eprintln!("error: {}", crate::jobs::NoAws);
+        return code(exit::FAILED);
+    };
+    let plan = match job.plan(&JobContext::quiet(), clients).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {}", crate::error::chain(&e).join(": "));
+            return code(exit::FAILED);
+        }
+    };
+    if request.dry_run || plan.steps.is_empty() {
+        if json {
+            let value = serde_json::json!({
+                "container": plan.container,
+                "image": plan.image,
+                "snapshot": plan.snapshot,
+                "in_sync_before": plan.steps.is_empty(),
+                "done": [],
+                "would_do": plan.steps,
+            });
+            println!("{value}");
+        } else {
+            for line in plan.lines() {
+                println!("{line}");
+            }
+        }
+        return code(exit::OK);
+    }
+    for line in plan.lines() {
+        eprintln!("{line}");
+    }
+    if plan.replaces() && !request.yes {
+        return usage(&format!(
+            "sync replaces what container `{}` has as said above; add --yes to go ahead",
+            plan.container
+        ));
+    }
+    job.plan = Some(plan);
+    run_job(JobSpec::Sync(Box::new(job)), json, aws).await
+}

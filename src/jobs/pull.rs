@@ -1,0 +1,165 @@
+//! Pull: an image from the profile's ECR repository, by digest, with
+//! per-layer progress; the pulled image checked against the digest the
+//! registry serves, and only then given its tag — a pull cut short leaves no
+//! new name behind.
+
+use futures::StreamExt;
+use serde_json::json;
+
+use super::layers::{Layers, Refusal};
+use super::{JobContext, JobError, JobOutput, NoAws, Progress};
+use crate::aws::{AwsClients, AwsError, ecr};
+use crate::docker::{DockerError, Engine, RegistryLogin};
+use crate::registry;
+
+/// What to pull from a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// A tag, resolved to its digest by the registry first.
+    Tag(String),
+    /// `sha256:…`
+    Digest(String),
+}
+
+impl Wanted {
+    /// `TAG` or `sha256:…` (after `@` in `REPO@sha256:…`).
+    pub fn parse(reference: &str) -> (String, Wanted) {
+        if let Some((repository, digest)) = reference.split_once('@') {
+            return (repository.to_string(), Wanted::Digest(digest.to_string()));
+        }
+        match reference.rsplit_once(':') {
+            Some((repository, tag)) if !tag.contains('/') => {
+                (repository.to_string(), Wanted::Tag(tag.to_string()))
+            }
+            _ => (reference.to_string(), Wanted::Tag("latest".into())),
+        }
+    }
+}
+
+/// Pull `wanted` of the ECR `repository` into the local engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullJob {
+    pub repository: String,
+    pub wanted: Wanted,
+    /// Pull from this registry host instead of the one in the repository URI.
+    pub registry: Option<String>,
+    pub docker_host: Option<String>,
+}
+
+/// What a pull brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    /// The local name: `host/path:tag`, or `host/path@sha256:…` for a digest.
+    pub image: String,
+    pub digest: String,
+    /// The local image id.
+    pub id: String,
+    /// It was here already: nothing moved.
+    pub already: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("ECR: {0}")]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("the registry refused the pull: {0} (check the ECR permissions of these credentials)")]
+    Denied(String),
+    #[error("cannot reach the registry: {0}")]
+    Unreachable(String),
+    #[error("the registry could not give the image: {0}")]
+    Rejected(String),
+    #[error("cannot resolve the tag: {0}")]
+    Registry(#[from] registry::RegistryError),
+    #[error("the engine finished the pull and has no image {0}")]
+    Missing(String),
+    #[error(
+        "the Docker engine at {0} is reached over plain TCP: wharf does not hand it the registry's credentials; \
+         use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or an SSH tunnel (ssh -L) to its socket"
+    )]
+    InTheClear(String),
+}
+
+impl PullJob {
+    /// `REPO:TAG` or `REPO@sha256:…` for display.
+    pub fn reference(&self) -> String {
+        match &self.wanted {
+            Wanted::Tag(t) => format!("{}:{t}", self.repository),
+            Wanted::Digest(d) => format!("{}@{d}", self.repository),
+        }
+    }
+
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let aws = aws.ok_or(NoAws)?;
+        let pulled = self.pull(&ctx, &aws).await?;
+        let summary = if pulled.already {
+            format!("{} is here already ({})", pulled.image, crate::format::short_digest(&pulled.digest))
+        } else {
+            format!("{} @ {}", pulled.image, pulled.digest)
+        };
+        Ok(JobOutput {
+            summary,
+            copy: Some(pulled.image.clone()),
+            attention: None,
+            json: json!({"image": pulled.image, "digest": pulled.digest, "pulled": !pulled.already}),
+        })
+    }
+
+    /// The pull itself, for the jobs (sync) that pull as one of their steps.
+    pub async fn pull(&self, ctx: &JobContext, aws: &AwsClients) -> Result<Pulled, PullError> {
+        // The engine is handed the registry's credentials: never across a network in the clear.
+        if crate::docker::in_the_clear(self.docker_host.as_deref()) {
+            return Err(PullError::InTheClear(crate::docker::endpoint(self.docker_host.as_deref())));
+        }
+        ctx.progress(Progress::stage("asking ECR for a token"));
+        let (auth, repository) = tokio::join!(
+            aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
+            ecr::repository(&aws.ecr, &self.repository)
+        );
+        let (auth, repository) = (auth?, repository?);
+        let (uri_host, path) = repository.uri.split_once('/').unwrap_or((&repository.uri, &repository.name));
+        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
+        let name = format!("{host}/{path}");
+        let digest = match &self.wanted {
+            Wanted::Digest(d) => d.clone(),
+            Wanted::Tag(tag) => {
+                ctx.progress(Progress::stage(format!("asking the registry what {tag} is")));
+                registry::manifest_digest(&host, path, tag, &auth.username, &auth.password).await?
+            }
+        };
+        let by_digest = format!("{name}@{digest}");
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        let already = engine.image(&by_digest).await?.is_some_and(|i| i.is(&digest));
+        if !already {
+            let login =
+                RegistryLogin { username: auth.username.clone(), password: auth.password.clone(), server: host };
+            let mut events = Box::pin(engine.pull(&name, &digest, &login).await?);
+            let mut layers = Layers::default();
+            while let Some(event) = events.next().await {
+                let event = event?;
+                if let Some(error) = event.error {
+                    return Err(match Refusal::of(error) {
+                        Refusal::Denied(e) => PullError::Denied(e),
+                        Refusal::Unreachable(e) => PullError::Unreachable(e),
+                        Refusal::Other(e) => PullError::Rejected(e),
+                    });
+                }
+                if layers.update(&event, &digest) {
+                    ctx.progress(layers.progress("pulling"));
+                }
+            }
+        }
+        // The engine names a pull by digest `name@digest` only when it is that digest.
+        let image = engine.image(&by_digest).await?.filter(|i| i.is(&digest));
+        let image = image.ok_or_else(|| PullError::Missing(by_digest.clone()))?;
+        let local = match &self.wanted {
+            Wanted::Tag(tag) => {
+                engine.tag(&image.id, &name, tag).await?;
+                format!("{name}:{tag}")
+            }
+            Wanted::Digest(_) => by_digest,
+        };
+        Ok(Pulled { image: local, digest, id: image.id, already })
+    }
+}

@@ -1,0 +1,333 @@
+//! Run: the profile's database container, created from an image on a machine
+//! that has none — its data on a named volume, its ports, environment and
+//! command from the container of the same name in the profile's ECS task
+//! definition (ports on 127.0.0.1 only; plain variables, never secrets), else
+//! from the image. With a snapshot: a directory snapshot fills the volume
+//! before the first start; a dump goes in once the server answers its
+//! preset's readiness check. Whatever fails or is cancelled, what the run
+//! created is removed again.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::restore::{RestoreError, RestoreJob};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
+use crate::aws::{AwsClients, ecs};
+use crate::config::{Preset, Settings};
+use crate::docker::{DockerError, Engine, ImageDetail, RunSpec};
+
+/// How long a database may take to answer after its first start (an
+/// initialisation of a new data directory included).
+const READY_WITHIN: Duration = Duration::from_secs(180);
+
+/// The ECS service whose task definition the container is modelled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+    /// Container names to look for in it, in order (else its only container).
+    pub names: Vec<String>,
+}
+
+/// Create and start `container` from `image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunJob {
+    pub image: String,
+    pub container: String,
+    /// Where the data lives in the container (`database.path`): the volume's mount point.
+    pub path: String,
+    pub service: Option<ServiceRef>,
+    /// The snapshot to fill it with: a restore into the new container.
+    pub restore: Option<RestoreJob>,
+    /// The database user a readiness check connects as (SQL Server's).
+    pub user: Option<String>,
+    pub docker_host: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("a container `{0}` exists already: `wharf sync` brings it to the head of the line, `wharf restore` fills it")]
+    Exists(String),
+    #[error("no local image `{0}`: `wharf pull` it first")]
+    NoImage(String),
+    #[error("{container} did not answer `{check}` within {seconds} s")]
+    NotReady { container: String, check: String, seconds: u64 },
+    #[error("{0} stopped while starting (exit code {1})")]
+    Stopped(String, i64),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+}
+
+/// The named volume a run keeps `container`'s data on.
+pub fn volume_for(container: &str) -> String {
+    format!("{container}-data")
+}
+
+impl RunJob {
+    /// A run of the profile's database container (else `container`) from
+    /// `image`, modelled on the profile's service; the error says what is missing.
+    pub fn from_settings(
+        settings: &Settings,
+        image: String,
+        container: Option<String>,
+    ) -> Result<RunJob, String> {
+        let database = settings.profile.database.clone().unwrap_or_default();
+        let container = container.or(database.container.clone()).ok_or(
+            "no container to run: give --container, or set database.container in wharf.toml",
+        )?;
+        let preset = database.preset.unwrap_or(Preset::Path);
+        let path = database.path.clone().or_else(|| data_directory(preset).map(str::to_string)).ok_or(
+            "where does the database keep its data? set database.path in wharf.toml (it goes on a named volume)",
+        )?;
+        let profile = &settings.profile;
+        let service = match (&profile.cluster, &profile.service) {
+            (Some(cluster), Some(service)) => Some(ServiceRef {
+                cluster: cluster.clone(),
+                service: service.clone(),
+                names: [Some(container.clone()), profile.container.clone()].into_iter().flatten().collect(),
+            }),
+            _ => None,
+        };
+        Ok(RunJob {
+            image,
+            container,
+            path,
+            service,
+            restore: None,
+            user: database.user,
+            docker_host: settings.docker_host.clone(),
+        })
+    }
+
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        match self.create_and_start(&ctx, aws.as_ref()).await {
+            Ok(output) => Ok(output),
+            Err(RunError::Restore(RestoreError::Cancelled)) => Err(Cancelled.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The run, for sync.
+    pub(crate) async fn create_and_start(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+    ) -> Result<JobOutput, RunError> {
+        ctx.progress(Progress::stage("connecting to the engine"));
+        let engine = Engine::connect(self.docker_host.as_deref()).await?;
+        match engine.container(&self.container).await {
+            Ok(_) => return Err(RunError::Exists(self.container.clone())),
+            Err(DockerError::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let image = engine.image(&self.image).await?.ok_or_else(|| RunError::NoImage(self.image.clone()))?;
+        let volume = volume_for(&self.container);
+        let (mut spec, from) = self.blueprint(ctx, aws, &image).await;
+        spec.volume = volume.clone();
+        let new_volume = engine.volume(&volume).await.is_err();
+        engine.create_volume(&volume).await?;
+        let created = engine.create_database(&spec).await;
+        let outcome = match created {
+            Ok(_) => tokio::select! {
+                outcome = self.fill_and_start(ctx, aws, &engine) => outcome,
+                _ = ctx.cancel.cancelled() => Err(RunError::Restore(RestoreError::Cancelled)),
+            },
+            Err(e) => Err(e.into()),
+        };
+        let restored = match outcome {
+            Ok(restored) => restored,
+            Err(e) => {
+                // Nothing of the user's is in what this run made: take it all away again.
+                let _ = engine.remove(&self.container).await;
+                if new_volume {
+                    let _ = engine.remove_volume(&volume).await;
+                }
+                return Err(e);
+            }
+        };
+        let mut ports = Vec::new();
+        for (_, inside, protocol) in &spec.ports {
+            let key = format!("{inside}/{protocol}");
+            if let Some(outside) = engine.published(&self.container, &key).await? {
+                ports.push(json!({"container": key, "host": format!("127.0.0.1:{outside}")}));
+            }
+        }
+        let published: Vec<String> = ports
+            .iter()
+            .filter_map(|p| Some(format!("{} → {}", p["host"].as_str()?, p["container"].as_str()?)))
+            .collect();
+        let mut summary = format!("{} runs {} with its data on volume {volume}", self.container, self.image);
+        if !published.is_empty() {
+            summary.push_str(&format!("; ports {}", published.join(", ")));
+        }
+        summary.push_str(&format!("; set up from {from}"));
+        if let Some(r) = &restored {
+            summary.push_str(&format!("; {} restored", r.json["id"].as_str().unwrap_or("the snapshot")));
+        }
+        Ok(JobOutput {
+            summary,
+            copy: None,
+            attention: None,
+            json: json!({
+                "container": self.container,
+                "image": self.image,
+                "volume": volume,
+                "ports": ports,
+                "from": from,
+                "snapshot": restored.as_ref().map(|r| r.json["id"].clone()),
+            }),
+        })
+    }
+
+    /// Ports, environment and command: from the service's task definition when
+    /// it has this container, else from the image; and where they came from.
+    pub(crate) async fn blueprint(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+        image: &ImageDetail,
+    ) -> (RunSpec, String) {
+        let mut spec = RunSpec {
+            name: self.container.clone(),
+            image: self.image.clone(),
+            path: self.path.clone(),
+            ..RunSpec::default()
+        };
+        let mut from = "the image".to_string();
+        let defined = match (&self.service, aws) {
+            (Some(s), Some(aws)) => {
+                ctx.progress(Progress::stage(format!("reading {}'s task definition", s.service)));
+                let names: Vec<&str> = s.names.iter().map(String::as_str).collect();
+                match ecs::service_container(&aws.ecs, &s.cluster, &s.service, &names).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        from = format!("the image (the task definition: {})", crate::error::one_line(&e));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        match defined {
+            Some(c) => {
+                from = format!("container {} of {}", c.name, c.definition);
+                spec.ports = c.ports;
+                spec.environment = c.environment;
+                spec.entry_point = c.entry_point;
+                spec.command = c.command;
+            }
+            None => {
+                spec.ports = image
+                    .exposed_ports
+                    .iter()
+                    .filter_map(|p| {
+                        let (port, protocol) = p.split_once('/').unwrap_or((p, "tcp"));
+                        let port = port.parse().ok()?;
+                        Some((port, port, protocol.to_string()))
+                    })
+                    .collect();
+            }
+        }
+        // A port already taken here (another database, the other machine's
+        // container on one engine) is published where the engine finds room.
+        for port in &mut spec.ports {
+            if port.2 == "tcp" && std::net::TcpListener::bind(("127.0.0.1", port.0)).is_err() {
+                port.0 = 0;
+            }
+        }
+        (spec, from)
+    }
+
+    /// Puts the snapshot in (before the first start for a directory, after the
+    /// server answers for a dump) and starts the container.
+    async fn fill_and_start(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+        engine: &Engine,
+    ) -> Result<Option<JobOutput>, RunError> {
+        let Some(restore) = &self.restore else {
+            ctx.progress(Progress::stage(format!("starting {}", self.container)));
+            engine.start(&self.container).await?;
+            return Ok(None);
+        };
+        let manifest = restore.fetched(ctx, aws).await?;
+        if manifest.content == "tar" {
+            let restored = restore.restore(ctx, aws).await?;
+            ctx.progress(Progress::stage(format!("starting {}", self.container)));
+            engine.start(&self.container).await?;
+            return Ok(Some(restored));
+        }
+        ctx.progress(Progress::stage(format!("starting {}", self.container)));
+        engine.start(&self.container).await?;
+        self.ready(ctx, engine, &manifest.preset).await?;
+        Ok(Some(restore.restore(ctx, aws).await?))
+    }
+
+    /// Waits until the server answers its preset's readiness check.
+    async fn ready(&self, ctx: &JobContext, engine: &Engine, preset: &str) -> Result<(), RunError> {
+        let checks: Vec<Vec<String>> = match preset {
+            "postgres" => vec![argv(&["pg_isready", "-q", "-h", "127.0.0.1"])],
+            "mysql" => vec![
+                argv(&["mariadb-admin", "ping", "-h", "127.0.0.1", "--silent"]),
+                argv(&["mysqladmin", "ping", "-h", "127.0.0.1", "--silent"]),
+            ],
+            _ => vec![],
+        };
+        let check = match preset {
+            "mssql" => "sqlcmd … SELECT 1".to_string(),
+            _ => checks.first().map(|c| c.join(" ")).unwrap_or_default(),
+        };
+        if check.is_empty() {
+            return Ok(());
+        }
+        ctx.progress(Progress::stage(format!("waiting for {} to answer `{check}`", self.container)));
+        let started = tokio::time::Instant::now();
+        loop {
+            let answered = if preset == "mssql" {
+                mssql::ready(engine, &self.container, self.user.as_deref().unwrap_or("sa")).await.is_ok()
+            } else {
+                let mut any = false;
+                for c in &checks {
+                    if engine.exec(&self.container, c).await.is_ok() {
+                        any = true;
+                        break;
+                    }
+                }
+                any
+            };
+            if answered {
+                return Ok(());
+            }
+            let state = engine.container(&self.container).await?;
+            if !state.running {
+                return Err(RunError::Stopped(self.container.clone(), state.exit_code));
+            }
+            if started.elapsed() > READY_WITHIN {
+                return Err(RunError::NotReady {
+                    container: self.container.clone(),
+                    check,
+                    seconds: READY_WITHIN.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Where the official images of a preset's server keep their data.
+pub fn data_directory(preset: Preset) -> Option<&'static str> {
+    match preset {
+        Preset::Postgres => Some("/var/lib/postgresql/data"),
+        Preset::Mysql => Some("/var/lib/mysql"),
+        Preset::Mssql => Some("/var/opt/mssql"),
+        Preset::Path | Preset::Custom => None,
+    }
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}

@@ -1,0 +1,376 @@
+//! Sync: this machine to the head of the loop in one step. The image is the
+//! one the profile's ECS service runs (or a tag of the repository), pulled by
+//! digest when it is not here; the data is the head of the line of history
+//! (or a snapshot asked for). No container: it is run; a container on an
+//! older image: it is recreated on the new one, keeping its data mount; data
+//! that is not the wanted snapshot: restored (safely). Already there: nothing
+//! is changed. [`SyncJob::plan`] works all of that out first, read-only, so
+//! it can be shown (and `--dry-run` stops there).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::pull::{PullJob, Wanted};
+use super::restore::{RestoreError, RestoreJob, SnapshotSource};
+use super::run::{RunError, RunJob, ServiceRef};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress};
+use crate::aws::{AwsClients, AwsError, ecr, ecs};
+use crate::docker::{ContainerDetail, DockerError, Engine};
+use crate::registry;
+use crate::snapshots::line;
+
+/// Which image this machine should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// The one the service runs (its digest).
+    Service(ServiceRef),
+    /// A tag of the profile's repository.
+    Tag { repository: String, tag: String },
+}
+
+/// Bring `run.container` to the wanted image and snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncJob {
+    pub image: ImageSource,
+    /// The snapshot to take; `None`: the head of the line.
+    pub snapshot: Option<String>,
+    pub bucket: String,
+    pub prefix: String,
+    /// Pull from this registry host instead of the one in the repository URI.
+    pub registry: Option<String>,
+    /// How the container is run when it is missing or recreated (its `image`
+    /// and `restore` are filled in by the plan).
+    pub run: RunJob,
+    /// How data is restored (its `source` is filled in by the plan).
+    pub restore: RestoreJob,
+    /// The plan shown before and confirmed: applied only if it still holds.
+    pub plan: Option<SyncPlan>,
+}
+
+/// One thing a sync does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Pull { image: String },
+    Run { image: String, snapshot: Option<String> },
+    Recreate { from: String, to: String },
+    Restore { snapshot: String, replacing: Option<String> },
+}
+
+impl Step {
+    /// The step as a line of the plan.
+    pub fn line(&self, container: &str) -> String {
+        match self {
+            Step::Pull { image } => format!("pull {image}"),
+            Step::Run { image, snapshot: Some(s) } => {
+                format!("run {container} from {image} with snapshot {s} on a new volume")
+            }
+            Step::Run { image, snapshot: None } => format!("run {container} from {image} on a new volume"),
+            Step::Recreate { from, to } => {
+                format!("recreate {container} on {to} (it runs {from}), keeping its data")
+            }
+            Step::Restore { snapshot, replacing: Some(r) } => {
+                format!("restore {snapshot} into {container}, replacing its data (from {r}; a safety copy is kept)")
+            }
+            Step::Restore { snapshot, replacing: None } => format!(
+                "restore {snapshot} into {container}, replacing its data (of no known snapshot; a safety copy is kept)"
+            ),
+        }
+    }
+
+    /// Whether the step replaces anything the user has (asks for a yes).
+    pub fn replaces(&self) -> bool {
+        matches!(self, Step::Recreate { .. } | Step::Restore { .. })
+    }
+}
+
+/// What a sync will do, worked out without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncPlan {
+    pub container: String,
+    /// `host/path@sha256:…`
+    pub image: String,
+    pub digest: String,
+    /// Where the image was chosen: `service C/S`, `tag T`.
+    pub image_from: String,
+    /// The snapshot to take, and whose it is.
+    pub snapshot: Option<String>,
+    pub snapshot_from: String,
+    pub steps: Vec<Step>,
+}
+
+impl SyncPlan {
+    /// The plan as a user reads it before saying yes.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("image: {} ({})", self.image, self.image_from),
+            match &self.snapshot {
+                Some(s) => format!("data: snapshot {s} ({})", self.snapshot_from),
+                None => format!("data: {}", self.snapshot_from),
+            },
+        ];
+        if self.steps.is_empty() {
+            lines.push(format!("{} is in sync: nothing to do", self.container));
+        }
+        lines.extend(self.steps.iter().map(|s| format!("  {}", s.line(&self.container))));
+        lines
+    }
+
+    pub fn replaces(&self) -> bool {
+        self.steps.iter().any(Step::replaces)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("cannot resolve the image: {0}")]
+    Registry(#[from] registry::RegistryError),
+    #[error("the service runs `{0}`, which is not an image of an ECR repository")]
+    NotEcr(String),
+    #[error("{0}'s task definition has several containers: set container in wharf.toml to say which runs the database")]
+    WhichContainer(String),
+    #[error(
+        "{container} keeps {path} in its own file system, not on a volume: recreating it would lose that data; \
+         back it up (`wharf backup`), remove the container, and sync again"
+    )]
+    OwnFileSystem { container: String, path: String },
+    #[error("things changed since the plan was shown ({0}): look at the new plan and sync again")]
+    Changed(String),
+    #[error(transparent)]
+    Pull(#[from] super::pull::PullError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+}
+
+impl SyncJob {
+    pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let aws = aws.ok_or(NoAws)?;
+        match self.apply(&ctx, &aws).await {
+            Ok(output) => Ok(output),
+            Err(SyncError::Restore(RestoreError::Cancelled))
+            | Err(SyncError::Run(RunError::Restore(RestoreError::Cancelled))) => Err(Cancelled.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The image ECR repository name, the tag or digest wanted, and where that was chosen.
+    async fn wanted_image(&self, aws: &AwsClients) -> Result<(String, Wanted, String), SyncError> {
+        match &self.image {
+            ImageSource::Tag { repository, tag } => {
+                Ok((repository.clone(), Wanted::Tag(tag.clone()), format!("tag {tag} of {repository}")))
+            }
+            ImageSource::Service(s) => {
+                let names: Vec<&str> = s.names.iter().map(String::as_str).collect();
+                let c = ecs::service_container(&aws.ecs, &s.cluster, &s.service, &names)
+                    .await?
+                    .ok_or_else(|| SyncError::WhichContainer(s.service.clone()))?;
+                let (_, path) = c.image.split_once('/').ok_or_else(|| SyncError::NotEcr(c.image.clone()))?;
+                let (repository, wanted) = Wanted::parse(path);
+                Ok((repository, wanted, format!("what {}/{} runs", s.cluster, s.service)))
+            }
+        }
+    }
+
+    /// Works out what the sync does; changes nothing.
+    pub async fn plan(&self, ctx: &JobContext, aws: &AwsClients) -> Result<SyncPlan, SyncError> {
+        ctx.progress(Progress::stage("working out what this machine lacks"));
+        let (repository, wanted, image_from) = self.wanted_image(aws).await?;
+        let (uri, digest) = match &wanted {
+            Wanted::Digest(d) => (ecr::repository(&aws.ecr, &repository).await?.uri, d.clone()),
+            Wanted::Tag(tag) => {
+                let (auth, repo) = tokio::join!(
+                    aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
+                    ecr::repository(&aws.ecr, &repository)
+                );
+                let (auth, repo) = (auth?, repo?);
+                let (uri_host, path) = repo.uri.split_once('/').unwrap_or((&repo.uri, &repo.name));
+                let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
+                let digest =
+                    registry::manifest_digest(&host, path, tag, &auth.username, &auth.password).await?;
+                (repo.uri, digest)
+            }
+        };
+        let (uri_host, path) = uri.split_once('/').unwrap_or((&uri, &repository));
+        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
+        let image = format!("{host}/{path}@{digest}");
+
+        let (snapshot, snapshot_from) = match &self.snapshot {
+            Some(id) => (Some(id.clone()), "asked for".to_string()),
+            None => match line::head(&aws.s3, &self.bucket, &self.prefix).await? {
+                Some((head, _)) => (Some(head.snapshot), format!("head of the line, from {}", head.host)),
+                None => (None, "no snapshot in the line yet: the data stays as it is".into()),
+            },
+        };
+
+        let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
+        let local = engine.image(&image).await?.filter(|i| i.is(&digest));
+        let mut steps = Vec::new();
+        if local.is_none() {
+            steps.push(Step::Pull { image: image.clone() });
+        }
+        let container = match engine.container(&self.run.container).await {
+            Ok(c) => Some(c),
+            Err(DockerError::NoSuchContainer(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        match container {
+            None => steps.push(Step::Run { image: image.clone(), snapshot: snapshot.clone() }),
+            Some(c) => {
+                if local.as_ref().is_none_or(|i| i.id != c.image_id) {
+                    self.data_mount(&c)?;
+                    steps.push(Step::Recreate { from: c.image.clone(), to: image.clone() });
+                }
+                let parent = line::parent_of(&self.restore.state, &self.bucket, &self.prefix, &c.name);
+                if let Some(s) = &snapshot
+                    && parent.as_ref() != Some(s)
+                {
+                    steps.push(Step::Restore { snapshot: s.clone(), replacing: parent });
+                }
+            }
+        }
+        Ok(SyncPlan {
+            container: self.run.container.clone(),
+            image,
+            digest,
+            image_from,
+            snapshot,
+            snapshot_from,
+            steps,
+        })
+    }
+
+    /// Where `c` keeps its data, for a recreate to mount again: a named
+    /// volume's name, or a bound directory (`Some`).
+    fn data_mount(&self, c: &ContainerDetail) -> Result<(String, Option<String>), SyncError> {
+        let own = || SyncError::OwnFileSystem { container: c.name.clone(), path: self.run.path.clone() };
+        let mount = c.mounts.iter().find(|m| m.destination == self.run.path).ok_or_else(own)?;
+        match (mount.kind.as_str(), &mount.name) {
+            ("volume", Some(name)) => Ok((name.clone(), None)),
+            ("bind", _) => Ok((String::new(), Some(mount.source.clone()))),
+            _ => Err(own()),
+        }
+    }
+
+    async fn apply(&self, ctx: &JobContext, aws: &AwsClients) -> Result<JobOutput, SyncError> {
+        let plan = self.plan(ctx, aws).await?;
+        if let Some(shown) = &self.plan
+            && shown.steps != plan.steps
+        {
+            return Err(SyncError::Changed(plan.lines().join("; ")));
+        }
+        let mut done = Vec::new();
+        for step in &plan.steps {
+            if ctx.cancel.is_cancelled() {
+                return Err(SyncError::Restore(RestoreError::Cancelled));
+            }
+            match step {
+                Step::Pull { .. } => {
+                    let pull = PullJob {
+                        repository: repository_of(&plan.image),
+                        wanted: Wanted::Digest(plan.digest.clone()),
+                        registry: self.registry.clone(),
+                        docker_host: self.run.docker_host.clone(),
+                    };
+                    tokio::select! {
+                        pulled = pull.pull(ctx, aws) => { pulled?; }
+                        _ = ctx.cancel.cancelled() => return Err(SyncError::Restore(RestoreError::Cancelled)),
+                    }
+                }
+                Step::Run { image, snapshot } => {
+                    let mut run = self.run.clone();
+                    run.image = image.clone();
+                    run.restore = snapshot.as_ref().map(|id| self.restore_of(id));
+                    run.create_and_start(ctx, Some(aws)).await?;
+                }
+                Step::Recreate { to, .. } => self.recreate(ctx, aws, to).await?,
+                Step::Restore { snapshot, .. } => {
+                    self.restore_of(snapshot).restore(ctx, Some(aws)).await?;
+                }
+            }
+            done.push(step.line(&plan.container));
+        }
+        let summary = if done.is_empty() {
+            format!("{} is in sync: {}, {}", plan.container, short(&plan.image), snapshot_words(&plan))
+        } else {
+            format!("{} synced: {}", plan.container, done.join("; "))
+        };
+        Ok(JobOutput {
+            summary,
+            copy: None,
+            attention: None,
+            json: json!({
+                "container": plan.container,
+                "image": plan.image,
+                "snapshot": plan.snapshot,
+                "in_sync_before": plan.steps.is_empty(),
+                "done": plan.steps,
+            }),
+        })
+    }
+
+    fn restore_of(&self, id: &str) -> RestoreJob {
+        let mut restore = self.restore.clone();
+        restore.source =
+            SnapshotSource::S3 { id: id.to_string(), bucket: self.bucket.clone(), prefix: self.prefix.clone() };
+        restore
+    }
+
+    /// The container again on `image`, with the same data mount; put back as
+    /// it was if the new one cannot be made or started.
+    async fn recreate(&self, ctx: &JobContext, aws: &AwsClients, image: &str) -> Result<(), SyncError> {
+        ctx.progress(Progress::stage(format!("recreating {} on the new image", self.run.container)));
+        let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
+        let old = engine.container(&self.run.container).await?;
+        let (volume, bind) = self.data_mount(&old)?;
+        let detail = engine.image(image).await?.ok_or_else(|| RunError::NoImage(image.to_string()))?;
+        let mut run = self.run.clone();
+        run.image = image.to_string();
+        let (mut spec, _) = run.blueprint(ctx, Some(aws), &detail).await;
+        spec.volume = volume;
+        spec.bind = bind;
+        engine.stop(&old).await?;
+        let aside = format!("{}-wharf-replaced", old.name);
+        engine.rename(&old.id, &aside).await?;
+        let made = async {
+            engine.create_database(&spec).await?;
+            engine.start(&spec.name).await
+        }
+        .await;
+        if let Err(e) = made {
+            let _ = engine.remove(&spec.name).await;
+            let _ = engine.rename(&old.id, &old.name).await;
+            if old.running {
+                let _ = engine.start(&old.id).await;
+            }
+            return Err(e.into());
+        }
+        engine.remove(&old.id).await?;
+        Ok(())
+    }
+}
+
+/// The ECR repository name of `host/path@digest`.
+fn repository_of(image: &str) -> String {
+    let without = image.split('@').next().unwrap_or(image);
+    without.split_once('/').map_or(without, |(_, path)| path).to_string()
+}
+
+fn short(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, digest)) => format!("{name}@{}", crate::format::short_digest(digest)),
+        None => image.to_string(),
+    }
+}
+
+fn snapshot_words(plan: &SyncPlan) -> String {
+    match &plan.snapshot {
+        Some(s) => format!("snapshot {s} ({})", plan.snapshot_from),
+        None => plan.snapshot_from.clone(),
+    }
+}
