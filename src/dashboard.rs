@@ -389,6 +389,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             let result = job.preview(Some(clients), crate::time::unix_now()).await;
             Loaded::RestorePreview { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
+        LoadRequest::SyncPlan(job) => {
+            let result = job.plan(&crate::jobs::JobContext::quiet(), clients).await;
+            Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
+        }
     }
 }
 

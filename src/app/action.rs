@@ -55,6 +55,9 @@ pub enum Action {
     Save,
     SearchNext,
     SearchPrev,
+    Pull,
+    Run,
+    Sync,
 
     /// A key that no binding claims, while a text field (filter, prompt) has focus.
     #[serde(skip)]
@@ -132,6 +135,9 @@ impl Action {
             Action::Save => "save to file",
             Action::SearchNext => "next match",
             Action::SearchPrev => "previous match",
+            Action::Pull => "pull image",
+            Action::Run => "run as database",
+            Action::Sync => "sync to head",
             _ => "",
         }
     }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use crate::aws::AwsError;
 use crate::aws::ecs::Plan;
-use crate::jobs::{JobId, JobSpec, RestoreJob};
+use crate::jobs::sync::SyncPlan;
+use crate::jobs::{JobId, JobSpec, RestoreJob, SyncJob};
 use crate::logs::TailTarget;
 use crate::model::ecs::{ServiceInfo, TaskInfo};
 use crate::model::registry::{RegistryImage, Repository};
@@ -76,6 +77,8 @@ pub enum LoadRequest {
     },
     /// Work out what a restore would replace, for its confirmation.
     RestorePreview(Box<RestoreJob>),
+    /// Work out what a sync would do, for its confirmation.
+    SyncPlan(Box<SyncJob>),
 }
 
 /// The answer to a [`LoadRequest`].
@@ -120,5 +123,10 @@ pub enum Loaded {
     RestorePreview {
         job: Box<RestoreJob>,
         result: Result<Vec<String>, String>,
+    },
+    /// What a sync would do, or why it cannot be worked out.
+    SyncPlan {
+        job: Box<SyncJob>,
+        result: Result<SyncPlan, String>,
     },
 }

@@ -245,5 +245,6 @@ pub(super) fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut V
         Confirmed::Restore(job) => start_job(state, JobSpec::Restore(job), effects),
         Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
         Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
+        Confirmed::Sync(job) => start_job(state, JobSpec::Sync(job), effects),
     }
 }

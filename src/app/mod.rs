@@ -7,6 +7,7 @@ mod images;
 mod jobs;
 pub mod keymap;
 mod keys;
+mod machine;
 pub mod logs;
 mod overlay;
 mod registry;

@@ -1,7 +1,7 @@
 //! What covers the panes for a moment: help, a question (yes or no), or a
 //! one-line text field, and what a yes goes on to do.
 
-use crate::jobs::{DeployJob, PruneJob, PushJob, RestoreJob};
+use crate::jobs::{DeployJob, PruneJob, PushJob, RestoreJob, SyncJob};
 
 /// A one-line text field that asks for something before an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +68,8 @@ pub enum Confirmed {
     Prune(PruneJob),
     /// Point a service at a new or previous task definition.
     Deploy(Box<DeployJob>),
+    /// Bring this machine to the head of the loop, as planned.
+    Sync(Box<SyncJob>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2,13 +2,13 @@
 //! result is the new state plus [`Effect`]s for the event loop to carry out.
 //! This file dispatches: keys go to [`super::keys`], each pane's actions and
 //! answers to its own file (`images`, `registry`, `ecs`, `logs`, `snapshots`,
-//! `jobs`).
+//! `jobs`, and `machine` for pull, run and sync).
 
 use super::action::Action;
 use super::effect::{Effect, Loaded};
 use super::keys::{after_filter_edit, handle_key, text_field};
 use super::state::{AppState, ImagesTab, Overlay, PaneId, PromptPurpose};
-use super::{ecs, images, jobs, registry, snapshots};
+use super::{ecs, images, jobs, machine, registry, snapshots};
 use crate::aws::AwsStatus;
 
 /// How long a dialog ignores keys after it appears: a key typed for what was
@@ -164,6 +164,9 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Deploy => ecs::start_deploy(state, effects),
         Action::Rollback => ecs::start_rollback(state, effects),
         Action::TailLogs => super::logs::start_tail(state, effects),
+        Action::Pull => machine::start_pull(state, effects),
+        Action::Run => machine::start_run(state, effects),
+        Action::Sync => machine::start_sync(state, effects),
         _ => {}
     }
 }
@@ -188,6 +191,8 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::RestorePreview { job, result: Err(e) } => {
             state.flash = Some(format!("restore into {}: {e}", job.container));
         }
+        Loaded::SyncPlan { job, result: Ok(plan) } => machine::sync_planned(state, *job, plan),
+        Loaded::SyncPlan { result: Err(e), .. } => state.flash = Some(format!("sync: {e}")),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
         Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),

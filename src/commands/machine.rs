@@ -10,7 +10,6 @@ use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::jobs::pull::Wanted;
 use crate::jobs::restore::SnapshotSource;
-use crate::jobs::sync::ImageSource;
 use crate::jobs::{JobContext, JobSpec, PullJob, RestoreJob, RunJob, SyncJob};
 use crate::snapshots::line;
 
@@ -97,40 +96,6 @@ pub struct SyncRequest {
     pub yes: bool,
 }
 
-/// The sync job the profile and the flags describe; the error says what is missing.
-pub fn sync_job(
-    settings: &Settings,
-    tag: Option<String>,
-    snapshot: Option<String>,
-    container: Option<String>,
-    bucket: String,
-    prefix: String,
-) -> Result<SyncJob, String> {
-    let run = RunJob::from_settings(settings, String::new(), container)?;
-    let profile = &settings.profile;
-    let image = match (tag, &profile.repository, &run.service) {
-        (Some(tag), Some(repository), _) => ImageSource::Tag { repository: repository.clone(), tag },
-        (Some(_), None, _) => return Err("--tag needs the profile's repository: set repository in wharf.toml".into()),
-        (None, _, Some(service)) => ImageSource::Service(service.clone()),
-        (None, _, None) => {
-            return Err("which image? set cluster and service in wharf.toml (sync takes what the service runs), or give --tag".into());
-        }
-    };
-    let source = SnapshotSource::S3 { id: String::new(), bucket: bucket.clone(), prefix: prefix.clone() };
-    let restore =
-        RestoreJob::from_settings(settings, source, Some(run.container.clone()), Some(run.path.clone()))?;
-    Ok(SyncJob {
-        image,
-        snapshot,
-        bucket,
-        prefix,
-        registry: profile.registry.clone(),
-        run,
-        restore,
-        plan: None,
-    })
-}
-
 pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
     if settings.read_only && !request.dry_run {
         return usage("sync changes images, containers and data, and --read-only is set (--dry-run still works)");
@@ -139,7 +104,7 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
         Ok(p) => p,
         Err(status) => return status,
     };
-    let job = sync_job(settings, request.tag, request.snapshot, request.container, bucket, prefix);
+    let job = SyncJob::from_settings(settings, request.tag, request.snapshot, request.container, bucket, prefix);
     let mut job = match job {
         Ok(job) => job,
         Err(message) => return usage(&message),

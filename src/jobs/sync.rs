@@ -15,6 +15,7 @@ use super::restore::{RestoreError, RestoreJob, SnapshotSource};
 use super::run::{RunError, RunJob, ServiceRef};
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::{AwsClients, AwsError, ecr, ecs};
+use crate::config::Settings;
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::registry;
 use crate::snapshots::line;
@@ -149,6 +150,40 @@ pub enum SyncError {
 }
 
 impl SyncJob {
+    /// The sync job the profile and the flags describe; the error says what is missing.
+    pub fn from_settings(
+        settings: &Settings,
+        tag: Option<String>,
+        snapshot: Option<String>,
+        container: Option<String>,
+        bucket: String,
+        prefix: String,
+    ) -> Result<SyncJob, String> {
+        let run = RunJob::from_settings(settings, String::new(), container)?;
+        let profile = &settings.profile;
+        let image = match (tag, &profile.repository, &run.service) {
+            (Some(tag), Some(repository), _) => ImageSource::Tag { repository: repository.clone(), tag },
+            (Some(_), None, _) => return Err("--tag needs the profile's repository: set repository in wharf.toml".into()),
+            (None, _, Some(service)) => ImageSource::Service(service.clone()),
+            (None, _, None) => {
+                return Err("which image? set cluster and service in wharf.toml (sync takes what the service runs), or give --tag".into());
+            }
+        };
+        let source = SnapshotSource::S3 { id: String::new(), bucket: bucket.clone(), prefix: prefix.clone() };
+        let restore =
+            RestoreJob::from_settings(settings, source, Some(run.container.clone()), Some(run.path.clone()))?;
+        Ok(SyncJob {
+            image,
+            snapshot,
+            bucket,
+            prefix,
+            registry: profile.registry.clone(),
+            run,
+            restore,
+            plan: None,
+        })
+    }
+
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
         match self.apply(&ctx, &aws).await {

@@ -22,5 +22,6 @@ mod remote;
 mod restore;
 mod scale;
 mod secrets;
+mod sync;
 mod support;
 mod update;

@@ -1,0 +1,89 @@
+//! The second machine from the dashboard: pull the selected registry image,
+//! run the profile's database container from the selected local image, and
+//! sync this machine to the head of the loop (its plan shown first).
+
+use super::effect::{Effect, LoadRequest};
+use super::images::ready_to_start;
+use super::jobs::start_job;
+use super::overlay::{Confirm, Confirmed, Overlay};
+use super::snapshots::ready_for_snapshots;
+use super::state::{AppState, ImagesTab, PaneId};
+use super::update::show_dialog;
+use crate::aws::AwsStatus;
+use crate::jobs::pull::{PullJob, Wanted};
+use crate::jobs::sync::{SyncJob, SyncPlan};
+use crate::jobs::{JobSpec, RunJob};
+
+/// `p` on an image of an opened repository: pulled by its digest, under its first tag.
+pub(super) fn start_pull(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some(repository) = state.registry.open.clone().filter(|_| state.focus == PaneId::Registry) else {
+        state.focus = PaneId::Registry;
+        state.flash = Some("pull: open a repository and select an image, then press the key again".into());
+        return;
+    };
+    if state.settings.read_only {
+        state.flash = Some("read-only: pull is disabled (started with --read-only)".into());
+        return;
+    }
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        state.flash = Some("pull needs AWS credentials, and none were found".into());
+        return;
+    }
+    let Some(image) = state.registry.visible_images().get(state.registry.image_cursor.selected).copied() else {
+        state.flash = Some("pull: there is no image to pull".into());
+        return;
+    };
+    let wanted = match image.tags.first() {
+        Some(tag) => Wanted::Tag(tag.clone()),
+        None => Wanted::Digest(image.digest.clone()),
+    };
+    let job = PullJob {
+        repository,
+        wanted,
+        registry: state.settings.profile.registry.clone(),
+        docker_host: state.settings.docker_host.clone(),
+    };
+    start_job(state, JobSpec::Pull(job), effects);
+}
+
+/// `r` on a local image: the profile's database container from it.
+pub(super) fn start_run(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if !ready_to_start(state, "run", ImagesTab::Images, "an image") {
+        return;
+    }
+    let Some(image) = state.images.selected_image() else {
+        state.flash = Some("run: there is no image to run".into());
+        return;
+    };
+    let image = if image.repository == "<none>" { image.id.clone() } else { image.reference() };
+    match RunJob::from_settings(&state.settings, image, None) {
+        Ok(job) => start_job(state, JobSpec::Run(job), effects),
+        Err(message) => state.flash = Some(format!("run: {message}")),
+    }
+}
+
+/// `S`: what this machine lacks, worked out in the background; the plan
+/// follows in a confirmation.
+pub(super) fn start_sync(state: &mut AppState, effects: &mut Vec<Effect>) {
+    let Some((bucket, prefix)) = ready_for_snapshots(state, "sync") else { return };
+    match SyncJob::from_settings(&state.settings, None, None, None, bucket, prefix) {
+        Ok(job) => {
+            state.flash = Some(format!("sync: looking at what {} lacks…", job.run.container));
+            effects.push(Effect::Load(LoadRequest::SyncPlan(Box::new(job))));
+        }
+        Err(message) => state.flash = Some(format!("sync: {}", message.replace(", or give --tag", ""))),
+    }
+}
+
+pub(super) fn sync_planned(state: &mut AppState, mut job: SyncJob, plan: SyncPlan) {
+    if plan.steps.is_empty() {
+        state.flash = Some(format!("{} is in sync: nothing to do", plan.container));
+        return;
+    }
+    let lines = plan.lines();
+    job.plan = Some(plan);
+    show_dialog(
+        state,
+        Overlay::Confirm(Confirm { title: "Sync".into(), lines, on_yes: Confirmed::Sync(Box::new(job)) }),
+    );
+}

@@ -1,0 +1,319 @@
+//! The second machine: pull from ECR by digest (moto's ECR for the token, a
+//! real registry for the layers), run the database container from an image
+//! on a named volume, and `wharf sync` — from nothing to the head of the
+//! line, then nothing to do, then a new image under the same data. Two
+//! machines are two XDG homes with their own `WHARF_HOST` and container
+//! names on the one engine; data is compared through the engine's archive API.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wharf::jobs::pull::{PullJob, Wanted};
+use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
+
+use crate::backup::{bucket, object, stderr};
+use crate::restore::listing;
+use crate::support::{Cleanup, TestRegistry, aws_url, docker, moto_clients, test_image, unique, wharf_against};
+
+/// A new image on top of `base`, with a layer of `mib` MiB of random bytes in
+/// `/data/blob-<name>` and `sleep` as its command: an image no registry has seen.
+fn build_image(base: &str, mib: u32, cleanup: &mut Cleanup) -> String {
+    let name = format!("{}:v1", unique("wharf-it-sync-img"));
+    let dir = tempfile::tempdir().unwrap();
+    let layer = name.replace([':', '/'], "-");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {base}\nRUN mkdir -p /data && dd if=/dev/urandom of=/data/blob-{layer} bs=1M count={mib} 2>/dev/null\n\
+             CMD [\"sleep\", \"3600\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", &name])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker build: {}", String::from_utf8_lossy(&out.stderr));
+    cleanup.images.push(name.clone());
+    name
+}
+
+async fn create_repository(name: &str) {
+    moto_clients().await.ecr.create_repository().repository_name(name).send().await.unwrap();
+}
+
+/// One machine: its home (config, state, cache), its name and its container.
+struct Machine {
+    home: tempfile::TempDir,
+    host: &'static str,
+    container: String,
+}
+
+impl Machine {
+    fn new(host: &'static str, bucket: &str, repository: &str, cleanup: &mut Cleanup) -> Machine {
+        let home = tempfile::tempdir().unwrap();
+        let container = unique(&format!("wharf-it-{host}"));
+        cleanup.containers.push(container.clone());
+        cleanup.volumes.push(format!("{container}-data"));
+        std::fs::write(
+            home.path().join("wharf.toml"),
+            format!(
+                "[profiles.dev]\nrepository = \"{repository}\"\nbucket = \"{bucket}\"\nprefix = \"line\"\n\
+                 [profiles.dev.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
+            ),
+        )
+        .unwrap();
+        Machine { home, host, container }
+    }
+
+    fn wharf(&self, args: &[&str], registry: &str) -> Output {
+        wharf_against(&aws_url(), self.home.path())
+            .args(["--registry", registry])
+            .args(args)
+            .env("WHARF_HOST", self.host)
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs wharf with `--json`, wants `status`, and returns what it printed.
+    fn json(&self, args: &[&str], registry: &str, status: i32) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.wharf(&all, registry);
+        assert_eq!(out.status.code(), Some(status), "wharf {args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("wharf {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn write(&self, text: &str) {
+        docker(&["exec", &self.container, "sh", "-c", &format!("echo {text} > /data/note")]);
+    }
+
+    fn note(&self) -> String {
+        docker(&["exec", &self.container, "cat", "/data/note"])
+    }
+}
+
+fn steps(json: &serde_json::Value, key: &str) -> Vec<String> {
+    json[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        .iter()
+        .map(|s| s["step"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn image_exists(reference: &str) -> bool {
+    Command::new("docker").args(["image", "inspect", reference]).output().unwrap().status.success()
+}
+
+/// What the container's data directory is mounted from: `volume NAME`, `bind …`.
+fn data_mount(container: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{if eq .Destination \"/data\"}}{{.Type}} {{.Name}}{{end}}{{end}}",
+        container,
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its_data() {
+    let mut cleanup = Cleanup::default();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-sync");
+    create_repository(&repository).await;
+    let bucket = bucket().await;
+    let laptop = Machine::new("laptop", &bucket, &repository, &mut cleanup);
+    let home = Machine::new("home", &bucket, &repository, &mut cleanup);
+    let image = build_image(test_image(), 2, &mut cleanup);
+    let pushed_name = format!("{}/{repository}", registry.host);
+    cleanup.images.push(format!("{pushed_name}:v1"));
+    cleanup.images.push(format!("{pushed_name}:v2"));
+
+    // The laptop runs its database from the image, works, pushes and backs up.
+    let ran = laptop.json(&["run", &image], &registry.host, 0);
+    assert_eq!(ran["volume"], format!("{}-data", laptop.container).as_str());
+    assert_eq!(data_mount(&laptop.container), format!("volume {}-data", laptop.container));
+    laptop.write("laptop-day");
+    let pushed = laptop.json(&["push", &image, "--tag", "v1"], &registry.host, 0);
+    let digest = pushed["digest"].as_str().unwrap().to_string();
+    let first = laptop.json(&["backup"], &registry.host, 0);
+    let s1 = first["id"].as_str().unwrap().to_string();
+
+    // The home machine has neither the image nor a container.
+    let by_digest = format!("{pushed_name}@{digest}");
+    docker(&["rmi", "-f", &format!("{pushed_name}:v1"), &by_digest]);
+    assert!(!image_exists(&by_digest), "the engine still names {by_digest}");
+    let dry = home.json(&["sync", "--tag", "v1", "--dry-run"], &registry.host, 0);
+    assert_eq!(steps(&dry, "would_do"), ["pull", "run"], "{dry}");
+    assert!(!image_exists(&by_digest), "a dry run pulled");
+    let synced = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    assert_eq!(steps(&synced, "done"), ["pull", "run"], "{synced}");
+    assert_eq!(synced["snapshot"], s1.as_str());
+    assert!(image_exists(&by_digest), "the image was not pulled by its digest");
+    assert_eq!(data_mount(&home.container), format!("volume {}-data", home.container));
+    assert_eq!(listing(&home.container), listing(&laptop.container), "home's data is the laptop's snapshot");
+    assert_eq!(home.note(), "laptop-day");
+
+    // Again: nothing to do, nothing changed.
+    let id_before = docker(&["inspect", "-f", "{{.Id}}", &home.container]);
+    let again = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    assert_eq!(again["in_sync_before"], true, "{again}");
+    assert_eq!(steps(&again, "done"), Vec::<String>::new());
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &home.container]), id_before, "the container was touched");
+
+    // Home works and backs up: head moves to it, its manifest names its parent and host.
+    home.write("home-evening");
+    let second = home.json(&["backup"], &registry.host, 0);
+    let s2 = second["id"].as_str().unwrap().to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &format!("line/{s2}/manifest.json")).await).unwrap();
+    assert_eq!((manifest["parent"].as_str(), manifest["host"].as_str()), (Some(s1.as_str()), Some("home")));
+
+    // The laptop next morning: its data is behind. Without --yes nothing is replaced.
+    let plan = laptop.json(&["sync", "--tag", "v1", "--dry-run"], &registry.host, 0);
+    assert_eq!(steps(&plan, "would_do"), ["restore"], "same image, older data: {plan}");
+    let refused = laptop.wharf(&["sync", "--tag", "v1"], &registry.host);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains(&format!("restore {s2} into {}", laptop.container)), "{}", stderr(&refused));
+    assert_eq!(laptop.note(), "laptop-day", "refused, and still replaced");
+    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], &registry.host, 0);
+    assert_eq!(steps(&caught_up, "done"), ["restore"]);
+    assert_eq!(laptop.note(), "home-evening");
+    assert_eq!(listing(&laptop.container), listing(&home.container));
+
+    // A new image: home is recreated on it, keeping its volume and its data.
+    let v2 = build_image(&image, 1, &mut cleanup);
+    home.json(&["push", &v2, "--tag", "v2"], &registry.host, 0);
+    let before = listing(&home.container);
+    let moved = home.json(&["sync", "--tag", "v2", "--yes"], &registry.host, 0);
+    assert_eq!(steps(&moved, "done"), ["recreate"], "{moved}");
+    let v2_id = docker(&["image", "inspect", "-f", "{{.Id}}", &v2]);
+    assert_eq!(docker(&["inspect", "-f", "{{.Image}}", &home.container]), v2_id);
+    assert_eq!(data_mount(&home.container), format!("volume {}-data", home.container));
+    assert_eq!(listing(&home.container), before, "the data went with the container");
+    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &home.container]), "true");
+    let leftovers = docker(&["ps", "-a", "--filter", &format!("name={}-wharf-replaced", home.container), "-q"]);
+    assert_eq!(leftovers, "", "the replaced container is left behind");
+}
+
+/// A pull job of `repository:v1` from the test registry, run in a pool; every event.
+fn pull_job(repository: &str, registry: &TestRegistry) -> JobSpec {
+    JobSpec::Pull(PullJob {
+        repository: repository.into(),
+        wanted: Wanted::Tag("v1".into()),
+        registry: Some(registry.host.clone()),
+        docker_host: None,
+    })
+}
+
+/// Pushes a fresh image of `mib` MiB as `repository:v1`, then removes every
+/// local name of it: this engine must pull it back.
+fn pushed_and_gone(repository: &str, mib: u32, registry: &TestRegistry, home: &Path, cleanup: &mut Cleanup) -> String {
+    let image = build_image(test_image(), mib, cleanup);
+    let out = wharf_against(&aws_url(), home)
+        .args(["--registry", &registry.host, "push", &image, "--repo", repository, "--tag", "v1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let digest = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    docker(&["rmi", "-f", &image, &format!("{}/{repository}:v1", registry.host)]);
+    assert!(!image_exists(&format!("{}/{repository}@{digest}", registry.host)));
+    digest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_shows_each_layer_checks_the_digest_and_a_cancelled_one_leaves_no_tag() {
+    let mut cleanup = Cleanup::default();
+    let registry = TestRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let repository = unique("wharf-it-pull");
+    create_repository(&repository).await;
+    let local = format!("{}/{repository}:v1", registry.host);
+    cleanup.images.push(local.clone());
+    let digest = pushed_and_gone(&repository, 8, &registry, home.path(), &mut cleanup);
+
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit(1, pull_job(&repository, &registry), Some(moto_clients().await));
+    let mut layers = std::collections::BTreeSet::new();
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) => {
+                layers.extend(p.detail.iter().filter_map(|l| l.split_whitespace().next()).map(str::to_string));
+                if let Some(total) = p.total {
+                    assert!(p.done <= total, "done {} > total {total}", p.done);
+                }
+            }
+            JobUpdate::Finished(result) => break result,
+            JobUpdate::Started => {}
+        }
+    };
+    let JobResult::Done(output) = result else { panic!("pull failed: {result:?}") };
+    assert_eq!(output.json["digest"], digest.as_str());
+    assert_eq!(output.json["image"], local.as_str());
+    assert!(layers.len() >= 2, "progress named layers {layers:?}");
+    let digests = docker(&["image", "inspect", "-f", "{{json .RepoDigests}}", &local]);
+    assert!(digests.contains(&format!("{}/{repository}@{digest}", registry.host)), "{digests}");
+
+    // Cut short as soon as the first bytes move: no new name for a half-pulled image.
+    let repository = unique("wharf-it-pull");
+    create_repository(&repository).await;
+    let local = format!("{}/{repository}:v1", registry.host);
+    cleanup.images.push(local.clone());
+    pushed_and_gone(&repository, 96, &registry, home.path(), &mut cleanup);
+    pool.submit(2, pull_job(&repository, &registry), Some(moto_clients().await));
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) if p.stage.starts_with("pulling") => pool.cancel(2),
+            JobUpdate::Finished(result) => break result,
+            _ => {}
+        }
+    };
+    assert_eq!(result, JobResult::Cancelled);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!image_exists(&local), "a cancelled pull left {local}");
+}
+
+#[test]
+fn run_refuses_a_missing_image_and_an_existing_container_and_leaves_nothing() {
+    let mut cleanup = Cleanup::default();
+    let home = tempfile::tempdir().unwrap();
+    let container = unique("wharf-it-run");
+    cleanup.containers.push(container.clone());
+    cleanup.volumes.push(format!("{container}-data"));
+    std::fs::write(
+        home.path().join("wharf.toml"),
+        format!("[profiles.dev.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"),
+    )
+    .unwrap();
+    let wharf = |args: &[&str]| wharf_against(&aws_url(), home.path()).args(args).output().unwrap();
+
+    let out = wharf(&["run", "wharf-test/no-such-image:v9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no local image `wharf-test/no-such-image:v9`: `wharf pull` it first"), "{}", stderr(&out));
+    let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("name={container}-data")]);
+    assert_eq!(volumes, "", "a failed run left its volume");
+
+    docker(&["create", "--name", &container, test_image(), "sleep", "1"]);
+    let out = wharf(&["run", test_image()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("a container `{container}` exists already")), "{}", stderr(&out));
+
+    // Without database.path (and no preset that knows it): said, nothing made.
+    std::fs::write(home.path().join("wharf.toml"), format!("[profiles.dev.database]\ncontainer = \"x{container}\"\n")).unwrap();
+    let out = wharf(&["run", test_image()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("set database.path in wharf.toml"), "{}", stderr(&out));
+}
