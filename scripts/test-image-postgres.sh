@@ -3,7 +3,8 @@
 # server and client binaries, the libraries they link, their share files and
 # busybox, in a root file system imported into the local engine. The container
 # initialises its cluster on first start (trust auth, user `postgres`) and
-# listens on /var/run/postgresql only. Idempotent. Needs postgresql-15 and
+# listens on /var/run/postgresql and 127.0.0.1 (where `wharf run`
+# checks that a server answers, as it does with the official image). Idempotent. Needs postgresql-15 and
 # busybox-static installed on this machine (scripts/test.sh installs them).
 set -euo pipefail
 
@@ -21,7 +22,9 @@ trap 'rm -rf "$root"' EXIT
 
 . "$(dirname "$0")/rootfs.sh"
 busybox_root "$root"
-mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql" "$root/usr/share"
+# The data directory is in the image, the server's own: a named volume mounted there takes its owner.
+mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql/data" "$root/usr/share"
+chmod 700 "$root/var/lib/postgresql/data"
 
 mkdir -p "$root$pg/bin"
 for tool in postgres initdb pg_ctl pg_isready pg_dump pg_restore psql; do
@@ -46,7 +49,7 @@ set -e
 export PATH=$pg/bin:/bin
 data=/var/lib/postgresql/data
 [ -s "\$data/PG_VERSION" ] || initdb -D "\$data" -U postgres -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
-exec postgres -D "\$data" -c listen_addresses= -k /var/run/postgresql
+exec postgres -D "\$data" -c listen_addresses=127.0.0.1 -k /var/run/postgresql
 START
 chmod 755 "$root/start"
 

@@ -29,7 +29,8 @@ pub(super) fn start_pull(state: &mut AppState, effects: &mut Vec<Effect>) {
         state.flash = Some("pull needs AWS credentials, and none were found".into());
         return;
     }
-    let Some(image) = state.registry.visible_images().get(state.registry.image_cursor.selected).copied() else {
+    let Some(image) = state.registry.visible_images().get(state.registry.image_cursor.selected).copied()
+    else {
         state.flash = Some("pull: there is no image to pull".into());
         return;
     };

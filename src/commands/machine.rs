@@ -72,12 +72,8 @@ pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, j
             id
         };
         let source = SnapshotSource::S3 { id, bucket, prefix };
-        let restore = RestoreJob::from_settings(
-            settings,
-            source,
-            Some(job.container.clone()),
-            Some(job.path.clone()),
-        );
+        let restore =
+            RestoreJob::from_settings(settings, source, Some(job.container.clone()), Some(job.path.clone()));
         job.restore = match restore {
             Ok(r) => Some(r),
             Err(message) => return usage(&message),
@@ -98,13 +94,16 @@ pub struct SyncRequest {
 
 pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
     if settings.read_only && !request.dry_run {
-        return usage("sync changes images, containers and data, and --read-only is set (--dry-run still works)");
+        return usage(
+            "sync changes images, containers and data, and --read-only is set (--dry-run still works)",
+        );
     }
     let (bucket, prefix) = match place(settings, at) {
         Ok(p) => p,
         Err(status) => return status,
     };
-    let job = SyncJob::from_settings(settings, request.tag, request.snapshot, request.container, bucket, prefix);
+    let job =
+        SyncJob::from_settings(settings, request.tag, request.snapshot, request.container, bucket, prefix);
     let mut job = match job {
         Ok(job) => job,
         Err(message) => return usage(&message),

@@ -92,7 +92,9 @@ impl Engine {
     /// Removes the named volume `name`; one that is already gone is fine.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         match self.docker.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
-            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Ok(())
+            }
             Err(e) => Err(self.error(e)),
         }
     }
@@ -143,7 +145,11 @@ impl Engine {
 
     /// The host port the engine published `port` (`5432/tcp`) of `container` on.
     pub async fn published(&self, container: &str, port: &str) -> Result<Option<u16>, DockerError> {
-        let c = self.docker.inspect_container(container, None).await.map_err(|e| self.not_found_or(e, container))?;
+        let c = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(e, container))?;
         Ok(c.network_settings
             .and_then(|n| n.ports)
             .and_then(|p| p.get(port).cloned().flatten())

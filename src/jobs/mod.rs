@@ -5,9 +5,9 @@
 pub mod backup;
 pub mod bake;
 pub mod deploy;
+mod layers;
 mod mssql;
 pub mod prune;
-mod layers;
 pub mod pull;
 pub mod push;
 pub mod remote_backup;
@@ -34,11 +34,11 @@ pub use bake::BakeJob;
 pub use deploy::DeployJob;
 pub use prune::PruneJob;
 pub use pull::PullJob;
-pub use run::RunJob;
-pub use sync::SyncJob;
 pub use push::PushJob;
 pub use remote_backup::RemoteBackupJob;
 pub use restore::{RecoverJob, RestoreJob};
+pub use run::RunJob;
+pub use sync::SyncJob;
 
 /// Identifies a job for the whole session.
 pub type JobId = u64;

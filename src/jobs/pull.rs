@@ -132,8 +132,11 @@ impl PullJob {
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let already = engine.image(&by_digest).await?.is_some_and(|i| i.is(&digest));
         if !already {
-            let login =
-                RegistryLogin { username: auth.username.clone(), password: auth.password.clone(), server: host };
+            let login = RegistryLogin {
+                username: auth.username.clone(),
+                password: auth.password.clone(),
+                server: host,
+            };
             let mut events = Box::pin(engine.pull(&name, &digest, &login).await?);
             let mut layers = Layers::default();
             while let Some(event) = events.next().await {

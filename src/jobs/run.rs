@@ -40,14 +40,18 @@ pub struct RunJob {
     pub service: Option<ServiceRef>,
     /// The snapshot to fill it with: a restore into the new container.
     pub restore: Option<RestoreJob>,
-    /// The database user a readiness check connects as (SQL Server's).
+    /// The database user a readiness check connects as, and the database a
+    /// dump goes into (created first when the new server lacks it).
     pub user: Option<String>,
+    pub database: Option<String>,
     pub docker_host: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("a container `{0}` exists already: `wharf sync` brings it to the head of the line, `wharf restore` fills it")]
+    #[error(
+        "a container `{0}` exists already: `wharf sync` brings it to the head of the line, `wharf restore` fills it"
+    )]
     Exists(String),
     #[error("no local image `{0}`: `wharf pull` it first")]
     NoImage(String),
@@ -75,9 +79,9 @@ impl RunJob {
         container: Option<String>,
     ) -> Result<RunJob, String> {
         let database = settings.profile.database.clone().unwrap_or_default();
-        let container = container.or(database.container.clone()).ok_or(
-            "no container to run: give --container, or set database.container in wharf.toml",
-        )?;
+        let container = container
+            .or(database.container.clone())
+            .ok_or("no container to run: give --container, or set database.container in wharf.toml")?;
         let preset = database.preset.unwrap_or(Preset::Path);
         let path = database.path.clone().or_else(|| data_directory(preset).map(str::to_string)).ok_or(
             "where does the database keep its data? set database.path in wharf.toml (it goes on a named volume)",
@@ -98,6 +102,7 @@ impl RunJob {
             service,
             restore: None,
             user: database.user,
+            database: database.name,
             docker_host: settings.docker_host.clone(),
         })
     }
@@ -264,6 +269,7 @@ impl RunJob {
         ctx.progress(Progress::stage(format!("starting {}", self.container)));
         engine.start(&self.container).await?;
         self.ready(ctx, engine, &manifest.preset).await?;
+        self.create_database(engine, &manifest.preset).await?;
         Ok(Some(restore.restore(ctx, aws).await?))
     }
 
@@ -325,6 +331,30 @@ pub fn data_directory(preset: Preset) -> Option<&'static str> {
         Preset::Mysql => Some("/var/lib/mysql"),
         Preset::Mssql => Some("/var/opt/mssql"),
         Preset::Path | Preset::Custom => None,
+    }
+}
+
+impl RunJob {
+    /// A new server has only its own databases: the one the dump goes into
+    /// (and the restore's safety copy reads) is created first.
+    async fn create_database(&self, engine: &Engine, preset: &str) -> Result<(), RunError> {
+        let argv = match (preset, &self.database) {
+            ("postgres", Some(name)) => {
+                let user = self.user.as_deref().unwrap_or("postgres");
+                let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+                argv(&["psql", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "postgres", "-c", &sql])
+            }
+            ("mysql", Some(name)) => {
+                let user = self.user.as_deref().unwrap_or("root");
+                let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", name.replace('`', "``"));
+                argv(&["mysql", "-u", user, "-e", &sql])
+            }
+            _ => return Ok(()),
+        };
+        match engine.exec(&self.container, &argv).await {
+            Err(DockerError::Command { stderr, .. }) if stderr.contains("already exists") => Ok(()),
+            other => Ok(other?),
+        }
     }
 }
 

@@ -71,7 +71,9 @@ impl Step {
                 format!("recreate {container} on {to} (it runs {from}), keeping its data")
             }
             Step::Restore { snapshot, replacing: Some(r) } => {
-                format!("restore {snapshot} into {container}, replacing its data (from {r}; a safety copy is kept)")
+                format!(
+                    "restore {snapshot} into {container}, replacing its data (from {r}; a safety copy is kept)"
+                )
             }
             Step::Restore { snapshot, replacing: None } => format!(
                 "restore {snapshot} into {container}, replacing its data (of no known snapshot; a safety copy is kept)"
@@ -132,7 +134,9 @@ pub enum SyncError {
     Registry(#[from] registry::RegistryError),
     #[error("the service runs `{0}`, which is not an image of an ECR repository")]
     NotEcr(String),
-    #[error("{0}'s task definition has several containers: set container in wharf.toml to say which runs the database")]
+    #[error(
+        "{0}'s task definition has several containers: set container in wharf.toml to say which runs the database"
+    )]
     WhichContainer(String),
     #[error(
         "{container} keeps {path} in its own file system, not on a volume: recreating it would lose that data; \
@@ -163,7 +167,9 @@ impl SyncJob {
         let profile = &settings.profile;
         let image = match (tag, &profile.repository, &run.service) {
             (Some(tag), Some(repository), _) => ImageSource::Tag { repository: repository.clone(), tag },
-            (Some(_), None, _) => return Err("--tag needs the profile's repository: set repository in wharf.toml".into()),
+            (Some(_), None, _) => {
+                return Err("--tag needs the profile's repository: set repository in wharf.toml".into());
+            }
             (None, _, Some(service)) => ImageSource::Service(service.clone()),
             (None, _, None) => {
                 return Err("which image? set cluster and service in wharf.toml (sync takes what the service runs), or give --tag".into());
@@ -351,8 +357,11 @@ impl SyncJob {
 
     fn restore_of(&self, id: &str) -> RestoreJob {
         let mut restore = self.restore.clone();
-        restore.source =
-            SnapshotSource::S3 { id: id.to_string(), bucket: self.bucket.clone(), prefix: self.prefix.clone() };
+        restore.source = SnapshotSource::S3 {
+            id: id.to_string(),
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+        };
         restore
     }
 

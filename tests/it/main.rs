@@ -22,6 +22,6 @@ mod remote;
 mod restore;
 mod scale;
 mod secrets;
-mod sync;
 mod support;
+mod sync;
 mod update;

@@ -13,9 +13,11 @@ use tokio::sync::mpsc;
 use wharf::jobs::pull::{PullJob, Wanted};
 use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
 
-use crate::backup::{bucket, object, stderr};
+use crate::backup::{bucket, object, postgres_container, psql, stderr};
 use crate::restore::listing;
-use crate::support::{Cleanup, TestRegistry, aws_url, docker, moto_clients, test_image, unique, wharf_against};
+use crate::support::{
+    Cleanup, TestRegistry, aws_url, docker, moto_clients, test_image, unique, wharf_against,
+};
 
 /// A new image on top of `base`, with a layer of `mib` MiB of random bytes in
 /// `/data/blob-<name>` and `sleep` as its command: an image no registry has seen.
@@ -54,16 +56,29 @@ struct Machine {
 }
 
 impl Machine {
+    /// A machine whose database container (not there yet) keeps its data in `/data`.
     fn new(host: &'static str, bucket: &str, repository: &str, cleanup: &mut Cleanup) -> Machine {
-        let home = tempfile::tempdir().unwrap();
         let container = unique(&format!("wharf-it-{host}"));
+        Machine::with(host, bucket, repository, container, "path = \"/data\"\n", cleanup)
+    }
+
+    /// A machine whose database container is `container`, described further by `database` (TOML lines).
+    fn with(
+        host: &'static str,
+        bucket: &str,
+        repository: &str,
+        container: String,
+        database: &str,
+        cleanup: &mut Cleanup,
+    ) -> Machine {
+        let home = tempfile::tempdir().unwrap();
         cleanup.containers.push(container.clone());
         cleanup.volumes.push(format!("{container}-data"));
         std::fs::write(
             home.path().join("wharf.toml"),
             format!(
                 "[profiles.dev]\nrepository = \"{repository}\"\nbucket = \"{bucket}\"\nprefix = \"line\"\n\
-                 [profiles.dev.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
+                 [profiles.dev.database]\ncontainer = \"{container}\"\n{database}"
             ),
         )
         .unwrap();
@@ -86,8 +101,9 @@ impl Machine {
         all.push("--json");
         let out = self.wharf(&all, registry);
         assert_eq!(out.status.code(), Some(status), "wharf {args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("wharf {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("wharf {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
     }
 
     fn write(&self, text: &str) {
@@ -112,14 +128,16 @@ fn image_exists(reference: &str) -> bool {
     Command::new("docker").args(["image", "inspect", reference]).output().unwrap().status.success()
 }
 
-/// What the container's data directory is mounted from: `volume NAME`, `bind …`.
+/// What the container's `/data` is mounted from: `volume NAME`, `bind …`.
 fn data_mount(container: &str) -> String {
-    docker(&[
-        "inspect",
-        "-f",
-        "{{range .Mounts}}{{if eq .Destination \"/data\"}}{{.Type}} {{.Name}}{{end}}{{end}}",
-        container,
-    ])
+    data_mount_at(container, "/data")
+}
+
+fn data_mount_at(container: &str, path: &str) -> String {
+    let format = format!(
+        "{{{{range .Mounts}}}}{{{{if eq .Destination \"{path}\"}}}}{{{{.Type}}}} {{{{.Name}}}}{{{{end}}}}{{{{end}}}}"
+    );
+    docker(&["inspect", "-f", &format, container])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -166,7 +184,11 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
     let again = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
     assert_eq!(again["in_sync_before"], true, "{again}");
     assert_eq!(steps(&again, "done"), Vec::<String>::new());
-    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &home.container]), id_before, "the container was touched");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Id}}", &home.container]),
+        id_before,
+        "the container was touched"
+    );
 
     // Home works and backs up: head moves to it, its manifest names its parent and host.
     home.write("home-evening");
@@ -181,7 +203,11 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
     assert_eq!(steps(&plan, "would_do"), ["restore"], "same image, older data: {plan}");
     let refused = laptop.wharf(&["sync", "--tag", "v1"], &registry.host);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains(&format!("restore {s2} into {}", laptop.container)), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("restore {s2} into {}", laptop.container)),
+        "{}",
+        stderr(&refused)
+    );
     assert_eq!(laptop.note(), "laptop-day", "refused, and still replaced");
     let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], &registry.host, 0);
     assert_eq!(steps(&caught_up, "done"), ["restore"]);
@@ -199,7 +225,8 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
     assert_eq!(data_mount(&home.container), format!("volume {}-data", home.container));
     assert_eq!(listing(&home.container), before, "the data went with the container");
     assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &home.container]), "true");
-    let leftovers = docker(&["ps", "-a", "--filter", &format!("name={}-wharf-replaced", home.container), "-q"]);
+    let leftovers =
+        docker(&["ps", "-a", "--filter", &format!("name={}-wharf-replaced", home.container), "-q"]);
     assert_eq!(leftovers, "", "the replaced container is left behind");
 }
 
@@ -215,7 +242,13 @@ fn pull_job(repository: &str, registry: &TestRegistry) -> JobSpec {
 
 /// Pushes a fresh image of `mib` MiB as `repository:v1`, then removes every
 /// local name of it: this engine must pull it back.
-fn pushed_and_gone(repository: &str, mib: u32, registry: &TestRegistry, home: &Path, cleanup: &mut Cleanup) -> String {
+fn pushed_and_gone(
+    repository: &str,
+    mib: u32,
+    registry: &TestRegistry,
+    home: &Path,
+    cleanup: &mut Cleanup,
+) -> String {
     let image = build_image(test_image(), mib, cleanup);
     let out = wharf_against(&aws_url(), home)
         .args(["--registry", &registry.host, "push", &image, "--repo", repository, "--tag", "v1", "--json"])
@@ -250,7 +283,8 @@ async fn a_pull_shows_each_layer_checks_the_digest_and_a_cancelled_one_leaves_no
         let event = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await.unwrap().unwrap();
         match event.update {
             JobUpdate::Progress(p) => {
-                layers.extend(p.detail.iter().filter_map(|l| l.split_whitespace().next()).map(str::to_string));
+                layers
+                    .extend(p.detail.iter().filter_map(|l| l.split_whitespace().next()).map(str::to_string));
                 if let Some(total) = p.total {
                     assert!(p.done <= total, "done {} > total {total}", p.done);
                 }
@@ -302,7 +336,11 @@ fn run_refuses_a_missing_image_and_an_existing_container_and_leaves_nothing() {
 
     let out = wharf(&["run", "wharf-test/no-such-image:v9"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no local image `wharf-test/no-such-image:v9`: `wharf pull` it first"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no local image `wharf-test/no-such-image:v9`: `wharf pull` it first"),
+        "{}",
+        stderr(&out)
+    );
     let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("name={container}-data")]);
     assert_eq!(volumes, "", "a failed run left its volume");
 
@@ -312,8 +350,70 @@ fn run_refuses_a_missing_image_and_an_existing_container_and_leaves_nothing() {
     assert!(stderr(&out).contains(&format!("a container `{container}` exists already")), "{}", stderr(&out));
 
     // Without database.path (and no preset that knows it): said, nothing made.
-    std::fs::write(home.path().join("wharf.toml"), format!("[profiles.dev.database]\ncontainer = \"x{container}\"\n")).unwrap();
+    std::fs::write(
+        home.path().join("wharf.toml"),
+        format!("[profiles.dev.database]\ncontainer = \"x{container}\"\n"),
+    )
+    .unwrap();
     let out = wharf(&["run", test_image()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("set database.path in wharf.toml"), "{}", stderr(&out));
+}
+
+/// What a table holds, in one line: its rows counted, summed and hashed.
+fn rows(container: &str) -> String {
+    psql(container, "app", "SELECT count(*), sum(id), md5(string_agg(note, ',' ORDER BY id)) FROM t")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
+    let mut cleanup = Cleanup::default();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-sync-pg");
+    create_repository(&repository).await;
+    let bucket = bucket().await;
+    let database = "preset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n";
+    let laptop = Machine::with(
+        "laptop",
+        &bucket,
+        &repository,
+        postgres_container(&mut cleanup),
+        database,
+        &mut cleanup,
+    );
+    let home_container = unique("wharf-it-home-pg");
+    cleanup.volumes.push(format!("{home_container}-data"));
+    let home = Machine::with("home", &bucket, &repository, home_container, database, &mut cleanup);
+    psql(&laptop.container, "postgres", "CREATE DATABASE app");
+    psql(
+        &laptop.container,
+        "app",
+        "CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 5000) g",
+    );
+    let pushed_name = format!("{}/{repository}", registry.host);
+    cleanup.images.push(format!("{pushed_name}:v1"));
+    let pushed = laptop.json(&["push", "wharf-test/postgres:15", "--tag", "v1"], &registry.host, 0);
+    let by_digest = format!("{pushed_name}@{}", pushed["digest"].as_str().unwrap());
+    let first = laptop.json(&["backup"], &registry.host, 0);
+    docker(&["rmi", "-f", &format!("{pushed_name}:v1"), &by_digest]);
+
+    let synced = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    assert_eq!(steps(&synced, "done"), ["pull", "run"], "{synced}");
+    assert_eq!(synced["snapshot"], first["id"]);
+    assert_eq!(
+        data_mount_at(&home.container, "/var/lib/postgresql/data"),
+        format!("volume {}-data", home.container),
+        "the database lives on a named volume"
+    );
+    assert_eq!(rows(&home.container), rows(&laptop.container));
+    assert!(rows(&home.container).starts_with("5000|"), "{}", rows(&home.container));
+    let again = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    assert_eq!(again["in_sync_before"], true, "{again}");
+
+    // The evening's change goes back up and the laptop takes it the next morning.
+    psql(&home.container, "app", "UPDATE t SET note = 'evening' WHERE id <= 10");
+    home.json(&["backup"], &registry.host, 0);
+    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], &registry.host, 0);
+    assert_eq!(steps(&caught_up, "done"), ["restore"], "the same image, older data: {caught_up}");
+    assert_eq!(rows(&laptop.container), rows(&home.container));
 }

@@ -12,7 +12,9 @@ pub use plan::{Plan, apply, plan_deploy, plan_rollback};
 use super::error::{AwsError, from_sdk};
 use super::logs::LogStream;
 use super::pace::Pace;
-pub use crate::model::ecs::{ContainerSpec, ServiceEvent, ServiceInfo, StartedTask, TaskContainer, TaskInfo, TaskState};
+pub use crate::model::ecs::{
+    ContainerSpec, ServiceEvent, ServiceInfo, StartedTask, TaskContainer, TaskInfo, TaskState,
+};
 
 /// Starts one task of `service`'s current task definition on `cluster`, in the
 /// service's network configuration and launch type, with `container` (else the
@@ -418,11 +420,10 @@ pub async fn service_container(
 ) -> Result<Option<ContainerSpec>, AwsError> {
     let described =
         ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
-    let svc = described
-        .services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-        .ok_or_else(|| AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}`")))?;
+    let svc =
+        described.services().iter().find(|s| s.status() != Some("INACTIVE")).ok_or_else(|| {
+            AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}`"))
+        })?;
     let definition = describe_definition(ecs, svc.task_definition().unwrap_or_default()).await?;
     let containers = definition.container_definitions();
     let chosen = names
