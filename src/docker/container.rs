@@ -16,6 +16,9 @@ use super::{DockerError, Engine};
 /// The label every helper container carries, so that leftovers can be found.
 pub const HELPER_LABEL: &str = "wharf.helper";
 
+/// How often (every 100 ms) a removal under way is checked for before giving up.
+const REMOVAL_POLLS: usize = 300;
+
 /// How long stopping a container may take beyond its own stop timeout.
 const STOP_SLACK: Duration = Duration::from_secs(30);
 
@@ -168,11 +171,24 @@ impl Engine {
     }
 
     /// Removes `container` (not its volumes); one that is already gone is fine.
+    /// One whose removal is already under way (by a process that died, say) is
+    /// waited for until it is gone.
     pub async fn remove(&self, container: &str) -> Result<(), DockerError> {
         let options = RemoveContainerOptions { force: true, v: false, link: false };
         match self.docker.remove_container(container, Some(options)).await {
             Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
                 Ok(())
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message })
+                if message.contains("already in progress") =>
+            {
+                for _ in 0..REMOVAL_POLLS {
+                    if let Err(DockerError::NoSuchContainer(_)) = self.container(container).await {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(DockerError::Engine(message))
             }
             Err(e) => Err(self.error(e)),
         }

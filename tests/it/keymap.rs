@@ -29,6 +29,7 @@ fn the_shipped_keymap_holds_the_documented_defaults() {
         ("shift-tab", Action::PrevPane),
         ("1", Action::FocusImages),
         ("6", Action::FocusJobs),
+        ("S", Action::Sync),
     ] {
         assert_eq!(km.action_for(&global, k(key)), Some(action), "{key}");
     }
@@ -59,8 +60,11 @@ fn the_shipped_keymap_holds_the_documented_defaults() {
     {
         assert_eq!(at(Section::Logs, key), Some(action));
     }
+    assert_eq!(at(Section::Registry, "p"), Some(Action::Pull));
+    assert_eq!(at(Section::Images, "r"), Some(Action::Run));
     // A pane's own binding does not leak into another pane.
-    assert_eq!(at(Section::Registry, "p"), None);
+    assert_eq!(at(Section::Ecs, "p"), None);
+    assert_eq!(at(Section::Ecs, "r"), None);
 }
 
 #[test]
@@ -117,7 +121,7 @@ fn unknown_action_is_an_error_with_file_line_and_column() {
          `quit`, `help`, `zoom`, `next_pane`, `prev_pane`, `focus_images`, `focus_registry`, `focus_ecs`, `focus_logs`, \
          `focus_snapshots`, `focus_jobs`, `down`, `up`, `page_down`, `page_up`, `top`, `bottom`, `filter`, `open`, \
          `back`, `switch_tab`, `push`, `deploy`, `rollback`, `tail_logs`, `backup`, `restore`, `undo_restore`, `prune`, `bake`, `cancel`, `copy`, \
-         `follow`, `wrap`, `timestamps`, `save`, `search_next`, `search_prev`"
+         `follow`, `wrap`, `timestamps`, `save`, `search_next`, `search_prev`, `pull`, `run`, `sync`"
     );
 }
 

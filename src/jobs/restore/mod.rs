@@ -14,16 +14,15 @@
 //! `wharf restore --undo` restores the newest safety copy the same way (and so
 //! keeps one of what it replaces in turn).
 
+mod fetch;
 pub mod journal;
 mod recover;
 pub mod replace;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::backup::read_data;
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
@@ -36,6 +35,7 @@ use crate::format;
 use crate::records::{Held, RecordError};
 use crate::snapshots::local::{self, LocalSnapshot};
 use crate::snapshots::{self, Manifest, Source, pricing};
+use fetch::{download, no_snapshot, remote_manifest};
 use journal::{Journal, Phase};
 pub use recover::{RecoverJob, Recovered, recover, recover_all};
 pub use replace::{DumpSettings, Method, Replacement};
@@ -422,69 +422,6 @@ fn age(manifest: &Manifest, now: i64) -> String {
 struct Fetched {
     local: LocalSnapshot,
     from_cache: bool,
-}
-
-fn no_snapshot(e: AwsError, id: &str, bucket: &str, prefix: &str) -> RestoreError {
-    match e {
-        AwsError::NotFound(_) => RestoreError::NoSnapshot {
-            id: id.to_string(),
-            bucket: bucket.to_string(),
-            prefix: prefix.to_string(),
-        },
-        other => other.into(),
-    }
-}
-
-/// The manifest from S3 (and its text, for the cache), and the data's size.
-async fn remote_manifest(
-    ctx: &JobContext,
-    aws: &AwsClients,
-    id: &str,
-    bucket: &str,
-    prefix: &str,
-) -> Result<(Manifest, Vec<u8>, u64), RestoreError> {
-    ctx.progress(Progress::stage("reading the manifest"));
-    let key = snapshots::manifest_key(prefix, id);
-    let text = s3::get(&aws.s3, bucket, &key).await.map_err(|e| no_snapshot(e, id, bucket, prefix))?;
-    let manifest: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| RestoreError::BadManifest(id.to_string(), e.to_string()))?;
-    let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
-    if pricing::terms(&object.storage_class).needs_restore {
-        let warning = pricing::restore_warning(&object.storage_class, object.size).unwrap_or_default();
-        return Err(RestoreError::NeedsThaw(warning));
-    }
-    Ok((manifest, text.to_vec(), object.size))
-}
-
-/// The snapshot's object (ranged GETs, several at once), written to `to` in
-/// order and hashed on the way.
-async fn download(
-    ctx: &JobContext,
-    aws: &AwsClients,
-    bucket: &str,
-    manifest: &Manifest,
-    size: u64,
-    to: &Path,
-) -> Result<(u64, String), RestoreError> {
-    let mut file = files::create_private(to)?;
-    let mut hasher = Sha256::new();
-    let mut done = 0u64;
-    let mut chunks = std::pin::pin!(s3::download(&aws.s3, bucket, &manifest.key, size));
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk?;
-        hasher.update(&chunk);
-        file.write_all(&chunk)?;
-        done += chunk.len() as u64;
-        ctx.progress(Progress {
-            stage: format!("fetching {}", manifest.id),
-            done,
-            total: Some(size),
-            bytes: true,
-            detail: vec![],
-        });
-    }
-    // No fsync: a cached copy is checked against its SHA-256 before every use.
-    Ok((done, format!("{:x}", hasher.finalize())))
 }
 
 /// The journaled replacement: stop, safety copy, put the snapshot in, start.
