@@ -21,6 +21,9 @@ use crate::docker::{DockerError, Engine, ImageDetail, RunSpec};
 /// initialisation of a new data directory included).
 const READY_WITHIN: Duration = Duration::from_secs(180);
 
+/// How long a started container must keep running to count as started.
+const STILL_RUNNING_AFTER: Duration = Duration::from_millis(500);
+
 /// The ECS service whose task definition the container is modelled on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef {
@@ -57,7 +60,7 @@ pub enum RunError {
     NoImage(String),
     #[error("{container} did not answer `{check}` within {seconds} s")]
     NotReady { container: String, check: String, seconds: u64 },
-    #[error("{0} stopped while starting (exit code {1})")]
+    #[error("{0} stopped as soon as it started (exit code {1}); what the run made is removed again")]
     Stopped(String, i64),
     #[error(transparent)]
     Docker(#[from] DockerError),
@@ -255,15 +258,13 @@ impl RunJob {
         engine: &Engine,
     ) -> Result<Option<JobOutput>, RunError> {
         let Some(restore) = &self.restore else {
-            ctx.progress(Progress::stage(format!("starting {}", self.container)));
-            engine.start(&self.container).await?;
+            self.start(ctx, engine).await?;
             return Ok(None);
         };
         let manifest = restore.fetched(ctx, aws).await?;
         if manifest.content == "tar" {
             let restored = restore.restore(ctx, aws).await?;
-            ctx.progress(Progress::stage(format!("starting {}", self.container)));
-            engine.start(&self.container).await?;
+            self.start(ctx, engine).await?;
             return Ok(Some(restored));
         }
         ctx.progress(Progress::stage(format!("starting {}", self.container)));
@@ -271,6 +272,19 @@ impl RunJob {
         self.ready(ctx, engine, &manifest.preset).await?;
         self.create_database(engine, &manifest.preset).await?;
         Ok(Some(restore.restore(ctx, aws).await?))
+    }
+
+    /// Starts the container, and says so if it stops again at once (an image
+    /// whose command ends, a server that cannot read its data).
+    async fn start(&self, ctx: &JobContext, engine: &Engine) -> Result<(), RunError> {
+        ctx.progress(Progress::stage(format!("starting {}", self.container)));
+        engine.start(&self.container).await?;
+        tokio::time::sleep(STILL_RUNNING_AFTER).await;
+        let state = engine.container(&self.container).await?;
+        if !state.running {
+            return Err(RunError::Stopped(self.container.clone(), state.exit_code));
+        }
+        Ok(())
     }
 
     /// Waits until the server answers its preset's readiness check.

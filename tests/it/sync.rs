@@ -344,6 +344,33 @@ fn run_refuses_a_missing_image_and_an_existing_container_and_leaves_nothing() {
     let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("name={container}-data")]);
     assert_eq!(volumes, "", "a failed run left its volume");
 
+    // An image whose command ends at once: said, and nothing of the run is left.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {}\nCMD [\"sh\", \"-c\", \"exit 3\"]\n", test_image()),
+    )
+    .unwrap();
+    let ends = format!("{}:v1", unique("wharf-it-ends"));
+    cleanup.images.push(ends.clone());
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &ends])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output();
+    assert!(built.unwrap().status.success());
+    let out = wharf(&["run", &ends]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{container} stopped as soon as it started (exit code 3)")),
+        "{}",
+        stderr(&out)
+    );
+    let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{container}$")]);
+    assert_eq!(left, "", "the stopped container is left");
+    let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("name={container}-data")]);
+    assert_eq!(volumes, "", "its volume is left");
+
     docker(&["create", "--name", &container, test_image(), "sleep", "1"]);
     let out = wharf(&["run", test_image()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
