@@ -75,7 +75,7 @@ pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, j
         let restore =
             RestoreJob::from_settings(settings, source, Some(job.container.clone()), Some(job.path.clone()));
         job.restore = match restore {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Box::new(r)),
             Err(message) => return usage(&message),
         };
     }

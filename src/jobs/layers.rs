@@ -40,7 +40,7 @@ impl Layers {
         }
         let layer = self.layers.entry(id.clone()).or_default();
         // A layer that finished downloading is still extracted: it stays finished.
-        if !(finished(&layer.status) && !finished(&event.status)) {
+        if !finished(&layer.status) || finished(&event.status) {
             layer.status = event.status.clone();
         }
         if MOVING.contains(&event.status.as_str()) {

@@ -42,7 +42,7 @@ pub struct RunJob {
     pub path: String,
     pub service: Option<ServiceRef>,
     /// The snapshot to fill it with: a restore into the new container.
-    pub restore: Option<RestoreJob>,
+    pub restore: Option<Box<RestoreJob>>,
     /// The database user a readiness check connects as, and the database a
     /// dump goes into (created first when the new server lacks it).
     pub user: Option<String>,

@@ -326,7 +326,7 @@ impl SyncJob {
                 Step::Run { image, snapshot } => {
                     let mut run = self.run.clone();
                     run.image = image.clone();
-                    run.restore = snapshot.as_ref().map(|id| self.restore_of(id));
+                    run.restore = snapshot.as_ref().map(|id| Box::new(self.restore_of(id)));
                     run.create_and_start(ctx, Some(aws)).await?;
                 }
                 Step::Recreate { to, .. } => self.recreate(ctx, aws, to).await?,
