@@ -18,7 +18,7 @@ use futures::{Stream, StreamExt};
 
 pub use crate::model::images::{ContainerInfo, ImageInfo};
 pub use container::{ContainerDetail, HELPER_LABEL, HelperMount, MountInfo, VolumeInfo};
-pub use run::{ImageDetail, RUN_LABEL, RunSpec};
+pub use run::{ImageDetail, RunSpec};
 pub use transfer::{RegistryLogin, TransferEvent};
 pub use watch::{EngineUpdate, watch_engine};
 

@@ -9,7 +9,7 @@ use bollard::query_parameters::{CreateContainerOptions, RenameContainerOptions};
 use super::{DockerError, Engine};
 
 /// The label on containers and volumes `wharf run` created.
-pub const RUN_LABEL: &str = "wharf.run";
+const RUN_LABEL: &str = "wharf.run";
 
 /// A local image, as a pull checks it and a run starts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,9 +23,9 @@ pub struct ImageDetail {
 }
 
 impl ImageDetail {
-    /// Whether the image is `digest` in some repository (or is it by id).
+    /// Whether the image is the manifest `digest` in some repository.
     pub fn is(&self, digest: &str) -> bool {
-        self.id == digest || self.repo_digests.iter().any(|r| r.rsplit('@').next() == Some(digest))
+        self.repo_digests.iter().any(|r| r.rsplit('@').next() == Some(digest))
     }
 }
 
@@ -66,15 +66,11 @@ impl Engine {
         }
     }
 
-    /// Removes the local name `reference` (not the image under other names).
-    pub async fn untag(&self, reference: &str) -> Result<(), DockerError> {
-        let options = bollard::query_parameters::RemoveImageOptions {
-            force: false,
-            noprune: true,
-            ..Default::default()
-        };
-        match self.docker.remove_image(reference, Some(options), None).await {
-            Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+    /// Whether the named volume `name` exists.
+    pub async fn volume_exists(&self, name: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_volume(name).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
             Err(e) => Err(self.error(e)),
         }
     }

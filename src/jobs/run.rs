@@ -135,14 +135,12 @@ impl RunJob {
         let volume = volume_for(&self.container);
         let (mut spec, from) = self.blueprint(ctx, aws, &image).await;
         spec.volume = volume.clone();
-        let new_volume = engine.volume(&volume).await.is_err();
+        // A volume that is already there may hold somebody's data: it is used, and never removed.
+        let new_volume = !engine.volume_exists(&volume).await?;
         engine.create_volume(&volume).await?;
-        let created = engine.create_database(&spec).await;
-        let outcome = match created {
-            Ok(_) => tokio::select! {
-                outcome = self.fill_and_start(ctx, aws, &engine) => outcome,
-                _ = ctx.cancel.cancelled() => Err(RunError::Restore(RestoreError::Cancelled)),
-            },
+        // Not raced against the cancel: a restore under way sees it and puts back what it replaced.
+        let outcome = match engine.create_database(&spec).await {
+            Ok(_) => self.fill_and_start(ctx, aws, &engine).await,
             Err(e) => Err(e.into()),
         };
         let restored = match outcome {
@@ -167,7 +165,9 @@ impl RunJob {
             .iter()
             .filter_map(|p| Some(format!("{} → {}", p["host"].as_str()?, p["container"].as_str()?)))
             .collect();
-        let mut summary = format!("{} runs {} with its data on volume {volume}", self.container, self.image);
+        let kept = if new_volume { "" } else { " (there before: kept as it was)" };
+        let mut summary =
+            format!("{} runs {} with its data on volume {volume}{kept}", self.container, self.image);
         if !published.is_empty() {
             summary.push_str(&format!("; ports {}", published.join(", ")));
         }
@@ -183,6 +183,7 @@ impl RunJob {
                 "container": self.container,
                 "image": self.image,
                 "volume": volume,
+                "volume_was_there": !new_volume,
                 "ports": ports,
                 "from": from,
                 "snapshot": restored.as_ref().map(|r| r.json["id"].clone()),
@@ -261,14 +262,13 @@ impl RunJob {
             self.start(ctx, engine).await?;
             return Ok(None);
         };
-        let manifest = restore.fetched(ctx, aws).await?;
+        let manifest = restore.manifest(ctx, aws).await?;
         if manifest.content == "tar" {
             let restored = restore.restore(ctx, aws).await?;
             self.start(ctx, engine).await?;
             return Ok(Some(restored));
         }
-        ctx.progress(Progress::stage(format!("starting {}", self.container)));
-        engine.start(&self.container).await?;
+        self.start(ctx, engine).await?;
         self.ready(ctx, engine, &manifest.preset).await?;
         self.create_database(engine, &manifest.preset).await?;
         Ok(Some(restore.restore(ctx, aws).await?))
@@ -325,6 +325,9 @@ impl RunJob {
             let state = engine.container(&self.container).await?;
             if !state.running {
                 return Err(RunError::Stopped(self.container.clone(), state.exit_code));
+            }
+            if ctx.cancel.is_cancelled() {
+                return Err(RunError::Restore(RestoreError::Cancelled));
             }
             if started.elapsed() > READY_WITHIN {
                 return Err(RunError::NotReady {

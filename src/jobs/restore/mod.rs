@@ -252,14 +252,21 @@ impl RestoreJob {
         })
     }
 
-    /// The snapshot's manifest, its data fetched into the cache and verified
-    /// on the way (the restore then takes it from there).
-    pub(crate) async fn fetched(
+    /// The snapshot's manifest alone (what it holds and how it goes in): from
+    /// the cache, else from S3. The data is fetched and verified by the restore.
+    pub(crate) async fn manifest(
         &self,
         ctx: &JobContext,
         aws: Option<&AwsClients>,
     ) -> Result<Manifest, RestoreError> {
-        Ok(self.fetch(ctx, aws, &self.container).await?.local.manifest)
+        let SnapshotSource::S3 { id, bucket, prefix } = &self.source else {
+            return Ok(self.fetch(ctx, aws, &self.container).await?.local.manifest);
+        };
+        if let Some(local) = LocalSnapshot::open(&local::snapshot_cache(&self.cache).join(id)) {
+            return Ok(local.manifest);
+        }
+        let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
+        Ok(remote_manifest(ctx, aws, id, bucket, prefix).await?.0)
     }
 
     /// The verified snapshot on this machine: from the cache, from S3, or
