@@ -208,7 +208,10 @@ impl JobSpec {
             JobSpec::Deploy(d) => format!("{}/{} → {}", d.plan.cluster, d.plan.service, d.plan.to),
             JobSpec::Pull(p) => p.reference(),
             JobSpec::Run(r) => format!("{} → {}", r.image, r.container),
-            JobSpec::Sync(s) => format!("{} → head of s3://{}/{}", s.run.container, s.bucket, s.prefix),
+            JobSpec::Sync(s) => match &s.snapshot {
+                Some(id) => format!("{} → {id}", s.run.container),
+                None => format!("{} → head of s3://{}/{}", s.run.container, s.bucket, s.prefix),
+            },
         }
     }
 

@@ -24,7 +24,12 @@ pub enum Wanted {
 impl Wanted {
     /// `TAG` or `sha256:…` (after `@` in `REPO@sha256:…`).
     pub fn parse(reference: &str) -> (String, Wanted) {
-        if let Some((repository, digest)) = reference.split_once('@') {
+        if let Some((named, digest)) = reference.split_once('@') {
+            // `REPO:TAG@sha256:…` is the digest; the tag beside it says nothing more.
+            let repository = match named.rsplit_once(':') {
+                Some((repository, tag)) if !tag.contains('/') => repository,
+                _ => named,
+            };
             return (repository.to_string(), Wanted::Digest(digest.to_string()));
         }
         match reference.rsplit_once(':') {
@@ -112,31 +117,12 @@ impl PullJob {
         if crate::docker::in_the_clear(self.docker_host.as_deref()) {
             return Err(PullError::InTheClear(crate::docker::endpoint(self.docker_host.as_deref())));
         }
-        ctx.progress(Progress::stage("asking ECR for a token"));
-        let (auth, repository) = tokio::join!(
-            aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
-            ecr::repository(&aws.ecr, &self.repository)
-        );
-        let (auth, repository) = (auth?, repository?);
-        let (uri_host, path) = repository.uri.split_once('/').unwrap_or((&repository.uri, &repository.name));
-        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
-        let name = format!("{host}/{path}");
-        let digest = match &self.wanted {
-            Wanted::Digest(d) => d.clone(),
-            Wanted::Tag(tag) => {
-                ctx.progress(Progress::stage(format!("asking the registry what {tag} is")));
-                registry::manifest_digest(&host, path, tag, &auth.username, &auth.password).await?
-            }
-        };
+        let Resolved { name, digest, login } =
+            resolve(ctx, aws, &self.repository, &self.wanted, self.registry.as_deref()).await?;
         let by_digest = format!("{name}@{digest}");
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let already = engine.image(&by_digest).await?.is_some_and(|i| i.is(&digest));
         if !already {
-            let login = RegistryLogin {
-                username: auth.username.clone(),
-                password: auth.password.clone(),
-                server: host,
-            };
             let mut events = Box::pin(engine.pull(&name, &digest, &login).await?);
             let mut layers = Layers::default();
             while let Some(event) = events.next().await {
@@ -164,5 +150,66 @@ impl PullJob {
             Wanted::Digest(_) => by_digest,
         };
         Ok(Pulled { image: local, digest, id: image.id, already })
+    }
+}
+
+/// An image of an ECR repository as this machine reaches it.
+pub struct Resolved {
+    /// `host/path`: the registry host (or the `registry` override) and the repository.
+    pub name: String,
+    /// The manifest digest `wanted` is (a tag asked of the registry).
+    pub digest: String,
+    pub login: RegistryLogin,
+}
+
+/// Where `wanted` of the ECR `repository` is: an ECR token (cached), the
+/// repository's URI (its host, unless `registry` overrides it), and the
+/// digest a tag points at, as the registry itself answers.
+pub async fn resolve(
+    ctx: &JobContext,
+    aws: &AwsClients,
+    repository: &str,
+    wanted: &Wanted,
+    registry: Option<&str>,
+) -> Result<Resolved, PullError> {
+    ctx.progress(Progress::stage("asking ECR for a token"));
+    let (auth, found) = tokio::join!(
+        aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
+        ecr::repository(&aws.ecr, repository)
+    );
+    let (auth, found) = (auth?, found?);
+    let (uri_host, path) = found.uri.split_once('/').unwrap_or((&found.uri, &found.name));
+    let host = registry.map_or_else(|| uri_host.to_string(), str::to_string);
+    let digest = match wanted {
+        Wanted::Digest(d) => d.clone(),
+        Wanted::Tag(tag) => {
+            ctx.progress(Progress::stage(format!("asking the registry what {tag} is")));
+            registry::manifest_digest(&host, path, tag, &auth.username, &auth.password).await?
+        }
+    };
+    Ok(Resolved {
+        name: format!("{host}/{path}"),
+        digest,
+        login: RegistryLogin {
+            username: auth.username.clone(),
+            password: auth.password.clone(),
+            server: host,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Wanted;
+
+    #[test]
+    fn references_name_a_repository_and_a_tag_or_a_digest() {
+        let digest = "sha256:0123abcd";
+        let parse = |r: &str| Wanted::parse(r);
+        assert_eq!(parse("app:v1"), ("app".into(), Wanted::Tag("v1".into())));
+        assert_eq!(parse("team/app"), ("team/app".into(), Wanted::Tag("latest".into())));
+        assert_eq!(parse(":v2"), (String::new(), Wanted::Tag("v2".into())));
+        assert_eq!(parse(&format!("team/app@{digest}")), ("team/app".into(), Wanted::Digest(digest.into())));
+        assert_eq!(parse(&format!("app:v1@{digest}")), ("app".into(), Wanted::Digest(digest.into())));
     }
 }

@@ -10,14 +10,13 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::pull::{PullJob, Wanted};
+use super::pull::{PullJob, Wanted, resolve};
 use super::restore::{RestoreError, RestoreJob, SnapshotSource};
 use super::run::{RunError, RunJob, ServiceRef};
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress};
-use crate::aws::{AwsClients, AwsError, ecr, ecs};
+use crate::aws::{AwsClients, AwsError, ecs};
 use crate::config::Settings;
 use crate::docker::{ContainerDetail, DockerError, Engine};
-use crate::registry;
 use crate::snapshots::line;
 
 /// Which image this machine should run.
@@ -52,10 +51,29 @@ pub struct SyncJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    Pull { image: String },
-    Run { image: String, snapshot: Option<String> },
-    Recreate { from: String, to: String },
-    Restore { snapshot: String, replacing: Option<String> },
+    Pull {
+        image: String,
+    },
+    Run {
+        image: String,
+        snapshot: Option<String>,
+    },
+    Recreate {
+        from: String,
+        to: String,
+    },
+    Restore {
+        snapshot: String,
+        replacing: Option<String>,
+    },
+    /// The old container a recreate cut short left aside, named back.
+    PutBack {
+        aside: String,
+    },
+    /// The old container a recreate cut short left aside, its data already in the new one.
+    RemoveAside {
+        aside: String,
+    },
 }
 
 impl Step {
@@ -75,6 +93,12 @@ impl Step {
                     "restore {snapshot} into {container}, replacing its data (from {r}; a safety copy is kept)"
                 )
             }
+            Step::PutBack { aside } => {
+                format!("name {aside} back to {container} (a recreate was cut short) and start it")
+            }
+            Step::RemoveAside { aside } => {
+                format!("remove {aside} (a recreate cut short left it; its data is in {container})")
+            }
             Step::Restore { snapshot, replacing: None } => format!(
                 "restore {snapshot} into {container}, replacing its data (of no known snapshot; a safety copy is kept)"
             ),
@@ -91,6 +115,8 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncPlan {
     pub container: String,
+    /// The ECR repository the image is in.
+    pub repository: String,
     /// `host/path@sha256:…`
     pub image: String,
     pub digest: String,
@@ -130,8 +156,6 @@ pub enum SyncError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Docker(#[from] DockerError),
-    #[error("cannot resolve the image: {0}")]
-    Registry(#[from] registry::RegistryError),
     #[error("the service runs `{0}`, which is not an image of an ECR repository")]
     NotEcr(String),
     #[error(
@@ -143,6 +167,11 @@ pub enum SyncError {
          back it up (`wharf backup`), remove the container, and sync again"
     )]
     OwnFileSystem { container: String, path: String },
+    #[error(
+        "{0} was left aside by a recreate cut short, and {1} mounts other data: look at both, keep one \
+         (wharf leaves them as they are)"
+    )]
+    TwoContainers(String, String),
     #[error("things changed since the plan was shown ({0}): look at the new plan and sync again")]
     Changed(String),
     #[error(transparent)]
@@ -222,24 +251,8 @@ impl SyncJob {
     pub async fn plan(&self, ctx: &JobContext, aws: &AwsClients) -> Result<SyncPlan, SyncError> {
         ctx.progress(Progress::stage("working out what this machine lacks"));
         let (repository, wanted, image_from) = self.wanted_image(aws).await?;
-        let (uri, digest) = match &wanted {
-            Wanted::Digest(d) => (ecr::repository(&aws.ecr, &repository).await?.uri, d.clone()),
-            Wanted::Tag(tag) => {
-                let (auth, repo) = tokio::join!(
-                    aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
-                    ecr::repository(&aws.ecr, &repository)
-                );
-                let (auth, repo) = (auth?, repo?);
-                let (uri_host, path) = repo.uri.split_once('/').unwrap_or((&repo.uri, &repo.name));
-                let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
-                let digest =
-                    registry::manifest_digest(&host, path, tag, &auth.username, &auth.password).await?;
-                (repo.uri, digest)
-            }
-        };
-        let (uri_host, path) = uri.split_once('/').unwrap_or((&uri, &repository));
-        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
-        let image = format!("{host}/{path}@{digest}");
+        let resolved = resolve(ctx, aws, &repository, &wanted, self.registry.as_deref()).await?;
+        let (image, digest) = (format!("{}@{}", resolved.name, resolved.digest), resolved.digest);
 
         let (snapshot, snapshot_from) = match &self.snapshot {
             Some(id) => (Some(id.clone()), "asked for".to_string()),
@@ -255,11 +268,25 @@ impl SyncJob {
         if local.is_none() {
             steps.push(Step::Pull { image: image.clone() });
         }
-        let container = match engine.container(&self.run.container).await {
-            Ok(c) => Some(c),
-            Err(DockerError::NoSuchContainer(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let mut container = lookup(&engine, &self.run.container).await?;
+        // A recreate cut short (kill -9, a lost engine) left the old container aside.
+        if let Some(left) = lookup(&engine, &aside_name(&self.run.container)).await? {
+            match &container {
+                None => {
+                    steps.push(Step::PutBack { aside: left.name.clone() });
+                    container = Some(left);
+                }
+                // Only when both mount the same volume or directory: nothing is in the old one alone.
+                Some(new)
+                    if self.data_mount(new).ok().is_some_and(|m| self.data_mount(&left).ok() == Some(m)) =>
+                {
+                    steps.push(Step::RemoveAside { aside: left.name.clone() });
+                }
+                Some(_) => {
+                    return Err(SyncError::TwoContainers(left.name.clone(), self.run.container.clone()));
+                }
+            }
+        }
         match container {
             None => steps.push(Step::Run { image: image.clone(), snapshot: snapshot.clone() }),
             Some(c) => {
@@ -267,7 +294,8 @@ impl SyncJob {
                     self.data_mount(&c)?;
                     steps.push(Step::Recreate { from: c.image.clone(), to: image.clone() });
                 }
-                let parent = line::parent_of(&self.restore.state, &self.bucket, &self.prefix, &c.name);
+                let parent =
+                    line::parent_of(&self.restore.state, &self.bucket, &self.prefix, &self.run.container);
                 if let Some(s) = &snapshot
                     && parent.as_ref() != Some(s)
                 {
@@ -277,6 +305,7 @@ impl SyncJob {
         }
         Ok(SyncPlan {
             container: self.run.container.clone(),
+            repository,
             image,
             digest,
             image_from,
@@ -313,7 +342,7 @@ impl SyncJob {
             match step {
                 Step::Pull { .. } => {
                     let pull = PullJob {
-                        repository: repository_of(&plan.image),
+                        repository: plan.repository.clone(),
                         wanted: Wanted::Digest(plan.digest.clone()),
                         registry: self.registry.clone(),
                         docker_host: self.run.docker_host.clone(),
@@ -330,6 +359,14 @@ impl SyncJob {
                     run.create_and_start(ctx, Some(aws)).await?;
                 }
                 Step::Recreate { to, .. } => self.recreate(ctx, aws, to).await?,
+                Step::PutBack { aside } => {
+                    let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
+                    engine.rename(aside, &plan.container).await?;
+                    engine.start(&plan.container).await?;
+                }
+                Step::RemoveAside { aside } => {
+                    Engine::connect(self.run.docker_host.as_deref()).await?.remove(aside).await?;
+                }
                 Step::Restore { snapshot, .. } => {
                     self.restore_of(snapshot).restore(ctx, Some(aws)).await?;
                 }
@@ -379,7 +416,7 @@ impl SyncJob {
         spec.volume = volume;
         spec.bind = bind;
         engine.stop(&old).await?;
-        let aside = format!("{}-wharf-replaced", old.name);
+        let aside = aside_name(&old.name);
         engine.rename(&old.id, &aside).await?;
         let made = async {
             engine.create_database(&spec).await?;
@@ -399,10 +436,17 @@ impl SyncJob {
     }
 }
 
-/// The ECR repository name of `host/path@digest`.
-fn repository_of(image: &str) -> String {
-    let without = image.split('@').next().unwrap_or(image);
-    without.split_once('/').map_or(without, |(_, path)| path).to_string()
+/// Where a recreate keeps the old container until the new one runs.
+fn aside_name(container: &str) -> String {
+    format!("{container}-wharf-replaced")
+}
+
+async fn lookup(engine: &Engine, name: &str) -> Result<Option<ContainerDetail>, DockerError> {
+    match engine.container(name).await {
+        Ok(c) => Ok(Some(c)),
+        Err(DockerError::NoSuchContainer(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn short(image: &str) -> String {

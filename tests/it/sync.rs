@@ -444,3 +444,94 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     assert_eq!(steps(&caught_up, "done"), ["restore"], "the same image, older data: {caught_up}");
     assert_eq!(rows(&laptop.container), rows(&home.container));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_short_and_refuses_its_own_file_system()
+ {
+    let mut cleanup = Cleanup::default();
+    let registry = TestRegistry::start();
+    let repository = unique("wharf-it-recreate");
+    create_repository(&repository).await;
+    let bucket = bucket().await; // no head: the data stays as it is
+    let v1 = build_image(test_image(), 1, &mut cleanup);
+    let v2 = build_image(&v1, 1, &mut cleanup);
+    let pushed_name = format!("{}/{repository}", registry.host);
+    cleanup.images.push(format!("{pushed_name}:v2"));
+    let home = Machine::with(
+        "home",
+        &bucket,
+        &repository,
+        unique("wharf-it-bind"),
+        "path = \"/data\"\n",
+        &mut cleanup,
+    );
+    home.json(&["push", &v2, "--tag", "v2"], &registry.host, 0);
+
+    // A stopped container on v1 with its data bound from a directory of this machine.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("note"), "bound").unwrap();
+    let bind = format!("{}:/data", dir.path().display());
+    docker(&["create", "--name", &home.container, "-v", &bind, &v1]);
+    let synced = home.json(&["sync", "--tag", "v2", "--yes"], &registry.host, 0);
+    assert_eq!(steps(&synced, "done"), ["recreate"], "{synced}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Image}}", &home.container]),
+        docker(&["image", "inspect", "-f", "{{.Id}}", &v2])
+    );
+    let source = format!("{{{{range .Mounts}}}}{{{{.Type}}}} {{{{.Source}}}}{{{{end}}}}");
+    assert_eq!(
+        docker(&["inspect", "-f", &source, &home.container]),
+        format!("bind {}", dir.path().display())
+    );
+    assert_eq!(home.note(), "bound");
+    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &home.container]), "true");
+
+    // Cut short after the old one was put aside: it is named back.
+    let aside = format!("{}-wharf-replaced", home.container);
+    cleanup.containers.push(aside.clone());
+    docker(&["stop", "-t", "0", &home.container]);
+    docker(&["rename", &home.container, &aside]);
+    let put_back = home.json(&["sync", "--tag", "v2"], &registry.host, 0);
+    assert_eq!(steps(&put_back, "done"), ["put_back"], "{put_back}");
+    assert_eq!(home.note(), "bound");
+    assert!(!container_exists(&aside), "{aside} is still there");
+
+    // Cut short after the new one was made: the old one, holding nothing else, goes.
+    docker(&["create", "--name", &aside, "-v", &bind, &v1]);
+    let tidied = home.json(&["sync", "--tag", "v2"], &registry.host, 0);
+    assert_eq!(steps(&tidied, "done"), ["remove_aside"], "{tidied}");
+    assert!(!container_exists(&aside));
+    // …but not when it mounts other data: both are left for the user to look at.
+    docker(&["create", "--name", &aside, &v1]);
+    let out = home.wharf(&["sync", "--tag", "v2"], &registry.host);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was left aside by a recreate cut short"), "{}", stderr(&out));
+    assert!(container_exists(&aside));
+
+    // Data in the container's own file system is never recreated away.
+    let own = Machine::with(
+        "own",
+        &bucket,
+        &repository,
+        unique("wharf-it-own"),
+        "path = \"/data\"\n",
+        &mut cleanup,
+    );
+    docker(&["create", "--name", &own.container, &v1]);
+    let out = own.wharf(&["sync", "--tag", "v2", "--yes"], &registry.host);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{} keeps /data in its own file system", own.container)),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}}", &own.container]),
+        v1,
+        "the container was touched"
+    );
+}
+
+fn container_exists(name: &str) -> bool {
+    Command::new("docker").args(["container", "inspect", name]).output().unwrap().status.success()
+}
