@@ -253,6 +253,17 @@ pub fn in_the_clear(host: Option<&str>) -> bool {
     }
 }
 
+/// Whether the engine at `host` runs on this machine (a socket, or TCP to a
+/// loopback address): what it publishes on 127.0.0.1 is this machine's.
+pub fn on_this_machine(host: Option<&str>) -> bool {
+    let endpoint = endpoint(host);
+    if endpoint.starts_with("unix://") {
+        return true;
+    }
+    let address = ["tcp://", "http://", "https://"].iter().find_map(|s| endpoint.strip_prefix(s));
+    address.is_some_and(|a| crate::net::is_loopback(a.split('/').next().unwrap_or(a)))
+}
+
 /// `DOCKER_TLS_VERIFY` set to anything but empty or `0`.
 fn tls_verify() -> bool {
     std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0")

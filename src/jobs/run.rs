@@ -242,9 +242,12 @@ impl RunJob {
         }
         // A port already taken here (another database, the other machine's
         // container on one engine) is published where the engine finds room.
-        for port in &mut spec.ports {
-            if port.2 == "tcp" && std::net::TcpListener::bind(("127.0.0.1", port.0)).is_err() {
-                port.0 = 0;
+        // Only known for an engine on this machine; another one says so when it starts.
+        if crate::docker::on_this_machine(self.docker_host.as_deref()) {
+            for port in &mut spec.ports {
+                if port.2 == "tcp" && std::net::TcpListener::bind(("127.0.0.1", port.0)).is_err() {
+                    port.0 = 0;
+                }
             }
         }
         (spec, from)
