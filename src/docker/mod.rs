@@ -240,10 +240,24 @@ impl Engine {
     }
 }
 
+/// An engine registry credentials are not handed to.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Docker engine at {0} is reached over plain TCP: wharf does not hand it the registry's credentials; \
+     use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or an SSH tunnel (ssh -L) to its socket"
+)]
+pub struct InTheClear(pub String);
+
+/// Refuses, before a push or a pull, an engine that would get the registry's
+/// credentials across a network in the clear.
+pub fn may_take_credentials(host: Option<&str>) -> Result<(), InTheClear> {
+    if in_the_clear(host) { Err(InTheClear(endpoint(host))) } else { Ok(()) }
+}
+
 /// Whether what is sent to the engine at `host` (flag or `DOCKER_HOST`)
 /// crosses a network in the clear: plain TCP (no `DOCKER_TLS_VERIFY`) to
 /// another machine. Registry credentials are never handed over so.
-pub fn in_the_clear(host: Option<&str>) -> bool {
+fn in_the_clear(host: Option<&str>) -> bool {
     let endpoint = endpoint(host);
     let address = endpoint.strip_prefix("tcp://").or_else(|| endpoint.strip_prefix("http://"));
     match address {

@@ -79,11 +79,8 @@ pub enum PullError {
     Registry(#[from] registry::RegistryError),
     #[error("the engine finished the pull and has no image {0}")]
     Missing(String),
-    #[error(
-        "the Docker engine at {0} is reached over plain TCP: wharf does not hand it the registry's credentials; \
-         use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or an SSH tunnel (ssh -L) to its socket"
-    )]
-    InTheClear(String),
+    #[error(transparent)]
+    InTheClear(#[from] crate::docker::InTheClear),
 }
 
 impl PullJob {
@@ -114,9 +111,7 @@ impl PullJob {
     /// The pull itself, for the jobs (sync) that pull as one of their steps.
     pub async fn pull(&self, ctx: &JobContext, aws: &AwsClients) -> Result<Pulled, PullError> {
         // The engine is handed the registry's credentials: never across a network in the clear.
-        if crate::docker::in_the_clear(self.docker_host.as_deref()) {
-            return Err(PullError::InTheClear(crate::docker::endpoint(self.docker_host.as_deref())));
-        }
+        crate::docker::may_take_credentials(self.docker_host.as_deref())?;
         let Resolved { name, digest, login } =
             resolve(ctx, aws, &self.repository, &self.wanted, self.registry.as_deref()).await?;
         let by_digest = format!("{name}@{digest}");

@@ -44,20 +44,15 @@ pub enum PushError {
     DigestMismatch { reference: String, pushed: String, registry: String },
     #[error("cannot confirm the push: {0}")]
     Registry(#[from] registry::RegistryError),
-    #[error(
-        "the Docker engine at {0} is reached over plain TCP: wharf does not hand it the registry's credentials; \
-         use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or an SSH tunnel (ssh -L) to its socket"
-    )]
-    InTheClear(String),
+    #[error(transparent)]
+    InTheClear(#[from] crate::docker::InTheClear),
 }
 
 impl PushJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
         // The engine is handed the registry's credentials: never across a network in the clear.
-        if crate::docker::in_the_clear(self.docker_host.as_deref()) {
-            return Err(PushError::InTheClear(crate::docker::endpoint(self.docker_host.as_deref())).into());
-        }
+        crate::docker::may_take_credentials(self.docker_host.as_deref()).map_err(PushError::from)?;
         ctx.progress(Progress::stage("asking ECR for a token"));
         let (auth, repository) = tokio::join!(
             aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),

@@ -53,22 +53,32 @@ async fn the_cache_the_state_and_what_is_in_them_are_the_users_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_push_never_hands_registry_credentials_to_an_engine_over_plain_tcp() {
+async fn a_push_or_a_pull_never_hands_registry_credentials_to_an_engine_over_plain_tcp() {
+    use wharf::jobs::pull::{PullJob, Wanted};
     use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate, PushJob};
-    for (host, refused) in
-        [("tcp://192.0.2.10:2375", true), ("http://10.1.2.3:2375", true), ("tcp://127.0.0.1:9", false)]
-    {
+    let hosts =
+        [("tcp://192.0.2.10:2375", true), ("http://10.1.2.3:2375", true), ("tcp://127.0.0.1:9", false)];
+    for ((host, refused), pull) in hosts.iter().flat_map(|h| [(h, false), (h, true)]) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let mut pool = JobPool::new(1, tx);
-        let job = PushJob {
-            image: test_image().into(),
-            repository: "nowhere".into(),
-            tag: "v1".into(),
-            registry: None,
-            docker_host: Some(host.into()),
-            create_repository: false,
+        let job = if pull {
+            JobSpec::Pull(PullJob {
+                repository: "nowhere".into(),
+                wanted: Wanted::Tag("v1".into()),
+                registry: None,
+                docker_host: Some(host.to_string()),
+            })
+        } else {
+            JobSpec::Push(PushJob {
+                image: test_image().into(),
+                repository: "nowhere".into(),
+                tag: "v1".into(),
+                registry: None,
+                docker_host: Some(host.to_string()),
+                create_repository: false,
+            })
         };
-        pool.submit(1, JobSpec::Push(job), Some(moto_clients().await));
+        pool.submit(1, job, Some(moto_clients().await));
         let result = loop {
             if let JobUpdate::Finished(r) = rx.recv().await.unwrap().update {
                 break r;
@@ -77,7 +87,7 @@ async fn a_push_never_hands_registry_credentials_to_an_engine_over_plain_tcp() {
         let JobResult::Failed(chain) = result else { panic!("{host}: {result:?}") };
         let in_the_clear =
             chain[0].contains("is reached over plain TCP: wharf does not hand it the registry's credentials");
-        assert_eq!(in_the_clear, refused, "{host}: {chain:?}");
+        assert_eq!(in_the_clear, *refused, "{host} (pull: {pull}): {chain:?}");
     }
 }
 
