@@ -14,6 +14,7 @@ mod keymap;
 mod layers;
 mod logs;
 mod logs_pane;
+mod machine_keys;
 mod mocks;
 mod panes;
 mod push;

@@ -513,7 +513,7 @@ fn pushing_to_a_repository_ecr_has_starts_at_once() {
 
 /// A dashboard with a snapshot bucket and a database in the profile, AWS ready,
 /// and two snapshots listed: one complete, one without a manifest.
-fn with_snapshots(protected: bool) -> wharf::app::AppState {
+pub(crate) fn with_snapshots(protected: bool) -> wharf::app::AppState {
     use wharf::app::Loaded;
     use wharf::aws::AwsStatus;
     use wharf::config::{Database, Profile};
@@ -806,7 +806,7 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
 
 /// A dashboard with the profile's cluster and service, ECR's `app` repository
 /// open with one image, AWS ready.
-fn with_registry_image(protected: bool) -> wharf::app::AppState {
+pub(crate) fn with_registry_image(protected: bool) -> wharf::app::AppState {
     use wharf::app::Loaded;
     use wharf::aws::{AwsStatus, RegistryImage, Repository};
     use wharf::config::Profile;
