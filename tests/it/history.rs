@@ -4,49 +4,29 @@
 //! conditional writes; a backup off the line is kept, said and exits 3; two
 //! backups racing for head: exactly one moves it.
 
-use std::process::Output;
-
 use crate::backup::{bucket, data_container, object, stderr};
-use crate::support::{Cleanup, aws_url, docker, wharf_against};
+use crate::machines::Machine;
+use crate::support::Cleanup;
 
-/// One machine: its home (config, state, cache) and its name.
-struct Machine {
-    home: tempfile::TempDir,
-    host: &'static str,
-    container: String,
+/// A machine whose container (a running busybox) keeps its data in `/data`,
+/// backing up into the line under `bucket`.
+fn machine(host: &'static str, bucket: &str, cleanup: &mut Cleanup) -> Machine {
+    let profile = format!("bucket = \"{bucket}\"\nprefix = \"line\"\n");
+    Machine::new(host, data_container(cleanup), &profile, "path = \"/data\"\n", cleanup)
 }
 
-impl Machine {
-    fn new(host: &'static str, cleanup: &mut Cleanup) -> Machine {
-        Machine { home: tempfile::tempdir().unwrap(), host, container: data_container(cleanup) }
-    }
+/// Backs up; the exit status, what `--json` said, and stderr.
+fn backup(machine: &Machine, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec!["backup", "--json"];
+    args.extend_from_slice(extra);
+    let out = machine.wharf(&args);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), json, stderr(&out))
+}
 
-    fn wharf(&self, args: &[&str], bucket: &str) -> Output {
-        wharf_against(&aws_url(), self.home.path())
-            .args(args)
-            .args(["--bucket", bucket, "--prefix", "line"])
-            .env("WHARF_HOST", self.host)
-            .output()
-            .unwrap()
-    }
-
-    /// Backs up `/data`; the exit status and what `--json` said.
-    fn backup(&self, bucket: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-        let mut args = vec!["backup", "--container", &self.container, "--path", "/data", "--json"];
-        args.extend_from_slice(extra);
-        let out = self.wharf(&args, bucket);
-        let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        (out.status.code(), json, stderr(&out))
-    }
-
-    fn restore(&self, id: &str, bucket: &str) {
-        let out = self.wharf(&["restore", id, "--container", &self.container, "--yes"], bucket);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    }
-
-    fn write(&self, text: &str) {
-        docker(&["exec", &self.container, "sh", "-c", &format!("echo {text} > /data/note")]);
-    }
+fn restore(machine: &Machine, id: &str) {
+    let out = machine.wharf(&["restore", id, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 async fn head(bucket: &str) -> serde_json::Value {
@@ -65,15 +45,15 @@ fn id(json: &serde_json::Value) -> String {
 async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_anything() {
     let mut cleanup = Cleanup::default();
     let bucket = bucket().await;
-    let laptop = Machine::new("laptop", &mut cleanup);
-    let home = Machine::new("home", &mut cleanup);
+    let laptop = machine("laptop", &bucket, &mut cleanup);
+    let home = machine("home", &bucket, &mut cleanup);
 
     // The laptop starts the line, then goes on along it.
-    let (status, first, err) = laptop.backup(&bucket, &[]);
+    let (status, first, err) = backup(&laptop, &[]);
     assert_eq!(status, Some(0), "{err}");
     assert_eq!(first["head"]["moved"], true);
     laptop.write("laptop-day");
-    let (status, second, err) = laptop.backup(&bucket, &[]);
+    let (status, second, err) = backup(&laptop, &[]);
     assert_eq!(status, Some(0), "{err}");
     let (s1, s2) = (id(&first), id(&second));
     let m2 = manifest(&bucket, &s2).await;
@@ -81,9 +61,9 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     assert_eq!(head(&bucket).await["snapshot"], s2.as_str());
 
     // The home machine takes head, changes it, and backs up: head moves to it.
-    home.restore(&s2, &bucket);
+    restore(&home, &s2);
     home.write("home-evening");
-    let (status, third, err) = home.backup(&bucket, &[]);
+    let (status, third, err) = backup(&home, &[]);
     assert_eq!(status, Some(0), "{err}");
     let s3 = id(&third);
     let m3 = manifest(&bucket, &s3).await;
@@ -93,7 +73,7 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
 
     // The laptop backs up without taking head first: kept, diverged, exit 3, head unchanged.
     laptop.write("laptop-next-day");
-    let (status, fourth, err) = laptop.backup(&bucket, &[]);
+    let (status, fourth, err) = backup(&laptop, &[]);
     assert_eq!(status, Some(3), "{err}");
     assert_eq!(fourth["head"]["diverged"], true);
     assert!(err.contains(&format!("head of the line is {s3} from home")), "{err}");
@@ -107,16 +87,16 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     assert_eq!(head(&bucket).await["snapshot"], s3.as_str());
 
     // --force-head makes the laptop's data head.
-    let (status, fifth, err) = laptop.backup(&bucket, &["--force-head"]);
+    let (status, fifth, err) = backup(&laptop, &["--force-head"]);
     assert_eq!(status, Some(0), "{err}");
     let s5 = id(&fifth);
     assert_eq!(head(&bucket).await["snapshot"], s5.as_str());
 
     // Both on head, both back up at once: exactly one moves it, the other diverges.
-    home.restore(&s5, &bucket);
+    restore(&home, &s5);
     let (a, b) = std::thread::scope(|scope| {
-        let a = scope.spawn(|| laptop.backup(&bucket, &[]));
-        let b = scope.spawn(|| home.backup(&bucket, &[]));
+        let a = scope.spawn(|| backup(&laptop, &[]));
+        let b = scope.spawn(|| backup(&home, &[]));
         (a.join().unwrap(), b.join().unwrap())
     });
     let mut statuses = [a.0, b.0];
@@ -124,7 +104,7 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     assert_eq!(statuses, [Some(0), Some(3)], "one moves head, one diverges: {} / {}", a.2, b.2);
     let winner = if a.0 == Some(0) { id(&a.1) } else { id(&b.1) };
     assert_eq!(head(&bucket).await["snapshot"], winner.as_str());
-    let list = laptop.wharf(&["snapshots", "--json"], &bucket);
+    let list = laptop.wharf(&["snapshots", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(7), "every snapshot is kept: {listed}");
     let heads: Vec<&str> = listed
@@ -138,15 +118,15 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
 
     // Pruning everything still keeps head: the other machine takes it from there.
     // The dry run already leaves it out, so what is shown is what is done.
-    let dry = laptop.wharf(&["prune", "--keep", "0", "--dry-run", "--json"], &bucket);
+    let dry = laptop.wharf(&["prune", "--keep", "0", "--dry-run", "--json"]);
     let would: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     let would: Vec<&str> =
         would["would_delete"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(would.len(), 6, "{would:?}");
     assert!(!would.contains(&winner.as_str()), "{would:?}");
-    let out = laptop.wharf(&["prune", "--keep", "0", "--yes", "--json"], &bucket);
+    let out = laptop.wharf(&["prune", "--keep", "0", "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let list = laptop.wharf(&["snapshots", "--json"], &bucket);
+    let list = laptop.wharf(&["snapshots", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(listed[0]["id"], winner.as_str());

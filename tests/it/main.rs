@@ -15,6 +15,7 @@ mod layers;
 mod logs;
 mod logs_pane;
 mod machine_keys;
+mod machines;
 mod mocks;
 mod panes;
 mod push;

@@ -6,7 +6,7 @@
 //! names on the one engine; data is compared through the engine's archive API.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,6 +14,7 @@ use wharf::jobs::pull::{PullJob, Wanted};
 use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
 
 use crate::backup::{bucket, object, postgres_container, psql, stderr};
+use crate::machines::Machine;
 use crate::restore::listing;
 use crate::support::{
     Cleanup, TestRegistry, aws_url, docker, moto_clients, test_image, unique, wharf_against,
@@ -48,71 +49,26 @@ async fn create_repository(name: &str) {
     moto_clients().await.ecr.create_repository().repository_name(name).send().await.unwrap();
 }
 
-/// One machine: its home (config, state, cache), its name and its container.
-struct Machine {
-    home: tempfile::TempDir,
+/// A machine of the loop: its profile names `repository` (in the test
+/// registry), `bucket` and the prefix `line`; its database container,
+/// `container` (not necessarily there yet), is described further by `database`.
+fn machine_with(
     host: &'static str,
     container: String,
+    database: &str,
+    (bucket, repository, registry): (&str, &str, &TestRegistry),
+    cleanup: &mut Cleanup,
+) -> Machine {
+    let profile = format!(
+        "repository = \"{repository}\"\nregistry = \"{}\"\nbucket = \"{bucket}\"\nprefix = \"line\"\n",
+        registry.host
+    );
+    Machine::new(host, container, &profile, database, cleanup)
 }
 
-impl Machine {
-    /// A machine whose database container (not there yet) keeps its data in `/data`.
-    fn new(host: &'static str, bucket: &str, repository: &str, cleanup: &mut Cleanup) -> Machine {
-        let container = unique(&format!("wharf-it-{host}"));
-        Machine::with(host, bucket, repository, container, "path = \"/data\"\n", cleanup)
-    }
-
-    /// A machine whose database container is `container`, described further by `database` (TOML lines).
-    fn with(
-        host: &'static str,
-        bucket: &str,
-        repository: &str,
-        container: String,
-        database: &str,
-        cleanup: &mut Cleanup,
-    ) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        cleanup.containers.push(container.clone());
-        cleanup.volumes.push(format!("{container}-data"));
-        std::fs::write(
-            home.path().join("wharf.toml"),
-            format!(
-                "[profiles.dev]\nrepository = \"{repository}\"\nbucket = \"{bucket}\"\nprefix = \"line\"\n\
-                 [profiles.dev.database]\ncontainer = \"{container}\"\n{database}"
-            ),
-        )
-        .unwrap();
-        Machine { home, host, container }
-    }
-
-    fn wharf(&self, args: &[&str], registry: &str) -> Output {
-        wharf_against(&aws_url(), self.home.path())
-            .args(["--registry", registry])
-            .args(args)
-            .env("WHARF_HOST", self.host)
-            .env("AWS_MAX_ATTEMPTS", "2")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs wharf with `--json`, wants `status`, and returns what it printed.
-    fn json(&self, args: &[&str], registry: &str, status: i32) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.wharf(&all, registry);
-        assert_eq!(out.status.code(), Some(status), "wharf {args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("wharf {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-        })
-    }
-
-    fn write(&self, text: &str) {
-        docker(&["exec", &self.container, "sh", "-c", &format!("echo {text} > /data/note")]);
-    }
-
-    fn note(&self) -> String {
-        docker(&["exec", &self.container, "cat", "/data/note"])
-    }
+/// A machine whose database container keeps its data in `/data`.
+fn machine(host: &'static str, place: (&str, &str, &TestRegistry), cleanup: &mut Cleanup) -> Machine {
+    machine_with(host, unique(&format!("wharf-it-{host}")), "path = \"/data\"\n", place, cleanup)
 }
 
 fn steps(json: &serde_json::Value, key: &str) -> Vec<String> {
@@ -147,31 +103,32 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
     let repository = unique("wharf-it-sync");
     create_repository(&repository).await;
     let bucket = bucket().await;
-    let laptop = Machine::new("laptop", &bucket, &repository, &mut cleanup);
-    let home = Machine::new("home", &bucket, &repository, &mut cleanup);
+    let place = (bucket.as_str(), repository.as_str(), &registry);
+    let laptop = machine("laptop", place, &mut cleanup);
+    let home = machine("home", place, &mut cleanup);
     let image = build_image(test_image(), 2, &mut cleanup);
     let pushed_name = format!("{}/{repository}", registry.host);
     cleanup.images.push(format!("{pushed_name}:v1"));
     cleanup.images.push(format!("{pushed_name}:v2"));
 
     // The laptop runs its database from the image, works, pushes and backs up.
-    let ran = laptop.json(&["run", &image], &registry.host, 0);
+    let ran = laptop.json(&["run", &image], 0);
     assert_eq!(ran["volume"], format!("{}-data", laptop.container).as_str());
     assert_eq!(data_mount(&laptop.container), format!("volume {}-data", laptop.container));
     laptop.write("laptop-day");
-    let pushed = laptop.json(&["push", &image, "--tag", "v1"], &registry.host, 0);
+    let pushed = laptop.json(&["push", &image, "--tag", "v1"], 0);
     let digest = pushed["digest"].as_str().unwrap().to_string();
-    let first = laptop.json(&["backup"], &registry.host, 0);
+    let first = laptop.json(&["backup"], 0);
     let s1 = first["id"].as_str().unwrap().to_string();
 
     // The home machine has neither the image nor a container.
     let by_digest = format!("{pushed_name}@{digest}");
     docker(&["rmi", "-f", &format!("{pushed_name}:v1"), &by_digest]);
     assert!(!image_exists(&by_digest), "the engine still names {by_digest}");
-    let dry = home.json(&["sync", "--tag", "v1", "--dry-run"], &registry.host, 0);
+    let dry = home.json(&["sync", "--tag", "v1", "--dry-run"], 0);
     assert_eq!(steps(&dry, "would_do"), ["pull", "run"], "{dry}");
     assert!(!image_exists(&by_digest), "a dry run pulled");
-    let synced = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    let synced = home.json(&["sync", "--tag", "v1"], 0);
     assert_eq!(steps(&synced, "done"), ["pull", "run"], "{synced}");
     assert_eq!(synced["snapshot"], s1.as_str());
     assert!(image_exists(&by_digest), "the image was not pulled by its digest");
@@ -181,7 +138,7 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
 
     // Again: nothing to do, nothing changed.
     let id_before = docker(&["inspect", "-f", "{{.Id}}", &home.container]);
-    let again = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    let again = home.json(&["sync", "--tag", "v1"], 0);
     assert_eq!(again["in_sync_before"], true, "{again}");
     assert_eq!(steps(&again, "done"), Vec::<String>::new());
     assert_eq!(
@@ -192,16 +149,16 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
 
     // Home works and backs up: head moves to it, its manifest names its parent and host.
     home.write("home-evening");
-    let second = home.json(&["backup"], &registry.host, 0);
+    let second = home.json(&["backup"], 0);
     let s2 = second["id"].as_str().unwrap().to_string();
     let manifest: serde_json::Value =
         serde_json::from_slice(&object(&bucket, &format!("line/{s2}/manifest.json")).await).unwrap();
     assert_eq!((manifest["parent"].as_str(), manifest["host"].as_str()), (Some(s1.as_str()), Some("home")));
 
     // The laptop next morning: its data is behind. Without --yes nothing is replaced.
-    let plan = laptop.json(&["sync", "--tag", "v1", "--dry-run"], &registry.host, 0);
+    let plan = laptop.json(&["sync", "--tag", "v1", "--dry-run"], 0);
     assert_eq!(steps(&plan, "would_do"), ["restore"], "same image, older data: {plan}");
-    let refused = laptop.wharf(&["sync", "--tag", "v1"], &registry.host);
+    let refused = laptop.wharf(&["sync", "--tag", "v1"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
         stderr(&refused).contains(&format!("restore {s2} into {}", laptop.container)),
@@ -209,16 +166,16 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
         stderr(&refused)
     );
     assert_eq!(laptop.note(), "laptop-day", "refused, and still replaced");
-    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], &registry.host, 0);
+    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], 0);
     assert_eq!(steps(&caught_up, "done"), ["restore"]);
     assert_eq!(laptop.note(), "home-evening");
     assert_eq!(listing(&laptop.container), listing(&home.container));
 
     // A new image: home is recreated on it, keeping its volume and its data.
     let v2 = build_image(&image, 1, &mut cleanup);
-    home.json(&["push", &v2, "--tag", "v2"], &registry.host, 0);
+    home.json(&["push", &v2, "--tag", "v2"], 0);
     let before = listing(&home.container);
-    let moved = home.json(&["sync", "--tag", "v2", "--yes"], &registry.host, 0);
+    let moved = home.json(&["sync", "--tag", "v2", "--yes"], 0);
     assert_eq!(steps(&moved, "done"), ["recreate"], "{moved}");
     let v2_id = docker(&["image", "inspect", "-f", "{{.Id}}", &v2]);
     assert_eq!(docker(&["inspect", "-f", "{{.Image}}", &home.container]), v2_id);
@@ -400,17 +357,9 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     create_repository(&repository).await;
     let bucket = bucket().await;
     let database = "preset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n";
-    let laptop = Machine::with(
-        "laptop",
-        &bucket,
-        &repository,
-        postgres_container(&mut cleanup),
-        database,
-        &mut cleanup,
-    );
-    let home_container = unique("wharf-it-home-pg");
-    cleanup.volumes.push(format!("{home_container}-data"));
-    let home = Machine::with("home", &bucket, &repository, home_container, database, &mut cleanup);
+    let place = (bucket.as_str(), repository.as_str(), &registry);
+    let laptop = machine_with("laptop", postgres_container(&mut cleanup), database, place, &mut cleanup);
+    let home = machine_with("home", unique("wharf-it-home-pg"), database, place, &mut cleanup);
     psql(&laptop.container, "postgres", "CREATE DATABASE app");
     psql(
         &laptop.container,
@@ -419,12 +368,12 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     );
     let pushed_name = format!("{}/{repository}", registry.host);
     cleanup.images.push(format!("{pushed_name}:v1"));
-    let pushed = laptop.json(&["push", "wharf-test/postgres:15", "--tag", "v1"], &registry.host, 0);
+    let pushed = laptop.json(&["push", "wharf-test/postgres:15", "--tag", "v1"], 0);
     let by_digest = format!("{pushed_name}@{}", pushed["digest"].as_str().unwrap());
-    let first = laptop.json(&["backup"], &registry.host, 0);
+    let first = laptop.json(&["backup"], 0);
     docker(&["rmi", "-f", &format!("{pushed_name}:v1"), &by_digest]);
 
-    let synced = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    let synced = home.json(&["sync", "--tag", "v1"], 0);
     assert_eq!(steps(&synced, "done"), ["pull", "run"], "{synced}");
     assert_eq!(synced["snapshot"], first["id"]);
     assert_eq!(
@@ -434,13 +383,13 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     );
     assert_eq!(rows(&home.container), rows(&laptop.container));
     assert!(rows(&home.container).starts_with("5000|"), "{}", rows(&home.container));
-    let again = home.json(&["sync", "--tag", "v1"], &registry.host, 0);
+    let again = home.json(&["sync", "--tag", "v1"], 0);
     assert_eq!(again["in_sync_before"], true, "{again}");
 
     // The evening's change goes back up and the laptop takes it the next morning.
     psql(&home.container, "app", "UPDATE t SET note = 'evening' WHERE id <= 10");
-    home.json(&["backup"], &registry.host, 0);
-    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], &registry.host, 0);
+    home.json(&["backup"], 0);
+    let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], 0);
     assert_eq!(steps(&caught_up, "done"), ["restore"], "the same image, older data: {caught_up}");
     assert_eq!(rows(&laptop.container), rows(&home.container));
 }
@@ -457,22 +406,21 @@ async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_shor
     let v2 = build_image(&v1, 1, &mut cleanup);
     let pushed_name = format!("{}/{repository}", registry.host);
     cleanup.images.push(format!("{pushed_name}:v2"));
-    let home = Machine::with(
+    let home = machine_with(
         "home",
-        &bucket,
-        &repository,
         unique("wharf-it-bind"),
         "path = \"/data\"\n",
+        (bucket.as_str(), repository.as_str(), &registry),
         &mut cleanup,
     );
-    home.json(&["push", &v2, "--tag", "v2"], &registry.host, 0);
+    home.json(&["push", &v2, "--tag", "v2"], 0);
 
     // A stopped container on v1 with its data bound from a directory of this machine.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("note"), "bound").unwrap();
     let bind = format!("{}:/data", dir.path().display());
     docker(&["create", "--name", &home.container, "-v", &bind, &v1]);
-    let synced = home.json(&["sync", "--tag", "v2", "--yes"], &registry.host, 0);
+    let synced = home.json(&["sync", "--tag", "v2", "--yes"], 0);
     assert_eq!(steps(&synced, "done"), ["recreate"], "{synced}");
     assert_eq!(
         docker(&["inspect", "-f", "{{.Image}}", &home.container]),
@@ -491,34 +439,33 @@ async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_shor
     cleanup.containers.push(aside.clone());
     docker(&["stop", "-t", "0", &home.container]);
     docker(&["rename", &home.container, &aside]);
-    let put_back = home.json(&["sync", "--tag", "v2"], &registry.host, 0);
+    let put_back = home.json(&["sync", "--tag", "v2"], 0);
     assert_eq!(steps(&put_back, "done"), ["put_back"], "{put_back}");
     assert_eq!(home.note(), "bound");
     assert!(!container_exists(&aside), "{aside} is still there");
 
     // Cut short after the new one was made: the old one, holding nothing else, goes.
     docker(&["create", "--name", &aside, "-v", &bind, &v1]);
-    let tidied = home.json(&["sync", "--tag", "v2"], &registry.host, 0);
+    let tidied = home.json(&["sync", "--tag", "v2"], 0);
     assert_eq!(steps(&tidied, "done"), ["remove_aside"], "{tidied}");
     assert!(!container_exists(&aside));
     // …but not when it mounts other data: both are left for the user to look at.
     docker(&["create", "--name", &aside, &v1]);
-    let out = home.wharf(&["sync", "--tag", "v2"], &registry.host);
+    let out = home.wharf(&["sync", "--tag", "v2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("was left aside by a recreate cut short"), "{}", stderr(&out));
     assert!(container_exists(&aside));
 
     // Data in the container's own file system is never recreated away.
-    let own = Machine::with(
+    let own = machine_with(
         "own",
-        &bucket,
-        &repository,
         unique("wharf-it-own"),
         "path = \"/data\"\n",
+        (bucket.as_str(), repository.as_str(), &registry),
         &mut cleanup,
     );
     docker(&["create", "--name", &own.container, &v1]);
-    let out = own.wharf(&["sync", "--tag", "v2", "--yes"], &registry.host);
+    let out = own.wharf(&["sync", "--tag", "v2", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("{} keeps /data in its own file system", own.container)),
