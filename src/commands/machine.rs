@@ -113,6 +113,7 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
         eprintln!("error: {}", crate::jobs::NoAws);
         return code(exit::FAILED);
     };
+    eprintln!("working out what this machine lacks…");
     let plan = match job.plan(&JobContext::quiet(), clients).await {
         Ok(plan) => plan,
         Err(e) => {
@@ -122,15 +123,7 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
     };
     if request.dry_run || plan.steps.is_empty() {
         if json {
-            let value = serde_json::json!({
-                "container": plan.container,
-                "image": plan.image,
-                "snapshot": plan.snapshot,
-                "in_sync_before": plan.steps.is_empty(),
-                "done": [],
-                "would_do": plan.steps,
-            });
-            println!("{value}");
+            println!("{}", plan.report(false));
         } else {
             for line in plan.lines() {
                 println!("{line}");

@@ -148,6 +148,19 @@ impl SyncPlan {
     pub fn replaces(&self) -> bool {
         self.steps.iter().any(Step::replaces)
     }
+
+    /// What `--json` says: the steps `done`, or (a dry run, or nothing to do) that `would_do`.
+    pub fn report(&self, done: bool) -> serde_json::Value {
+        let (done, would_do) = if done { (&self.steps[..], &[][..]) } else { (&[][..], &self.steps[..]) };
+        json!({
+            "container": self.container,
+            "image": self.image,
+            "snapshot": self.snapshot,
+            "in_sync_before": self.steps.is_empty(),
+            "done": done,
+            "would_do": would_do,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -378,18 +391,7 @@ impl SyncJob {
         } else {
             format!("{} synced: {}", plan.container, done.join("; "))
         };
-        Ok(JobOutput {
-            summary,
-            copy: None,
-            attention: None,
-            json: json!({
-                "container": plan.container,
-                "image": plan.image,
-                "snapshot": plan.snapshot,
-                "in_sync_before": plan.steps.is_empty(),
-                "done": plan.steps,
-            }),
-        })
+        Ok(JobOutput { summary, copy: None, attention: None, json: plan.report(true) })
     }
 
     fn restore_of(&self, id: &str) -> RestoreJob {
