@@ -277,6 +277,48 @@ async fn a_pull_shows_each_layer_checks_the_digest_and_a_cancelled_one_leaves_no
     assert!(!image_exists(&local), "a cancelled pull left {local}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn run_fills_a_new_volume_with_the_head_snapshot_before_an_image_with_almost_no_tools_starts() {
+    let mut cleanup = Cleanup::default();
+    let bucket = bucket().await;
+    let profile = format!("bucket = \"{bucket}\"\nprefix = \"line\"\n");
+    let data = "path = \"/data\"\n";
+    let laptop =
+        Machine::new("laptop", crate::backup::data_container(&mut cleanup), &profile, data, &mut cleanup);
+    let first = laptop.json(&["backup"], 0);
+
+    // sh, sleep, cat, ls, rm and tar only: the run and its restore need none of them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM wharf-test/minimal:latest\nCMD [\"sleep\", \"3600\"]\n",
+    )
+    .unwrap();
+    let image = format!("{}:v1", unique("wharf-it-minimal-run"));
+    cleanup.images.push(image.clone());
+    crate::support::test_image();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &image])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output();
+    assert!(built.unwrap().status.success());
+
+    let home = Machine::new("home", unique("wharf-it-minimal"), &profile, data, &mut cleanup);
+    let ran = home.json(&["run", &image, "--snapshot", "head"], 0);
+    assert_eq!(ran["snapshot"], first["id"], "{ran}");
+    assert_eq!(data_mount(&home.container), format!("volume {}-data", home.container));
+    assert_eq!(listing(&home.container), listing(&laptop.container), "the volume holds the snapshot");
+    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &home.container]), "true");
+    // The container's data is now the snapshot's: a backup from here moves head on.
+    let second = home.json(&["backup"], 0);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &object(&bucket, &format!("line/{}/manifest.json", second["id"].as_str().unwrap())).await,
+    )
+    .unwrap();
+    assert_eq!(manifest["parent"], first["id"]);
+}
+
 #[test]
 fn run_refuses_a_missing_image_and_an_existing_container_and_leaves_nothing() {
     let mut cleanup = Cleanup::default();
