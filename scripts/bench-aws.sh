@@ -43,7 +43,7 @@ start_layer() {
 # with what was started and the tmux session SESSION), moto's test credentials,
 # and moto itself (its URL in `upstream`).
 bench_start() {
-  wharf=$PWD/target/release/wharf
+  wharf=${WHARF_BIN:-$PWD/target/release/wharf}
   [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
   command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
   aws_cli

@@ -83,7 +83,7 @@ RUN dd if=/dev/urandom of=/opt/b bs=1M count=$layer 2>/dev/null
 RUN dd if=/dev/urandom of=/opt/c bs=1M count=$layer 2>/dev/null
 CMD ["sleep", "100000"]
 DOCKER
-DOCKER_BUILDKIT=0 docker build -q -t "$image" "$work/build" >/dev/null
+DOCKER_BUILDKIT=0 docker build -q -t "$image" "$work/build" >/dev/null 2>"$work/setup.log" || { cat "$work/setup.log"; exit 1; }
 
 profile() { # HOME-DIR CONTAINER
   mkdir -p "$1"
@@ -101,21 +101,24 @@ TOML
 w() { # HOME-DIR ARGS…
   local dir=$1
   shift
-  (cd "$dir" && XDG_CONFIG_HOME=$dir/config XDG_STATE_HOME=$dir/state XDG_CACHE_HOME=$dir/cache \
+  (cd "$dir" && WHARF_HOST=$(basename "$dir") XDG_CONFIG_HOME=$dir/config XDG_STATE_HOME=$dir/state XDG_CACHE_HOME=$dir/cache \
     "$wharf" --endpoint-url "$LAYER_URL" "$@")
 }
 
 # The first machine: runs the image, fills its volume, pushes, backs up; then
 # nothing of it is left on this engine but the base image.
 profile "$work/laptop" "$laptop"
-w "$work/laptop" run "$image" >/dev/null
+w "$work/laptop" run "$image" >/dev/null 2>>"$work/setup.log"
 docker exec "$laptop" sh -c "dd if=/dev/urandom of=/data/db bs=1M count=$data_mib 2>/dev/null"
-w "$work/laptop" push "$image" --tag v1 >/dev/null
-snapshot=$(w "$work/laptop" backup --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+w "$work/laptop" push "$image" --tag v1 >/dev/null 2>>"$work/setup.log"
+snapshot=$(w "$work/laptop" backup --json 2>>"$work/setup.log" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 key=$(AWS_ENDPOINT_URL=$upstream $aws s3 cp "s3://$bucket/line/$snapshot/manifest.json" - \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 cleanup_docker
 
+profile "$work/home" "$home"
+echo "what wharf sync --tag v1 --dry-run says on the empty machine:"
+w "$work/home" sync --tag v1 --dry-run 2>/dev/null | sed 's/^/  /'
 echo "sync from nothing: a ${image_mib} MiB 4-layer image, ${data_mib} MiB of data; $(sed -n 2p "$work/layer.log")"
 for round in $(seq "$rounds"); do
   cleanup_docker
