@@ -468,11 +468,8 @@ async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_shor
         docker(&["inspect", "-f", "{{.Image}}", &home.container]),
         docker(&["image", "inspect", "-f", "{{.Id}}", &v2])
     );
-    let source = format!("{{{{range .Mounts}}}}{{{{.Type}}}} {{{{.Source}}}}{{{{end}}}}");
-    assert_eq!(
-        docker(&["inspect", "-f", &source, &home.container]),
-        format!("bind {}", dir.path().display())
-    );
+    let source = "{{range .Mounts}}{{.Type}} {{.Source}}{{end}}";
+    assert_eq!(docker(&["inspect", "-f", source, &home.container]), format!("bind {}", dir.path().display()));
     assert_eq!(home.note(), "bound");
     assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &home.container]), "true");
 
