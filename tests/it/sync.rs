@@ -49,26 +49,47 @@ async fn create_repository(name: &str) {
     moto_clients().await.ecr.create_repository().repository_name(name).send().await.unwrap();
 }
 
-/// A machine of the loop: its profile names `repository` (in the test
-/// registry), `bucket` and the prefix `line`; its database container,
-/// `container` (not necessarily there yet), is described further by `database`.
-fn machine_with(
-    host: &'static str,
-    container: String,
-    database: &str,
-    (bucket, repository, registry): (&str, &str, &TestRegistry),
-    cleanup: &mut Cleanup,
-) -> Machine {
-    let profile = format!(
-        "repository = \"{repository}\"\nregistry = \"{}\"\nbucket = \"{bucket}\"\nprefix = \"line\"\n",
-        registry.host
-    );
-    Machine::new(host, container, &profile, database, cleanup)
+/// Where the loop's machines meet: a real registry, an ECR repository in
+/// moto for its token, and a bucket (its prefix `line`).
+struct Place {
+    registry: TestRegistry,
+    repository: String,
+    bucket: String,
 }
 
-/// A machine whose database container keeps its data in `/data`.
-fn machine(host: &'static str, place: (&str, &str, &TestRegistry), cleanup: &mut Cleanup) -> Machine {
-    machine_with(host, unique(&format!("wharf-it-{host}")), "path = \"/data\"\n", place, cleanup)
+impl Place {
+    async fn new(name: &str) -> Place {
+        let registry = TestRegistry::start();
+        let repository = unique(name);
+        create_repository(&repository).await;
+        Place { registry, repository, bucket: bucket().await }
+    }
+
+    /// The local name of the repository's images, as the engine names pulled ones.
+    fn pushed_name(&self) -> String {
+        format!("{}/{}", self.registry.host, self.repository)
+    }
+
+    /// A machine whose database container, `container` (not necessarily
+    /// there yet), is described further by `database`.
+    fn machine_with(
+        &self,
+        host: &'static str,
+        container: String,
+        database: &str,
+        cleanup: &mut Cleanup,
+    ) -> Machine {
+        let profile = format!(
+            "repository = \"{}\"\nregistry = \"{}\"\nbucket = \"{}\"\nprefix = \"line\"\n",
+            self.repository, self.registry.host, self.bucket
+        );
+        Machine::new(host, container, &profile, database, cleanup)
+    }
+
+    /// A machine whose database container keeps its data in `/data`.
+    fn machine(&self, host: &'static str, cleanup: &mut Cleanup) -> Machine {
+        self.machine_with(host, unique(&format!("wharf-it-{host}")), "path = \"/data\"\n", cleanup)
+    }
 }
 
 fn steps(json: &serde_json::Value, key: &str) -> Vec<String> {
@@ -99,15 +120,12 @@ fn data_mount_at(container: &str, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its_data() {
     let mut cleanup = Cleanup::default();
-    let registry = TestRegistry::start();
-    let repository = unique("wharf-it-sync");
-    create_repository(&repository).await;
-    let bucket = bucket().await;
-    let place = (bucket.as_str(), repository.as_str(), &registry);
-    let laptop = machine("laptop", place, &mut cleanup);
-    let home = machine("home", place, &mut cleanup);
+    let place = Place::new("wharf-it-sync").await;
+    let bucket = &place.bucket;
+    let laptop = place.machine("laptop", &mut cleanup);
+    let home = place.machine("home", &mut cleanup);
     let image = build_image(test_image(), 2, &mut cleanup);
-    let pushed_name = format!("{}/{repository}", registry.host);
+    let pushed_name = place.pushed_name();
     cleanup.images.push(format!("{pushed_name}:v1"));
     cleanup.images.push(format!("{pushed_name}:v2"));
 
@@ -152,7 +170,7 @@ async fn the_second_machine_syncs_from_nothing_to_head_and_a_new_image_keeps_its
     let second = home.json(&["backup"], 0);
     let s2 = second["id"].as_str().unwrap().to_string();
     let manifest: serde_json::Value =
-        serde_json::from_slice(&object(&bucket, &format!("line/{s2}/manifest.json")).await).unwrap();
+        serde_json::from_slice(&object(bucket, &format!("line/{s2}/manifest.json")).await).unwrap();
     assert_eq!((manifest["parent"].as_str(), manifest["host"].as_str()), (Some(s1.as_str()), Some("home")));
 
     // The laptop next morning: its data is behind. Without --yes nothing is replaced.
@@ -394,21 +412,17 @@ fn rows(container: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     let mut cleanup = Cleanup::default();
-    let registry = TestRegistry::start();
-    let repository = unique("wharf-it-sync-pg");
-    create_repository(&repository).await;
-    let bucket = bucket().await;
+    let place = Place::new("wharf-it-sync-pg").await;
     let database = "preset = \"postgres\"\nuser = \"postgres\"\nname = \"app\"\n";
-    let place = (bucket.as_str(), repository.as_str(), &registry);
-    let laptop = machine_with("laptop", postgres_container(&mut cleanup), database, place, &mut cleanup);
-    let home = machine_with("home", unique("wharf-it-home-pg"), database, place, &mut cleanup);
+    let laptop = place.machine_with("laptop", postgres_container(&mut cleanup), database, &mut cleanup);
+    let home = place.machine_with("home", unique("wharf-it-home-pg"), database, &mut cleanup);
     psql(&laptop.container, "postgres", "CREATE DATABASE app");
     psql(
         &laptop.container,
         "app",
         "CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 5000) g",
     );
-    let pushed_name = format!("{}/{repository}", registry.host);
+    let pushed_name = place.pushed_name();
     cleanup.images.push(format!("{pushed_name}:v1"));
     let pushed = laptop.json(&["push", "wharf-test/postgres:15", "--tag", "v1"], 0);
     let by_digest = format!("{pushed_name}@{}", pushed["digest"].as_str().unwrap());
@@ -440,21 +454,12 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
 async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_short_and_refuses_its_own_file_system()
  {
     let mut cleanup = Cleanup::default();
-    let registry = TestRegistry::start();
-    let repository = unique("wharf-it-recreate");
-    create_repository(&repository).await;
-    let bucket = bucket().await; // no head: the data stays as it is
+    let place = Place::new("wharf-it-recreate").await; // no head: the data stays as it is
     let v1 = build_image(test_image(), 1, &mut cleanup);
     let v2 = build_image(&v1, 1, &mut cleanup);
-    let pushed_name = format!("{}/{repository}", registry.host);
+    let pushed_name = place.pushed_name();
     cleanup.images.push(format!("{pushed_name}:v2"));
-    let home = machine_with(
-        "home",
-        unique("wharf-it-bind"),
-        "path = \"/data\"\n",
-        (bucket.as_str(), repository.as_str(), &registry),
-        &mut cleanup,
-    );
+    let home = place.machine_with("home", unique("wharf-it-bind"), "path = \"/data\"\n", &mut cleanup);
     home.json(&["push", &v2, "--tag", "v2"], 0);
 
     // A stopped container on v1 with its data bound from a directory of this machine.
@@ -496,13 +501,7 @@ async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_shor
     assert!(container_exists(&aside));
 
     // Data in the container's own file system is never recreated away.
-    let own = machine_with(
-        "own",
-        unique("wharf-it-own"),
-        "path = \"/data\"\n",
-        (bucket.as_str(), repository.as_str(), &registry),
-        &mut cleanup,
-    );
+    let own = place.machine_with("own", unique("wharf-it-own"), "path = \"/data\"\n", &mut cleanup);
     docker(&["create", "--name", &own.container, &v1]);
     let out = own.wharf(&["sync", "--tag", "v2", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
