@@ -520,3 +520,72 @@ async fn a_recreate_keeps_a_stopped_containers_bind_mount_finishes_when_cut_shor
 fn container_exists(name: &str) -> bool {
     Command::new("docker").args(["container", "inspect", name]).output().unwrap().status.success()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_takes_the_image_the_service_runs_with_its_ports_and_plain_environment_never_its_secrets() {
+    use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, PortMapping, Secret};
+    let mut cleanup = Cleanup::default();
+    let place = Place::new("wharf-it-service").await;
+    let image = build_image(test_image(), 1, &mut cleanup);
+    cleanup.images.push(format!("{}:v1", place.pushed_name()));
+    let laptop = place.machine("laptop", &mut cleanup);
+    let digest = laptop.json(&["push", &image, "--tag", "v1"], 0)["digest"].as_str().unwrap().to_string();
+
+    // The service runs that image pinned to its digest, under ECR's own host name.
+    let clients = moto_clients().await;
+    let repository =
+        clients.ecr.describe_repositories().repository_names(&place.repository).send().await.unwrap();
+    let uri = repository.repositories()[0].repository_uri().unwrap().to_string();
+    let (cluster, service, container) = (unique("wharf-it-cluster"), unique("db"), unique("wharf-it-svc"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    clients.ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+    let definition = ContainerDefinition::builder()
+        .name(&container)
+        .image(format!("{uri}@{digest}"))
+        .memory(256)
+        .port_mappings(PortMapping::builder().container_port(port.into()).host_port(port.into()).build())
+        .environment(KeyValuePair::builder().name("NOTE").value("from-ecs").build())
+        .secrets(
+            Secret::builder()
+                .name("SECRET")
+                .value_from("arn:aws:ssm:eu-west-1:123456789012:parameter/db")
+                .build()
+                .unwrap(),
+        )
+        .command("sleep")
+        .command("7200")
+        .build();
+    let registered = clients
+        .ecs
+        .register_task_definition()
+        .family(&service)
+        .container_definitions(definition)
+        .send()
+        .await
+        .unwrap();
+    let arn = registered.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    clients
+        .ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name(&service)
+        .task_definition(arn)
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap();
+
+    let profile = format!(
+        "repository = \"{}\"\nregistry = \"{}\"\nbucket = \"{}\"\nprefix = \"line\"\ncluster = \"{cluster}\"\nservice = \"{service}\"\n",
+        place.repository, place.registry.host, place.bucket
+    );
+    let home = Machine::new("home", container.clone(), &profile, "path = \"/data\"\n", &mut cleanup);
+    let synced = home.json(&["sync"], 0);
+    assert_eq!(synced["image"], format!("{}@{digest}", place.pushed_name()).as_str(), "{synced}");
+    assert_eq!(steps(&synced, "done"), ["run"], "the image is here already: {synced}");
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &container]);
+    assert!(env.contains("\"NOTE=from-ecs\""), "{env}");
+    assert!(!env.contains("SECRET"), "a secret reached the container: {env}");
+    assert_eq!(docker(&["inspect", "-f", "{{json .Config.Cmd}}", &container]), r#"["sleep","7200"]"#);
+    assert_eq!(docker(&["port", &container, &format!("{port}/tcp")]), format!("127.0.0.1:{port}"));
+}
