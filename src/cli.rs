@@ -183,6 +183,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A shell in a running container, or the database preset's SQL client (psql, mariadb, sqlcmd)
+    Shell {
+        /// The container [default: the profile's database.container]
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// The preset's SQL client instead of a shell, logged in as backups are
+        #[arg(long)]
+        sql: bool,
+    },
     /// Commit a container to a new image, ready to push
     Bake {
         /// The container to commit (name or id)

@@ -17,7 +17,9 @@ use crate::aws::{AwsClients, ecr};
 use crate::config::Settings;
 use crate::docker::watch_engine;
 use crate::jobs::JobPool;
+use crate::jobs::console::{Console, ConsoleKind, ConsoleRequest};
 use crate::logs::{TailEvent, TailTarget};
+use crate::session::Ended;
 use crate::ui::{self, terminal::TerminalGuard};
 
 /// How often a running job's elapsed time and rate are redrawn.
@@ -53,7 +55,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
     tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
 
-    let mut input = terminal_input(stop.child_token());
+    let mut input = Input::start(&stop);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -66,7 +68,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let mut failure = None;
     while !state.quit {
         tokio::select! {
-            event = input.recv() => match event {
+            event = input.rx.recv() => match event {
                 Some(Ok(event)) => actions.extend(translate(event)),
                 Some(Err(e)) => {
                     failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot read the terminal"));
@@ -89,7 +91,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             _ = sigint.recv() => (status, actions) = (128 + 2, vec![Action::Terminate]),
         }
         // Take everything else that is already waiting, then draw once.
-        while let Ok(Ok(event)) = input.try_recv() {
+        while let Ok(Ok(event)) = input.rx.try_recv() {
             actions.extend(translate(event));
         }
         while let Ok(u) = engine_rx.try_recv() {
@@ -155,6 +157,20 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                             let _ = tx.blocking_send(Loaded::LogsSaved(save_logs(&path, &text, lines)));
                         });
                     }
+                    Effect::Attach(console) => {
+                        let words = hand_over(&mut guard, &mut input, &stop, &console, &state.settings).await;
+                        if let Ok(size) = guard.terminal.size() {
+                            update(&mut state, Action::Resize(size.width, size.height));
+                        }
+                        update(&mut state, Action::ConsoleEnded(words));
+                    }
+                    // Opening a console needs the engine, not AWS.
+                    Effect::Load(LoadRequest::Console(request)) => {
+                        let tx = load_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = tx.send(console_prepared(&request).await).await;
+                        });
+                    }
                     // A restore's preview needs no AWS for a cached snapshot or an undo.
                     Effect::Load(LoadRequest::RestorePreview(job)) => {
                         let (tx, clients, now) = (load_tx.clone(), aws.clone(), state.clock.wall);
@@ -188,7 +204,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         }
     }
     let signals = Signals { sigterm, sighup, sigint };
-    clean_up(&mut guard, &mut state, &mut pool, &mut job_rx, &mut input, signals).await;
+    clean_up(&mut guard, &mut state, &mut pool, &mut job_rx, &mut input.rx, signals).await;
     stop.cancel();
     pool.shutdown(Duration::from_millis(100)).await;
     drop(guard);
@@ -393,6 +409,72 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             let result = job.plan(&crate::jobs::JobContext::quiet(), clients).await;
             Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
+        LoadRequest::Console(request) => console_prepared(&request).await,
+    }
+}
+
+/// A console checked against its container, or why it cannot be opened.
+async fn console_prepared(request: &ConsoleRequest) -> Loaded {
+    let what = match request.kind {
+        ConsoleKind::Shell => "shell",
+        ConsoleKind::Sql => "sql",
+    };
+    Loaded::Console(
+        request.prepare().await.map_err(|e| format!("{what}: {}", crate::error::chain(&e).join(": "))),
+    )
+}
+
+/// Hands the terminal to `console` until its command ends: the dashboard stops
+/// reading keys and leaves the alternate screen (raw mode stays, so every key,
+/// Ctrl-C too, goes to the container), then takes the screen back, redraws all
+/// of it and reads keys again. Jobs go on meanwhile. Returns how it ended, in words.
+async fn hand_over(
+    guard: &mut TerminalGuard,
+    input: &mut Input,
+    stop: &CancellationToken,
+    console: &Console,
+    settings: &Settings,
+) -> String {
+    input.stop().await;
+    let program = console.program().to_string();
+    let container = console.container.clone();
+    let _ = crate::ui::terminal::step_aside();
+    print!("wharf: {program} in {container}; the dashboard comes back when it ends\r\n");
+    let ended = match crate::docker::Engine::connect(settings.docker_host.as_deref()).await {
+        Ok(engine) => crate::session::run(&engine, console, crate::session::told_to_stop()).await,
+        Err(e) => Err(e.into()),
+    };
+    let _ = crate::ui::terminal::take_back();
+    let _ = guard.terminal.clear();
+    *input = Input::start(stop);
+    match ended {
+        Ok(Ended::Exited(0)) => format!("{program} in {container} ended"),
+        Ok(Ended::Exited(code)) => format!("{program} in {container} ended with exit code {code}"),
+        Ok(Ended::Left) => format!("left {program} in {container}: wharf was told to stop"),
+        Err(e) => format!("{program} in {container}: {}", crate::error::chain(&e).join(": ")),
+    }
+}
+
+/// The terminal's keys, read in a task that can be stopped while a console
+/// has the terminal and started again after.
+struct Input {
+    rx: mpsc::Receiver<std::io::Result<Event>>,
+    stop: CancellationToken,
+}
+
+impl Input {
+    fn start(parent: &CancellationToken) -> Input {
+        let stop = parent.child_token();
+        Input { rx: terminal_input(stop.clone()), stop }
+    }
+
+    /// Stops reading and waits until the reader has let go of the terminal;
+    /// what was typed and not yet handled is dropped.
+    async fn stop(&mut self) {
+        self.stop.cancel();
+        while self.rx.recv().await.is_some() {}
+        // crossterm's own reader thread leaves once woken: give it a moment.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

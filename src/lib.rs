@@ -21,6 +21,7 @@ pub mod model;
 pub mod net;
 pub mod records;
 pub mod registry;
+pub mod session;
 pub mod snapshots;
 pub mod time;
 pub mod ui;
@@ -131,6 +132,7 @@ pub fn main() -> ExitCode {
                 let request = commands::SyncRequest { tag, snapshot, container, dry_run, yes };
                 commands::sync(&settings, request, &place, json).await
             }
+            Some(Command::Shell { container, sql }) => commands::shell(&settings, container, sql).await,
             Some(Command::Bake { container, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");

@@ -58,6 +58,8 @@ pub enum Action {
     Pull,
     Run,
     Sync,
+    Shell,
+    Sql,
 
     /// A key that no binding claims, while a text field (filter, prompt) has focus.
     #[serde(skip)]
@@ -88,6 +90,9 @@ pub enum Action {
     /// AWS has throttled this many attempts since wharf started.
     #[serde(skip)]
     Throttled(u64),
+    /// The terminal is back from a shell or SQL client: how it ended, in words.
+    #[serde(skip)]
+    ConsoleEnded(String),
     /// A signal (SIGTERM, SIGHUP, SIGINT from outside) asks wharf to stop now.
     #[serde(skip)]
     Terminate,
@@ -138,6 +143,8 @@ impl Action {
             Action::Pull => "pull image",
             Action::Run => "run as database",
             Action::Sync => "sync to head",
+            Action::Shell => "shell",
+            Action::Sql => "SQL client",
             _ => "",
         }
     }

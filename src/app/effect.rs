@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::aws::AwsError;
 use crate::aws::ecs::Plan;
+use crate::jobs::console::{Console, ConsoleRequest};
 use crate::jobs::sync::SyncPlan;
 use crate::jobs::{JobId, JobSpec, RestoreJob, SyncJob};
 use crate::logs::TailTarget;
@@ -33,6 +34,8 @@ pub enum Effect {
         id: u64,
         lines: usize,
     },
+    /// Hand the terminal to a shell or SQL client in a container until it ends.
+    Attach(Console),
     /// Write the Logs pane's lines to a new file.
     SaveLogs {
         path: PathBuf,
@@ -79,6 +82,8 @@ pub enum LoadRequest {
     RestorePreview(Box<RestoreJob>),
     /// Work out what a sync would do, for its confirmation.
     SyncPlan(Box<SyncJob>),
+    /// Check a shell or SQL client can be opened, and work out its command.
+    Console(ConsoleRequest),
 }
 
 /// The answer to a [`LoadRequest`].
@@ -129,4 +134,6 @@ pub enum Loaded {
         job: Box<SyncJob>,
         result: Result<SyncPlan, String>,
     },
+    /// A console ready to attach, or why it cannot be opened (in words, with what it was).
+    Console(Result<Console, String>),
 }

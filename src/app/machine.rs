@@ -1,6 +1,7 @@
 //! The second machine from the dashboard: pull the selected registry image,
-//! run the profile's database container from the selected local image, and
-//! sync this machine to the head of the loop (its plan shown first).
+//! run the profile's database container from the selected local image, sync
+//! this machine to the head of the loop (its plan shown first), and open a
+//! shell or the SQL client to change the schema.
 
 use super::effect::{Effect, LoadRequest};
 use super::images::ready_to_start;
@@ -10,6 +11,7 @@ use super::snapshots::ready_for_snapshots;
 use super::state::{AppState, ImagesTab, PaneId};
 use super::update::show_dialog;
 use crate::aws::AwsStatus;
+use crate::jobs::console::{ConsoleKind, ConsoleRequest};
 use crate::jobs::pull::{PullJob, Wanted};
 use crate::jobs::sync::{SyncJob, SyncPlan};
 use crate::jobs::{JobSpec, RunJob};
@@ -87,4 +89,43 @@ pub(super) fn sync_planned(state: &mut AppState, mut job: SyncJob, plan: SyncPla
         state,
         Overlay::Confirm(Confirm { title: "Sync".into(), lines, on_yes: Confirmed::Sync(Box::new(job)) }),
     );
+}
+
+/// A shell in the selected container, or the SQL client in the profile's
+/// database container: checked in the background, then the terminal is
+/// handed over (`Effect::Attach`).
+pub(super) fn open_console(state: &mut AppState, kind: ConsoleKind, effects: &mut Vec<Effect>) {
+    let (what, container) = match kind {
+        ConsoleKind::Shell => {
+            if !ready_to_start(state, "shell", ImagesTab::Containers, "a running container") {
+                return;
+            }
+            let Some(container) = state.images.selected_container() else {
+                state.flash = Some("shell: there is no container".into());
+                return;
+            };
+            if container.state != "running" {
+                state.flash =
+                    Some(format!("shell: {} is {}; start it first", container.name, container.state));
+                return;
+            }
+            ("shell", Some(container.name.clone()))
+        }
+        ConsoleKind::Sql => {
+            if state.settings.read_only {
+                state.flash = Some("read-only: the SQL client is disabled (started with --read-only)".into());
+                return;
+            }
+            ("sql", None)
+        }
+    };
+    match ConsoleRequest::from_settings(&state.settings, container, kind) {
+        Ok(request) => {
+            state.flash = Some(format!("{what}: opening in {}…", request.container));
+            effects.push(Effect::Load(LoadRequest::Console(request)));
+        }
+        Err(message) => {
+            state.flash = Some(format!("{what}: {}", message.replace("give --container, or ", "")))
+        }
+    }
 }

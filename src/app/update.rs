@@ -10,6 +10,7 @@ use super::keys::{after_filter_edit, handle_key, text_field};
 use super::state::{AppState, ImagesTab, Overlay, PaneId, PromptPurpose};
 use super::{ecs, images, jobs, machine, registry, snapshots};
 use crate::aws::AwsStatus;
+use crate::jobs::console::ConsoleKind;
 
 /// How long a dialog ignores keys after it appears: a key typed for what was
 /// there before (`y` is also "copy" in Jobs) must not answer it.
@@ -52,6 +53,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded, &mut effects),
         Action::Tail(id, event) => super::logs::apply_tail(state, id, event),
+        Action::ConsoleEnded(words) => state.flash = Some(words),
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
@@ -167,6 +169,8 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Pull => machine::start_pull(state, effects),
         Action::Run => machine::start_run(state, effects),
         Action::Sync => machine::start_sync(state, effects),
+        Action::Shell => machine::open_console(state, ConsoleKind::Shell, effects),
+        Action::Sql => machine::open_console(state, ConsoleKind::Sql, effects),
         _ => {}
     }
 }
@@ -193,6 +197,8 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         }
         Loaded::SyncPlan { job, result: Ok(plan) } => machine::sync_planned(state, *job, plan),
         Loaded::SyncPlan { result: Err(e), .. } => state.flash = Some(format!("sync: {e}")),
+        Loaded::Console(Ok(console)) => effects.push(Effect::Attach(console)),
+        Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
         Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),

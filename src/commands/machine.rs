@@ -1,5 +1,6 @@
 //! `wharf pull`, `wharf run`, `wharf sync`: a second machine brought to where
-//! the first left the loop.
+//! the first left the loop; `wharf shell`: a shell or the SQL client in its
+//! database container, to change the schema.
 
 use std::process::ExitCode;
 
@@ -8,9 +9,12 @@ use super::{code, exit, run_job};
 use crate::aws;
 use crate::cli::SnapshotPlace;
 use crate::config::Settings;
+use crate::docker::Engine;
+use crate::jobs::console::{ConsoleKind, ConsoleRequest};
 use crate::jobs::pull::Wanted;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{JobContext, JobSpec, PullJob, RestoreJob, RunJob, SyncJob};
+use crate::session::Ended;
 use crate::snapshots::line;
 
 pub async fn pull(settings: &Settings, reference: &str, json: bool) -> ExitCode {
@@ -142,4 +146,49 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
     }
     job.plan = Some(plan);
     run_job(JobSpec::Sync(Box::new(job)), json, aws).await
+}
+
+/// `wharf shell [--sql]`: the terminal handed to a shell (or the preset's SQL
+/// client) in the container until it ends; wharf exits with its exit code.
+pub async fn shell(settings: &Settings, container: Option<String>, sql: bool) -> ExitCode {
+    use std::io::IsTerminal;
+    if settings.read_only {
+        return usage("a shell can change anything in the container, and --read-only is set");
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return usage("wharf shell needs a terminal (its input and output are not one)");
+    }
+    let kind = if sql { ConsoleKind::Sql } else { ConsoleKind::Shell };
+    let request = match ConsoleRequest::from_settings(settings, container, kind) {
+        Ok(request) => request,
+        Err(message) => return usage(&message),
+    };
+    let console = match request.prepare().await {
+        Ok(console) => console,
+        Err(e) => {
+            eprintln!("error: {}", crate::error::chain(&e).join(": "));
+            return code(exit::FAILED);
+        }
+    };
+    let engine = match Engine::connect(settings.docker_host.as_deref()).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code(exit::FAILED);
+        }
+    };
+    if let Err(e) = crossterm::terminal::enable_raw_mode() {
+        eprintln!("error: cannot set up the terminal: {e}");
+        return code(exit::FAILED);
+    }
+    let ended = crate::session::run(&engine, &console, crate::session::told_to_stop()).await;
+    let _ = crossterm::terminal::disable_raw_mode();
+    match ended {
+        Ok(Ended::Exited(status)) => code(u8::try_from(status).unwrap_or(exit::FAILED)),
+        Ok(Ended::Left) => code(exit::CANCELLED),
+        Err(e) => {
+            eprintln!("error: {}", crate::error::chain(&e).join(": "));
+            code(exit::FAILED)
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub use ecs::{Target, deploy, tasks};
 pub use images::images;
 pub use job::run_job;
 pub use logs::{LogsRequest, logs};
-pub use machine::{RunRequest, SyncRequest, pull, run, sync};
+pub use machine::{RunRequest, SyncRequest, pull, run, shell, sync};
 pub use snapshots::{
     RemoteRequest, RestoreRequest, backup, cost_line, prune, remote_backup, restore, snapshots,
 };

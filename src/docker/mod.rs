@@ -3,6 +3,7 @@
 
 mod archive;
 mod container;
+mod exec;
 mod run;
 mod transfer;
 mod watch;
@@ -18,6 +19,7 @@ use futures::{Stream, StreamExt};
 
 pub use crate::model::images::{ContainerInfo, ImageInfo};
 pub use container::{ContainerDetail, HELPER_LABEL, HelperMount, MountInfo, VolumeInfo};
+pub use exec::Attached;
 pub use run::{ImageDetail, RunSpec};
 pub use transfer::{RegistryLogin, TransferEvent};
 pub use watch::{EngineUpdate, watch_engine};

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, argv, mssql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, StorageClass};
@@ -373,10 +373,6 @@ fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
         image_id: container.image_id.clone(),
         path: path.map(str::to_string),
     }
-}
-
-fn argv(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
 }
 
 /// A multipart upload this machine started, recorded until it is completed or

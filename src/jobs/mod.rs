@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod bake;
+pub mod console;
 pub mod deploy;
 mod layers;
 mod mssql;
@@ -403,4 +404,9 @@ where
             JobResult::Failed(vec![format!("the job panicked: {message}")])
         }
     }
+}
+
+/// An argument vector from words.
+pub(crate) fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
 }

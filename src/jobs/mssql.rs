@@ -64,33 +64,72 @@ pub async fn remove(engine: &Engine, container: &str, file: &str) {
 }
 
 async fn run(engine: &Engine, container: &str, user: &str, sql: &str) -> Result<(), DockerError> {
+    let env = password(engine, container).await?;
+    let mut last = None;
+    for (path, trusts) in SQLCMD {
+        let mut argv = sqlcmd(path, trusts, user);
+        argv.extend(["-b".to_string(), "-Q".to_string(), sql.to_string()]);
+        match engine.exec_env(container, &argv, &env).await {
+            Err(e) if missing(&e) => last = Some(path),
+            other => return other,
+        }
+    }
+    Err(no_sqlcmd(container, last))
+}
+
+/// `sqlcmd` for a person at a terminal: its argument vector (connected to
+/// `database`) and the environment that carries the password.
+pub async fn client(
+    engine: &Engine,
+    container: &str,
+    user: &str,
+    database: &str,
+) -> Result<(Vec<String>, Vec<String>), DockerError> {
+    let env = password(engine, container).await?;
+    let mut last = None;
+    for (path, trusts) in SQLCMD {
+        match engine.exec(container, &[path.to_string(), "-?".to_string()]).await {
+            Err(e) if missing(&e) => last = Some(path),
+            _ => {
+                let mut argv = sqlcmd(path, trusts, user);
+                argv.extend(["-d".to_string(), database.to_string()]);
+                return Ok((argv, env));
+            }
+        }
+    }
+    Err(no_sqlcmd(container, last))
+}
+
+fn sqlcmd(path: &str, trusts: bool, user: &str) -> Vec<String> {
+    let mut argv = vec![path.to_string(), "-S".into(), "localhost".into(), "-U".into(), user.into()];
+    if trusts {
+        argv.push("-C".into());
+    }
+    argv
+}
+
+/// `SQLCMDPASSWORD=…` from the container's own environment, if it has one.
+async fn password(engine: &Engine, container: &str) -> Result<Vec<String>, DockerError> {
     let mut password = engine.container_env(container, "MSSQL_SA_PASSWORD").await?;
     if password.is_none() {
         password = engine.container_env(container, "SA_PASSWORD").await?;
     }
-    let env: Vec<String> = password.map(|p| format!("SQLCMDPASSWORD={p}")).into_iter().collect();
-    let mut last = None;
-    for (path, trusts) in SQLCMD {
-        let mut argv =
-            vec![path.to_string(), "-S".into(), "localhost".into(), "-U".into(), user.into(), "-b".into()];
-        if trusts {
-            argv.push("-C".into());
-        }
-        argv.extend(["-Q".to_string(), sql.to_string()]);
-        match engine.exec_env(container, &argv, &env).await {
-            // Not there (126/127, or the runtime refusing to start it): try the other.
-            Err(DockerError::Command { code: 126 | 127, .. }) => last = Some(path),
-            Err(DockerError::Engine(message))
-                if message.contains("no such file") || message.contains("not found") =>
-            {
-                last = Some(path)
-            }
-            other => return other,
-        }
+    Ok(password.map(|p| format!("SQLCMDPASSWORD={p}")).into_iter().collect())
+}
+
+/// The program is not there (126/127, or the runtime refusing to start it).
+pub(crate) fn missing(e: &DockerError) -> bool {
+    match e {
+        DockerError::Command { code: 126 | 127, .. } => true,
+        DockerError::Engine(message) => message.contains("no such file") || message.contains("not found"),
+        _ => false,
     }
-    Err(DockerError::Engine(format!(
+}
+
+fn no_sqlcmd(container: &str, last: Option<&str>) -> DockerError {
+    DockerError::Engine(format!(
         "no sqlcmd in container `{container}` (looked for {} and {})",
         SQLCMD[0].0,
         last.unwrap_or(SQLCMD[1].0)
-    )))
+    ))
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::restore::{RestoreError, RestoreJob};
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, argv, mssql};
 use crate::aws::{AwsClients, ecs};
 use crate::config::{Preset, Settings};
 use crate::docker::{DockerError, Engine, ImageDetail, RunSpec};
@@ -376,8 +376,4 @@ impl RunJob {
             other => Ok(other?),
         }
     }
-}
-
-fn argv(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
 }

@@ -55,6 +55,17 @@ pub fn restore() {
     let _ = execute!(stdout(), DisableBracketedPaste, DisableFocusChange, LeaveAlternateScreen, cursor::Show);
 }
 
+/// Gives the terminal to something else for a while (a shell in a container):
+/// the main screen and the cursor back, raw mode kept.
+pub fn step_aside() -> io::Result<()> {
+    execute!(stdout(), DisableBracketedPaste, DisableFocusChange, LeaveAlternateScreen, cursor::Show)
+}
+
+/// Takes the terminal back after [`step_aside`].
+pub fn take_back() -> io::Result<()> {
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste, EnableFocusChange, cursor::Hide)
+}
+
 /// The thread that draws the dashboard, while it is open.
 static UI_THREAD: std::sync::Mutex<Option<std::thread::ThreadId>> = std::sync::Mutex::new(None);
 

@@ -10,7 +10,7 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 use crate::support::{eventually, test_image};
 
-struct Session {
+pub(crate) struct Session {
     master: Box<dyn portable_pty::MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
@@ -25,7 +25,7 @@ fn nz(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n).unwrap()
 }
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Session {
     /// Starts `wharf` under `sh`, which afterwards prints its exit status and the
@@ -35,7 +35,7 @@ impl Session {
     }
 
     /// [`Session::start`] with more environment, and a `wharf.toml` in its directory.
-    fn start_with(cols: u16, rows: u16, env: &[(&str, &str)], config: Option<&str>) -> Session {
+    pub(crate) fn start_with(cols: u16, rows: u16, env: &[(&str, &str)], config: Option<&str>) -> Session {
         let home = tempfile::tempdir().unwrap();
         if let Some(config) = config {
             std::fs::write(home.path().join("wharf.toml"), config).unwrap();
@@ -43,7 +43,8 @@ impl Session {
         let pair =
             native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new("sh");
-        cmd.args(["-c", "\"$WHARF\"; echo \"EXIT=$?\"; stty -a"]);
+        // WHARF_ARGS: a subcommand and its arguments, split on spaces.
+        cmd.args(["-c", "\"$WHARF\" $WHARF_ARGS; echo \"EXIT=$?\"; stty -a"]);
         cmd.env("WHARF", env!("CARGO_BIN_EXE_wharf"));
         cmd.env("TERM", "xterm-256color");
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
@@ -84,24 +85,24 @@ impl Session {
     }
 
     /// Whether `text` was ever on screen.
-    fn was_shown(&self, text: &str) -> bool {
+    pub(crate) fn was_shown(&self, text: &str) -> bool {
         self.frames.lock().unwrap().iter().any(|f| f.contains(text))
     }
 
-    fn contents(&self) -> String {
+    pub(crate) fn contents(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }
 
-    fn wait_for(&self, text: &str) {
+    pub(crate) fn wait_for(&self, text: &str) {
         eventually(TIMEOUT, &format!("{text:?} on screen"), || self.contents().contains(text));
     }
 
-    fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
         self.writer.flush().unwrap();
     }
 
-    fn resize(&self, cols: u16, rows: u16) {
+    pub(crate) fn resize(&self, cols: u16, rows: u16) {
         // The emulator first, so that the frame drawn for the new size lands in a screen of that size.
         self.screen.lock().unwrap().screen_mut().set_size(nz(rows), nz(cols));
         self.master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
@@ -115,7 +116,7 @@ impl Session {
     }
 
     /// Waits for the shell to report wharf's exit status and the terminal modes.
-    fn finish(mut self) -> (i32, String, vt100::Parser) {
+    pub(crate) fn finish(mut self) -> (i32, String, vt100::Parser) {
         eventually(TIMEOUT, "wharf to exit and stty to report", || {
             let t = self.transcript.lock().unwrap();
             t.contains("EXIT=") && t.contains("icanon")
@@ -134,7 +135,7 @@ impl Session {
     }
 }
 
-fn assert_restored(transcript: &str, screen: &vt100::Parser) {
+pub(crate) fn assert_restored(transcript: &str, screen: &vt100::Parser) {
     let modes = transcript.rsplit("EXIT=").next().unwrap();
     let words: Vec<&str> = modes.split_whitespace().collect();
     assert!(words.contains(&"icanon") && words.contains(&"echo"), "raw mode left on: {modes}");

@@ -137,6 +137,11 @@ async fn a_job_that_panics_ends_as_failed_with_the_panics_message_and_the_pool_g
         }
         Ok(output("never"))
     });
+    // Job 2 is queued only once job 1 holds the one slot, so it can only run
+    // after the panic has given the slot back.
+    let started =
+        tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("job event").expect("open");
+    assert_eq!(started, JobEvent { id: 1, update: JobUpdate::Started });
     pool.submit_cleaning_up(2, |_| async { Ok(output("after")) });
     let (first, _) = finished(&mut rx, 1).await;
     assert_eq!(first, JobResult::Failed(vec!["the job panicked: boom at 42".into()]));

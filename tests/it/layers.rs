@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["jobs", "doctor"],
     &["app"],
     &["ui"],
+    &["session"],
     &["dashboard", "commands", "cli", "lib", "main"],
 ];
 

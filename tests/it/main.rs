@@ -24,6 +24,7 @@ mod remote;
 mod restore;
 mod scale;
 mod secrets;
+mod shell;
 mod support;
 mod sync;
 mod update;

@@ -30,7 +30,7 @@ use super::RestoreError;
 use crate::config::Preset;
 use crate::docker::{ContainerDetail, Engine, HelperMount};
 use crate::jobs::backup::ReadFrom;
-use crate::jobs::mssql;
+use crate::jobs::{argv, mssql};
 use crate::snapshots::Manifest;
 use crate::snapshots::local::LocalSnapshot;
 
@@ -289,7 +289,6 @@ pub fn helper_name(id: &str) -> String {
 }
 
 fn dump_method(preset: Preset, settings: &DumpSettings) -> Result<Method, RestoreError> {
-    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     Ok(match preset {
         Preset::Postgres => {
             let user = settings.user.clone().unwrap_or_else(|| "postgres".into());
