@@ -397,10 +397,13 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
         LoadRequest::RollbackPlan { cluster, service } => {
             Loaded::Plan(crate::aws::ecs::plan_rollback(&clients.ecs, &cluster, &service).await)
         }
-        LoadRequest::Snapshots { bucket, prefix } => Loaded::Snapshots(
-            crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&crate::config::Dirs::new().cache))
-                .await,
-        ),
+        LoadRequest::Snapshots { bucket, prefix, container } => {
+            let dirs = crate::config::Dirs::new();
+            let here =
+                container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
+            let _ = tx.send(Loaded::Here(here)).await;
+            Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await)
+        }
         LoadRequest::RestorePreview(job) => {
             let result = job.preview(Some(clients), crate::time::unix_now()).await;
             Loaded::RestorePreview { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }

@@ -126,6 +126,15 @@ pub(super) fn tasks_loaded(state: &mut AppState, load: u64, result: Result<Vec<T
         return;
     }
     ecs.tasks = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);
+    let profile = &state.settings.profile;
+    if ecs.cluster.is_some()
+        && (&ecs.cluster, &ecs.service) == (&profile.cluster, &profile.service)
+        && let Some(tasks) = ecs.tasks.loaded()
+    {
+        let database = profile.database.as_ref().and_then(|d| d.container.as_deref());
+        let container = profile.container.as_deref().or(database);
+        ecs.runs = super::standing::service_digest(tasks, container);
+    }
     let len = ecs.visible_tasks().len();
     ecs.task_cursor.selected = ecs.task_cursor.selected.min(len.saturating_sub(1));
 }

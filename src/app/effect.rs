@@ -56,6 +56,8 @@ pub enum LoadRequest {
     Snapshots {
         bucket: String,
         prefix: String,
+        /// The database container whose place in the line is read with the list.
+        container: Option<String>,
     },
     Clusters,
     Services {
@@ -96,6 +98,9 @@ pub enum Loaded {
         result: Result<Vec<RegistryImage>, AwsError>,
     },
     Snapshots(Result<Vec<Snapshot>, AwsError>),
+    /// The snapshot the database container holds on this machine, if known;
+    /// it comes just before the list.
+    Here(Option<String>),
     Clusters(Result<Vec<String>, AwsError>),
     Services {
         cluster: String,

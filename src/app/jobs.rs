@@ -69,8 +69,17 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
             if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
                 pushed = job.repository.clone();
             }
-            // A finished backup or prune, or a failed one: the list shows what is there now.
-            backed_up = matches!(job.kind, JobKind::Backup | JobKind::RemoteBackup | JobKind::Prune);
+            // A finished backup or prune, or a failed one: the list shows what is there now;
+            // after a restore, run or sync, where this machine's data is in the line.
+            backed_up = matches!(
+                job.kind,
+                JobKind::Backup
+                    | JobKind::RemoteBackup
+                    | JobKind::Prune
+                    | JobKind::Restore
+                    | JobKind::Run
+                    | JobKind::Sync
+            );
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),

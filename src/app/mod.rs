@@ -12,6 +12,7 @@ mod machine;
 mod overlay;
 mod registry;
 mod snapshots;
+pub mod standing;
 pub mod state;
 pub mod update;
 

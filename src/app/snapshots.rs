@@ -22,7 +22,8 @@ pub(super) fn snapshot_place(state: &AppState) -> Option<(String, String)> {
 pub(super) fn load_snapshots(state: &mut AppState, effects: &mut Vec<Effect>) {
     if let Some((bucket, prefix)) = snapshot_place(state) {
         state.snapshots.list = Load::Loading;
-        effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix }));
+        let container = state.settings.profile.database.as_ref().and_then(|d| d.container.clone());
+        effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix, container }));
     }
 }
 

@@ -219,6 +219,9 @@ pub struct EcsPane {
     /// [`RegistryPane::images_load`]).
     pub services_load: u64,
     pub tasks_load: u64,
+    /// The image digest the profile's service runs, from its tasks when they
+    /// were last loaded.
+    pub runs: Option<String>,
 }
 
 impl EcsPane {
@@ -365,6 +368,9 @@ pub struct SnapshotsPane {
     pub cursor: Cursor,
     /// The snapshot whose manifest is shown.
     pub open: Option<String>,
+    /// The snapshot the profile's database container holds on this machine
+    /// (last restored from or backed up as), read with the list.
+    pub here: Option<String>,
 }
 
 impl SnapshotsPane {

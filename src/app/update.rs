@@ -201,6 +201,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
         Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),
+        Loaded::Here(snapshot) => state.snapshots.here = snapshot,
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)

@@ -127,6 +127,14 @@ impl Engine {
         for s in summaries {
             let size = u64::try_from(s.size).unwrap_or(0);
             let tags: Vec<&String> = s.repo_tags.iter().filter(|t| t.as_str() != "<none>:<none>").collect();
+            let mut digests: Vec<String> = s
+                .repo_digests
+                .iter()
+                .filter_map(|d| d.rsplit_once('@'))
+                .map(|(_, d)| d.to_string())
+                .collect();
+            digests.sort();
+            digests.dedup();
             if tags.is_empty() {
                 images.push(ImageInfo {
                     repository: "<none>".into(),
@@ -134,11 +142,20 @@ impl Engine {
                     id: s.id.clone(),
                     size,
                     created: s.created,
+                    digests: digests.clone(),
                 });
             }
             for reference in tags {
                 let (repository, tag) = split_reference(reference);
-                images.push(ImageInfo { repository, tag, id: s.id.clone(), size, created: s.created });
+                let digests = digests.clone();
+                images.push(ImageInfo {
+                    repository,
+                    tag,
+                    id: s.id.clone(),
+                    size,
+                    created: s.created,
+                    digests,
+                });
             }
         }
         images.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.reference().cmp(&b.reference())));
@@ -159,6 +176,7 @@ impl Engine {
                     .map(|n| n.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
                 image: c.image.unwrap_or_default(),
+                image_id: c.image_id.unwrap_or_default(),
                 state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 status: c.status.unwrap_or_default(),
             })

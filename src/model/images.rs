@@ -12,6 +12,9 @@ pub struct ImageInfo {
     pub size: u64,
     /// Unix seconds.
     pub created: i64,
+    /// The manifest digests (`sha256:…`) registries know it by: a pushed or
+    /// pulled image has the one its registry serves.
+    pub digests: Vec<String>,
 }
 
 impl ImageInfo {
@@ -32,6 +35,8 @@ pub struct ContainerInfo {
     pub id: String,
     pub name: String,
     pub image: String,
+    /// The id (`sha256:…`) of the image it was created from.
+    pub image_id: String,
     /// `running`, `exited`, `created`, `paused` …
     pub state: String,
     /// The engine's own words: `Up 3 minutes`, `Exited (0) 2 hours ago`.

@@ -142,6 +142,10 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         Span::from(s.profile_name.clone().unwrap_or_else(|| "none".into())).bold(),
         sep(),
     ]);
+    // This machine against the loop, where it is read first.
+    if let Some((words, in_sync)) = crate::app::standing::summary(state) {
+        spans.extend([Span::from(words).fg(if in_sync { Color::Green } else { Color::Yellow }), sep()]);
+    }
     if let Some(aws_profile) = &s.profile.aws_profile {
         spans.extend(["aws ".into(), Span::from(aws_profile.clone()).bold(), sep()]);
     }

@@ -25,6 +25,7 @@ mod restore;
 mod scale;
 mod secrets;
 mod shell;
+mod standing;
 mod support;
 mod sync;
 mod update;

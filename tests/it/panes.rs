@@ -39,7 +39,7 @@ fn loaded() -> AppState {
     s
 }
 
-fn configured() -> AppState {
+pub(crate) fn configured() -> AppState {
     let text = std::fs::read_to_string(repo_path("tests/fixtures/config/full.toml")).unwrap();
     let file = ConfigFile::parse(&text, "full.toml").unwrap();
     let settings = Settings {
@@ -506,18 +506,59 @@ fn the_status_line_says_when_aws_throttles_and_stops_saying_it_after_a_while() {
 }
 
 #[test]
-fn the_snapshot_at_the_head_of_the_line_is_marked() {
+fn the_snapshots_pane_draws_the_line_of_history() {
     use wharf::app::Loaded;
     let mut s = configured();
-    let mut list = crate::support::sample_snapshots();
-    list[0].head = true;
-    let head = list[0].id.clone();
+    // The laptop backed up b; home synced it and backed up c, then d (head).
+    // The laptop, still at b, backed up e: off the line, and what it holds.
+    let template = crate::support::sample_snapshots().remove(0);
+    let at = |id: &str, host: &str, parent: Option<&str>, head: bool| {
+        let mut snapshot = template.clone();
+        snapshot.id = id.into();
+        snapshot.head = head;
+        let manifest = snapshot.manifest.as_mut().unwrap();
+        manifest.id = id.into();
+        manifest.host = Some(host.into());
+        manifest.parent = parent.map(String::from);
+        snapshot
+    };
+    let (a, b, c, d, e) = (
+        "20261127T0900Z-db",
+        "20261128T0900Z-db",
+        "20261129T1800Z-db",
+        "20261129T2300Z-db",
+        "20261129T1900Z-db",
+    );
+    let mut incomplete = crate::support::sample_snapshots().remove(1);
+    incomplete.id = "20261126T0900Z-db".into();
+    let list = vec![
+        at(d, "home", Some(c), true),
+        at(e, "laptop", Some(b), false),
+        at(c, "home", Some(b), false),
+        at(b, "laptop", Some(a), false),
+        at(a, "laptop", None, false),
+        incomplete,
+    ];
+    update(&mut s, Action::Loaded(Loaded::Here(Some(e.into()))));
     update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(list))));
     update(&mut s, key('5'));
+    update(&mut s, key('z'));
     let screen = format!("{}", render(&s, 120, 40).backend());
-    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("ok, head")).collect();
-    assert_eq!(rows.len(), 1, "{screen}");
-    assert!(rows[0].contains(&head), "{screen}");
+    let row = |id: &str| screen.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id}:\n{screen}"));
+    for (id, art, host, state) in [
+        (d, "●  ", "home", "head"),
+        (e, "│ ●", "laptop", "here · off line"),
+        (c, "● │", "home", "ok"),
+        (b, "●─╯", "laptop", "ok"),
+        (a, "●  ", "laptop", "ok"),
+    ] {
+        let line = row(id);
+        assert!(line.contains(&format!("{art} {id}")), "{id}: {line}");
+        assert!(line.contains(host) && line.contains(state), "{id}: {line}");
+    }
+    assert!(row("20261126T0900Z-db").contains("incomplete"));
+    insta::assert_snapshot!("snapshots_line_120x40", render(&s, 120, 40).backend());
+    insta::assert_snapshot!("snapshots_line_80x24", render(&s, 80, 24).backend());
 }
 
 /// At 120×40 the help shows every binding of every section at once, the

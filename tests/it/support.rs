@@ -111,6 +111,7 @@ pub fn image(repository: &str, tag: &str, id: &str, size: u64, age_secs: i64) ->
         id: format!("sha256:{id}"),
         size,
         created: NOW - age_secs,
+        digests: Vec::new(),
     }
 }
 
@@ -119,6 +120,7 @@ pub fn container(name: &str, image: &str, state: &str, status: &str) -> Containe
         id: format!("{name}-id"),
         name: name.into(),
         image: image.into(),
+        image_id: format!("sha256:{image}-id"),
         state: state.into(),
         status: status.into(),
     }

@@ -532,7 +532,8 @@ pub(crate) fn with_snapshots(protected: bool) -> wharf::app::AppState {
     let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
     assert!(effects.contains(&Effect::Load(wharf::app::LoadRequest::Snapshots {
         bucket: "snaps".into(),
-        prefix: "app/".into()
+        prefix: "app/".into(),
+        container: Some("db".into()),
     })));
     update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(crate::support::sample_snapshots()))));
     update(&mut s, key('5'));

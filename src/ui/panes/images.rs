@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::filter_span;
+use crate::app::standing;
 use crate::app::{AppState, EngineView, ImagesTab, PaneId};
 use crate::format;
 
@@ -64,7 +65,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         ImagesTab::Images => {
             let images = pane.visible_images();
             let rows = images.iter().map(|i| {
-                let mut cells = vec![Cell::from(i.reference())];
+                // What the profile's service runs and what ECR's tags point at.
+                let mut name = vec![Span::from(i.reference())];
+                for mark in standing::image_marks(state, i) {
+                    name.push(" ".into());
+                    name.push(Span::from(mark).fg(Color::Cyan).bold());
+                }
+                let mut cells = vec![Cell::from(Line::from(name))];
                 if wide {
                     cells.push(Cell::from(i.short_id().to_string()).fg(Color::DarkGray));
                 }

@@ -2,6 +2,8 @@
 //! what it costs a month; `enter` shows a snapshot's manifest and what its
 //! storage class asks before a restore or a delete.
 
+use std::collections::HashMap;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -13,11 +15,14 @@ use crate::app::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
 use crate::format;
 use crate::model::snapshots::Snapshot;
+use crate::snapshots::graph::{GraphRow, Node, graph};
 use crate::snapshots::pricing;
 
-/// From this inner width on, class and stored size get columns; from `WIDE` on, raw size and age too.
+/// From this inner width on, the stored size gets a column; from `WIDE` on, class, raw size and age too.
 const MEDIUM: u16 = 52;
 const WIDE: u16 = 70;
+/// From this inner width on, the machine each snapshot came from.
+const HOSTS: u16 = 100;
 /// Below this inner width a manifest's SHA-256 is shortened.
 const FULL_SHA: u16 = 80;
 
@@ -78,12 +83,53 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         return;
     }
     let (wide, medium) = (area.width >= WIDE, area.width >= MEDIUM);
-    let rows = visible.iter().map(|s| {
-        let mut cells = vec![Cell::from(s.id.clone())];
-        if medium {
-            cells.push(Cell::from(short_class(s.storage_class())));
+    // The line of history, drawn over the whole list (a filter shows some of
+    // its rows), once there is one: a head, or manifests that name parents.
+    let all = pane.list.loaded().map(Vec::as_slice).unwrap_or_default();
+    let nodes: Vec<Node> = all.iter().map(Node::from).collect();
+    let has_head = all.iter().any(|s| s.head);
+    let lined = has_head || nodes.iter().any(|n| n.parent.is_some());
+    let drawn: HashMap<&str, GraphRow> =
+        if lined { all.iter().map(|s| s.id.as_str()).zip(graph(&nodes)).collect() } else { HashMap::new() };
+    let width = art_width(&drawn);
+    let hosts =
+        area.width >= HOSTS && all.iter().any(|s| s.manifest.as_ref().is_some_and(|m| m.host.is_some()));
+    let marks: Vec<(&str, Style)> = visible
+        .iter()
+        .map(|s| {
+            let off_line =
+                has_head && s.is_complete() && drawn.get(s.id.as_str()).is_some_and(|r| !r.on_line);
+            let here = pane.here.as_deref() == Some(s.id.as_str());
+            let (bold, cyan) = (Style::new().bold(), Style::new().fg(Color::Cyan).bold());
+            match (s.is_complete(), s.head, here) {
+                (false, _, _) => ("incomplete", Style::new().fg(Color::Yellow)),
+                (true, true, true) => ("head · here", cyan),
+                (true, true, false) => ("head", cyan),
+                (true, false, true) if off_line => ("here · off line", bold.fg(Color::Yellow)),
+                (true, false, true) => ("here", bold.fg(Color::Magenta)),
+                (true, false, false) if off_line => ("off line", Style::new().fg(Color::Yellow)),
+                (true, false, false) => ("ok", Style::new().fg(Color::Green)),
+            }
+        })
+        .collect();
+    let state_width = marks.iter().map(|(text, _)| text.chars().count()).max().unwrap_or(5).max(5);
+    let rows = visible.iter().zip(&marks).map(|(s, (mark, style))| {
+        let mut id = Vec::new();
+        if lined {
+            let art = drawn.get(s.id.as_str()).map_or(String::new(), |r| r.art.clone());
+            // What cannot be restored is a hollow dot.
+            let art = if s.is_complete() { art } else { art.replace('●', "○") };
+            let colour = if style.fg == Some(Color::Yellow) { Color::Yellow } else { Color::Cyan };
+            id.push(Span::from(format!("{art:<width$} ")).fg(colour));
+        }
+        id.push(Span::from(s.id.clone()));
+        let mut cells = vec![Cell::from(Line::from(id))];
+        if hosts {
+            let host = s.manifest.as_ref().and_then(|m| m.host.clone()).unwrap_or_else(|| "–".into());
+            cells.push(Cell::from(host));
         }
         if wide {
+            cells.push(Cell::from(short_class(s.storage_class())));
             let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
             cells.push(Cell::from(Line::from(raw).right_aligned()));
         }
@@ -95,22 +141,17 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             let age = s.created().map_or("–".into(), |t| format::age(t, state.clock.wall));
             cells.push(Cell::from(Line::from(age).right_aligned()));
         }
-        cells.push(if s.is_complete() && s.head {
-            Cell::from("ok, head").fg(Color::Cyan).bold()
-        } else if s.is_complete() {
-            Cell::from("ok").fg(Color::Green)
-        } else {
-            Cell::from("incomplete").fg(Color::Yellow)
-        });
+        cells.push(Cell::from(*mark).style(*style));
         Row::new(cells)
     });
     let columns: &[(&str, Constraint, bool)] = &[
         ("ID", Constraint::Fill(1), true),
-        ("CLASS", Constraint::Length(10), medium),
+        ("HOST", Constraint::Length(10), hosts),
+        ("CLASS", Constraint::Length(10), wide),
         ("RAW", Constraint::Length(9), wide),
         ("STORED", Constraint::Length(9), medium),
         ("AGE", Constraint::Length(4), wide),
-        ("STATE", Constraint::Length(10), true),
+        ("STATE", Constraint::Length(state_width as u16), true),
     ];
     let shown = columns.iter().filter(|c| c.2);
     let (header, widths): (Vec<&str>, Vec<Constraint>) = shown.map(|c| (c.0, c.1)).unzip();
@@ -124,6 +165,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         Table::new(rows, widths).header(Row::new(header).style(header_style)).row_highlight_style(highlight);
     let mut table_state = TableState::default().with_selected(Some(pane.cursor.selected));
     frame.render_stateful_widget(table, body, &mut table_state);
+}
+
+/// Columns the widest row of the graph takes, so that the ids line up.
+fn art_width(drawn: &HashMap<&str, GraphRow>) -> usize {
+    drawn.values().map(|r| r.art.chars().count()).max().unwrap_or(0)
 }
 
 /// `ONEZONE_IA` → `1Z-IA`: the class in a narrow column.

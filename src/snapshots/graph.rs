@@ -1,0 +1,170 @@
+//! The line of history drawn as `git log --graph` draws commits: one row per
+//! snapshot, newest first, each in a lane; a snapshot's lane goes on down to
+//! its parent. The first lane is the line itself (from head down through the
+//! parents); a snapshot another machine backed up off the line — it
+//! **diverged** — gets a lane of its own that joins the line at its parent.
+
+use std::collections::HashSet;
+
+use crate::model::snapshots::Snapshot;
+
+/// Lanes drawn; a snapshot beyond them is drawn in the last one.
+const MAX_LANES: usize = 6;
+
+/// One snapshot's row of the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphRow {
+    /// The lanes' characters, two columns a lane (`●`, `│`, `─╯` …).
+    pub art: String,
+    /// On the line of history: head, or an ancestor of head.
+    pub on_line: bool,
+}
+
+/// A snapshot as the graph sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node<'a> {
+    pub id: &'a str,
+    pub parent: Option<&'a str>,
+    pub head: bool,
+}
+
+impl<'a> From<&'a Snapshot> for Node<'a> {
+    fn from(s: &'a Snapshot) -> Node<'a> {
+        Node { id: &s.id, parent: s.manifest.as_ref().and_then(|m| m.parent.as_deref()), head: s.head }
+    }
+}
+
+/// The graph of `snapshots` (newest first), a row each in the same order.
+pub fn graph(snapshots: &[Node]) -> Vec<GraphRow> {
+    let known: HashSet<&str> = snapshots.iter().map(|s| s.id).collect();
+    let parent_of = |s: &Node| s.parent.filter(|p| known.contains(p)).map(str::to_string);
+    // Each lane waits for the snapshot it goes down to. The first is kept for
+    // head: tips above it (newer, off the line) take the lanes after it.
+    let mut head_ahead = snapshots.iter().any(|s| s.head);
+    let mut lanes: Vec<Option<String>> = vec![None];
+    let mut line: HashSet<&str> = HashSet::new();
+    let mut rows = Vec::with_capacity(snapshots.len());
+    for snapshot in snapshots {
+        let waiting: Vec<usize> =
+            (0..lanes.len()).filter(|&i| lanes[i].as_deref() == Some(snapshot.id)).collect();
+        let column = if snapshot.head {
+            head_ahead = false;
+            0
+        } else if let Some(&c) = waiting.first() {
+            c
+        } else {
+            // A tip nothing above leads to: the first free lane.
+            let from = usize::from(head_ahead);
+            match (from..lanes.len()).find(|&i| lanes[i].is_none()) {
+                Some(free) => free,
+                None if lanes.len() < MAX_LANES => {
+                    lanes.push(None);
+                    lanes.len() - 1
+                }
+                None => MAX_LANES - 1,
+            }
+        };
+        let on_line = snapshot.head || line.contains(snapshot.id);
+        if on_line && let Some(parent) = snapshot.parent {
+            line.insert(parent);
+        }
+        let joining: Vec<usize> = waiting.iter().copied().filter(|&i| i != column).collect();
+        rows.push(GraphRow { art: draw(&lanes, column, &joining), on_line });
+        for &i in &joining {
+            lanes[i] = None;
+        }
+        lanes[column] = parent_of(snapshot);
+        while lanes.len() > 1 && lanes.last().is_some_and(Option::is_none) {
+            lanes.pop();
+        }
+    }
+    rows
+}
+
+/// `●` in `column`, `│` in the lanes that go on past it, `─╯` where a lane
+/// joins it (another snapshot's parent is this one too).
+fn draw(lanes: &[Option<String>], column: usize, joining: &[usize]) -> String {
+    let last_join = joining.iter().copied().max();
+    let width = lanes.len().max(column + 1);
+    let mut art = String::new();
+    for i in 0..width {
+        let joins = joining.contains(&i);
+        let glyph = if i == column {
+            '●'
+        } else if joins {
+            '╯'
+        } else if last_join.is_some_and(|j| i > column && i < j) {
+            // A join passing over a lane that goes on.
+            if lanes.get(i).is_some_and(Option::is_some) { '┼' } else { '─' }
+        } else if lanes.get(i).is_some_and(Option::is_some) {
+            '│'
+        } else {
+            ' '
+        };
+        art.push(glyph);
+        let bridge = last_join.is_some_and(|j| i >= column && i < j);
+        art.push(if bridge { '─' } else { ' ' });
+    }
+    art.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node<'a>(id: &'a str, parent: Option<&'a str>, head: bool) -> Node<'a> {
+        Node { id, parent, head }
+    }
+
+    fn drawn(list: &[Node]) -> Vec<(String, bool)> {
+        graph(list).into_iter().map(|r| (r.art, r.on_line)).collect()
+    }
+
+    #[test]
+    fn a_straight_line_is_one_lane() {
+        let list = [node("c", Some("b"), true), node("b", Some("a"), false), node("a", None, false)];
+        assert_eq!(drawn(&list), [("●".into(), true), ("●".into(), true), ("●".into(), true)]);
+    }
+
+    #[test]
+    fn a_diverged_backup_has_its_own_lane_and_joins_at_its_parent() {
+        // home backed up d after c (head); the laptop backed up e after b, off the line.
+        let list = [
+            node("e", Some("b"), false),
+            node("d", Some("c"), true),
+            node("c", Some("b"), false),
+            node("b", Some("a"), false),
+            node("a", None, false),
+        ];
+        let rows = drawn(&list);
+        let art: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(art, ["  ●", "● │", "● │", "●─╯", "●"]);
+        let line: Vec<bool> = rows.iter().map(|(_, l)| *l).collect();
+        assert_eq!(line, [false, true, true, true, true]);
+    }
+
+    #[test]
+    fn two_tips_off_the_line_take_a_lane_each_and_join_where_they_left() {
+        let list = [
+            node("f", Some("a"), false),
+            node("e", Some("b"), false),
+            node("d", Some("b"), true),
+            node("b", Some("a"), false),
+            node("a", None, false),
+        ];
+        let art: Vec<String> = graph(&list).into_iter().map(|r| r.art).collect();
+        assert_eq!(art, ["  ●", "  │ ●", "● │ │", "●─┼─╯", "●─╯"]);
+    }
+
+    #[test]
+    fn without_head_the_newest_starts_the_first_lane_and_nothing_is_on_the_line() {
+        let list = [node("b", Some("a"), false), node("a", None, false)];
+        assert_eq!(drawn(&list), [("●".into(), false), ("●".into(), false)]);
+    }
+
+    #[test]
+    fn a_parent_pruned_away_ends_the_lane() {
+        let list = [node("c", Some("gone"), true), node("b", None, false)];
+        assert_eq!(drawn(&list), [("●".into(), true), ("●".into(), false)]);
+    }
+}
