@@ -51,8 +51,12 @@ pub fn summary(state: &AppState) -> Option<(String, bool)> {
     if !state.images.loaded {
         return None;
     }
+    // `S` takes the image from the service; without one, data is taken by a restore.
+    let profile = &state.settings.profile;
+    let how =
+        if profile.cluster.is_some() && profile.service.is_some() { "S syncs" } else { "r on head restores" };
     let Some(container) = state.images.containers.iter().find(|c| c.name == name) else {
-        return Some((format!("no {name} on this machine (S syncs)"), false));
+        return Some((format!("no {name} on this machine ({how})"), false));
     };
     let mut behind = Vec::new();
     if let Some(digest) = runs {
@@ -75,6 +79,6 @@ pub fn summary(state: &AppState) -> Option<(String, bool)> {
     if behind.is_empty() {
         Some(("in sync".to_string(), true))
     } else {
-        Some((format!("behind: {} (S syncs)", behind.join(", ")), false))
+        Some((format!("behind: {} ({how})", behind.join(", ")), false))
     }
 }
