@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Keymap;
+use crate::app::setup::SavePlan;
 use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
 use crate::aws::{AwsClients, ecr};
 use crate::config::Settings;
@@ -164,11 +165,19 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                         }
                         update(&mut state, Action::ConsoleEnded(words));
                     }
-                    // Opening a console needs the engine, not AWS.
-                    Effect::Load(LoadRequest::Console(request)) => {
-                        let tx = load_tx.clone();
+                    // The engine or a file, not AWS.
+                    Effect::Load(request) if !request.needs_aws() => {
+                        let (tx, docker_host) = (load_tx.clone(), state.settings.docker_host.clone());
                         tokio::spawn(async move {
-                            let _ = tx.send(console_prepared(&request).await).await;
+                            let _ = tx.send(load_here(request, docker_host).await).await;
+                        });
+                    }
+                    Effect::SaveSettings(plan) => {
+                        let tx = load_tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let result =
+                                crate::config::save::commit(&plan.file, plan.before.as_deref(), &plan.after);
+                            let _ = tx.blocking_send(Loaded::SettingsSaved { plan, result });
                         });
                     }
                     // A restore's preview needs no AWS for a cached snapshot or an undo.
@@ -412,7 +421,34 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             let result = job.plan(&crate::jobs::JobContext::quiet(), clients).await;
             Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
+        LoadRequest::Buckets => Loaded::Buckets(crate::aws::s3::buckets(&clients.s3).await),
+        request => load_here(request, None).await,
+    }
+}
+
+/// A load from this machine: the engine (`docker_host`) or a file.
+async fn load_here(request: LoadRequest, docker_host: Option<String>) -> Loaded {
+    match request {
         LoadRequest::Console(request) => console_prepared(&request).await,
+        LoadRequest::ContainerDetail { container, setup } => {
+            let result = match crate::docker::Engine::connect(docker_host.as_deref()).await {
+                Ok(engine) => engine.container(&container).await,
+                Err(e) => Err(e),
+            };
+            Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
+        }
+        LoadRequest::SetupPreview { setup, file, profile } => {
+            let edited = tokio::task::spawn_blocking(move || {
+                let edited = crate::config::save::prepare(&file, &profile, &setup.chosen);
+                edited.map(|e| (SavePlan { setup, file, before: e.before, after: e.after }, e.lines))
+            })
+            .await;
+            Loaded::SetupPreview { result: edited.unwrap_or_else(|e| Err(e.to_string())) }
+        }
+        other => {
+            tracing::warn!(?other, "a load that needs AWS was asked for without it");
+            Loaded::LogsSaved(Err("this needs AWS credentials, and none were found".into()))
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use super::setup::{SavePlan, Setup};
 use crate::aws::AwsError;
 use crate::aws::ecs::Plan;
+use crate::docker::ContainerDetail;
 use crate::jobs::console::{Console, ConsoleRequest};
 use crate::jobs::sync::SyncPlan;
 use crate::jobs::{JobId, JobSpec, RestoreJob, SyncJob};
@@ -36,6 +38,8 @@ pub enum Effect {
     },
     /// Hand the terminal to a shell or SQL client in a container until it ends.
     Attach(Console),
+    /// Write a set-up's choices to `wharf.toml`.
+    SaveSettings(Box<SavePlan>),
     /// Write the Logs pane's lines to a new file.
     SaveLogs {
         path: PathBuf,
@@ -86,6 +90,29 @@ pub enum LoadRequest {
     SyncPlan(Box<SyncJob>),
     /// Check a shell or SQL client can be opened, and work out its command.
     Console(ConsoleRequest),
+    /// S3's buckets, for a set-up to pick from.
+    Buckets,
+    /// The container a set-up picked, as the engine describes it.
+    ContainerDetail {
+        container: String,
+        setup: Setup,
+    },
+    /// `file` with a set-up's choices written into `profile`, for a yes.
+    SetupPreview {
+        setup: Setup,
+        file: PathBuf,
+        profile: String,
+    },
+}
+
+impl LoadRequest {
+    /// Whether it asks AWS (else it reads the engine or a file).
+    pub fn needs_aws(&self) -> bool {
+        !matches!(
+            self,
+            LoadRequest::Console(_) | LoadRequest::ContainerDetail { .. } | LoadRequest::SetupPreview { .. }
+        )
+    }
 }
 
 /// The answer to a [`LoadRequest`].
@@ -141,4 +168,18 @@ pub enum Loaded {
     },
     /// A console ready to attach, or why it cannot be opened (in words, with what it was).
     Console(Result<Console, String>),
+    Buckets(Result<Vec<String>, AwsError>),
+    ContainerDetail {
+        setup: Setup,
+        result: Result<ContainerDetail, String>,
+    },
+    /// What saving a set-up writes, and the profile's lines as they will read.
+    SetupPreview {
+        result: Result<(SavePlan, Vec<String>), String>,
+    },
+    /// The set-up's choices are in the file (or why not).
+    SettingsSaved {
+        plan: Box<SavePlan>,
+        result: Result<(), String>,
+    },
 }

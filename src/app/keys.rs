@@ -8,7 +8,7 @@ use super::action::Action;
 use super::effect::Effect;
 use super::jobs::start_job;
 use super::keymap::{Key, Section};
-use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
+use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Picker, Prompt, PromptPurpose};
 use super::update::{PAGE, dialog_too_new, perform};
 use crate::docker::parse_reference;
 use crate::jobs::{BakeJob, JobSpec, PushJob};
@@ -47,6 +47,10 @@ pub(super) fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Ve
             } else {
                 state.flash = Some(format!("{}: cancelled, nothing changed", confirm.title));
             }
+            return;
+        }
+        Some(Overlay::Pick(picker)) => {
+            pick_key(state, picker, event, effects);
             return;
         }
         Some(Overlay::Prompt(prompt)) => {
@@ -100,6 +104,42 @@ pub(super) fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Ve
     if let Some(action) = state.keymap.action_for(&state.key_sections(), key) {
         perform(state, action, effects);
     }
+}
+
+/// A key in a list to pick from: arrows move, typing filters, `enter`
+/// picks, `esc` clears the filter and then cancels.
+fn pick_key(state: &mut AppState, mut picker: Picker, event: KeyEvent, effects: &mut Vec<Effect>) {
+    let len = picker.visible().len();
+    let step = |s: usize, by: isize| s.saturating_add_signed(by).min(len.saturating_sub(1));
+    match event.code {
+        KeyCode::Down => picker.cursor.selected = step(picker.cursor.selected, 1),
+        KeyCode::Up => picker.cursor.selected = step(picker.cursor.selected, -1),
+        KeyCode::PageDown => picker.cursor.selected = step(picker.cursor.selected, PAGE as isize),
+        KeyCode::PageUp => picker.cursor.selected = step(picker.cursor.selected, -(PAGE as isize)),
+        _ => match edit(event) {
+            Edit::Submit => {
+                let Some(item) = picker.visible().get(picker.cursor.selected).map(|i| i.value.clone()) else {
+                    return;
+                };
+                super::setup::picked(state, picker.purpose, item, effects);
+                return;
+            }
+            Edit::Cancel if !picker.cursor.filter.is_empty() => {
+                picker.cursor.filter.clear();
+                picker.cursor.selected = 0;
+            }
+            Edit::Cancel => {
+                state.overlay = None;
+                state.flash = Some(format!("{}: cancelled, nothing saved", picker.title));
+                return;
+            }
+            other => {
+                other.apply(&mut picker.cursor.filter);
+                picker.cursor.selected = 0;
+            }
+        },
+    }
+    state.overlay = Some(Overlay::Pick(picker));
 }
 
 /// What a key does to a text field.
@@ -217,6 +257,8 @@ pub(super) fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut 
                 }
             }
         },
+        PromptPurpose::SetupPrefix(setup) => super::setup::prefix_typed(state, setup, &prompt.text, effects),
+        PromptPurpose::SetupPath(setup) => super::setup::path_typed(state, setup, &prompt.text, effects),
         PromptPurpose::BakeTag { container } => {
             let reference = prompt.text.trim().to_string();
             if let Err(e) = parse_reference(&reference) {
@@ -246,5 +288,6 @@ pub(super) fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut V
         Confirmed::Prune(job) => start_job(state, JobSpec::Prune(job), effects),
         Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
         Confirmed::Sync(job) => start_job(state, JobSpec::Sync(job), effects),
+        Confirmed::SaveSetup(plan) => effects.push(Effect::SaveSettings(plan)),
     }
 }

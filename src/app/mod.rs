@@ -11,6 +11,7 @@ pub mod logs;
 mod machine;
 mod overlay;
 mod registry;
+pub mod setup;
 mod snapshots;
 pub mod standing;
 pub mod state;
@@ -21,6 +22,7 @@ pub use effect::{Effect, LoadRequest, Loaded};
 pub use keymap::{Key, Keymap, KeymapError, Section};
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,
-    LogsPane, Overlay, PaneId, Prompt, PromptPurpose, RegistryPane, SnapshotsPane, THROTTLE_SHOWN, TimeMode,
+    LogsPane, Overlay, PaneId, PickItem, PickPurpose, Picker, Prompt, PromptPurpose, RegistryPane,
+    SnapshotsPane, THROTTLE_SHOWN, TimeMode,
 };
 pub use update::{DIALOG_GUARD, update};

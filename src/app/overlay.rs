@@ -1,7 +1,59 @@
-//! What covers the panes for a moment: help, a question (yes or no), or a
-//! one-line text field, and what a yes goes on to do.
+//! What covers the panes for a moment: help, a question (yes or no), a
+//! one-line text field, or a list to pick from, and what an answer goes on to do.
 
+use super::setup::{SavePlan, Setup};
+use super::state::Cursor;
 use crate::jobs::{DeployJob, PruneJob, PushJob, RestoreJob, SyncJob};
+
+/// A live list to pick one item from: typing filters it, arrows move,
+/// `enter` picks, `esc` clears the filter or cancels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub title: String,
+    pub items: Vec<PickItem>,
+    pub cursor: Cursor,
+    pub purpose: PickPurpose,
+    /// The list is still being fetched.
+    pub loading: bool,
+    /// Why the list could not be fetched.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickItem {
+    /// What picking it chooses.
+    pub value: String,
+    pub label: String,
+    /// Said beside it (a price, an image and state).
+    pub detail: String,
+}
+
+/// What a pick is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickPurpose {
+    Bucket(Setup),
+    StorageClass(Setup),
+    Container(Setup),
+    DataPath(Setup),
+}
+
+impl Picker {
+    pub fn new(title: &str, purpose: PickPurpose) -> Picker {
+        Picker {
+            title: title.to_string(),
+            items: Vec::new(),
+            cursor: Cursor::default(),
+            purpose,
+            loading: false,
+            error: None,
+        }
+    }
+
+    /// The items the filter lets through.
+    pub fn visible(&self) -> Vec<&PickItem> {
+        self.items.iter().filter(|i| self.cursor.matches(&i.label)).collect()
+    }
+}
 
 /// A one-line text field that asks for something before an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +122,8 @@ pub enum Confirmed {
     Deploy(Box<DeployJob>),
     /// Bring this machine to the head of the loop, as planned.
     Sync(Box<SyncJob>),
+    /// Write the settings picked to `wharf.toml`, then go on.
+    SaveSetup(Box<SavePlan>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +136,10 @@ pub enum PromptPurpose {
     SaveLogs,
     /// A protected profile: `expected` typed exactly, and then `on_yes`.
     TypeToConfirm { expected: String, on_yes: Box<Confirmed> },
+    /// The prefix for snapshots, in a set-up.
+    SetupPrefix(Setup),
+    /// The database's data directory, in a set-up (a container without mounts).
+    SetupPath(Setup),
 }
 
 /// What is drawn over the panes and takes the keys first.
@@ -94,4 +152,5 @@ pub enum Overlay {
     ConfirmQuit,
     Prompt(Prompt),
     Confirm(Confirm),
+    Pick(Picker),
 }

@@ -3,6 +3,7 @@
 
 use super::effect::{Effect, LoadRequest};
 use super::jobs::start_job;
+use super::setup::Goal;
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use super::update::show_dialog;
 use crate::aws::{AwsError, AwsStatus};
@@ -47,6 +48,14 @@ pub(super) fn ready_for_snapshots(state: &mut AppState, job: &str) -> Option<(St
 pub(super) fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
     if state.focus == PaneId::Ecs {
         start_remote_backup(state, effects);
+        return;
+    }
+    // What the profile lacks is picked from live lists, saved, and then the backup goes on.
+    if super::setup::needed(state, Goal::Backup)
+        && !state.settings.read_only
+        && matches!(state.aws, AwsStatus::Ready { .. })
+    {
+        super::setup::start(state, Goal::Backup, effects);
         return;
     }
     let Some((bucket, prefix)) = ready_for_snapshots(state, "backup") else { return };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::keymap::{Keymap, Section};
-pub use super::overlay::{Confirm, Confirmed, Overlay, Prompt, PromptPurpose};
+pub use super::overlay::{Confirm, Confirmed, Overlay, PickItem, PickPurpose, Picker, Prompt, PromptPurpose};
 use crate::aws::AwsStatus;
 use crate::config::Settings;
 use crate::jobs::{JobId, JobKind, Progress};

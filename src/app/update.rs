@@ -198,6 +198,33 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::SyncPlan { job, result: Ok(plan) } => machine::sync_planned(state, *job, plan),
         Loaded::SyncPlan { result: Err(e), .. } => state.flash = Some(format!("sync: {e}")),
         Loaded::Console(Ok(console)) => effects.push(Effect::Attach(console)),
+        Loaded::Buckets(result) => {
+            if let Some(Overlay::Pick(picker)) = &mut state.overlay
+                && matches!(picker.purpose, super::overlay::PickPurpose::Bucket(_))
+            {
+                picker.loading = false;
+                match result {
+                    Ok(names) => {
+                        picker.items = names
+                            .into_iter()
+                            .map(|n| super::overlay::PickItem {
+                                value: n.clone(),
+                                label: n,
+                                detail: String::new(),
+                            })
+                            .collect();
+                    }
+                    Err(e) => picker.error = Some(e.to_string()),
+                }
+            }
+        }
+        Loaded::ContainerDetail { setup, result } => {
+            super::setup::container_described(state, setup, result, effects)
+        }
+        Loaded::SetupPreview { result: Ok((plan, lines)) } => super::setup::previewed(state, plan, lines),
+        Loaded::SetupPreview { result: Err(e) } => state.flash = Some(format!("set-up: {e}; nothing saved")),
+        Loaded::SettingsSaved { plan, result: Ok(()) } => super::setup::saved(state, *plan, effects),
+        Loaded::SettingsSaved { result: Err(e), .. } => state.flash = Some(format!("not saved: {e}")),
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
         Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),

@@ -31,6 +31,18 @@ impl StorageClass {
     }
 }
 
+/// The buckets the credentials can list, through every page, by name.
+pub async fn buckets(s3: &aws_sdk_s3::Client) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = s3.list_buckets().max_buckets(1000).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(from_sdk)?;
+        names.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_string)));
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// Every object under `prefix`, through all pages.
 pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, AwsError> {
     list_range(s3, bucket, prefix, None, None).await

@@ -38,6 +38,8 @@ pub struct ContainerDetail {
     pub mounts: Vec<MountInfo>,
     /// Seconds the engine waits after the stop signal (the container's own, else 10).
     pub stop_timeout: i64,
+    /// Its configured environment, `NAME=value`.
+    pub env: Vec<String>,
 }
 
 /// One mount of a container.
@@ -101,6 +103,7 @@ impl Engine {
             image_id: c.image.unwrap_or_default(),
             mounts,
             stop_timeout: config.stop_timeout.unwrap_or(10),
+            env: config.env.unwrap_or_default(),
         })
     }
 

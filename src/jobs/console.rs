@@ -68,9 +68,9 @@ impl ConsoleRequest {
             .ok_or("no container: give --container, or set database.container in wharf.toml")?;
         let preset = database.preset.unwrap_or(Preset::Path);
         if kind == ConsoleKind::Sql && matches!(preset, Preset::Path | Preset::Custom) {
-            let name = if preset == Preset::Path { "path" } else { "custom" };
             return Err(format!(
-                "the SQL client needs a database preset (postgres, mysql or mssql) in wharf.toml; this profile's is `{name}` (a shell opens in any container)"
+                "the SQL client needs a database preset (postgres, mysql or mssql) in wharf.toml; this profile's is `{}` (a shell opens in any container)",
+                preset.as_str()
             ));
         }
         Ok(ConsoleRequest {

@@ -2,6 +2,7 @@
 //! `panes/`; this file lays them out and draws the status line and overlays.
 
 pub mod panes;
+mod picker;
 pub mod terminal;
 
 use ratatui::Frame;
@@ -49,6 +50,7 @@ fn draw_in_colour(frame: &mut Frame, state: &AppState) {
         Some(Overlay::ConfirmQuit) => draw_confirm_quit(frame, area, state),
         Some(Overlay::Prompt(prompt)) => draw_prompt(frame, area, prompt),
         Some(Overlay::Confirm(confirm)) => draw_confirm(frame, area, confirm),
+        Some(Overlay::Pick(picker)) => picker::draw(frame, area, picker),
         None => {}
     }
     if state.cleaning_up {
@@ -243,7 +245,7 @@ fn first_key(state: &AppState, section: Section, action: &Action) -> Option<Stri
 }
 
 /// A rectangle of `width`×`height` centred in `area`, clipped to it.
-fn centred(area: Rect, width: u16, height: u16) -> Rect {
+pub(crate) fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
     Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }

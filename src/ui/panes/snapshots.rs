@@ -30,9 +30,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let p = &state.settings.profile;
     let place = p.bucket.as_ref().map(|b| format!("s3://{b}/{}", p.prefix.as_deref().unwrap_or("")));
     if !matches!(state.aws, AwsStatus::Ready { .. }) || place.is_none() {
+        let ready = matches!(state.aws, AwsStatus::Ready { .. });
+        let bucket = if place.is_none() && ready && !state.settings.read_only {
+            Line::from(vec![
+                Span::from("bucket: ").fg(Color::DarkGray),
+                Span::from("not set").fg(Color::Yellow),
+                Span::from(" — b picks one from S3 (and the database container) and saves it to wharf.toml")
+                    .fg(Color::DarkGray),
+            ])
+        } else {
+            setting_line("bucket", place.as_deref(), "bucket")
+        };
         let lines = vec![
             Line::from("Database snapshots in S3: back up (b), restore (r), manifests (enter)."),
-            setting_line("bucket", place.as_deref(), "bucket"),
+            bucket,
             aws_line(state),
         ];
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
