@@ -18,7 +18,7 @@ pub(crate) struct Session {
     transcript: Arc<Mutex<String>>,
     /// Every screen the session showed, for what was on it only briefly.
     frames: Arc<Mutex<Vec<String>>>,
-    home: tempfile::TempDir,
+    pub(crate) home: tempfile::TempDir,
 }
 
 fn nz(n: u16) -> std::num::NonZeroU16 {

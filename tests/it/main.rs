@@ -24,6 +24,7 @@ mod remote;
 mod restore;
 mod scale;
 mod secrets;
+mod setup;
 mod shell;
 mod standing;
 mod support;

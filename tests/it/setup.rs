@@ -1,0 +1,236 @@
+//! A first run that needs no file: `b` with nothing configured picks the
+//! bucket, prefix, storage class and database container from live lists,
+//! shows the lines it will write, saves them to `wharf.toml` (an existing
+//! file's comments kept), and the backup goes on. Through `update` with the
+//! answers the event loop would bring, and in a pseudo-terminal against moto
+//! and the real engine.
+
+use crossterm::event::KeyCode;
+use wharf::app::setup::SavePlan;
+use wharf::app::{Action, AppState, Effect, LoadRequest, Loaded, Overlay, PickPurpose, update};
+use wharf::aws::AwsStatus;
+use wharf::config::save::{self, Chosen};
+use wharf::docker::{ContainerDetail, MountInfo};
+use wharf::jobs::JobSpec;
+
+use crate::e2e::{Session, assert_restored};
+use crate::support::{Cleanup, code, key, sample_engine, state};
+
+fn typed(s: &mut AppState, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| update(s, key(c))).collect()
+}
+
+fn picker_title(s: &AppState) -> String {
+    match &s.overlay {
+        Some(Overlay::Pick(p)) => p.title.clone(),
+        other => panic!("no list to pick from: {other:?}"),
+    }
+}
+
+#[test]
+fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up() {
+    let mut s = state();
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("eu-west-1".into()), endpoint: None }));
+    update(&mut s, key('5'));
+
+    // The buckets are asked for; the list fills in when they come.
+    let effects = update(&mut s, key('b'));
+    assert!(effects.contains(&Effect::Load(LoadRequest::Buckets)), "{effects:?}");
+    assert_eq!(picker_title(&s), "Bucket for snapshots");
+    let buckets = vec!["logs".to_string(), "team-snapshots".to_string(), "web".to_string()];
+    update(&mut s, Action::Loaded(Loaded::Buckets(Ok(buckets))));
+    typed(&mut s, "snap");
+    update(&mut s, code(KeyCode::Enter));
+
+    // The prefix, with one offered.
+    let Some(Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert_eq!(prompt.text, "wharf/");
+    update(&mut s, code(KeyCode::Backspace));
+    typed(&mut s, "/app");
+    update(&mut s, code(KeyCode::Enter));
+
+    // The storage classes, priced; the second is picked.
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let ia = picker.items.iter().find(|i| i.value == "STANDARD_IA").expect("STANDARD_IA offered");
+    assert_eq!(ia.detail, "$0.0125/GB-month · billed for at least 30 days");
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, code(KeyCode::Enter));
+
+    // The local containers, running first; `db` is picked and described.
+    assert_eq!(picker_title(&s), "Database container to back up");
+    let Some(Overlay::Pick(picker)) = &s.overlay else { unreachable!() };
+    assert_eq!(picker.items.first().map(|i| i.value.as_str()), Some("db"));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::ContainerDetail { container, setup })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(container, "db");
+    let mount = |destination: &str, kind: &str| MountInfo {
+        kind: kind.into(),
+        name: Some("db-data".into()),
+        source: "/var/lib/docker/volumes/db-data/_data".into(),
+        destination: destination.into(),
+    };
+    let detail = ContainerDetail {
+        id: "db-id".into(),
+        name: "db".into(),
+        running: true,
+        exit_code: 0,
+        image: "db:baked".into(),
+        image_id: "sha256:9a8b".into(),
+        mounts: vec![mount("/srv/data", "volume"), mount("/tmp", "tmpfs")],
+        stop_timeout: 10,
+        env: vec!["PATH=/bin".into()],
+    };
+    update(&mut s, Action::Loaded(Loaded::ContainerDetail { setup: setup.clone(), result: Ok(detail) }));
+
+    // Nothing in its image names a database: the `path` preset, its volumes offered (not tmpfs).
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert!(matches!(picker.purpose, PickPurpose::DataPath(_)));
+    assert_eq!(picker.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), ["/srv/data"]);
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::SetupPreview { setup, file, profile })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(profile, "default");
+    let expected = [
+        Chosen::new("bucket", "team-snapshots"),
+        Chosen::new("prefix", "wharf/app/"),
+        Chosen::new("storage_class", "STANDARD_IA"),
+        Chosen::new("database.container", "db"),
+        Chosen::new("database.preset", "path"),
+        Chosen::new("database.path", "/srv/data"),
+    ];
+    assert_eq!(setup.chosen, expected);
+
+    // What the file will say, worked out on a real file, and a yes.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wharf.toml");
+    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
+    let plan =
+        SavePlan { setup: setup.clone(), file: file.clone(), before: edited.before, after: edited.after };
+    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
+    let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert!(confirm.lines.iter().any(|l| l.contains("bucket = \"team-snapshots\"")), "{:?}", confirm.lines);
+    s.clock.mono += wharf::app::DIALOG_GUARD;
+    let effects = update(&mut s, key('y'));
+    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
+    save::commit(&plan.file, plan.before.as_deref(), &plan.after).unwrap();
+    let effects =
+        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+
+    // In force at once: the list is read from the new place and the backup starts.
+    let backup = effects.iter().find_map(|e| match e {
+        Effect::StartJob { spec: JobSpec::Backup(job), .. } => Some(job),
+        _ => None,
+    });
+    let job = backup.unwrap_or_else(|| panic!("{effects:?}"));
+    assert_eq!((job.bucket.as_str(), job.prefix.as_str()), ("team-snapshots", "wharf/app/"));
+    assert_eq!((job.container.as_str(), job.path.as_deref()), ("db", Some("/srv/data")));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Load(LoadRequest::Snapshots { .. }))));
+    let reread =
+        wharf::config::ConfigFile::parse(&std::fs::read_to_string(&file).unwrap(), "wharf.toml").unwrap();
+    let profile = &reread.profiles["default"];
+    assert_eq!(profile.bucket.as_deref(), Some("team-snapshots"));
+    assert_eq!(profile.database.as_ref().and_then(|d| d.path.as_deref()), Some("/srv/data"));
+    assert_eq!(s.settings.file.as_deref(), Some(file.as_path()));
+}
+
+#[test]
+fn esc_anywhere_in_a_set_up_saves_nothing_and_read_only_never_starts_one() {
+    let mut s = state();
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key('5'));
+    update(&mut s, key('b'));
+    update(&mut s, Action::Loaded(Loaded::Buckets(Ok(vec!["a".into()]))));
+    typed(&mut s, "zz");
+    update(&mut s, code(KeyCode::Esc));
+    assert!(matches!(s.overlay, Some(Overlay::Pick(_))), "the first esc clears the filter");
+    let effects = update(&mut s, code(KeyCode::Esc));
+    assert!(s.overlay.is_none() && effects.is_empty(), "{effects:?}");
+    assert_eq!(s.flash.as_deref(), Some("Bucket for snapshots: cancelled, nothing saved"));
+
+    let mut s = crate::support::read_only_state();
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key('5'));
+    let effects = update(&mut s, key('b'));
+    assert!(effects.is_empty() && s.overlay.is_none(), "{effects:?}");
+    assert!(s.flash.as_deref().is_some_and(|f| f.contains("read-only")), "{:?}", s.flash);
+}
+
+#[test]
+fn a_save_keeps_the_files_comments_and_never_overwrites_what_changed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wharf.toml");
+    let text = "# the team's settings\n[profiles.dev]\nregion = \"eu-west-1\" # Ireland\n";
+    std::fs::write(&file, text).unwrap();
+    let edited = save::prepare(&file, "dev", &[Chosen::new("bucket", "snaps")]).unwrap();
+    assert_eq!(edited.before.as_deref(), Some(text));
+    save::commit(&file, edited.before.as_deref(), &edited.after).unwrap();
+    let now = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        now,
+        "# the team's settings\n[profiles.dev]\nregion = \"eu-west-1\" # Ireland\nbucket = \"snaps\"\n"
+    );
+
+    // Someone edits the file between the preview and the yes: nothing is written.
+    let edited = save::prepare(&file, "dev", &[Chosen::new("prefix", "app/")]).unwrap();
+    std::fs::write(&file, format!("{now}# added by hand\n")).unwrap();
+    let refused = save::commit(&file, edited.before.as_deref(), &edited.after).unwrap_err();
+    assert!(refused.contains("changed since its lines were shown"), "{refused}");
+    assert!(std::fs::read_to_string(&file).unwrap().ends_with("# added by hand\n"));
+}
+
+/// The whole first run as a new user does it: no file, `b`, a bucket and the
+/// PostgreSQL container picked (its preset detected), a yes, a snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
+    let mut cleanup = Cleanup::default();
+    let container = crate::backup::postgres_container(&mut cleanup);
+    let url = crate::support::moto_url();
+    let clients = crate::support::moto_clients().await;
+    let bucket = crate::backup::bucket().await;
+    let env: Vec<(&str, &str)> = vec![
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", &url),
+    ];
+    let mut session = Session::start_with(120, 40, &env, None);
+    session.wait_for("b picks one from S3");
+    session.send(b"5b");
+    session.wait_for("Bucket for snapshots");
+    session.send(bucket.as_bytes());
+    session.wait_for(&format!("{bucket} "));
+    session.send(b"\r");
+    session.wait_for("Prefix for snapshots");
+    session.send(b"\r");
+    session.wait_for("Storage class for snapshots");
+    session.send(b"\r");
+    session.wait_for("Database container to back up");
+    session.send(container.as_bytes());
+    session.send(b"\r");
+    session.wait_for("Save settings");
+    let shown = session.contents();
+    assert!(shown.contains("preset = \"postgres\""), "the preset is detected from the image:\n{shown}");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    session.send(b"y");
+    session.wait_for("head · here");
+
+    let file = session.home.path().join("config/wharf/wharf.toml");
+    let written = std::fs::read_to_string(&file).unwrap();
+    let expected = format!(
+        "default_profile = \"default\"\n\n[profiles.default]\nbucket = \"{bucket}\"\nprefix = \"wharf/\"\nstorage_class = \"STANDARD\"\n\n[profiles.default.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\n"
+    );
+    assert_eq!(written, expected, "exactly the choices made");
+    let listed = clients.s3.list_objects_v2().bucket(&bucket).prefix("wharf/").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.iter().any(|k| k.ends_with("/manifest.json")), "a complete snapshot: {keys:?}");
+    assert!(keys.iter().any(|k| k.contains("/data.")), "{keys:?}");
+    session.send(b"q");
+    let (status, transcript, screen) = session.finish();
+    assert_eq!(status, 0, "{transcript}");
+    assert_restored(&transcript, &screen);
+}
