@@ -94,6 +94,11 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
         panic!("{effects:?}")
     };
     assert_eq!(profile, "default");
+    assert!(
+        file.ends_with("wharf/wharf.toml"),
+        "no file yet: the user's config directory ({})",
+        file.display()
+    );
     let expected = [
         Chosen::new("bucket", "team-snapshots"),
         Chosen::new("prefix", "wharf/app/"),
