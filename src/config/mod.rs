@@ -14,6 +14,8 @@ pub mod save;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub default_profile: Option<String>,
+    /// The screen's colours, for every profile.
+    pub theme: Option<Theme>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -92,6 +94,19 @@ pub enum StorageClass {
     OnezoneIa,
     IntelligentTiering,
     GlacierIr,
+}
+
+/// The screen's colours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// The terminal's own 16 colours, as its colour scheme draws them.
+    #[default]
+    Terminal,
+    /// A fixed palette of 256-colour tones for a dark background.
+    Dark,
+    /// A fixed palette of 256-colour tones for a light background.
+    Light,
 }
 
 /// A span of time written as people write it: `30d`, `12h`, `2w`, `90m`.
@@ -209,6 +224,7 @@ pub struct Settings {
     /// `NO_COLOR` is set (and not empty): the screen uses no colour, only
     /// bold, underline and reverse (no-color.org).
     pub no_color: bool,
+    pub theme: Theme,
 }
 
 impl ConfigFile {
@@ -290,6 +306,7 @@ impl Settings {
         overrides: &Overrides,
         looked: &[PathBuf],
     ) -> Result<Settings, ConfigError> {
+        let theme = config.theme;
         let wanted = overrides.profile.clone().or(config.default_profile.clone());
         let (profile_name, mut profile) = match wanted {
             Some(name) => match (&file, config.profiles.get(&name)) {
@@ -342,6 +359,7 @@ impl Settings {
             docker_host: overrides.docker_host.clone(),
             read_only: overrides.read_only,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            theme: theme.unwrap_or_default(),
         })
     }
 }

@@ -14,6 +14,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use crate::app::Section;
 use crate::app::{Action, AppState, EngineView, Overlay, PaneId};
 use crate::aws::AwsStatus;
+use crate::config::Theme;
 
 /// The smallest terminal wharf draws its panes in.
 pub const MIN_WIDTH: u16 = 60;
@@ -29,6 +30,47 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
             cell.bg = Color::Reset;
             cell.underline_color = Color::Reset;
         }
+    } else if let Some(palette) = palette(state.settings.theme) {
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.fg = palette(cell.fg);
+            cell.bg = palette(cell.bg);
+        }
+    }
+}
+
+/// The panes are drawn in the terminal's 16 named colours; a fixed theme
+/// turns each into a 256-colour tone chosen for its background.
+fn palette(theme: Theme) -> Option<fn(Color) -> Color> {
+    fn dark(c: Color) -> Color {
+        match c {
+            Color::Cyan => Color::Indexed(80),
+            Color::DarkGray => Color::Indexed(245),
+            Color::Yellow => Color::Indexed(221),
+            Color::LightYellow => Color::Indexed(229),
+            Color::Green => Color::Indexed(114),
+            Color::Red => Color::Indexed(203),
+            Color::Magenta => Color::Indexed(176),
+            Color::Black => Color::Indexed(234),
+            other => other,
+        }
+    }
+    fn light(c: Color) -> Color {
+        match c {
+            Color::Cyan => Color::Indexed(25),
+            Color::DarkGray => Color::Indexed(242),
+            Color::Yellow => Color::Indexed(130),
+            Color::LightYellow => Color::Indexed(223),
+            Color::Green => Color::Indexed(28),
+            Color::Red => Color::Indexed(160),
+            Color::Magenta => Color::Indexed(90),
+            Color::Black => Color::Indexed(255),
+            other => other,
+        }
+    }
+    match theme {
+        Theme::Terminal => None,
+        Theme::Dark => Some(dark),
+        Theme::Light => Some(light),
     }
 }
 
@@ -139,11 +181,14 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     if area.width >= 100 {
         spans.push(Span::from(" wharf ").bold().fg(Color::Black).bg(Color::Cyan));
     }
-    spans.extend([
-        " profile ".into(),
-        Span::from(s.profile_name.clone().unwrap_or_else(|| "none".into())).bold(),
-        sep(),
-    ]);
+    let name = s.profile_name.clone().unwrap_or_else(|| "none".into());
+    // A protected profile (production) stands out, in words too for NO_COLOR.
+    let name = if s.profile.protected {
+        Span::from(format!("{name} (protected)")).bold().fg(Color::Red)
+    } else {
+        Span::from(name).bold()
+    };
+    spans.extend([" profile ".into(), name, sep()]);
     // This machine against the loop, where it is read first.
     if let Some((words, in_sync)) = crate::app::standing::summary(state) {
         spans.extend([Span::from(words).fg(if in_sync { Color::Green } else { Color::Yellow }), sep()]);

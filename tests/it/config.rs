@@ -58,7 +58,7 @@ fn unknown_key_names_key_file_and_line() {
     );
     assert_eq!(
         load("unknown_top_key.toml", Overrides::default()).unwrap_err(),
-        "tests/fixtures/config/unknown_top_key.toml:2:1: unknown key `theme`, expected `default_profile` or `profiles`"
+        "tests/fixtures/config/unknown_top_key.toml:2:1: unknown key `colours`, expected one of `default_profile`, `theme`, `profiles`"
     );
 }
 

@@ -29,4 +29,5 @@ mod shell;
 mod standing;
 mod support;
 mod sync;
+mod themes;
 mod update;
