@@ -43,7 +43,8 @@ fi
 
 moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-.venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
+# AWS-managed IAM policies (wharf init attaches AmazonECSTaskExecutionRolePolicy) are there, as in AWS.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
 moto_pid=$!
 realism_pid=
 trap 'kill "$moto_pid" $realism_pid 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT

@@ -192,6 +192,27 @@ pub enum Command {
         #[arg(long)]
         sql: bool,
     },
+    /// Create on AWS what the profile's loop needs and lacks: repository, bucket, cluster, role, log group, service
+    Init {
+        /// Print what would be created, create nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Go ahead without asking
+        #[arg(long)]
+        yes: bool,
+        /// Remove what init created for this profile instead (asks; the repository and bucket only with --include-data)
+        #[arg(long)]
+        destroy: bool,
+        /// With --destroy: the ECR repository and the S3 bucket too, with every image and snapshot in them
+        #[arg(long, requires = "destroy")]
+        include_data: bool,
+        /// With --destroy on a protected profile: the profile's name, typed
+        #[arg(long, value_name = "PROFILE", requires = "destroy")]
+        confirm: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Commit a container to a new image, ready to push
     Bake {
         /// The container to commit (name or id)

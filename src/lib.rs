@@ -133,6 +133,10 @@ pub fn main() -> ExitCode {
                 commands::sync(&settings, request, &place, json).await
             }
             Some(Command::Shell { container, sql }) => commands::shell(&settings, container, sql).await,
+            Some(Command::Init { dry_run, yes, destroy, include_data, confirm, json }) => {
+                let request = commands::InitFlags { dry_run, yes, destroy, include_data, confirm, json };
+                commands::init(&settings, request).await
+            }
             Some(Command::Bake { container, tag, json }) => {
                 if settings.read_only {
                     eprintln!("error: bake changes the engine's images, and --read-only is set");

@@ -5,6 +5,7 @@
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod init;
 pub mod logs;
 pub mod pace;
 pub mod s3;

@@ -4,6 +4,7 @@
 mod doctor;
 mod ecs;
 mod images;
+mod init;
 mod job;
 mod logs;
 mod machine;
@@ -13,6 +14,7 @@ mod tags;
 pub use doctor::doctor;
 pub use ecs::{Target, deploy, tasks};
 pub use images::images;
+pub use init::{InitFlags, init};
 pub use job::run_job;
 pub use logs::{LogsRequest, logs};
 pub use machine::{RunRequest, SyncRequest, pull, run, shell, sync};

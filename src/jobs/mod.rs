@@ -6,6 +6,7 @@ pub mod backup;
 pub mod bake;
 pub mod console;
 pub mod deploy;
+pub mod init;
 mod layers;
 mod mssql;
 pub mod prune;

@@ -9,6 +9,7 @@ mod docker;
 mod e2e;
 mod ecs;
 mod history;
+mod init;
 mod jobs;
 mod keymap;
 mod layers;

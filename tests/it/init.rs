@@ -1,0 +1,260 @@
+//! `wharf init` against moto, checked with the SDK's own clients: the dry run
+//! creates nothing; the set-up is created as documented; the service comes
+//! once the repository holds an image; a second run changes nothing (no new
+//! revision); `--destroy` removes only what init made, the data only when asked.
+
+use std::path::Path;
+
+use crate::support::{moto_url, put_ecr_image, unique, wharf_against};
+
+struct Names {
+    profile: String,
+    repository: String,
+    bucket: String,
+    cluster: String,
+    service: String,
+}
+
+fn names() -> Names {
+    let n = unique("init").to_lowercase();
+    Names {
+        profile: format!("p{}", n.replace('-', "")),
+        repository: format!("wharf-it-{n}"),
+        bucket: format!("wharf-it-{n}"),
+        cluster: format!("wharf-it-{n}"),
+        service: format!("db-{n}"),
+    }
+}
+
+fn write_profile(home: &Path, n: &Names, protected: bool) {
+    let text = format!(
+        "[profiles.{}]\nrepository = \"{}\"\nbucket = \"{}\"\ncluster = \"{}\"\nservice = \"{}\"\nprotected = {protected}\n[profiles.{}.database]\ncontainer = \"app-db\"\npreset = \"postgres\"\n",
+        n.profile, n.repository, n.bucket, n.cluster, n.service, n.profile
+    );
+    std::fs::write(home.join("wharf.toml"), text).unwrap();
+}
+
+fn init(home: &Path, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = wharf_against(&moto_url(), home).arg("init").args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+struct Sdk {
+    ecr: aws_sdk_ecr::Client,
+    ecs: aws_sdk_ecs::Client,
+    s3: aws_sdk_s3::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+async fn sdk() -> Sdk {
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
+    Sdk {
+        ecr: aws_sdk_ecr::Client::new(&config),
+        ecs: aws_sdk_ecs::Client::new(&config),
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+    }
+}
+
+fn steps(json: &serde_json::Value) -> Vec<String> {
+    json["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["create"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn revisions(sdk: &Sdk, family: &str) -> usize {
+    let out = sdk.ecs.list_task_definitions().family_prefix(family).send().await.unwrap();
+    out.task_definition_arns().len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_made() {
+    let home = tempfile::tempdir().unwrap();
+    let n = names();
+    write_profile(home.path(), &n, false);
+    let sdk = sdk().await;
+
+    // The dry run says everything and creates nothing.
+    let (status, plan, stderr) = init(home.path(), &["--dry-run", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(
+        steps(&plan),
+        ["repository", "expire_untagged", "bucket", "cluster", "role", "role_policy", "log_group"]
+    );
+    assert_eq!(plan["plan"]["waits_for_image"], true);
+    assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_err());
+    assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err());
+    let role = format!("wharf-{}-task-execution", n.profile);
+    assert!(sdk.iam.get_role().role_name(&role).send().await.is_err());
+    // Without --yes: said, exit 2, nothing created.
+    let (status, _, stderr) = init(home.path(), &[]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err());
+
+    // Before the first push: everything but the task definition and the service.
+    let (status, out, stderr) = init(home.path(), &["--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("the service waits") || out["plan"]["waits_for_image"] == true, "{stderr}");
+    let repo = sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.unwrap();
+    let repo = &repo.repositories()[0];
+    assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+    let policy = sdk.ecr.get_lifecycle_policy().repository_name(&n.repository).send().await.unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+    assert_eq!(policy["rules"][0]["selection"]["tagStatus"], "untagged");
+    assert_eq!(policy["rules"][0]["selection"]["countNumber"], 14);
+    let block = sdk.s3.get_public_access_block().bucket(&n.bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let encryption = sdk.s3.get_bucket_encryption().bucket(&n.bucket).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default().map(|d| d.sse_algorithm().as_str()),
+        Some("AES256")
+    );
+    let lifecycle = sdk.s3.get_bucket_lifecycle_configuration().bucket(&n.bucket).send().await.unwrap();
+    let abort =
+        lifecycle.rules()[0].abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation());
+    assert_eq!(abort, Some(1));
+    let tags = sdk.s3.get_bucket_tagging().bucket(&n.bucket).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "wharf:profile" && t.value() == n.profile));
+    let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
+    assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"));
+    let attached = sdk.iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
+    let attached: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_name()).collect();
+    assert_eq!(attached, ["AmazonECSTaskExecutionRolePolicy"]);
+    let group = format!("/wharf/{}", n.profile);
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix(&group).send().await.unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+    assert!(
+        sdk.ecs
+            .describe_services()
+            .cluster(&n.cluster)
+            .services(&n.service)
+            .send()
+            .await
+            .unwrap()
+            .services()
+            .is_empty()
+    );
+
+    // The first push: the next init registers the task definition pinned to its digest, and the service.
+    let digest = put_ecr_image(&sdk.ecr, &n.repository, "v1").await;
+    let (status, out, stderr) = init(home.path(), &["--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(steps(&out), ["task_definition", "service"]);
+    let described = sdk.ecs.describe_task_definition().task_definition(&n.service).send().await.unwrap();
+    let definition = described.task_definition().unwrap();
+    let container = &definition.container_definitions()[0];
+    assert_eq!(container.name(), Some("app-db"));
+    assert_eq!(container.image(), Some(format!("{}@{digest}", repo.repository_uri().unwrap()).as_str()));
+    assert_eq!(container.port_mappings()[0].container_port(), Some(5432));
+    let options = container.log_configuration().unwrap().options().unwrap();
+    assert_eq!(options.get("awslogs-group"), Some(&group));
+    assert_eq!((definition.cpu(), definition.memory()), (Some("256"), Some("512")));
+    assert!(definition.execution_role_arn().is_some_and(|a| a.ends_with(&role)));
+    let services = sdk.ecs.describe_services().cluster(&n.cluster).services(&n.service).send().await.unwrap();
+    let service = &services.services()[0];
+    let network = service.network_configuration().and_then(|c| c.awsvpc_configuration()).unwrap();
+    assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
+    assert!(!network.subnets().is_empty());
+    assert!(out["plan"]["steps"][0]["image"].as_str().is_some_and(|i| i.ends_with(&digest)));
+
+    // Again: nothing missing, nothing registered.
+    let before = revisions(&sdk, &n.service).await;
+    let (status, out, stderr) = init(home.path(), &["--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(steps(&out).is_empty(), "{out}");
+    assert!(stderr.contains("nothing missing"), "{stderr}");
+    assert_eq!(revisions(&sdk, &n.service).await, before);
+
+    // Destroy: asks first; then the service, cluster, role and log group go; the data stays.
+    let (status, _, stderr) = init(home.path(), &["--destroy"]);
+    assert_eq!(status, 2, "{stderr}");
+    let (status, out, stderr) = init(home.path(), &["--destroy", "--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(out["removed"].as_array().map(Vec::len), Some(4), "{out}");
+    assert!(sdk.iam.get_role().role_name(&role).send().await.is_err());
+    let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
+    assert!(clusters.clusters().iter().all(|c| c.status() != Some("ACTIVE")));
+    assert!(
+        sdk.logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .is_empty()
+    );
+    assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_ok(), "the snapshots stay");
+    assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_ok());
+    let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err());
+    assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_init_did_not_make_is_used_and_never_destroyed_and_protected_wants_the_name() {
+    let home = tempfile::tempdir().unwrap();
+    let n = names();
+    write_profile(home.path(), &n, true);
+    let sdk = sdk().await;
+    // Somebody's cluster and log group of the same names, without wharf's tag.
+    sdk.ecs.create_cluster().cluster_name(&n.cluster).send().await.unwrap();
+    let group = format!("/wharf/{}", n.profile);
+    sdk.logs.create_log_group().log_group_name(&group).send().await.unwrap();
+
+    let (status, out, stderr) = init(home.path(), &["--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let made = steps(&out);
+    assert!(!made.contains(&"cluster".to_string()) && !made.contains(&"log_group".to_string()), "{made:?}");
+    let present = out["plan"]["present"].to_string();
+    assert!(present.contains(&format!("ECS cluster {}", n.cluster)), "{present}");
+
+    // Protected: --yes alone is not enough to destroy.
+    let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains(&format!("--confirm {}", n.profile)), "{stderr}");
+    let (status, out, stderr) =
+        init(home.path(), &["--destroy", "--include-data", "--yes", "--confirm", &n.profile, "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let kept = out["plan"]["kept"].to_string();
+    assert!(kept.contains("not made by wharf init"), "{kept}");
+    let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
+    assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"), "somebody's cluster stays");
+    assert!(
+        !sdk.logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .is_empty()
+    );
+    assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err(), "init's own bucket went");
+}
