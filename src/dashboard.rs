@@ -43,11 +43,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let stop = CancellationToken::new();
     let (engine_tx, mut engine_rx) = mpsc::channel(8);
     tokio::spawn(watch_engine(state.settings.docker_host.clone(), engine_tx, stop.child_token()));
-    let (aws_tx, mut aws_rx) = mpsc::channel(1);
-    let profile = state.settings.profile.clone();
-    tokio::spawn(async move {
-        let _ = aws_tx.send(crate::aws::connect(&profile).await).await;
-    });
+    // Connections to AWS carry a number: after a switch, an earlier one that
+    // answers late is dropped.
+    let (aws_tx, mut aws_rx) = mpsc::channel(4);
+    let mut connection = 0u64;
+    connect(aws_tx.clone(), connection, state.settings.profile.clone());
     let mut aws: Option<AwsClients> = None;
     let (load_tx, mut load_rx) = mpsc::channel(16);
     let (job_tx, mut job_rx) = mpsc::channel(256);
@@ -80,9 +80,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             },
             Some(u) = engine_rx.recv() => actions.push(Action::Engine(u)),
             Some(e) = job_rx.recv() => actions.push(Action::Job(e)),
-            Some((status, clients)) = aws_rx.recv() => {
-                aws = clients;
-                actions.push(Action::Aws(status));
+            Some((number, status, clients)) = aws_rx.recv() => {
+                if number == connection {
+                    aws = clients;
+                    actions.push(Action::Aws(status));
+                }
             }
             Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
             Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
@@ -121,6 +123,12 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 match effect {
                     Effect::StartJob { id, spec } => pool.submit(id, spec, aws.clone()),
                     Effect::CancelJob(id) => pool.cancel(id),
+                    // Running jobs keep the clients they were given.
+                    Effect::Connect(profile) => {
+                        connection += 1;
+                        aws = None;
+                        connect(aws_tx.clone(), connection, *profile);
+                    }
                     Effect::Copy(text) => {
                         use base64::Engine as _;
                         let encoded = base64::engine::general_purpose::STANDARD.encode(text);
@@ -227,6 +235,19 @@ struct Signals {
     sigterm: Signal,
     sighup: Signal,
     sigint: Signal,
+}
+
+/// Connects to AWS with `profile`'s settings in the background; the answer
+/// comes back with `number`.
+fn connect(
+    tx: mpsc::Sender<(u64, crate::aws::AwsStatus, Option<AwsClients>)>,
+    number: u64,
+    profile: crate::config::Profile,
+) {
+    tokio::spawn(async move {
+        let (status, clients) = crate::aws::connect(&profile).await;
+        let _ = tx.send((number, status, clients)).await;
+    });
 }
 
 /// Cancels the running jobs and waits, with "cleaning up…" on screen, until
@@ -436,6 +457,11 @@ async fn load_here(request: LoadRequest, docker_host: Option<String>) -> Loaded 
                 Err(e) => Err(e),
             };
             Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
+        }
+        LoadRequest::SwitchChoices { file } => {
+            let read =
+                tokio::task::spawn_blocking(move || crate::app::switch::read_choices(file.as_deref())).await;
+            Loaded::SwitchChoices(read.unwrap_or_else(|e| Err(e.to_string())))
         }
         LoadRequest::SetupPreview { setup, file, profile } => {
             let edited = tokio::task::spawn_blocking(move || {

@@ -60,6 +60,7 @@ pub enum Action {
     Sync,
     Shell,
     Sql,
+    Switch,
 
     /// A key that no binding claims, while a text field (filter, prompt) has focus.
     #[serde(skip)]
@@ -145,6 +146,7 @@ impl Action {
             Action::Sync => "sync to head",
             Action::Shell => "shell",
             Action::Sql => "SQL client",
+            Action::Switch => "switch profile/region",
             _ => "",
         }
     }

@@ -38,6 +38,8 @@ pub enum Effect {
     },
     /// Hand the terminal to a shell or SQL client in a container until it ends.
     Attach(Console),
+    /// Connect to AWS again with `profile`'s settings (after a switch).
+    Connect(Box<crate::config::Profile>),
     /// Write a set-up's choices to `wharf.toml`.
     SaveSettings(Box<SavePlan>),
     /// Write the Logs pane's lines to a new file.
@@ -92,6 +94,10 @@ pub enum LoadRequest {
     Console(ConsoleRequest),
     /// S3's buckets, for a set-up to pick from.
     Buckets,
+    /// The wharf profiles of `file` and the AWS profiles there are to switch to.
+    SwitchChoices {
+        file: Option<PathBuf>,
+    },
     /// The container a set-up picked, as the engine describes it.
     ContainerDetail {
         container: String,
@@ -110,7 +116,10 @@ impl LoadRequest {
     pub fn needs_aws(&self) -> bool {
         !matches!(
             self,
-            LoadRequest::Console(_) | LoadRequest::ContainerDetail { .. } | LoadRequest::SetupPreview { .. }
+            LoadRequest::Console(_)
+                | LoadRequest::ContainerDetail { .. }
+                | LoadRequest::SetupPreview { .. }
+                | LoadRequest::SwitchChoices { .. }
         )
     }
 }
@@ -169,6 +178,7 @@ pub enum Loaded {
     /// A console ready to attach, or why it cannot be opened (in words, with what it was).
     Console(Result<Console, String>),
     Buckets(Result<Vec<String>, AwsError>),
+    SwitchChoices(Result<super::switch::Choices, String>),
     ContainerDetail {
         setup: Setup,
         result: Result<ContainerDetail, String>,

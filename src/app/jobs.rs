@@ -29,6 +29,7 @@ pub(super) fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
             _ => None,
         },
         logs: super::logs::job_logs(spec),
+        profile: state.settings.profile_name.clone(),
     });
     id
 }

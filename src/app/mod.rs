@@ -15,6 +15,7 @@ pub mod setup;
 mod snapshots;
 pub mod standing;
 pub mod state;
+pub mod switch;
 pub mod update;
 
 pub use action::Action;

@@ -29,12 +29,14 @@ pub struct PickItem {
 }
 
 /// What a pick is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PickPurpose {
     Bucket(Setup),
     StorageClass(Setup),
     Container(Setup),
     DataPath(Setup),
+    /// A wharf profile, an AWS profile or a region, from what was read.
+    Switch(Box<super::switch::Choices>),
 }
 
 impl Picker {

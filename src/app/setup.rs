@@ -136,6 +136,7 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
             setup.chosen.push(Chosen::new("database.path", value));
             next(state, setup, effects);
         }
+        PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
     }
 }
 

@@ -423,6 +423,8 @@ pub struct JobView {
     pub repository: Option<String>,
     /// What `l` tails for this job: a deploy's new tasks.
     pub logs: Option<TailTarget>,
+    /// The wharf profile it was started under (it keeps it after a switch).
+    pub profile: Option<String>,
 }
 
 impl JobView {

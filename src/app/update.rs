@@ -44,6 +44,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Job(event) => jobs::apply_job(state, event, &mut effects),
         Action::Aws(status) => {
             let ready = matches!(status, AwsStatus::Ready { .. });
+            // The switch's "connecting…" is answered.
+            if let Some(flash) = state.flash.as_mut().filter(|f| f.ends_with(": connecting…")) {
+                let said = if ready { "connected" } else { "no usable AWS credentials (see the AWS panes)" };
+                *flash = flash.replace("connecting…", said);
+            }
             state.aws = status;
             if ready {
                 registry::load_registry(state, &mut effects);
@@ -169,6 +174,7 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Pull => machine::start_pull(state, effects),
         Action::Run => machine::start_run(state, effects),
         Action::Sync => machine::start_sync(state, effects),
+        Action::Switch => super::switch::open(state, effects),
         Action::Shell => machine::open_console(state, ConsoleKind::Shell, effects),
         Action::Sql => machine::open_console(state, ConsoleKind::Sql, effects),
         _ => {}
@@ -218,6 +224,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
                 }
             }
         }
+        Loaded::SwitchChoices(result) => super::switch::choices_read(state, result),
         Loaded::ContainerDetail { setup, result } => {
             super::setup::container_described(state, setup, result, effects)
         }

@@ -145,3 +145,61 @@ pub async fn probe(config: &SdkConfig) -> AwsStatus {
         }
     }
 }
+
+/// AWS's commercial regions, for switching to one.
+pub const REGIONS: [&str; 17] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-south-1",
+    "sa-east-1",
+];
+
+/// The profiles of the AWS CLI's shared files (`AWS_CONFIG_FILE`, else
+/// `~/.aws/config`; `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), by name.
+pub fn profile_names() -> Vec<String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let file =
+        |var: &str, default: &str| std::env::var_os(var).map_or_else(|| home.join(default), Into::into);
+    profile_names_in(
+        &file("AWS_CONFIG_FILE", ".aws/config"),
+        &file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    )
+}
+
+/// The profiles of a config file (`[profile NAME]`, `[default]`) and a
+/// credentials file (`[NAME]`), sorted, each once.
+pub fn profile_names_in(config: &std::path::Path, credentials: &std::path::Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for (path, config) in [(config, true), (credentials, false)] {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        for line in text.lines() {
+            let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
+                continue;
+            };
+            let section = section.trim();
+            let name = match (config, section.strip_prefix("profile ")) {
+                (true, Some(name)) => name.trim(),
+                (true, None) if section == "default" => section,
+                (true, None) => continue, // sso-session, services …
+                (false, _) => section,
+            };
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}

@@ -29,6 +29,7 @@ mod setup;
 mod shell;
 mod standing;
 mod support;
+mod switch;
 mod sync;
 mod themes;
 mod update;

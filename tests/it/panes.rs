@@ -72,6 +72,7 @@ fn jobs(s: &mut AppState) {
         finished_at: finished.map(|f| now - Duration::from_secs(f)),
         repository: None,
         logs: None,
+        profile: None,
     };
     s.jobs.jobs = vec![
         job(
@@ -334,6 +335,7 @@ fn a_push_in_progress_shows_each_layer() {
         finished_at: None,
         repository: Some("app".into()),
         logs: None,
+        profile: None,
     }];
     s.jobs.next_id = 1;
     update(&mut s, key('6'));
@@ -403,6 +405,7 @@ fn a_backup_in_progress() {
         finished_at: None,
         repository: None,
         logs: None,
+        profile: None,
     }];
     update(&mut s, key('6'));
     snapshot("backup_in_progress", &s);

@@ -80,7 +80,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         };
         let mut cells = vec![
             Cell::from(job.kind.label()),
-            Cell::from(job.target.clone()),
+            // A job started under another profile (before a switch) says which.
+            Cell::from(match &job.profile {
+                Some(p) if job.profile != state.settings.profile_name => format!("[{p}] {}", job.target),
+                _ => job.target.clone(),
+            }),
             Cell::from(state_text).fg(colour),
         ];
         if with_bar {

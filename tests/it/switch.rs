@@ -1,0 +1,121 @@
+//! Switching the wharf profile, the AWS profile or the region without
+//! restarting: the list, the settings in force, the AWS panes emptied and
+//! loaded again from the new place, jobs keeping the profile they began under.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::KeyCode;
+use wharf::app::switch::Choices;
+use wharf::app::{Action, Effect, Keymap, LoadRequest, Loaded, Overlay, update};
+use wharf::aws::AwsStatus;
+use wharf::config::{ConfigFile, Settings};
+
+use crate::panes::render;
+use crate::support::{code, key, sample_engine, sample_snapshots, state_with};
+
+const FILE: &str = "default_profile = \"dev\"\n[profiles.dev]\nbucket = \"dev-snaps\"\n[profiles.dev.database]\ncontainer = \"db\"\npath = \"/data\"\n[profiles.ops]\nregion = \"us-east-1\"\nprotected = true\nbucket = \"ops-snaps\"\nprefix = \"db/\"\n";
+
+fn choices() -> Choices {
+    let file = ConfigFile::parse(FILE, "wharf.toml").unwrap();
+    Choices { profiles: file.profiles, aws_profiles: vec!["default".into(), "sandbox".into()] }
+}
+
+#[test]
+fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them() {
+    let file = ConfigFile::parse(FILE, "wharf.toml").unwrap();
+    let settings = Settings {
+        file: Some("wharf.toml".into()),
+        profile_name: Some("dev".into()),
+        profile: file.profiles["dev"].clone(),
+        ..Settings::default()
+    };
+    let mut s = state_with(settings, Keymap::defaults().unwrap());
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("eu-west-1".into()), endpoint: None }));
+    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(sample_snapshots()))));
+    // A backup runs under dev.
+    update(&mut s, key('5'));
+    let started = update(&mut s, key('b'));
+    assert!(started.iter().any(|e| matches!(e, Effect::StartJob { .. })), "{started:?}");
+    let old_images = s.registry.images_load;
+
+    let effects = update(&mut s, key('@'));
+    assert_eq!(effects, [Effect::Load(LoadRequest::SwitchChoices { file: Some("wharf.toml".into()) })]);
+    update(&mut s, Action::Loaded(Loaded::SwitchChoices(Ok(choices()))));
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let labels: Vec<&str> = picker.items.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(&labels[..4], ["profile dev", "profile ops", "AWS profile default", "AWS profile sandbox"]);
+    assert!(labels.contains(&"region eu-west-1"), "{labels:?}");
+    assert_eq!(picker.items[0].detail, "in use");
+    assert_eq!(picker.items[1].detail, "us-east-1 · protected");
+
+    for c in "profile ops".chars() {
+        update(&mut s, key(c));
+    }
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Connect(profile)] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(profile.bucket.as_deref(), Some("ops-snaps"));
+    assert_eq!(s.settings.profile_name.as_deref(), Some("ops"));
+    assert_eq!(s.aws, AwsStatus::Checking);
+    assert!(s.snapshots.list.loaded().is_none(), "the old bucket's snapshots are gone");
+    let screen = format!("{}", render(&s, 120, 40).backend());
+    assert!(screen.contains("profile ops (protected)"), "{screen}");
+    assert!(screen.contains("switched to profile ops: connecting…"), "{screen}");
+
+    // The new connection: every AWS pane loads from the new profile's places.
+    let effects =
+        update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("us-east-1".into()), endpoint: None }));
+    let snapshots = effects.iter().find_map(|e| match e {
+        Effect::Load(LoadRequest::Snapshots { bucket, prefix, .. }) => {
+            Some((bucket.as_str(), prefix.as_str()))
+        }
+        _ => None,
+    });
+    assert_eq!(snapshots, Some(("ops-snaps", "db/")), "{effects:?}");
+    assert!(effects.contains(&Effect::Load(LoadRequest::Repositories)), "{effects:?}");
+    assert_eq!(s.flash.as_deref(), Some("switched to profile ops: connected"));
+    // The backup begun under dev says so.
+    update(&mut s, key('6'));
+    let screen = format!("{}", render(&s, 120, 40).backend());
+    assert!(screen.contains("[dev] "), "{screen}");
+
+    // A registry answer asked for before the switch is dropped.
+    let late = Loaded::Images { repository: "app".into(), load: old_images, result: Ok(Vec::new()) };
+    update(&mut s, Action::Loaded(late));
+    assert!(s.registry.images.loaded().is_none());
+}
+
+#[test]
+fn a_region_or_an_aws_profile_changes_only_that() {
+    let mut s = state_with(Settings::default(), Keymap::defaults().unwrap());
+    update(&mut s, key('@'));
+    update(
+        &mut s,
+        Action::Loaded(Loaded::SwitchChoices(Ok(Choices { profiles: BTreeMap::new(), ..choices() }))),
+    );
+    for c in "sandbox".chars() {
+        update(&mut s, key(c));
+    }
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::Connect(p)] if p.aws_profile.as_deref() == Some("sandbox")));
+    update(&mut s, key('@'));
+    update(&mut s, Action::Loaded(Loaded::SwitchChoices(Ok(choices()))));
+    for c in "ap-south-1".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.settings.profile.region.as_deref(), Some("ap-south-1"));
+    assert_eq!(s.settings.profile.aws_profile.as_deref(), Some("sandbox"), "the AWS profile stays");
+    assert_eq!(s.settings.profile_name, None);
+}
+
+#[test]
+fn aws_profiles_are_read_from_the_shared_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n[profile dev-sso]\nsso_session = corp\n[sso-session corp]\nsso_region = eu-west-1\n").unwrap();
+    std::fs::write(&credentials, "[default]\naws_access_key_id = x\n[ci]\naws_access_key_id = y\n").unwrap();
+    assert_eq!(wharf::aws::profile_names_in(&config, &credentials), ["ci", "default", "dev-sso"]);
+    assert!(wharf::aws::profile_names_in(&dir.path().join("none"), &dir.path().join("none")).is_empty());
+}
