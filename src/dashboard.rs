@@ -23,6 +23,8 @@ use crate::logs::{TailEvent, TailTarget};
 use crate::session::Ended;
 use crate::ui::{self, terminal::TerminalGuard};
 
+/// How often credentials are looked for again while there are none.
+const RETRY_CREDENTIALS: Duration = Duration::from_secs(20);
 /// How often a running job's elapsed time and rate are redrawn.
 const TICK: Duration = Duration::from_millis(250);
 /// How long quitting waits for cancelled jobs to clean up (abort uploads, put
@@ -61,6 +63,11 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(TICK);
+    // Without credentials (an SSO session expired), they are looked for again
+    // now and then: after `aws sso login` the panes fill by themselves.
+    let mut retry =
+        tokio::time::interval_at(tokio::time::Instant::now() + RETRY_CREDENTIALS, RETRY_CREDENTIALS);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = Vec::new();
@@ -89,6 +96,10 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
             Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
+            _ = retry.tick(), if matches!(state.aws, crate::aws::AwsStatus::NoCredentials { .. }) => {
+                connection += 1;
+                connect(aws_tx.clone(), connection, state.settings.profile.clone());
+            }
             _ = sigterm.recv() => (status, actions) = (128 + 15, vec![Action::Terminate]),
             _ = sighup.recv() => (status, actions) = (128 + 1, vec![Action::Terminate]),
             _ = sigint.recv() => (status, actions) = (128 + 2, vec![Action::Terminate]),

@@ -120,9 +120,26 @@ pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {
 /// the clients come along when credentials were found.
 pub async fn connect(profile: &Profile) -> (AwsStatus, Option<AwsClients>) {
     let config = load_config(profile).await;
-    let status = probe(&config).await;
+    let mut status = probe(&config).await;
+    if let AwsStatus::NoCredentials { error, .. } = &mut status {
+        *error = with_login_hint(error, profile.aws_profile.as_deref());
+    }
     let clients = matches!(status, AwsStatus::Ready { .. }).then(|| AwsClients::new(&config));
     (status, clients)
+}
+
+/// An SSO session that has expired (or was never started) says exactly what
+/// to run for the profile in use.
+pub fn with_login_hint(error: &str, aws_profile: Option<&str>) -> String {
+    let lower = error.to_lowercase();
+    if !(lower.contains("sso") || lower.contains("expired")) {
+        return error.to_string();
+    }
+    let login = match aws_profile {
+        Some(name) => format!("aws sso login --profile {name}"),
+        None => "aws sso login".to_string(),
+    };
+    format!("{error}; run `{login}`")
 }
 
 /// Looks for credentials in `config`.

@@ -119,3 +119,29 @@ fn aws_profiles_are_read_from_the_shared_files() {
     assert_eq!(wharf::aws::profile_names_in(&config, &credentials), ["ci", "default", "dev-sso"]);
     assert!(wharf::aws::profile_names_in(&dir.path().join("none"), &dir.path().join("none")).is_empty());
 }
+
+#[test]
+fn an_sso_profile_without_a_session_says_exactly_what_to_run() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(
+        home.path().join(".aws/config"),
+        "[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\nregion = eu-west-1\n[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--aws-profile", "corp", "tags"])
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("run `aws sso login --profile corp`"), "{stderr}");
+}

@@ -35,8 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             Line::from(vec![
                 Span::from("bucket: ").fg(Color::DarkGray),
                 Span::from("not set").fg(Color::Yellow),
-                Span::from(" — b picks one from S3 (and the database container) and saves it to wharf.toml")
-                    .fg(Color::DarkGray),
+                Span::from(" — b picks one from S3").fg(Color::DarkGray),
             ])
         } else {
             setting_line("bucket", place.as_deref(), "bucket")
