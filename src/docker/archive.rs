@@ -76,7 +76,7 @@ impl Engine {
         argv: &[String],
         env: &[String],
     ) -> Result<(), DockerError> {
-        let (id, mut output, _) = self.start_exec(container, argv, env, false).await?;
+        let (id, mut output, _) = self.start_exec(container, argv, env, false, false).await?;
         let mut stderr = Vec::new();
         while let Some(item) = output.next().await {
             match item {
@@ -112,7 +112,7 @@ impl Engine {
         container: &str,
         argv: &[String],
     ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + use<>, DockerError> {
-        let (id, output, _) = self.start_exec(container, argv, &[], false).await?;
+        let (id, output, _) = self.start_exec(container, argv, &[], false, false).await?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, DockerError>>(8);
         let engine = self.clone();
         let command = describe(container, argv);
@@ -148,7 +148,7 @@ impl Engine {
         argv: &[String],
         input: impl Stream<Item = Result<Bytes, DockerError>> + Send,
     ) -> Result<(), DockerError> {
-        let (id, mut output, stdin) = self.start_exec(container, argv, &[], true).await?;
+        let (id, mut output, stdin) = self.start_exec(container, argv, &[], true, false).await?;
         let Some(mut stdin) = stdin else {
             return Err(DockerError::Engine("the engine gave no stdin to write to".into()));
         };
@@ -192,12 +192,15 @@ impl Engine {
         self.exit_status(&id, &describe(container, argv), &stderr).await
     }
 
-    async fn start_exec(
+    /// Starts `argv` in `container`, its output attached (and its input, with
+    /// `stdin`), on a TTY with `tty`.
+    pub(super) async fn start_exec(
         &self,
         container: &str,
         argv: &[String],
         env: &[String],
         stdin: bool,
+        tty: bool,
     ) -> Result<
         (
             String,
@@ -212,6 +215,7 @@ impl Engine {
             attach_stdin: Some(stdin),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
+            tty: Some(tty),
             cmd: Some(argv.to_vec()),
             env: (!env.is_empty()).then(|| env.to_vec()),
             ..Default::default()
@@ -226,7 +230,7 @@ impl Engine {
             }
             Err(e) => return Err(self.error(e)),
         };
-        let options = StartExecOptions { detach: false, tty: false, output_capacity: Some(1 << 20) };
+        let options = StartExecOptions { detach: false, tty, output_capacity: Some(1 << 20) };
         match self.docker.start_exec(&created.id, Some(options)).await.map_err(|e| self.error(e))? {
             StartExecResults::Attached { output, input } => Ok((created.id, output, stdin.then_some(input))),
             StartExecResults::Detached => Err(DockerError::Engine("the engine detached the command".into())),

@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 
-use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::ResizeExecOptions;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
@@ -31,38 +31,14 @@ impl Engine {
         env: &[String],
         size: (u16, u16),
     ) -> Result<Attached, DockerError> {
-        let options = CreateExecOptions {
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(true),
-            cmd: Some(argv.to_vec()),
-            env: Some(env.to_vec()),
-            ..Default::default()
-        };
-        let created = match self.docker.create_exec(container, options).await {
-            Ok(c) => c,
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                return Err(DockerError::NoSuchContainer(container.to_string()));
-            }
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
-                return Err(DockerError::NotRunning(container.to_string()));
-            }
-            Err(e) => return Err(self.error(e)),
-        };
-        let options = StartExecOptions { detach: false, tty: true, output_capacity: Some(1 << 16) };
-        let (output, input) =
-            match self.docker.start_exec(&created.id, Some(options)).await.map_err(|e| self.error(e))? {
-                StartExecResults::Attached { output, input } => (output, input),
-                StartExecResults::Detached => {
-                    return Err(DockerError::Engine("the engine detached the command".into()));
-                }
-            };
+        let (id, output, input) = self.start_exec(container, argv, env, true, true).await?;
+        let input =
+            input.ok_or_else(|| DockerError::Engine("the engine gave no input to write to".into()))?;
         // The TTY starts at the engine's default size: set it before anything is drawn on it.
-        let _ = self.resize_tty(&created.id, size).await;
+        let _ = self.resize_tty(&id, size).await;
         let engine = self.clone();
         let output = output.map(move |item| item.map(|o| o.into_bytes()).map_err(|e| engine.error(e)));
-        Ok(Attached { id: created.id, output: Box::pin(output), input })
+        Ok(Attached { id, output: Box::pin(output), input })
     }
 
     /// Sets the TTY of command `id` to `size` (columns, rows).

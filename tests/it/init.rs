@@ -50,13 +50,7 @@ struct Sdk {
 }
 
 async fn sdk() -> Sdk {
-    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_url())
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
+    let config = crate::support::moto_config().await;
     let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
     Sdk {
         ecr: aws_sdk_ecr::Client::new(&config),

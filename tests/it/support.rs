@@ -268,14 +268,18 @@ pub fn stats_of(url: &str) -> serde_json::Value {
 
 /// AWS clients for moto, with moto's test credentials.
 pub async fn moto_clients() -> wharf::aws::AwsClients {
+    wharf::aws::AwsClients::new(&moto_config().await)
+}
+
+/// The SDK's configuration for moto, with its test credentials, in eu-west-1.
+pub async fn moto_config() -> aws_config::SdkConfig {
     let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto_url())
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(creds)
         .load()
-        .await;
-    wharf::aws::AwsClients::new(&config)
+        .await
 }
 
 /// Puts an image manifest into a moto ECR repository under `tag`, returning its digest.
