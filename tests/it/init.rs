@@ -70,6 +70,11 @@ fn steps(json: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+async fn log_group_there(sdk: &Sdk, group: &str) -> bool {
+    let out = sdk.logs.describe_log_groups().log_group_name_prefix(group).send().await.unwrap();
+    !out.log_groups().is_empty()
+}
+
 async fn revisions(sdk: &Sdk, family: &str) -> usize {
     let out = sdk.ecs.list_task_definitions().family_prefix(family).send().await.unwrap();
     out.task_definition_arns().len()
@@ -193,16 +198,7 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     assert!(sdk.iam.get_role().role_name(&role).send().await.is_err());
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
     assert!(clusters.clusters().iter().all(|c| c.status() != Some("ACTIVE")));
-    assert!(
-        sdk.logs
-            .describe_log_groups()
-            .log_group_name_prefix(&group)
-            .send()
-            .await
-            .unwrap()
-            .log_groups()
-            .is_empty()
-    );
+    assert!(!log_group_there(&sdk, &group).await);
     assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_ok(), "the snapshots stay");
     assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_ok());
     let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
@@ -240,15 +236,6 @@ async fn what_init_did_not_make_is_used_and_never_destroyed_and_protected_wants_
     assert!(kept.contains("not made by wharf init"), "{kept}");
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
     assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"), "somebody's cluster stays");
-    assert!(
-        !sdk.logs
-            .describe_log_groups()
-            .log_group_name_prefix(&group)
-            .send()
-            .await
-            .unwrap()
-            .log_groups()
-            .is_empty()
-    );
+    assert!(log_group_there(&sdk, &group).await, "somebody's log group stays");
     assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err(), "init's own bucket went");
 }
