@@ -61,6 +61,7 @@ pub enum Action {
     Shell,
     Sql,
     Switch,
+    Settings,
 
     /// A key that no binding claims, while a text field (filter, prompt) has focus.
     #[serde(skip)]
@@ -147,6 +148,7 @@ impl Action {
             Action::Shell => "shell",
             Action::Sql => "SQL client",
             Action::Switch => "switch profile/region",
+            Action::Settings => "settings",
             _ => "",
         }
     }

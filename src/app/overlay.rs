@@ -37,6 +37,8 @@ pub enum PickPurpose {
     DataPath(Setup),
     /// A wharf profile, an AWS profile or a region, from what was read.
     Switch(Box<super::switch::Choices>),
+    /// The set-up panel's settings.
+    Settings,
 }
 
 impl Picker {

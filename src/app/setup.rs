@@ -15,9 +15,11 @@ use crate::docker::ContainerDetail;
 use crate::snapshots::pricing;
 
 /// The action a set-up goes on with once its choices are saved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Goal {
     Backup,
+    /// One setting picked again from the set-up panel: saved, nothing more.
+    Again(String),
 }
 
 /// The choices of one set-up so far, in the order they were made.
@@ -40,6 +42,7 @@ pub struct SavePlan {
 /// Whether `goal` lacks a setting a set-up can pick.
 pub(super) fn needed(state: &AppState, goal: Goal) -> bool {
     match goal {
+        Goal::Again(_) => true,
         Goal::Backup => {
             let profile = &state.settings.profile;
             let database = profile.database.clone().unwrap_or_default();
@@ -56,13 +59,34 @@ pub(super) fn start(state: &mut AppState, goal: Goal, effects: &mut Vec<Effect>)
 /// Asks for the next missing setting, or shows what will be saved.
 fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     let mut profile = state.settings.profile.clone();
+    // Picked again from the panel: asked as if it were not set, once.
+    let again = match &setup.goal {
+        Goal::Again(key) if !chosen(&setup, key) => Some(key.clone()),
+        _ => None,
+    };
+    if let Some(key) = &again {
+        forget(&mut profile, key);
+    }
     apply(&mut profile, &setup.chosen);
     let database = profile.database.clone().unwrap_or_default();
-    if profile.bucket.is_none() {
+    if again.as_deref() == Some("prefix") {
+        let purpose = PromptPurpose::SetupPrefix(setup);
+        let prompt = Prompt::new("Prefix for snapshots in the bucket".into(), String::new(), purpose);
+        state.overlay = Some(Overlay::Prompt(prompt));
+    } else if again.as_deref() == Some("database.path") {
+        let purpose = PromptPurpose::SetupPath(setup);
+        let prompt = Prompt::new("Directory of the database's data".into(), String::new(), purpose);
+        state.overlay = Some(Overlay::Prompt(prompt));
+    } else if again.as_deref() == Some("storage_class") {
+        state.overlay = Some(Overlay::Pick(storage_classes(setup)));
+    } else if profile.bucket.is_none() {
         let picker = Picker::new("Bucket for snapshots", PickPurpose::Bucket(setup));
         state.overlay = Some(Overlay::Pick(Picker { loading: true, ..picker }));
         effects.push(Effect::Load(LoadRequest::Buckets));
-    } else if !chosen(&setup, "storage_class") && chosen(&setup, "bucket") && profile.storage_class.is_none()
+    } else if !chosen(&setup, "storage_class")
+        && chosen(&setup, "bucket")
+        && profile.storage_class.is_none()
+        && setup.goal == Goal::Backup
     {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
     } else if database.container.is_none() {
@@ -137,6 +161,7 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
             next(state, setup, effects);
         }
         PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
+        PickPurpose::Settings => pick_again(state, &value, effects),
     }
 }
 
@@ -163,12 +188,14 @@ pub(super) fn container_described(
             return;
         }
     };
-    let known = state.settings.profile.database.as_ref().and_then(|d| d.preset);
+    // A container picked again gets its preset and path worked out again too.
+    let fresh = setup.goal == Goal::Again("database.container".into());
+    let known = state.settings.profile.database.as_ref().and_then(|d| d.preset).filter(|_| !fresh);
     let preset = known.unwrap_or_else(|| detect_preset(&detail.image, &detail.env));
     if known.is_none() {
         setup.chosen.push(Chosen::new("database.preset", preset.as_str()));
     }
-    let has_path = state.settings.profile.database.as_ref().is_some_and(|d| d.path.is_some());
+    let has_path = !fresh && state.settings.profile.database.as_ref().is_some_and(|d| d.path.is_some());
     if preset != Preset::Path || has_path {
         next(state, setup, effects);
         return;
@@ -221,6 +248,7 @@ pub(super) fn previewed(state: &mut AppState, plan: SavePlan, lines: Vec<String>
     text.push(String::new());
     text.push(match plan.setup.goal {
         Goal::Backup => "Then the database container is backed up.".to_string(),
+        Goal::Again(_) => "The AWS panes then load from what is saved.".to_string(),
     });
     super::update::show_dialog(
         state,
@@ -240,14 +268,92 @@ pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effe
         state.settings.profile_name = Some(crate::config::save::FIRST_PROFILE.to_string());
     }
     state.flash = Some(format!("saved to {}", plan.file.display()));
-    match plan.setup.goal {
-        Goal::Backup => {
-            if chosen(&plan.setup, "bucket") {
-                super::snapshots::load_snapshots(state, effects);
-            }
-            super::snapshots::start_backup(state, effects);
-        }
+    if chosen(&plan.setup, "bucket") || chosen(&plan.setup, "prefix") {
+        super::snapshots::load_snapshots(state, effects);
     }
+    if plan.setup.goal == Goal::Backup {
+        super::snapshots::start_backup(state, effects);
+    }
+}
+
+/// `key` taken out of `profile`, to be asked for again.
+fn forget(profile: &mut Profile, key: &str) {
+    let database = profile.database.get_or_insert_with(Default::default);
+    match key {
+        "bucket" => profile.bucket = None,
+        "prefix" => profile.prefix = None,
+        "storage_class" => profile.storage_class = None,
+        "database.container" => {
+            database.container = None;
+            database.preset = None;
+            database.path = None;
+        }
+        "database.path" => database.path = None,
+        _ => {}
+    }
+}
+
+/// The set-up panel: every setting of the profile, its value and where it
+/// came from; `enter` on one that can be picked picks it again.
+pub(super) fn panel(state: &mut AppState) {
+    let s = &state.settings;
+    let p = &s.profile;
+    let database = p.database.clone().unwrap_or_default();
+    let file = s
+        .file
+        .as_ref()
+        .and_then(|f| f.file_name())
+        .map_or("wharf.toml".into(), |f| f.to_string_lossy().to_string());
+    let from = |key: &str, value: Option<String>| -> PickItem {
+        let detail = match &value {
+            None => "not set".to_string(),
+            Some(_) if s.from_command_line.iter().any(|k| k == key) => {
+                "command line or environment".to_string()
+            }
+            Some(_) if s.file.is_some() => file.clone(),
+            Some(_) => "default".to_string(),
+        };
+        let label = format!("{key:<20}{}", value.unwrap_or_else(|| "–".into()));
+        PickItem { value: key.to_string(), label, detail }
+    };
+    let items = vec![
+        from("aws_profile", p.aws_profile.clone()),
+        from("region", p.region.clone()),
+        from("endpoint_url", p.endpoint_url.clone()),
+        from("registry", p.registry.clone()),
+        from("repository", p.repository.clone()),
+        from("cluster", p.cluster.clone()),
+        from("service", p.service.clone()),
+        from("container", p.container.clone()),
+        from("bucket", p.bucket.clone()),
+        from("prefix", p.prefix.clone()),
+        from("storage_class", p.storage_class.map(|c| c.as_str().to_string())),
+        from("database.container", database.container.clone()),
+        from("database.preset", database.preset.map(|p| p.as_str().to_string())),
+        from("database.path", database.path.clone()),
+    ];
+    let name = s.profile_name.as_deref().unwrap_or("none");
+    let title = format!("Settings of profile {name} (enter picks one again)");
+    state.overlay = Some(Overlay::Pick(Picker { items, ..Picker::new(&title, PickPurpose::Settings) }));
+}
+
+/// `enter` on a setting in the panel.
+pub(super) fn pick_again(state: &mut AppState, key: &str, effects: &mut Vec<Effect>) {
+    const PICKABLE: [&str; 5] = ["bucket", "prefix", "storage_class", "database.container", "database.path"];
+    if !PICKABLE.contains(&key) {
+        state.flash =
+            Some(format!("{key}: set it in wharf.toml (`@` switches the profile, AWS profile and region)"));
+        return;
+    }
+    if state.settings.read_only {
+        state.flash = Some("read-only: settings are not saved (started with --read-only)".into());
+        return;
+    }
+    if key == "bucket" && !matches!(state.aws, crate::aws::AwsStatus::Ready { .. }) {
+        state.flash = Some("picking a bucket needs AWS credentials, and none were found".into());
+        return;
+    }
+    next(state, Setup { goal: Goal::Again(key.to_string()), chosen: Vec::new() }, effects);
 }
 
 /// `chosen` laid over `profile`, as the file will then say.

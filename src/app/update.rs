@@ -175,6 +175,7 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Run => machine::start_run(state, effects),
         Action::Sync => machine::start_sync(state, effects),
         Action::Switch => super::switch::open(state, effects),
+        Action::Settings => super::setup::panel(state),
         Action::Shell => machine::open_console(state, ConsoleKind::Shell, effects),
         Action::Sql => machine::open_console(state, ConsoleKind::Sql, effects),
         _ => {}

@@ -225,6 +225,8 @@ pub struct Settings {
     /// bold, underline and reverse (no-color.org).
     pub no_color: bool,
     pub theme: Theme,
+    /// The profile's keys the command line or the environment set over the file.
+    pub from_command_line: Vec<String>,
 }
 
 impl ConfigFile {
@@ -340,17 +342,17 @@ impl Settings {
             }
             None => (None, Profile::default()),
         };
-        if overrides.aws_profile.is_some() {
-            profile.aws_profile = overrides.aws_profile.clone();
-        }
-        if overrides.region.is_some() {
-            profile.region = overrides.region.clone();
-        }
-        if overrides.endpoint_url.is_some() {
-            profile.endpoint_url = overrides.endpoint_url.clone();
-        }
-        if overrides.registry.is_some() {
-            profile.registry = overrides.registry.clone();
+        let mut from_command_line = Vec::new();
+        for (key, value, set) in [
+            ("aws_profile", &overrides.aws_profile, &mut profile.aws_profile),
+            ("region", &overrides.region, &mut profile.region),
+            ("endpoint_url", &overrides.endpoint_url, &mut profile.endpoint_url),
+            ("registry", &overrides.registry, &mut profile.registry),
+        ] {
+            if value.is_some() {
+                set.clone_from(value);
+                from_command_line.push(key.to_string());
+            }
         }
         Ok(Settings {
             file,
@@ -360,6 +362,7 @@ impl Settings {
             read_only: overrides.read_only,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             theme: theme.unwrap_or_default(),
+            from_command_line,
         })
     }
 }

@@ -239,3 +239,46 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     assert_eq!(status, 0, "{transcript}");
     assert_restored(&transcript, &screen);
 }
+
+#[test]
+fn the_settings_panel_says_where_each_came_from_and_picks_one_again() {
+    let text = "[profiles.dev]\nbucket = \"snaps\"\nstorage_class = \"STANDARD\"\n[profiles.dev.database]\ncontainer = \"db\"\npath = \"/data\"\n";
+    let file = wharf::config::ConfigFile::parse(text, "wharf.toml").unwrap();
+    let mut profile = file.profiles["dev"].clone();
+    profile.region = Some("eu-west-1".into());
+    let settings = wharf::config::Settings {
+        file: Some("/home/me/.config/wharf/wharf.toml".into()),
+        profile_name: Some("dev".into()),
+        profile,
+        from_command_line: vec!["region".into()],
+        ..wharf::config::Settings::default()
+    };
+    let mut s = crate::support::state_with(settings, wharf::app::Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key(','));
+    let Some(Overlay::Pick(panel)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let row = |key: &str| panel.items.iter().find(|i| i.value == key).unwrap().clone();
+    assert_eq!(row("region").detail, "command line or environment");
+    assert_eq!(row("bucket").detail, "wharf.toml");
+    assert!(row("bucket").label.ends_with("snaps"));
+    assert_eq!(row("repository").detail, "not set");
+
+    // What only the file sets is said so.
+    typed(&mut s, "cluster");
+    update(&mut s, code(KeyCode::Enter));
+    assert!(
+        s.flash.as_deref().is_some_and(|f| f.starts_with("cluster: set it in wharf.toml")),
+        "{:?}",
+        s.flash
+    );
+
+    // The storage class, picked again: only it is saved.
+    update(&mut s, key(','));
+    typed(&mut s, "storage");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(picker_title(&s), "Storage class for snapshots");
+    typed(&mut s, "GLACIER");
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::SetupPreview { setup, .. })] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(setup.chosen, [Chosen::new("storage_class", "GLACIER_IR")]);
+}
