@@ -454,6 +454,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
         LoadRequest::Buckets => Loaded::Buckets(crate::aws::s3::buckets(&clients.s3).await),
+        LoadRequest::InitPlan(job) => {
+            let result = job.plan().await;
+            Loaded::InitPlan { job, result }
+        }
         request => load_here(request, None).await,
     }
 }

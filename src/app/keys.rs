@@ -289,5 +289,6 @@ pub(super) fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut V
         Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
         Confirmed::Sync(job) => start_job(state, JobSpec::Sync(job), effects),
         Confirmed::SaveSetup(plan) => effects.push(Effect::SaveSettings(plan)),
+        Confirmed::Init(job) => start_job(state, JobSpec::Init(job), effects),
     }
 }

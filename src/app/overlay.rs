@@ -128,6 +128,8 @@ pub enum Confirmed {
     Sync(Box<SyncJob>),
     /// Write the settings picked to `wharf.toml`, then go on.
     SaveSetup(Box<SavePlan>),
+    /// Create on AWS what the plan shown lists.
+    Init(Box<crate::jobs::init::InitJob>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

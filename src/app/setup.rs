@@ -12,6 +12,7 @@ use super::state::{AppState, Overlay};
 use crate::config::save::{Chosen, detect_preset};
 use crate::config::{Preset, Profile, StorageClass};
 use crate::docker::ContainerDetail;
+use crate::jobs::init::{InitJob, InitPlan, InitRequest};
 use crate::snapshots::pricing;
 
 /// The action a set-up goes on with once its choices are saved.
@@ -331,6 +332,11 @@ pub(super) fn panel(state: &mut AppState) {
         from("database.container", database.container.clone()),
         from("database.preset", database.preset.map(|p| p.as_str().to_string())),
         from("database.path", database.path.clone()),
+        PickItem {
+            value: "init".into(),
+            label: "create what's missing on AWS".into(),
+            detail: "wharf init: repository, bucket, cluster, role, log group, service".into(),
+        },
     ];
     let name = s.profile_name.as_deref().unwrap_or("none");
     let title = format!("Settings of profile {name} (enter picks one again)");
@@ -339,6 +345,10 @@ pub(super) fn panel(state: &mut AppState) {
 
 /// `enter` on a setting in the panel.
 pub(super) fn pick_again(state: &mut AppState, key: &str, effects: &mut Vec<Effect>) {
+    if key == "init" {
+        plan_init(state, effects);
+        return;
+    }
     const PICKABLE: [&str; 5] = ["bucket", "prefix", "storage_class", "database.container", "database.path"];
     if !PICKABLE.contains(&key) {
         state.flash =
@@ -354,6 +364,48 @@ pub(super) fn pick_again(state: &mut AppState, key: &str, effects: &mut Vec<Effe
         return;
     }
     next(state, Setup { goal: Goal::Again(key.to_string()), chosen: Vec::new() }, effects);
+}
+
+/// "create what's missing": the plan is worked out, then shown for a yes.
+fn plan_init(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if state.settings.read_only {
+        state.flash = Some("read-only: init is disabled (started with --read-only)".into());
+        return;
+    }
+    if !matches!(state.aws, crate::aws::AwsStatus::Ready { .. }) {
+        state.flash = Some("init needs AWS credentials, and none were found".into());
+        return;
+    }
+    match InitRequest::from_settings(&state.settings) {
+        Ok(request) => {
+            state.flash = Some(format!("init: looking at what profile {} has on AWS…", request.profile));
+            let job = InitJob { request, profile: state.settings.profile.clone(), plan: None };
+            effects.push(Effect::Load(LoadRequest::InitPlan(Box::new(job))));
+        }
+        Err(message) => state.flash = Some(format!("init: {message}")),
+    }
+}
+
+/// The plan, for a yes (nothing missing: said, nothing asked).
+pub(super) fn init_planned(state: &mut AppState, mut job: InitJob, plan: InitPlan) {
+    if plan.steps.is_empty() {
+        state.flash = Some(if plan.waits_for_image {
+            "init: all there but the service, which waits for an image (push one)".to_string()
+        } else {
+            "init: nothing missing".to_string()
+        });
+        return;
+    }
+    let lines = plan.lines();
+    job.plan = Some(plan);
+    super::update::show_dialog(
+        state,
+        Overlay::Confirm(Confirm {
+            title: "Create on AWS".into(),
+            lines,
+            on_yes: Confirmed::Init(Box::new(job)),
+        }),
+    );
 }
 
 /// `chosen` laid over `profile`, as the file will then say.

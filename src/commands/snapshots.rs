@@ -268,7 +268,8 @@ pub fn cost_line(list: &[Snapshot]) -> String {
             *per_class.entry(d.storage_class.as_str()).or_default() += d.size;
         }
     }
-    let total: f64 = per_class.iter().map(|(c, b)| pricing::monthly_cost(c, *b)).sum();
+    // + 0.0: an empty sum of floats is -0.0, which prints as "-0.00".
+    let total: f64 = per_class.iter().map(|(c, b)| pricing::monthly_cost(c, *b)).sum::<f64>() + 0.0;
     let parts: Vec<String> = per_class
         .iter()
         .map(|(c, b)| format!("{c} {} ${:.2}", format::bytes(*b), pricing::monthly_cost(c, *b)))

@@ -22,7 +22,7 @@ pub struct ConfigFile {
 
 /// One named profile; every key is optional, what is missing is picked in the
 /// dashboard from live lists.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub aws_profile: Option<String>,
@@ -60,7 +60,7 @@ fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Opt
 }
 
 /// The local database container that backups read and restores write.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub container: Option<String>,

@@ -452,3 +452,49 @@ pub async fn destroy(
     }
     Ok(done)
 }
+
+/// `wharf init` from the dashboard's set-up panel: planned first (shown in a
+/// confirmation), and refused when what is there changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitJob {
+    pub request: InitRequest,
+    /// The settings it connects with (IAM and EC2 clients are made for it alone).
+    pub profile: crate::config::Profile,
+    /// The plan the user said yes to.
+    pub plan: Option<InitPlan>,
+}
+
+impl InitJob {
+    async fn clients(&self) -> InitClients {
+        InitClients::new(&crate::aws::load_config(&self.profile).await)
+    }
+
+    /// What it would create, for the confirmation.
+    pub async fn plan(&self) -> Result<InitPlan, AwsError> {
+        plan(&self.clients().await, &self.request).await
+    }
+
+    pub async fn run(self, ctx: super::JobContext) -> Result<super::JobOutput, super::JobError> {
+        ctx.progress(super::Progress::stage("looking at what is there"));
+        let clients = self.clients().await;
+        let now = plan(&clients, &self.request).await?;
+        if self.plan.as_ref().is_some_and(|shown| shown.steps != now.steps) {
+            return Err("what is on AWS changed since the plan was shown; nothing created (open the set-up panel again)".into());
+        }
+        let created =
+            apply(&clients, &self.request, &now, |line| ctx.progress(super::Progress::stage(line))).await?;
+        let mut summary = match created.len() {
+            0 => "nothing missing".to_string(),
+            n => format!("created {n}: {}", created.join("; ")),
+        };
+        if now.waits_for_image {
+            summary.push_str("; the service waits for an image (push one, then init again)");
+        }
+        Ok(super::JobOutput {
+            summary,
+            json: serde_json::json!({ "plan": now, "created": created }),
+            copy: None,
+            attention: None,
+        })
+    }
+}

@@ -60,6 +60,7 @@ pub enum JobKind {
     Pull,
     Run,
     Sync,
+    Init,
 }
 
 impl JobKind {
@@ -76,6 +77,7 @@ impl JobKind {
             JobKind::Pull => "pull",
             JobKind::Run => "run",
             JobKind::Sync => "sync",
+            JobKind::Init => "init",
         }
     }
 }
@@ -161,6 +163,7 @@ pub enum JobSpec {
     Pull(PullJob),
     Run(RunJob),
     Sync(Box<SyncJob>),
+    Init(Box<init::InitJob>),
 }
 
 impl JobSpec {
@@ -177,6 +180,7 @@ impl JobSpec {
             JobSpec::Pull(_) => JobKind::Pull,
             JobSpec::Run(_) => JobKind::Run,
             JobSpec::Sync(_) => JobKind::Sync,
+            JobSpec::Init(_) => JobKind::Init,
         }
     }
 
@@ -214,6 +218,7 @@ impl JobSpec {
                 Some(id) => format!("{} → {id}", s.run.container),
                 None => format!("{} → head of s3://{}/{}", s.run.container, s.bucket, s.prefix),
             },
+            JobSpec::Init(i) => format!("profile {} on AWS", i.request.profile),
         }
     }
 
@@ -231,6 +236,7 @@ impl JobSpec {
             JobSpec::Pull(p) => p.run(ctx, aws).await,
             JobSpec::Run(r) => r.run(ctx, aws).await,
             JobSpec::Sync(s) => s.run(ctx, aws).await,
+            JobSpec::Init(i) => i.run(ctx).await,
         }
     }
 }

@@ -396,12 +396,13 @@ fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &crate::app::Confirm) {
     let widest =
         text.iter().map(Line::width).max().unwrap_or(0).max(confirm.title.len() + 4).max(answer.width());
     let width = (widest as u16 + 4).min(area.width);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    // The rows the text takes once wrapped at words, so that no line is cut off.
+    let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
+    let rows = paragraph.line_count(width.saturating_sub(2).max(1));
     let popup = centred(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+        paragraph.block(
             Block::bordered()
                 .border_type(BorderType::Rounded)
                 .title(format!(" {}? ", confirm.title))

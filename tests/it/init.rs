@@ -239,3 +239,44 @@ async fn what_init_did_not_make_is_used_and_never_destroyed_and_protected_wants_
     assert!(log_group_there(&sdk, &group).await, "somebody's log group stays");
     assert!(sdk.s3.head_bucket().bucket(&n.bucket).send().await.is_err(), "init's own bucket went");
 }
+
+/// "create what's missing" in the set-up panel, as a user does it in a
+/// terminal: the plan shown, a yes, the job, the resources there.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_settings_panel_creates_whats_missing_after_showing_the_plan() {
+    let n = names();
+    let config = format!(
+        "[profiles.{p}]\nrepository = \"{r}\"\nbucket = \"{b}\"\ncluster = \"{c}\"\nservice = \"{s}\"\n",
+        p = n.profile,
+        r = n.repository,
+        b = n.bucket,
+        c = n.cluster,
+        s = n.service
+    );
+    let url = moto_url();
+    let env: Vec<(&str, &str)> = vec![
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", &url),
+    ];
+    let mut session = crate::e2e::Session::start_with(120, 40, &env, Some(&config));
+    session.wait_for("Snapshots");
+    session.send(b",");
+    session.wait_for("Settings of profile");
+    session.send(b"create\r");
+    session.wait_for("Create on AWS?");
+    let shown = session.contents();
+    assert!(shown.contains(&format!("create: ECS cluster {}", n.cluster)), "{shown}");
+    assert!(shown.contains("create: CloudWatch log group"), "{shown}");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    session.send(b"y");
+    session.wait_for("created 7:");
+    let sdk = sdk().await;
+    assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_ok());
+    let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
+    assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"));
+    session.send(b"q");
+    let (status, transcript, _) = session.finish();
+    assert_eq!(status, 0, "{transcript}");
+}

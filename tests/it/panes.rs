@@ -586,3 +586,32 @@ fn help_fits_every_binding_on_a_120_by_40_screen() {
     let first = screen.lines().find(|l| l.contains('[')).unwrap_or_default();
     assert!(first.contains("[logs]"), "the focused pane's keys first:\n{screen}");
 }
+
+/// A confirmation shows every line however its words wrap, and an empty
+/// bucket costs $0.00 (not "-0.00").
+#[test]
+fn a_confirmation_shows_every_wrapped_line_and_nothing_costs_nothing() {
+    use wharf::app::{Confirm, Confirmed, Loaded};
+    let mut s = configured();
+    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(Vec::new()))));
+    let long = format!(
+        "  there:  task definition db running 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{}",
+        "f".repeat(64)
+    );
+    let lines =
+        vec![long, "  create: a cluster".into(), "  create: the last line, which must be seen".into()];
+    let job = wharf::jobs::PruneJob { bucket: "b".into(), prefix: "p/".into(), doomed: Vec::new() };
+    s.overlay = Some(Overlay::Confirm(Confirm {
+        title: "Create on AWS".into(),
+        lines,
+        on_yes: Confirmed::Prune(job),
+    }));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = format!("{}", render(&s, w, h).backend());
+        assert!(screen.contains("the last line, which must be seen"), "{w}x{h}:\n{screen}");
+    }
+    s.overlay = None;
+    update(&mut s, key('5'));
+    let screen = format!("{}", render(&s, 120, 40).backend());
+    assert!(screen.contains("0 · $0.00/month") && !screen.contains("-0.00"), "{screen}");
+}

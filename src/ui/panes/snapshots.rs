@@ -202,7 +202,8 @@ fn monthly(list: &[Snapshot]) -> String {
         .filter_map(|s| s.data.as_ref())
         .map(|d| pricing::monthly_cost(&d.storage_class, d.size))
         .sum();
-    format!("${total:.2}/month")
+    // An empty sum of floats is -0.0, which prints as "-0.00".
+    format!("${:.2}/month", total + 0.0)
 }
 
 fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> {
