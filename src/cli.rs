@@ -203,6 +203,9 @@ pub enum Command {
         /// Remove what init created for this profile instead (asks; the repository and bucket only with --include-data)
         #[arg(long)]
         destroy: bool,
+        /// Give the service a public IP, reachable on the database's port from ADDRESS only [default: this machine's address, asked of checkip.amazonaws.com]
+        #[arg(long, value_name = "ADDRESS", num_args = 0..=1, default_missing_value = "", conflicts_with = "destroy")]
+        public: Option<String>,
         /// With --destroy: the ECR repository and the S3 bucket too, with every image and snapshot in them
         #[arg(long, requires = "destroy")]
         include_data: bool,

@@ -3,8 +3,6 @@
 
 use base64::Engine as _;
 use http_body_util::Empty;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 /// Manifest types a pushed image may have; the registry answers with the one it holds.
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
@@ -39,14 +37,7 @@ pub async fn manifest_digest(
     password: &str,
 ) -> Result<String, RegistryError> {
     let unreachable = |m: String| RegistryError::Unreachable { host: host.to_string(), message: m };
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|e| unreachable(format!("no TLS roots: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let client = crate::net::https_client().map_err(unreachable)?;
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
     let request = hyper::Request::head(format!("{}/v2/{repository}/manifests/{tag}", base_url(host)))
         .header(hyper::header::ACCEPT, ACCEPT)

@@ -353,6 +353,7 @@ pub async fn tagged_profile(c: &InitClients, arn: &str) -> Result<Option<String>
 /// and that VPC's default security group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
+    pub vpc: String,
     pub subnets: Vec<String>,
     pub security_group: Option<String>,
 }
@@ -377,6 +378,7 @@ pub async fn default_network(c: &InitClients) -> Result<Network, AwsError> {
         .await
         .map_err(from_sdk)?;
     Ok(Network {
+        vpc: vpc.to_string(),
         subnets: subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect(),
         security_group: groups.security_groups().first().and_then(|g| g.group_id().map(str::to_string)),
     })
@@ -454,19 +456,105 @@ pub async fn register(c: &InitClients, spec: &TaskSpec, profile: &str) -> Result
     Ok(out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string())
 }
 
-/// The service on Fargate, one task, in `network`, without a public address.
+/// This machine's address as AWS sees it (checkip.amazonaws.com), for `--public`.
+pub async fn caller_address() -> Result<String, AwsError> {
+    use http_body_util::BodyExt;
+    let failed = |m: String| {
+        AwsError::Unreachable(format!("cannot ask checkip.amazonaws.com for this machine's address: {m}"))
+    };
+    let client = crate::net::https_client().map_err(failed)?;
+    let request = hyper::Request::get("https://checkip.amazonaws.com/")
+        .body(http_body_util::Empty::new())
+        .map_err(|e| failed(e.to_string()))?;
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
+        .await
+        .map_err(|_| failed("no answer in 10 s".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let body = response.into_body().collect().await.map_err(|e| failed(e.to_string()))?.to_bytes();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    crate::net::single_address(&text).ok_or_else(|| failed(format!("it answered `{text}`")))
+}
+
+/// A security group in `vpc` letting `from` (a CIDR) reach `port` over TCP, and nothing else in.
+pub async fn create_security_group(
+    c: &InitClients,
+    vpc: &str,
+    name: &str,
+    port: u16,
+    from: &str,
+    profile: &str,
+) -> Result<String, AwsError> {
+    let tag = aws_sdk_ec2::types::Tag::builder().key(TAG).value(profile).build();
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+        .tags(tag)
+        .build();
+    let created = c
+        .ec2
+        .create_security_group()
+        .vpc_id(vpc)
+        .group_name(name)
+        .description(format!("wharf init: port {port} from {from} only"))
+        .tag_specifications(tags)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let id = created.group_id().unwrap_or_default().to_string();
+    let range =
+        aws_sdk_ec2::types::IpRange::builder().cidr_ip(from).description("wharf init --public").build();
+    let rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(i32::from(port))
+        .to_port(i32::from(port))
+        .ip_ranges(range)
+        .build();
+    c.ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(rule)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(id)
+}
+
+/// The id of the security group `name` in the default VPC, and its `wharf:profile` tag.
+pub async fn security_group(
+    c: &InitClients,
+    name: &str,
+) -> Result<Option<(String, Option<String>)>, AwsError> {
+    let vpc = default_network(c).await?.vpc;
+    let in_vpc = Filter::builder().name("vpc-id").values(vpc).build();
+    let named = Filter::builder().name("group-name").values(name).build();
+    let out =
+        c.ec2.describe_security_groups().filters(in_vpc).filters(named).send().await.map_err(from_sdk)?;
+    Ok(out.security_groups().first().map(|g| {
+        let tag = g.tags().iter().find(|t| t.key() == Some(TAG)).and_then(|t| t.value().map(str::to_string));
+        (g.group_id().unwrap_or_default().to_string(), tag)
+    }))
+}
+
+pub async fn delete_security_group(c: &InitClients, id: &str) -> Result<(), AwsError> {
+    c.ec2.delete_security_group().group_id(id).send().await.map_err(from_sdk)?;
+    Ok(())
+}
+
+/// The service on Fargate, one task, in `network`: without a public address,
+/// or with one (`public`) behind the network's security group.
 pub async fn create_service(
     c: &InitClients,
     cluster: &str,
     name: &str,
     task_definition: &str,
     network: Network,
+    public: bool,
     profile: &str,
 ) -> Result<(), AwsError> {
+    let address = if public { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(network.subnets))
         .set_security_groups(network.security_group.map(|g| vec![g]))
-        .assign_public_ip(AssignPublicIp::Disabled)
+        .assign_public_ip(address)
         .build()
         .map_err(build_error)?;
     c.aws

@@ -15,6 +15,8 @@ pub struct InitFlags {
     pub dry_run: bool,
     pub yes: bool,
     pub destroy: bool,
+    /// `--public [ADDRESS]`: empty when no address was given.
+    pub public: Option<String>,
     pub include_data: bool,
     pub confirm: Option<String>,
     pub json: bool,
@@ -26,9 +28,23 @@ pub async fn init(settings: &Settings, flags: InitFlags) -> ExitCode {
             "init creates (or removes) things on AWS, and --read-only is set (--dry-run still works)",
         );
     }
-    let request = match InitRequest::from_settings(settings) {
+    let mut request = match InitRequest::from_settings(settings) {
         Ok(request) => request,
         Err(message) => return usage(&message),
+    };
+    request.public = match flags.public.as_deref() {
+        None => None,
+        Some("") => match crate::aws::init::caller_address().await {
+            Ok(address) => Some(address),
+            Err(e) => {
+                eprintln!("error: {e}; give the address yourself: --public ADDRESS");
+                return code(exit::FAILED);
+            }
+        },
+        Some(address) => match crate::net::single_address(address) {
+            Some(cidr) => Some(cidr),
+            None => return usage(&format!("--public: `{address}` is not one IP address (like 203.0.113.7)")),
+        },
     };
     let (status, _) = crate::aws::connect(&settings.profile).await;
     if !matches!(status, crate::aws::AwsStatus::Ready { .. }) {

@@ -34,6 +34,8 @@ pub struct InitRequest {
     /// The port the database listens on, when its preset says.
     pub port: Option<u16>,
     pub docker_host: Option<String>,
+    /// `--public`: the service gets a public IP, reachable from this CIDR only.
+    pub public: Option<String>,
 }
 
 impl InitRequest {
@@ -77,6 +79,7 @@ impl InitRequest {
             container,
             port,
             docker_host: settings.docker_host.clone(),
+            public: None,
         })
     }
 
@@ -88,6 +91,11 @@ impl InitRequest {
     /// The log group's name.
     pub fn log_group(&self) -> String {
         format!("/wharf/{}", self.profile)
+    }
+
+    /// The security group of a public service.
+    pub fn security_group(&self) -> String {
+        format!("wharf-{}-public", self.profile)
     }
 }
 
@@ -124,9 +132,16 @@ pub enum Step {
         image: String,
         ports: Vec<u16>,
     },
+    /// `--public`: the one way in, from one address to one port.
+    SecurityGroup {
+        name: String,
+        port: u16,
+        from: String,
+    },
     Service {
         cluster: String,
         name: String,
+        public: bool,
     },
 }
 
@@ -159,9 +174,15 @@ impl Step {
                     monthly_price()
                 )
             }
-            Step::Service { cluster, name } => {
+            Step::SecurityGroup { name, port, from } => {
+                format!("security group {name}: TCP {port} from {from} only")
+            }
+            Step::Service { cluster, name, public: false } => {
                 format!("ECS service {name} in {cluster}: 1 task on Fargate, default VPC, no public IP")
             }
+            Step::Service { cluster, name, public: true } => format!(
+                "ECS service {name} in {cluster}: 1 task on Fargate, default VPC, a public IP behind its security group"
+            ),
         }
     }
 }
@@ -252,19 +273,35 @@ pub async fn plan(c: &InitClients, request: &InitRequest) -> Result<InitPlan, Aw
         plan.waits_for_image = true;
         return Ok(plan);
     };
+    let ports = exposed_ports(request, &image).await;
     // A revision with this image is there already (an init cut short after registering it): used as it is.
     if aws_init::registered_image(c, service, &request.container).await?.as_deref() == Some(image.as_str()) {
         plan.present.push(format!("task definition {service} running {image}"));
     } else {
-        let ports = exposed_ports(request, &image).await;
         plan.steps.push(Step::TaskDefinition {
             family: service.clone(),
             container: request.container.clone(),
             image,
-            ports,
+            ports: ports.clone(),
         });
     }
-    plan.steps.push(Step::Service { cluster: cluster.clone(), name: service.clone() });
+    if let Some(from) = &request.public {
+        let Some(&port) = ports.first() else {
+            return Err(AwsError::Service(
+                "--public: no port to open (the image exposes none and the preset names none)".into(),
+            ));
+        };
+        match aws_init::security_group(c, &request.security_group()).await? {
+            Some(_) => plan.present.push(format!("security group {}", request.security_group())),
+            None => plan.steps.push(Step::SecurityGroup {
+                name: request.security_group(),
+                port,
+                from: from.clone(),
+            }),
+        }
+    }
+    let public = request.public.is_some();
+    plan.steps.push(Step::Service { cluster: cluster.clone(), name: service.clone(), public });
     Ok(plan)
 }
 
@@ -296,6 +333,7 @@ pub async fn apply(
     let profile = request.profile.as_str();
     let mut done = Vec::new();
     let mut role_arn = None;
+    let mut security_group = None;
     for step in &plan.steps {
         say(&format!("creating {}", step.describe()));
         match step {
@@ -323,10 +361,23 @@ pub async fn apply(
                 };
                 aws_init::register(c, &spec, profile).await?;
             }
-            Step::Service { cluster, name } => {
+            Step::SecurityGroup { name, port, from } => {
+                let vpc = aws_init::default_network(c).await?.vpc;
+                security_group =
+                    Some(aws_init::create_security_group(c, &vpc, name, *port, from, profile).await?);
+            }
+            Step::Service { cluster, name, public } => {
                 // The family's newest revision: the one just registered, or the one there.
-                let network = aws_init::default_network(c).await?;
-                aws_init::create_service(c, cluster, name, name, network, profile).await?;
+                let mut network = aws_init::default_network(c).await?;
+                if *public {
+                    network.security_group = match security_group.clone() {
+                        Some(id) => Some(id),
+                        None => {
+                            aws_init::security_group(c, &request.security_group()).await?.map(|(id, _)| id)
+                        }
+                    };
+                }
+                aws_init::create_service(c, cluster, name, name, network, *public, profile).await?;
             }
         }
         done.push(step.describe());
@@ -342,6 +393,7 @@ pub enum Removal {
     Cluster { name: String },
     Role { name: String },
     LogGroup { name: String },
+    SecurityGroup { name: String, id: String },
     Repository { name: String },
     Bucket { name: String },
 }
@@ -353,6 +405,7 @@ impl Removal {
             Removal::Cluster { name } => format!("ECS cluster {name}"),
             Removal::Role { name } => format!("IAM role {name}"),
             Removal::LogGroup { name } => format!("CloudWatch log group {name} and its lines"),
+            Removal::SecurityGroup { name, .. } => format!("security group {name}"),
             Removal::Repository { name } => format!("ECR repository {name} and every image in it"),
             Removal::Bucket { name } => format!("S3 bucket {name} and every snapshot in it"),
         }
@@ -395,6 +448,14 @@ pub async fn plan_destroy(
             } else {
                 plan.kept
                     .push(format!("IAM role {}: not made by wharf init for this profile", request.role()));
+            }
+        }
+        if let Some((id, tag)) = aws_init::security_group(c, &request.security_group()).await? {
+            if mine(tag) {
+                plan.removals.push(Removal::SecurityGroup { name: request.security_group(), id });
+            } else {
+                let name = request.security_group();
+                plan.kept.push(format!("security group {name}: not made by wharf init for this profile"));
             }
         }
         if let Some((arn, _)) = aws_init::log_group(c, &request.log_group()).await? {
@@ -445,6 +506,7 @@ pub async fn destroy(
             Removal::Cluster { name } => aws_init::delete_cluster(c, name).await?,
             Removal::Role { name } => aws_init::delete_role(c, name).await?,
             Removal::LogGroup { name } => aws_init::delete_log_group(c, name).await?,
+            Removal::SecurityGroup { id, .. } => aws_init::delete_security_group(c, id).await?,
             Removal::Repository { name } => aws_init::delete_repository(c, name).await?,
             Removal::Bucket { name } => aws_init::delete_bucket(c, name).await?,
         }

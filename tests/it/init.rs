@@ -280,3 +280,47 @@ async fn the_settings_panel_creates_whats_missing_after_showing_the_plan() {
     let (status, transcript, _) = session.finish();
     assert_eq!(status, 0, "{transcript}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_opens_the_databases_port_to_one_address_only_and_destroy_closes_it() {
+    let home = tempfile::tempdir().unwrap();
+    let n = names();
+    write_profile(home.path(), &n, false);
+    let sdk = sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    // The whole internet is not one address.
+    let (status, _, stderr) = init(home.path(), &["--public", "0.0.0.0/0", "--yes"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("is not one IP address"), "{stderr}");
+
+    let (status, _, stderr) = init(home.path(), &["--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+    put_ecr_image(&sdk.ecr, &n.repository, "v1").await;
+    let (status, out, stderr) = init(home.path(), &["--public", "203.0.113.7", "--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(steps(&out), ["task_definition", "security_group", "service"]);
+    let name = format!("wharf-{}-public", n.profile);
+    let named = aws_sdk_ec2::types::Filter::builder().name("group-name").values(&name).build();
+    let groups = ec2.describe_security_groups().filters(named.clone()).send().await.unwrap();
+    let group = &groups.security_groups()[0];
+    let rules = group.ip_permissions();
+    assert_eq!(rules.len(), 1, "one way in: {rules:?}");
+    assert_eq!(
+        (rules[0].from_port(), rules[0].to_port(), rules[0].ip_protocol()),
+        (Some(5432), Some(5432), Some("tcp"))
+    );
+    let ranges: Vec<&str> = rules[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+    assert_eq!(ranges, ["203.0.113.7/32"]);
+    let services = sdk.ecs.describe_services().cluster(&n.cluster).services(&n.service).send().await.unwrap();
+    let network =
+        services.services()[0].network_configuration().and_then(|c| c.awsvpc_configuration()).unwrap();
+    assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("ENABLED"));
+    assert_eq!(network.security_groups(), [group.group_id().unwrap().to_string()]);
+
+    let (status, _, stderr) = init(home.path(), &["--destroy", "--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+    let groups = ec2.describe_security_groups().filters(named).send().await.unwrap();
+    assert!(groups.security_groups().is_empty(), "the way in is closed");
+    let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+}
