@@ -454,6 +454,9 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
         }
         LoadRequest::Buckets => Loaded::Buckets(crate::aws::s3::buckets(&clients.s3).await),
+        LoadRequest::ServiceNames { cluster } => Loaded::ServiceNames(
+            crate::aws::ecs::service_names(&clients.ecs, &clients.service_reads, &cluster).await,
+        ),
         LoadRequest::InitPlan(job) => {
             let result = job.plan().await;
             Loaded::InitPlan { job, result }

@@ -173,7 +173,6 @@ pub(super) fn start_deploy(state: &mut AppState, effects: &mut Vec<Effect>) {
         state.flash = Some("deploy: open a repository in the Registry pane and select an image".into());
         return;
     }
-    let Some((cluster, service)) = ready_to_change(state, "deploy") else { return };
     let registry = &state.registry;
     let Some(image) = registry.visible_images().get(registry.image_cursor.selected).map(|i| i.digest.clone())
     else {
@@ -187,6 +186,14 @@ pub(super) fn start_deploy(state: &mut AppState, effects: &mut Vec<Effect>) {
         state.flash = Some("deploy: ECR's repository list has not loaded yet".into());
         return;
     };
+    // No service known: it is picked (and saved) instead, and the deploy goes on.
+    let p = &state.settings.profile;
+    let unknown = state.focus != PaneId::Ecs && (p.cluster.is_none() || p.service.is_none());
+    if unknown && !state.settings.read_only && matches!(state.aws, AwsStatus::Ready { .. }) {
+        super::setup::start(state, super::setup::Goal::Deploy(format!("{uri}@{image}")), effects);
+        return;
+    }
+    let Some((cluster, service)) = ready_to_change(state, "deploy") else { return };
     state.flash = Some(format!("working out the deploy to {service}…"));
     let container = state.settings.profile.container.clone();
     effects.push(Effect::Load(LoadRequest::DeployPlan {

@@ -94,6 +94,10 @@ pub enum LoadRequest {
     Console(ConsoleRequest),
     /// S3's buckets, for a set-up to pick from.
     Buckets,
+    /// The names of `cluster`'s services, for a set-up to pick from.
+    ServiceNames {
+        cluster: String,
+    },
     /// What `wharf init` would create, for a confirmation.
     InitPlan(Box<crate::jobs::init::InitJob>),
     /// The wharf profiles of `file` and the AWS profiles there are to switch to.
@@ -180,6 +184,7 @@ pub enum Loaded {
     /// A console ready to attach, or why it cannot be opened (in words, with what it was).
     Console(Result<Console, String>),
     Buckets(Result<Vec<String>, AwsError>),
+    ServiceNames(Result<Vec<String>, AwsError>),
     InitPlan {
         job: Box<crate::jobs::init::InitJob>,
         result: Result<crate::jobs::init::InitPlan, AwsError>,

@@ -39,6 +39,8 @@ pub enum PickPurpose {
     Switch(Box<super::switch::Choices>),
     /// The set-up panel's settings.
     Settings,
+    Cluster(Setup),
+    Service(Setup),
 }
 
 impl Picker {

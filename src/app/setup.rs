@@ -21,6 +21,8 @@ pub enum Goal {
     Backup,
     /// One setting picked again from the set-up panel: saved, nothing more.
     Again(String),
+    /// The deploy of this image (`repository-uri@digest`) to the service picked.
+    Deploy(String),
 }
 
 /// The choices of one set-up so far, in the order they were made.
@@ -44,6 +46,10 @@ pub struct SavePlan {
 pub(super) fn needed(state: &AppState, goal: Goal) -> bool {
     match goal {
         Goal::Again(_) => true,
+        Goal::Deploy(_) => {
+            let p = &state.settings.profile;
+            p.cluster.is_none() || p.service.is_none()
+        }
         Goal::Backup => {
             let profile = &state.settings.profile;
             let database = profile.database.clone().unwrap_or_default();
@@ -80,6 +86,24 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
         state.overlay = Some(Overlay::Prompt(prompt));
     } else if again.as_deref() == Some("storage_class") {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
+    } else if matches!(setup.goal, Goal::Deploy(_)) && profile.cluster.is_none() {
+        let clusters = state.ecs.clusters.loaded().cloned().unwrap_or_default();
+        let items = clusters
+            .into_iter()
+            .map(|c| PickItem { value: c.clone(), label: c, detail: String::new() })
+            .collect();
+        state.overlay = Some(Overlay::Pick(Picker {
+            items,
+            ..Picker::new("ECS cluster to deploy to", PickPurpose::Cluster(setup))
+        }));
+    } else if matches!(setup.goal, Goal::Deploy(_)) && profile.service.is_none() {
+        let cluster = profile.cluster.clone().unwrap_or_default();
+        let title = format!("Service in {cluster} to deploy to");
+        state.overlay =
+            Some(Overlay::Pick(Picker { loading: true, ..Picker::new(&title, PickPurpose::Service(setup)) }));
+        effects.push(Effect::Load(LoadRequest::ServiceNames { cluster }));
+    } else if matches!(setup.goal, Goal::Deploy(_)) {
+        preview(state, setup, effects);
     } else if profile.bucket.is_none() {
         let picker = Picker::new("Bucket for snapshots", PickPurpose::Bucket(setup));
         state.overlay = Some(Overlay::Pick(Picker { loading: true, ..picker }));
@@ -93,9 +117,32 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     } else if database.container.is_none() {
         state.overlay = Some(Overlay::Pick(containers(state, setup)));
     } else {
-        state.flash = Some("working out the lines to save…".into());
-        let (file, profile) = crate::config::save::target(&state.settings, &crate::config::Dirs::new());
-        effects.push(Effect::Load(LoadRequest::SetupPreview { setup, file, profile }));
+        preview(state, setup, effects);
+    }
+}
+
+/// Everything is picked: the lines to save are worked out, for a yes.
+fn preview(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
+    state.flash = Some("working out the lines to save…".into());
+    let (file, profile) = crate::config::save::target(&state.settings, &crate::config::Dirs::new());
+    effects.push(Effect::Load(LoadRequest::SetupPreview { setup, file, profile }));
+}
+
+/// The service names of the cluster picked, for the list.
+pub(super) fn services_listed(state: &mut AppState, result: Result<Vec<String>, crate::aws::AwsError>) {
+    let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
+    if !matches!(picker.purpose, PickPurpose::Service(_)) {
+        return;
+    }
+    picker.loading = false;
+    match result {
+        Ok(names) => {
+            picker.items = names
+                .into_iter()
+                .map(|n| PickItem { value: n.clone(), label: n, detail: String::new() })
+                .collect();
+        }
+        Err(e) => picker.error = Some(e.to_string()),
     }
 }
 
@@ -163,6 +210,14 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
         }
         PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
         PickPurpose::Settings => pick_again(state, &value, effects),
+        PickPurpose::Cluster(mut setup) => {
+            setup.chosen.push(Chosen::new("cluster", value));
+            next(state, setup, effects);
+        }
+        PickPurpose::Service(mut setup) => {
+            setup.chosen.push(Chosen::new("service", value));
+            next(state, setup, effects);
+        }
     }
 }
 
@@ -247,9 +302,10 @@ pub(super) fn previewed(state: &mut AppState, plan: SavePlan, lines: Vec<String>
     let mut text = vec![format!("These lines go into {}:", plan.file.display()), String::new()];
     text.extend(lines.into_iter().map(|l| format!("  {l}")));
     text.push(String::new());
-    text.push(match plan.setup.goal {
+    text.push(match &plan.setup.goal {
         Goal::Backup => "Then the database container is backed up.".to_string(),
         Goal::Again(_) => "The AWS panes then load from what is saved.".to_string(),
+        Goal::Deploy(_) => "Then the deploy is worked out and shown, for a yes.".to_string(),
     });
     super::update::show_dialog(
         state,
@@ -272,8 +328,23 @@ pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effe
     if chosen(&plan.setup, "bucket") || chosen(&plan.setup, "prefix") {
         super::snapshots::load_snapshots(state, effects);
     }
-    if plan.setup.goal == Goal::Backup {
-        super::snapshots::start_backup(state, effects);
+    match &plan.setup.goal {
+        Goal::Backup => super::snapshots::start_backup(state, effects),
+        Goal::Deploy(image) => {
+            // The ECS pane opens at the profile's service, as at the start.
+            super::ecs::load_ecs(state, effects);
+            let p = &state.settings.profile;
+            if let (Some(cluster), Some(service)) = (p.cluster.clone(), p.service.clone()) {
+                state.flash = Some(format!("saved; working out the deploy to {service}…"));
+                effects.push(Effect::Load(LoadRequest::DeployPlan {
+                    cluster,
+                    service,
+                    container: p.container.clone(),
+                    image: image.clone(),
+                }));
+            }
+        }
+        Goal::Again(_) => {}
     }
 }
 
@@ -413,6 +484,8 @@ pub fn apply(profile: &mut Profile, chosen: &[Chosen]) {
     for choice in chosen {
         let value = Some(choice.value.clone());
         match choice.key.as_str() {
+            "cluster" => profile.cluster = value,
+            "service" => profile.service = value,
             "bucket" => profile.bucket = value,
             "prefix" => profile.prefix = value,
             "storage_class" => profile.storage_class = choice.value.parse().ok(),

@@ -226,6 +226,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
             }
         }
         Loaded::SwitchChoices(result) => super::switch::choices_read(state, result),
+        Loaded::ServiceNames(result) => super::setup::services_listed(state, result),
         Loaded::InitPlan { job, result: Ok(plan) } => super::setup::init_planned(state, *job, plan),
         Loaded::InitPlan { result: Err(e), .. } => state.flash = Some(format!("init: {e}")),
         Loaded::ContainerDetail { setup, result } => {

@@ -282,3 +282,47 @@ fn the_settings_panel_says_where_each_came_from_and_picks_one_again() {
     let [Effect::Load(LoadRequest::SetupPreview { setup, .. })] = &effects[..] else { panic!("{effects:?}") };
     assert_eq!(setup.chosen, [Chosen::new("storage_class", "GLACIER_IR")]);
 }
+
+/// `d` with no service in the profile: the cluster and the service are picked
+/// (the service names listed live), saved, and the deploy goes on to its plan.
+#[test]
+fn d_without_a_service_picks_the_cluster_and_service_saves_them_and_plans_the_deploy() {
+    let mut s = crate::update::with_registry_image(false);
+    s.settings.profile.cluster = None;
+    s.settings.profile.service = None;
+    update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into(), "prod".into()]))));
+    update(&mut s, key('2'));
+    update(&mut s, key('d'));
+    assert_eq!(picker_title(&s), "ECS cluster to deploy to");
+    typed(&mut s, "prod");
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(effects, [Effect::Load(LoadRequest::ServiceNames { cluster: "prod".into() })]);
+    assert_eq!(picker_title(&s), "Service in prod to deploy to");
+    update(&mut s, Action::Loaded(Loaded::ServiceNames(Ok(vec!["api".into(), "db".into()]))));
+    typed(&mut s, "db");
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::SetupPreview { setup, profile, .. })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(setup.chosen, [Chosen::new("cluster", "prod"), Chosen::new("service", "db")]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wharf.toml");
+    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
+    let plan = SavePlan { setup: setup.clone(), file, before: edited.before, after: edited.after };
+    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
+    s.clock.mono += wharf::app::DIALOG_GUARD;
+    let effects = update(&mut s, key('y'));
+    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
+    let effects =
+        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    assert!(
+        effects.contains(&Effect::Load(LoadRequest::DeployPlan {
+            cluster: "prod".into(),
+            service: "db".into(),
+            container: None,
+            image: "123.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc".into(),
+        })),
+        "{effects:?}"
+    );
+}

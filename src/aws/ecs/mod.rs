@@ -223,32 +223,13 @@ pub async fn services_as_they_come(
     mut so_far: impl FnMut(&[ServiceInfo]),
 ) -> Result<Vec<ServiceInfo>, AwsError> {
     use futures::StreamExt;
-    let mut arns: Vec<String> = Vec::new();
     let mut list: Vec<ServiceInfo> = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = patiently(|| async {
-            pace.ready().await;
-            ecs.list_services()
-                .cluster(cluster)
-                .max_results(100)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(from_sdk)
-        })
-        .await?;
-        for arn in page.service_arns() {
-            arns.push(arn.clone());
-            list.push(ServiceInfo::listed(arn.rsplit('/').next().unwrap_or(arn)));
-        }
+    list_service_pages(ecs, pace, cluster, |page| {
+        list.extend(page.iter().map(|name| ServiceInfo::listed(name)));
         list.sort_by(|a, b| a.name.cmp(&b.name));
         so_far(&list);
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    })
+    .await?;
     let mut names: Vec<String> = list.iter().map(|s| s.name.clone()).collect();
     names.dedup();
     let batches: Vec<Vec<String>> = names.chunks(10).map(<[String]>::to_vec).collect();
@@ -278,6 +259,50 @@ pub async fn services_as_they_come(
         so_far(&list);
     }
     Ok(list)
+}
+
+/// The names of `cluster`'s services, sorted, without describing them.
+pub async fn service_names(
+    ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
+    cluster: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    list_service_pages(ecs, pace, cluster, |page| names.extend_from_slice(page)).await?;
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Lists `cluster`'s services a page of 100 at a time, each call paced and
+/// its throttling outlasted, handing each page's names on as it comes.
+async fn list_service_pages(
+    ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
+    cluster: &str,
+    mut on_page: impl FnMut(&[String]),
+) -> Result<(), AwsError> {
+    let mut token: Option<String> = None;
+    loop {
+        let page = patiently(|| async {
+            pace.ready().await;
+            ecs.list_services()
+                .cluster(cluster)
+                .max_results(100)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(from_sdk)
+        })
+        .await?;
+        let names: Vec<String> =
+            page.service_arns().iter().map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()).collect();
+        on_page(&names);
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 /// Up to ten services of `cluster` by name, described (those ECS no longer
