@@ -27,7 +27,9 @@ pub(super) fn usage(message: &str) -> ExitCode {
 pub(super) fn place(settings: &Settings, place: &SnapshotPlace) -> Result<(String, String), ExitCode> {
     let bucket = place.bucket.clone().or_else(|| settings.profile.bucket.clone());
     let Some(bucket) = bucket else {
-        return Err(usage("no bucket for snapshots: give --bucket, or set bucket in wharf.toml"));
+        return Err(usage(
+            "no bucket for snapshots: give --bucket, set bucket in wharf.toml, or press b in the dashboard (`wharf`) to pick one",
+        ));
     };
     let prefix = place.prefix.as_deref().or(settings.profile.prefix.as_deref());
     Ok((bucket, snapshots::normalise_prefix(prefix)))
