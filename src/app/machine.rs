@@ -59,6 +59,16 @@ pub(super) fn start_run(state: &mut AppState, effects: &mut Vec<Effect>) {
         return;
     };
     let image = if image.repository == "<none>" { image.id.clone() } else { image.reference() };
+    // No database container named yet: its name is asked (and saved), then the run goes on.
+    if state.settings.profile.database.as_ref().and_then(|d| d.container.as_ref()).is_none() {
+        super::setup::start(state, super::setup::Goal::Run(image), effects);
+        return;
+    }
+    run_image(state, image, effects);
+}
+
+/// Starts the run of `image` as the profile's database container.
+pub(super) fn run_image(state: &mut AppState, image: String, effects: &mut Vec<Effect>) {
     match RunJob::from_settings(&state.settings, image, None) {
         Ok(job) => start_job(state, JobSpec::Run(job), effects),
         Err(message) => state.flash = Some(format!("run: {message}")),

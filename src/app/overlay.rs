@@ -148,6 +148,8 @@ pub enum PromptPurpose {
     SetupPrefix(Setup),
     /// The database's data directory, in a set-up (a container without mounts).
     SetupPath(Setup),
+    /// The name of the database container a run creates, in a set-up.
+    SetupContainerName(Setup),
 }
 
 /// What is drawn over the panes and takes the keys first.

@@ -23,6 +23,8 @@ pub enum Goal {
     Again(String),
     /// The deploy of this image (`repository-uri@digest`) to the service picked.
     Deploy(String),
+    /// The run of this local image as the database container named.
+    Run(String),
 }
 
 /// The choices of one set-up so far, in the order they were made.
@@ -50,6 +52,7 @@ pub(super) fn needed(state: &AppState, goal: Goal) -> bool {
             let p = &state.settings.profile;
             p.cluster.is_none() || p.service.is_none()
         }
+        Goal::Run(_) => state.settings.profile.database.as_ref().and_then(|d| d.container.as_ref()).is_none(),
         Goal::Backup => {
             let profile = &state.settings.profile;
             let database = profile.database.clone().unwrap_or_default();
@@ -86,6 +89,23 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
         state.overlay = Some(Overlay::Prompt(prompt));
     } else if again.as_deref() == Some("storage_class") {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
+    } else if let Goal::Run(image) = &setup.goal {
+        if database.container.is_none() {
+            let name = container_name_for(image);
+            let purpose = PromptPurpose::SetupContainerName(setup);
+            let mut prompt = Prompt::new("Name of the database container to create".into(), name, purpose);
+            prompt.note =
+                vec!["It is saved as database.container; its data goes on the volume NAME-data.".into()];
+            state.overlay = Some(Overlay::Prompt(prompt));
+        } else if database.preset.unwrap_or(Preset::Path) == Preset::Path && database.path.is_none() {
+            // Nothing in the image's name tells where the data is: asked.
+            let purpose = PromptPurpose::SetupPath(setup);
+            let mut prompt = Prompt::new("Directory of the database's data".into(), "/data".into(), purpose);
+            prompt.note = vec!["It goes on a named volume, kept when the container is recreated.".into()];
+            state.overlay = Some(Overlay::Prompt(prompt));
+        } else {
+            preview(state, setup, effects);
+        }
     } else if matches!(setup.goal, Goal::Deploy(_)) && profile.cluster.is_none() {
         let clusters = state.ecs.clusters.loaded().cloned().unwrap_or_default();
         let items = clusters
@@ -119,6 +139,36 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     } else {
         preview(state, setup, effects);
     }
+}
+
+/// A container name offered for `image`: its repository's last part.
+fn container_name_for(image: &str) -> String {
+    let repository = image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(image, |(r, _)| r);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let name: String =
+        last.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' }).collect();
+    if name.starts_with(|c: char| c.is_ascii_alphanumeric()) { name } else { "db".into() }
+}
+
+/// The container's name was typed: the preset is told from the image's name
+/// (the profile's is kept when it has one).
+pub(super) fn container_named(state: &mut AppState, mut setup: Setup, text: &str, effects: &mut Vec<Effect>) {
+    let name = text.trim();
+    let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !valid {
+        if let Some(Overlay::Prompt(p)) = &mut state.overlay {
+            p.error = Some("letters, digits, `_`, `.` and `-`, starting with a letter or digit".into());
+        }
+        return;
+    }
+    state.overlay = None;
+    setup.chosen.push(Chosen::new("database.container", name));
+    let known = state.settings.profile.database.as_ref().and_then(|d| d.preset);
+    if let (None, Goal::Run(image)) = (known, &setup.goal) {
+        setup.chosen.push(Chosen::new("database.preset", detect_preset(image, &[]).as_str()));
+    }
+    next(state, setup, effects);
 }
 
 /// Everything is picked: the lines to save are worked out, for a yes.
@@ -306,6 +356,7 @@ pub(super) fn previewed(state: &mut AppState, plan: SavePlan, lines: Vec<String>
         Goal::Backup => "Then the database container is backed up.".to_string(),
         Goal::Again(_) => "The AWS panes then load from what is saved.".to_string(),
         Goal::Deploy(_) => "Then the deploy is worked out and shown, for a yes.".to_string(),
+        Goal::Run(image) => format!("Then the container is created from {image} and started."),
     });
     super::update::show_dialog(
         state,
@@ -344,6 +395,7 @@ pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effe
                 }));
             }
         }
+        Goal::Run(image) => super::machine::run_image(state, image.clone(), effects),
         Goal::Again(_) => {}
     }
 }

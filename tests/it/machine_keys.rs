@@ -42,15 +42,14 @@ fn r_on_a_local_image_runs_the_profiles_database_container_from_it() {
     );
     assert!(job.restore.is_none(), "a run from the key starts from the image's data");
 
-    // Without a database container in the profile: said, nothing started.
+    // Without a database container in the profile: nothing started, its name
+    // is asked first (the rest of that is in setup.rs).
     let mut s = crate::support::state();
     update(&mut s, Action::Engine(sample_engine()));
     update(&mut s, key('1'));
     assert!(update(&mut s, key('r')).is_empty());
-    assert_eq!(
-        s.flash.as_deref(),
-        Some("run: no container to run: give --container, or set database.container in wharf.toml")
-    );
+    let Some(wharf::app::Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert_eq!(prompt.title, "Name of the database container to create");
 }
 
 fn plan(steps: Vec<Step>) -> SyncPlan {

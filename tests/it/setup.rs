@@ -326,3 +326,60 @@ fn d_without_a_service_picks_the_cluster_and_service_saves_them_and_plans_the_de
         "{effects:?}"
     );
 }
+
+/// `r` with no database container named: the name is asked (one offered from
+/// the image), the preset told from the image's name, the data's directory
+/// asked when nothing tells it; saved, and the run goes on.
+#[test]
+fn r_without_a_database_container_asks_its_name_saves_it_and_runs() {
+    let mut s = state();
+    update(&mut s, Action::Engine(sample_engine()));
+    update(&mut s, key('1'));
+    typed(&mut s, "/db:baked");
+    update(&mut s, code(KeyCode::Enter));
+    update(&mut s, key('r'));
+    let Some(Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert_eq!(
+        (prompt.title.as_str(), prompt.text.as_str()),
+        ("Name of the database container to create", "db")
+    );
+    typed(&mut s, "!");
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert!(prompt.error.as_deref().is_some_and(|e| e.starts_with("letters, digits")), "{prompt:?}");
+    update(&mut s, code(KeyCode::Backspace));
+    typed(&mut s, "-local");
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert_eq!((prompt.title.as_str(), prompt.text.as_str()), ("Directory of the database's data", "/data"));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::SetupPreview { setup, profile, .. })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    let expected = [
+        Chosen::new("database.container", "db-local"),
+        Chosen::new("database.preset", "path"),
+        Chosen::new("database.path", "/data"),
+    ];
+    assert_eq!(setup.chosen, expected);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wharf.toml");
+    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
+    let plan = SavePlan { setup: setup.clone(), file, before: edited.before, after: edited.after };
+    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
+    s.clock.mono += wharf::app::DIALOG_GUARD;
+    let effects = update(&mut s, key('y'));
+    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
+    let effects =
+        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    let run = effects.iter().find_map(|e| match e {
+        Effect::StartJob { spec: JobSpec::Run(job), .. } => Some(job),
+        _ => None,
+    });
+    let job = run.unwrap_or_else(|| panic!("{effects:?}"));
+    assert_eq!(
+        (job.image.as_str(), job.container.as_str(), job.path.as_str()),
+        ("db:baked", "db-local", "/data")
+    );
+}
