@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Keymap;
 use crate::app::setup::SavePlan;
-use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
+use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, LocalLoad, update};
 use crate::aws::{AwsClients, ecr};
 use crate::config::Settings;
 use crate::docker::watch_engine;
@@ -185,7 +185,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                         update(&mut state, Action::ConsoleEnded(words));
                     }
                     // The engine or a file, not AWS.
-                    Effect::Load(request) if !request.needs_aws() => {
+                    Effect::LoadLocal(request) => {
                         let (tx, docker_host) = (load_tx.clone(), state.settings.docker_host.clone());
                         tokio::spawn(async move {
                             let _ = tx.send(load_here(request, docker_host).await).await;
@@ -461,37 +461,32 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             let result = job.plan().await;
             Loaded::InitPlan { job, result }
         }
-        request => load_here(request, None).await,
     }
 }
 
 /// A load from this machine: the engine (`docker_host`) or a file.
-async fn load_here(request: LoadRequest, docker_host: Option<String>) -> Loaded {
+async fn load_here(request: LocalLoad, docker_host: Option<String>) -> Loaded {
     match request {
-        LoadRequest::Console(request) => console_prepared(&request).await,
-        LoadRequest::ContainerDetail { container, setup } => {
+        LocalLoad::Console(request) => console_prepared(&request).await,
+        LocalLoad::ContainerDetail { container, setup } => {
             let result = match crate::docker::Engine::connect(docker_host.as_deref()).await {
                 Ok(engine) => engine.container(&container).await,
                 Err(e) => Err(e),
             };
             Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
         }
-        LoadRequest::SwitchChoices { file } => {
+        LocalLoad::SwitchChoices { file } => {
             let read =
                 tokio::task::spawn_blocking(move || crate::app::switch::read_choices(file.as_deref())).await;
             Loaded::SwitchChoices(read.unwrap_or_else(|e| Err(e.to_string())))
         }
-        LoadRequest::SetupPreview { setup, file, profile } => {
+        LocalLoad::SetupPreview { setup, file, profile } => {
             let edited = tokio::task::spawn_blocking(move || {
                 let edited = crate::config::save::prepare(&file, &profile, &setup.chosen);
                 edited.map(|e| (SavePlan { setup, file, before: e.before, after: e.after }, e.lines))
             })
             .await;
             Loaded::SetupPreview { result: edited.unwrap_or_else(|e| Err(e.to_string())) }
-        }
-        other => {
-            tracing::warn!(?other, "a load that needs AWS was asked for without it");
-            Loaded::LogsSaved(Err("this needs AWS credentials, and none were found".into()))
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum Effect {
     },
     CancelJob(JobId),
     Load(LoadRequest),
+    /// Read something on this machine in the background.
+    LoadLocal(LocalLoad),
     /// Put text on the clipboard of the terminal (OSC 52: works over SSH and in tmux).
     Copy(String),
     /// Start tail number `id` (ending the one before).
@@ -90,8 +92,6 @@ pub enum LoadRequest {
     RestorePreview(Box<RestoreJob>),
     /// Work out what a sync would do, for its confirmation.
     SyncPlan(Box<SyncJob>),
-    /// Check a shell or SQL client can be opened, and work out its command.
-    Console(ConsoleRequest),
     /// S3's buckets, for a set-up to pick from.
     Buckets,
     /// The names of `cluster`'s services, for a set-up to pick from.
@@ -100,37 +100,22 @@ pub enum LoadRequest {
     },
     /// What `wharf init` would create, for a confirmation.
     InitPlan(Box<crate::jobs::init::InitJob>),
-    /// The wharf profiles of `file` and the AWS profiles there are to switch to.
-    SwitchChoices {
-        file: Option<PathBuf>,
-    },
+}
+
+/// Something to read on this machine (the engine, a file): no AWS needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalLoad {
+    /// Check a shell or SQL client can be opened, and work out its command.
+    Console(ConsoleRequest),
     /// The container a set-up picked, as the engine describes it.
-    ContainerDetail {
-        container: String,
-        setup: Setup,
-    },
+    ContainerDetail { container: String, setup: Setup },
     /// `file` with a set-up's choices written into `profile`, for a yes.
-    SetupPreview {
-        setup: Setup,
-        file: PathBuf,
-        profile: String,
-    },
+    SetupPreview { setup: Setup, file: PathBuf, profile: String },
+    /// The wharf profiles of `file` and the AWS profiles there are to switch to.
+    SwitchChoices { file: Option<PathBuf> },
 }
 
-impl LoadRequest {
-    /// Whether it asks AWS (else it reads the engine or a file).
-    pub fn needs_aws(&self) -> bool {
-        !matches!(
-            self,
-            LoadRequest::Console(_)
-                | LoadRequest::ContainerDetail { .. }
-                | LoadRequest::SetupPreview { .. }
-                | LoadRequest::SwitchChoices { .. }
-        )
-    }
-}
-
-/// The answer to a [`LoadRequest`].
+/// The answer to a [`LoadRequest`] or a [`LocalLoad`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),

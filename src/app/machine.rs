@@ -3,7 +3,7 @@
 //! this machine to the head of the loop (its plan shown first), and open a
 //! shell or the SQL client to change the schema.
 
-use super::effect::{Effect, LoadRequest};
+use super::effect::{Effect, LoadRequest, LocalLoad};
 use super::images::ready_to_start;
 use super::jobs::start_job;
 use super::overlay::{Confirm, Confirmed, Overlay};
@@ -132,7 +132,7 @@ pub(super) fn open_console(state: &mut AppState, kind: ConsoleKind, effects: &mu
     match ConsoleRequest::from_settings(&state.settings, container, kind) {
         Ok(request) => {
             state.flash = Some(format!("{what}: opening in {}…", request.container));
-            effects.push(Effect::Load(LoadRequest::Console(request)));
+            effects.push(Effect::LoadLocal(LocalLoad::Console(request)));
         }
         Err(message) => {
             state.flash = Some(format!("{what}: {}", message.replace("give --container, or ", "")))

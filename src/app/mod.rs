@@ -19,7 +19,7 @@ pub mod switch;
 pub mod update;
 
 pub use action::Action;
-pub use effect::{Effect, LoadRequest, Loaded};
+pub use effect::{Effect, LoadRequest, Loaded, LocalLoad};
 pub use keymap::{Key, Keymap, KeymapError, Section};
 pub use state::{
     AppState, Clock, Confirm, Confirmed, Cursor, EcsPane, EngineView, ImagesTab, JobState, JobView, Load,

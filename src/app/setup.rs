@@ -6,7 +6,7 @@
 //! lines are shown before they are written to `wharf.toml` (comments and
 //! layout of a file already there kept), and the backup then goes on.
 
-use super::effect::{Effect, LoadRequest};
+use super::effect::{Effect, LoadRequest, LocalLoad};
 use super::overlay::{Confirm, Confirmed, PickItem, PickPurpose, Picker, Prompt, PromptPurpose};
 use super::state::{AppState, Overlay};
 use crate::config::save::{Chosen, detect_preset};
@@ -175,7 +175,7 @@ pub(super) fn container_named(state: &mut AppState, mut setup: Setup, text: &str
 fn preview(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     state.flash = Some("working out the lines to save…".into());
     let (file, profile) = crate::config::save::target(&state.settings, &crate::config::Dirs::new());
-    effects.push(Effect::Load(LoadRequest::SetupPreview { setup, file, profile }));
+    effects.push(Effect::LoadLocal(LocalLoad::SetupPreview { setup, file, profile }));
 }
 
 /// The service names of the cluster picked, for the list.
@@ -252,7 +252,7 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
         PickPurpose::Container(mut setup) => {
             setup.chosen.push(Chosen::new("database.container", value.clone()));
             state.flash = Some(format!("looking at {value}…"));
-            effects.push(Effect::Load(LoadRequest::ContainerDetail { container: value, setup }));
+            effects.push(Effect::LoadLocal(LocalLoad::ContainerDetail { container: value, setup }));
         }
         PickPurpose::DataPath(mut setup) => {
             setup.chosen.push(Chosen::new("database.path", value));

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::effect::{Effect, LoadRequest};
+use super::effect::{Effect, LocalLoad};
 use super::overlay::{PickItem, PickPurpose, Picker};
 use super::state::{AppState, Overlay};
 use crate::aws::AwsStatus;
@@ -40,7 +40,7 @@ pub fn read_choices(file: Option<&std::path::Path>) -> Result<Choices, String> {
 pub(super) fn open(state: &mut AppState, effects: &mut Vec<Effect>) {
     let picker = Picker::new("Switch profile, AWS profile or region", PickPurpose::Switch(Box::default()));
     state.overlay = Some(Overlay::Pick(Picker { loading: true, ..picker }));
-    effects.push(Effect::Load(LoadRequest::SwitchChoices { file: state.settings.file.clone() }));
+    effects.push(Effect::LoadLocal(LocalLoad::SwitchChoices { file: state.settings.file.clone() }));
 }
 
 /// The files were read: the list, the current choices marked.

@@ -6,8 +6,8 @@
 //! and the real engine.
 
 use crossterm::event::KeyCode;
-use wharf::app::setup::SavePlan;
-use wharf::app::{Action, AppState, Effect, LoadRequest, Loaded, Overlay, PickPurpose, update};
+use wharf::app::setup::{SavePlan, Setup};
+use wharf::app::{Action, AppState, Effect, LoadRequest, Loaded, LocalLoad, Overlay, PickPurpose, update};
 use wharf::aws::AwsStatus;
 use wharf::config::save::{self, Chosen};
 use wharf::docker::{ContainerDetail, MountInfo};
@@ -25,6 +25,33 @@ fn picker_title(s: &AppState) -> String {
         Some(Overlay::Pick(p)) => p.title.clone(),
         other => panic!("no list to pick from: {other:?}"),
     }
+}
+
+/// What the event loop does between "these lines go into FILE" and the
+/// action going on: the lines worked out on `file`, a yes, the file written.
+/// Returns the confirmation's lines and the effects of the save.
+fn save_with_a_yes(
+    s: &mut AppState,
+    setup: &Setup,
+    profile: &str,
+    file: &std::path::Path,
+) -> (Vec<String>, Vec<Effect>) {
+    let edited = save::prepare(file, profile, &setup.chosen).unwrap();
+    let plan = SavePlan {
+        setup: setup.clone(),
+        file: file.to_path_buf(),
+        before: edited.before,
+        after: edited.after,
+    };
+    update(s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
+    let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let lines = confirm.lines.clone();
+    s.clock.mono += wharf::app::DIALOG_GUARD;
+    let effects = update(s, key('y'));
+    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
+    save::commit(&plan.file, plan.before.as_deref(), &plan.after).unwrap();
+    let effects = update(s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    (lines, effects)
 }
 
 #[test]
@@ -62,7 +89,7 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
     let Some(Overlay::Pick(picker)) = &s.overlay else { unreachable!() };
     assert_eq!(picker.items.first().map(|i| i.value.as_str()), Some("db"));
     let effects = update(&mut s, code(KeyCode::Enter));
-    let [Effect::Load(LoadRequest::ContainerDetail { container, setup })] = &effects[..] else {
+    let [Effect::LoadLocal(LocalLoad::ContainerDetail { container, setup })] = &effects[..] else {
         panic!("{effects:?}")
     };
     assert_eq!(container, "db");
@@ -90,7 +117,7 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
     assert!(matches!(picker.purpose, PickPurpose::DataPath(_)));
     assert_eq!(picker.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), ["/srv/data"]);
     let effects = update(&mut s, code(KeyCode::Enter));
-    let [Effect::Load(LoadRequest::SetupPreview { setup, file, profile })] = &effects[..] else {
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, file, profile })] = &effects[..] else {
         panic!("{effects:?}")
     };
     assert_eq!(profile, "default");
@@ -112,18 +139,8 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
     // What the file will say, worked out on a real file, and a yes.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wharf.toml");
-    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
-    let plan =
-        SavePlan { setup: setup.clone(), file: file.clone(), before: edited.before, after: edited.after };
-    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
-    let Some(Overlay::Confirm(confirm)) = &s.overlay else { panic!("{:?}", s.overlay) };
-    assert!(confirm.lines.iter().any(|l| l.contains("bucket = \"team-snapshots\"")), "{:?}", confirm.lines);
-    s.clock.mono += wharf::app::DIALOG_GUARD;
-    let effects = update(&mut s, key('y'));
-    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
-    save::commit(&plan.file, plan.before.as_deref(), &plan.after).unwrap();
-    let effects =
-        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    let (lines, effects) = save_with_a_yes(&mut s, setup, profile, &file);
+    assert!(lines.iter().any(|l| l.contains("bucket = \"team-snapshots\"")), "{lines:?}");
 
     // In force at once: the list is read from the new place and the backup starts.
     let backup = effects.iter().find_map(|e| match e {
@@ -279,7 +296,9 @@ fn the_settings_panel_says_where_each_came_from_and_picks_one_again() {
     assert_eq!(picker_title(&s), "Storage class for snapshots");
     typed(&mut s, "GLACIER");
     let effects = update(&mut s, code(KeyCode::Enter));
-    let [Effect::Load(LoadRequest::SetupPreview { setup, .. })] = &effects[..] else { panic!("{effects:?}") };
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, .. })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
     assert_eq!(setup.chosen, [Chosen::new("storage_class", "GLACIER_IR")]);
 }
 
@@ -301,21 +320,13 @@ fn d_without_a_service_picks_the_cluster_and_service_saves_them_and_plans_the_de
     update(&mut s, Action::Loaded(Loaded::ServiceNames(Ok(vec!["api".into(), "db".into()]))));
     typed(&mut s, "db");
     let effects = update(&mut s, code(KeyCode::Enter));
-    let [Effect::Load(LoadRequest::SetupPreview { setup, profile, .. })] = &effects[..] else {
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, profile, .. })] = &effects[..] else {
         panic!("{effects:?}")
     };
     assert_eq!(setup.chosen, [Chosen::new("cluster", "prod"), Chosen::new("service", "db")]);
 
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("wharf.toml");
-    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
-    let plan = SavePlan { setup: setup.clone(), file, before: edited.before, after: edited.after };
-    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
-    s.clock.mono += wharf::app::DIALOG_GUARD;
-    let effects = update(&mut s, key('y'));
-    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
-    let effects =
-        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    let (_, effects) = save_with_a_yes(&mut s, setup, profile, &dir.path().join("wharf.toml"));
     assert!(
         effects.contains(&Effect::Load(LoadRequest::DeployPlan {
             cluster: "prod".into(),
@@ -353,7 +364,7 @@ fn r_without_a_database_container_asks_its_name_saves_it_and_runs() {
     let Some(Overlay::Prompt(prompt)) = &s.overlay else { panic!("{:?}", s.overlay) };
     assert_eq!((prompt.title.as_str(), prompt.text.as_str()), ("Directory of the database's data", "/data"));
     let effects = update(&mut s, code(KeyCode::Enter));
-    let [Effect::Load(LoadRequest::SetupPreview { setup, profile, .. })] = &effects[..] else {
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, profile, .. })] = &effects[..] else {
         panic!("{effects:?}")
     };
     let expected = [
@@ -364,15 +375,7 @@ fn r_without_a_database_container_asks_its_name_saves_it_and_runs() {
     assert_eq!(setup.chosen, expected);
 
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("wharf.toml");
-    let edited = save::prepare(&file, profile, &setup.chosen).unwrap();
-    let plan = SavePlan { setup: setup.clone(), file, before: edited.before, after: edited.after };
-    update(&mut s, Action::Loaded(Loaded::SetupPreview { result: Ok((plan, edited.lines)) }));
-    s.clock.mono += wharf::app::DIALOG_GUARD;
-    let effects = update(&mut s, key('y'));
-    let [Effect::SaveSettings(plan)] = &effects[..] else { panic!("{effects:?}") };
-    let effects =
-        update(&mut s, Action::Loaded(Loaded::SettingsSaved { plan: plan.clone(), result: Ok(()) }));
+    let (_, effects) = save_with_a_yes(&mut s, setup, profile, &dir.path().join("wharf.toml"));
     let run = effects.iter().find_map(|e| match e {
         Effect::StartJob { spec: JobSpec::Run(job), .. } => Some(job),
         _ => None,

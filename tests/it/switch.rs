@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crossterm::event::KeyCode;
 use wharf::app::switch::Choices;
-use wharf::app::{Action, Effect, Keymap, LoadRequest, Loaded, Overlay, update};
+use wharf::app::{Action, Effect, Keymap, LoadRequest, Loaded, LocalLoad, Overlay, update};
 use wharf::aws::AwsStatus;
 use wharf::config::{ConfigFile, Settings};
 
@@ -40,7 +40,7 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
     let old_images = s.registry.images_load;
 
     let effects = update(&mut s, key('@'));
-    assert_eq!(effects, [Effect::Load(LoadRequest::SwitchChoices { file: Some("wharf.toml".into()) })]);
+    assert_eq!(effects, [Effect::LoadLocal(LocalLoad::SwitchChoices { file: Some("wharf.toml".into()) })]);
     update(&mut s, Action::Loaded(Loaded::SwitchChoices(Ok(choices()))));
     let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
     let labels: Vec<&str> = picker.items.iter().map(|i| i.label.as_str()).collect();
