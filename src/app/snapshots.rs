@@ -215,6 +215,7 @@ pub(super) fn snapshots_loaded(state: &mut AppState, result: Result<Vec<Snapshot
         Ok(list) => Load::Loaded(list),
         Err(e) => Load::Failed(e.to_string()),
     };
+    pane.line = pane.list.loaded().map(|l| snapshots::graph::rows_by_id(l)).unwrap_or_default();
     let len = pane.visible().len();
     pane.cursor.selected = pane.cursor.selected.min(len.saturating_sub(1));
     if pane.open.is_some() && pane.opened().is_none() {

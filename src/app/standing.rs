@@ -7,7 +7,6 @@
 use super::state::AppState;
 use crate::model::ecs::TaskInfo;
 use crate::model::images::ImageInfo;
-use crate::snapshots::graph::{Node, graph};
 
 /// The digest the profile's service runs, from its tasks (the container named
 /// `container`, or the task's only one), once they are loaded.
@@ -65,12 +64,11 @@ pub fn summary(state: &AppState) -> Option<(String, bool)> {
             behind.push("image".to_string());
         }
     }
-    if let (Some(head), Some(list)) = (head, state.snapshots.list.loaded()) {
+    if let Some(head) = head {
         match state.snapshots.here.as_deref() {
             Some(here) if here == head.id => {}
             Some(here) => {
-                let nodes: Vec<Node> = list.iter().map(Node::from).collect();
-                let on_line = list.iter().zip(graph(&nodes)).any(|(s, row)| s.id == here && row.on_line);
+                let on_line = state.snapshots.line.get(here).is_some_and(|row| row.on_line);
                 behind.push(if on_line { "data".to_string() } else { "data (off the line)".to_string() });
             }
             None => behind.push("data".to_string()),

@@ -371,6 +371,9 @@ pub struct SnapshotsPane {
     /// The snapshot the profile's database container holds on this machine
     /// (last restored from or backed up as), read with the list.
     pub here: Option<String>,
+    /// The line of history's graph, by snapshot id: worked out once when the
+    /// list comes, not on every frame.
+    pub line: std::collections::HashMap<String, crate::snapshots::graph::GraphRow>,
 }
 
 impl SnapshotsPane {

@@ -4,7 +4,7 @@
 //! parents); a snapshot another machine backed up off the line — it
 //! **diverged** — gets a lane of its own that joins the line at its parent.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::snapshots::Snapshot;
 
@@ -32,6 +32,16 @@ impl<'a> From<&'a Snapshot> for Node<'a> {
     fn from(s: &'a Snapshot) -> Node<'a> {
         Node { id: &s.id, parent: s.manifest.as_ref().and_then(|m| m.parent.as_deref()), head: s.head }
     }
+}
+
+/// The rows of a listing's graph by snapshot id; none when nothing in it
+/// says where it stands (no head, no parents: an older wharf's snapshots).
+pub fn rows_by_id(snapshots: &[Snapshot]) -> HashMap<String, GraphRow> {
+    let nodes: Vec<Node> = snapshots.iter().map(Node::from).collect();
+    if !nodes.iter().any(|n| n.head || n.parent.is_some()) {
+        return HashMap::new();
+    }
+    snapshots.iter().map(|s| s.id.clone()).zip(graph(&nodes)).collect()
 }
 
 /// The graph of `snapshots` (newest first), a row each in the same order.

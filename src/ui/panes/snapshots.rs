@@ -15,7 +15,7 @@ use crate::app::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
 use crate::format;
 use crate::model::snapshots::Snapshot;
-use crate::snapshots::graph::{GraphRow, Node, graph};
+use crate::snapshots::graph::GraphRow;
 use crate::snapshots::pricing;
 
 /// From this inner width on, the stored size gets a column; from `WIDE` on, class, raw size and age too.
@@ -96,12 +96,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     // The line of history, drawn over the whole list (a filter shows some of
     // its rows), once there is one: a head, or manifests that name parents.
     let all = pane.list.loaded().map(Vec::as_slice).unwrap_or_default();
-    let nodes: Vec<Node> = all.iter().map(Node::from).collect();
     let has_head = all.iter().any(|s| s.head);
-    let lined = has_head || nodes.iter().any(|n| n.parent.is_some());
-    let drawn: HashMap<&str, GraphRow> =
-        if lined { all.iter().map(|s| s.id.as_str()).zip(graph(&nodes)).collect() } else { HashMap::new() };
-    let width = art_width(&drawn);
+    let drawn = &pane.line;
+    let lined = !drawn.is_empty();
+    let width = art_width(drawn);
     let hosts =
         area.width >= HOSTS && all.iter().any(|s| s.manifest.as_ref().is_some_and(|m| m.host.is_some()));
     let marks: Vec<(&str, Style)> = visible
@@ -178,7 +176,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
 }
 
 /// Columns the widest row of the graph takes, so that the ids line up.
-fn art_width(drawn: &HashMap<&str, GraphRow>) -> usize {
+fn art_width(drawn: &HashMap<String, GraphRow>) -> usize {
     drawn.values().map(|r| r.art.chars().count()).max().unwrap_or(0)
 }
 
