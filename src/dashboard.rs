@@ -442,8 +442,8 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
             let dirs = crate::config::Dirs::new();
             let here =
                 container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
-            let _ = tx.send(Loaded::Here(here)).await;
-            Loaded::Snapshots(crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await)
+            let result = crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await;
+            Loaded::Snapshots { bucket, prefix, here, result }
         }
         LoadRequest::RestorePreview(job) => {
             let result = job.preview(Some(clients), crate::time::unix_now()).await;

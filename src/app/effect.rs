@@ -124,10 +124,15 @@ pub enum Loaded {
         load: u64,
         result: Result<Vec<RegistryImage>, AwsError>,
     },
-    Snapshots(Result<Vec<Snapshot>, AwsError>),
-    /// The snapshot the database container holds on this machine, if known;
-    /// it comes just before the list.
-    Here(Option<String>),
+    /// The snapshots under `bucket`/`prefix` (an answer for another place —
+    /// asked for before a switch — is dropped), and the one the database
+    /// container holds on this machine, if known.
+    Snapshots {
+        bucket: String,
+        prefix: String,
+        here: Option<String>,
+        result: Result<Vec<Snapshot>, AwsError>,
+    },
     Clusters(Result<Vec<String>, AwsError>),
     Services {
         cluster: String,

@@ -12,7 +12,7 @@ mod machine;
 mod overlay;
 mod registry;
 pub mod setup;
-mod snapshots;
+pub mod snapshots;
 pub mod standing;
 pub mod state;
 pub mod switch;

@@ -15,7 +15,7 @@ use crate::snapshots;
 use crate::snapshots::prune::{self, Retention};
 
 /// Where snapshots live, when the profile says.
-pub(super) fn snapshot_place(state: &AppState) -> Option<(String, String)> {
+pub fn snapshot_place(state: &AppState) -> Option<(String, String)> {
     let profile = &state.settings.profile;
     Some((profile.bucket.clone()?, snapshots::normalise_prefix(profile.prefix.as_deref())))
 }
@@ -209,8 +209,18 @@ pub(super) fn ask_to_restore(state: &mut AppState, job: RestoreJob, lines: Vec<S
     }
 }
 
-pub(super) fn snapshots_loaded(state: &mut AppState, result: Result<Vec<Snapshot>, AwsError>) {
+pub(super) fn snapshots_loaded(
+    state: &mut AppState,
+    place: (String, String),
+    here: Option<String>,
+    result: Result<Vec<Snapshot>, AwsError>,
+) {
+    if snapshot_place(state).as_ref() != Some(&place) {
+        tracing::debug!(?place, "snapshots of a place no longer shown: dropped");
+        return;
+    }
     let pane = &mut state.snapshots;
+    pane.here = here;
     pane.list = match result {
         Ok(list) => Load::Loaded(list),
         Err(e) => Load::Failed(e.to_string()),

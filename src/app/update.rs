@@ -238,8 +238,9 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::SettingsSaved { result: Err(e), .. } => state.flash = Some(format!("not saved: {e}")),
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
-        Loaded::Snapshots(result) => snapshots::snapshots_loaded(state, result),
-        Loaded::Here(snapshot) => state.snapshots.here = snapshot,
+        Loaded::Snapshots { bucket, prefix, here, result } => {
+            snapshots::snapshots_loaded(state, (bucket, prefix), here, result)
+        }
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)

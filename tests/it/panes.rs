@@ -346,7 +346,8 @@ fn a_push_in_progress_shows_each_layer() {
 fn snapshots_pane_lists_manifests_costs_and_asks_before_restoring() {
     use wharf::app::Loaded;
     let mut s = configured();
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(crate::support::sample_snapshots()))));
+    let listed = crate::support::snapshots_listed(&s, None, Ok(crate::support::sample_snapshots()));
+    update(&mut s, listed);
     update(&mut s, key('5'));
     snapshot("snapshots_list", &s);
     update(&mut s, crate::support::code(crossterm::event::KeyCode::Enter));
@@ -371,16 +372,12 @@ fn snapshots_pane_lists_manifests_costs_and_asks_before_restoring() {
 
 #[test]
 fn snapshots_pane_loading_and_errors() {
-    use wharf::app::Loaded;
     let mut s = configured();
     update(&mut s, key('5'));
     snapshot("snapshots_loading", &s);
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Snapshots(Err(wharf::aws::AwsError::NotFound(
-            "The specified bucket does not exist".into(),
-        )))),
-    );
+    let missing = wharf::aws::AwsError::NotFound("The specified bucket does not exist".into());
+    let listed = crate::support::snapshots_listed(&s, None, Err(missing));
+    update(&mut s, listed);
     snapshot("snapshots_error", &s);
 }
 
@@ -510,7 +507,6 @@ fn the_status_line_says_when_aws_throttles_and_stops_saying_it_after_a_while() {
 
 #[test]
 fn the_snapshots_pane_draws_the_line_of_history() {
-    use wharf::app::Loaded;
     let mut s = configured();
     // The laptop backed up b; home synced it and backed up c, then d (head).
     // The laptop, still at b, backed up e: off the line, and what it holds.
@@ -542,8 +538,8 @@ fn the_snapshots_pane_draws_the_line_of_history() {
         at(a, "laptop", None, false),
         incomplete,
     ];
-    update(&mut s, Action::Loaded(Loaded::Here(Some(e.into()))));
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(list))));
+    let listed = crate::support::snapshots_listed(&s, Some(e), Ok(list));
+    update(&mut s, listed);
     update(&mut s, key('5'));
     update(&mut s, key('z'));
     let screen = format!("{}", render(&s, 120, 40).backend());
@@ -591,9 +587,10 @@ fn help_fits_every_binding_on_a_120_by_40_screen() {
 /// bucket costs $0.00 (not "-0.00").
 #[test]
 fn a_confirmation_shows_every_wrapped_line_and_nothing_costs_nothing() {
-    use wharf::app::{Confirm, Confirmed, Loaded};
+    use wharf::app::{Confirm, Confirmed};
     let mut s = configured();
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(Vec::new()))));
+    let listed = crate::support::snapshots_listed(&s, None, Ok(Vec::new()));
+    update(&mut s, listed);
     let long = format!(
         "  there:  task definition db running 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:{}",
         "f".repeat(64)

@@ -77,8 +77,8 @@ fn the_images_pane_marks_what_ecs_runs_and_ecr_tags_and_the_status_line_says_wha
     list[0].head = true;
     let (head, older) = (list[0].id.clone(), list[1].id.clone());
     list[0].manifest.as_mut().unwrap().parent = Some(older.clone());
-    update(&mut s, Action::Loaded(Loaded::Here(Some(head.clone()))));
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(list))));
+    let listed = crate::support::snapshots_listed(&s, Some(&head), Ok(list.clone()));
+    update(&mut s, listed);
     update(&mut s, key('1'));
 
     let screen = format!("{}", render(&s, 120, 40).backend());
@@ -89,7 +89,8 @@ fn the_images_pane_marks_what_ecs_runs_and_ecr_tags_and_the_status_line_says_wha
     insta::assert_snapshot!("standing_in_sync_120x40", render(&s, 120, 40).backend());
 
     // The container holds another snapshot than head: the data is behind.
-    update(&mut s, Action::Loaded(Loaded::Here(Some(older))));
+    let listed = crate::support::snapshots_listed(&s, Some(&older), Ok(list));
+    update(&mut s, listed);
     assert!(status_line(&s).contains("behind: data (S syncs)"), "{}", status_line(&s));
     // The service moved on to another image: the image is behind too.
     service_runs(&mut s, OLD);
@@ -108,7 +109,8 @@ fn nothing_is_claimed_before_anything_is_known() {
     let line = status_line(&s);
     assert!(!line.contains("in sync") && !line.contains("behind"), "{line}");
     // Snapshots but no head (an older wharf's): nothing to be behind of.
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(sample_snapshots()))));
+    let listed = crate::support::snapshots_listed(&s, None, Ok(sample_snapshots()));
+    update(&mut s, listed);
     let line = status_line(&s);
     assert!(!line.contains("in sync") && !line.contains("behind"), "{line}");
 }

@@ -560,3 +560,13 @@ pub fn mock_ecs(interceptor: aws_smithy_mocks::MockResponseInterceptor) -> aws_s
             .build(),
     )
 }
+
+/// The snapshots listing the event loop brings for the place `s` shows now.
+pub fn snapshots_listed(
+    s: &AppState,
+    here: Option<&str>,
+    result: Result<Vec<wharf::snapshots::Snapshot>, wharf::aws::AwsError>,
+) -> Action {
+    let (bucket, prefix) = wharf::app::snapshots::snapshot_place(s).expect("a bucket in the profile");
+    Action::Loaded(wharf::app::Loaded::Snapshots { bucket, prefix, here: here.map(str::to_string), result })
+}

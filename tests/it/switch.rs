@@ -32,7 +32,8 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
     let mut s = state_with(settings, Keymap::defaults().unwrap());
     update(&mut s, Action::Engine(sample_engine()));
     update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("eu-west-1".into()), endpoint: None }));
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(sample_snapshots()))));
+    let listed = crate::support::snapshots_listed(&s, None, Ok(sample_snapshots()));
+    update(&mut s, listed);
     // A backup runs under dev.
     update(&mut s, key('5'));
     let started = update(&mut s, key('b'));
@@ -83,6 +84,18 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
     let late = Loaded::Images { repository: "app".into(), load: old_images, result: Ok(Vec::new()) };
     update(&mut s, Action::Loaded(late));
     assert!(s.registry.images.loaded().is_none());
+    // So is the old bucket's listing, however late it comes.
+    let late = Loaded::Snapshots {
+        bucket: "dev-snaps".into(),
+        prefix: String::new(),
+        here: None,
+        result: Ok(sample_snapshots()),
+    };
+    update(&mut s, Action::Loaded(late));
+    assert!(s.snapshots.list.loaded().is_none(), "dev's snapshots never show under ops");
+    let listed = crate::support::snapshots_listed(&s, None, Ok(sample_snapshots()));
+    update(&mut s, listed);
+    assert_eq!(s.snapshots.list.loaded().map(Vec::len), Some(2), "ops's own listing does");
 }
 
 #[test]

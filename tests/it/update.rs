@@ -514,7 +514,6 @@ fn pushing_to_a_repository_ecr_has_starts_at_once() {
 /// A dashboard with a snapshot bucket and a database in the profile, AWS ready,
 /// and two snapshots listed: one complete, one without a manifest.
 pub(crate) fn with_snapshots(protected: bool) -> wharf::app::AppState {
-    use wharf::app::Loaded;
     use wharf::aws::AwsStatus;
     use wharf::config::{Database, Profile};
     let profile = Profile {
@@ -535,7 +534,8 @@ pub(crate) fn with_snapshots(protected: bool) -> wharf::app::AppState {
         prefix: "app/".into(),
         container: Some("db".into()),
     })));
-    update(&mut s, Action::Loaded(Loaded::Snapshots(Ok(crate::support::sample_snapshots()))));
+    let listed = crate::support::snapshots_listed(&s, None, Ok(crate::support::sample_snapshots()));
+    update(&mut s, listed);
     update(&mut s, key('5'));
     s
 }
