@@ -440,9 +440,18 @@ pub(super) fn panel(state: &mut AppState) {
         let label = format!("{key:<20}{}", value.unwrap_or_else(|| "–".into()));
         PickItem { value: key.to_string(), label, detail }
     };
+    // A region the profile does not set is the AWS configuration's, and is in use all the same.
+    let region = match (&p.region, state.aws.region()) {
+        (None, Some(r)) => PickItem {
+            value: "region".into(),
+            label: format!("{:<20}{r}", "region"),
+            detail: "AWS configuration (AWS_REGION, ~/.aws/config)".into(),
+        },
+        _ => from("region", p.region.clone()),
+    };
     let items = vec![
         from("aws_profile", p.aws_profile.clone()),
-        from("region", p.region.clone()),
+        region,
         from("endpoint_url", p.endpoint_url.clone()),
         from("registry", p.registry.clone()),
         from("repository", p.repository.clone()),

@@ -300,6 +300,16 @@ fn the_settings_panel_says_where_each_came_from_and_picks_one_again() {
         panic!("{effects:?}")
     };
     assert_eq!(setup.chosen, [Chosen::new("storage_class", "GLACIER_IR")]);
+
+    // A region the profile does not set is still in use: the AWS configuration's, said so.
+    s.overlay = None;
+    s.settings.profile.region = None;
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("eu-central-1".into()), endpoint: None }));
+    update(&mut s, key(','));
+    let Some(Overlay::Pick(panel)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let region = panel.items.iter().find(|i| i.value == "region").unwrap();
+    assert!(region.label.ends_with("eu-central-1"), "{region:?}");
+    assert_eq!(region.detail, "AWS configuration (AWS_REGION, ~/.aws/config)");
 }
 
 /// `d` with no service in the profile: the cluster and the service are picked
