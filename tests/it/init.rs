@@ -324,3 +324,31 @@ async fn public_opens_the_databases_port_to_one_address_only_and_destroy_closes_
     let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
     assert_eq!(status, 0, "{stderr}");
 }
+
+/// An init cut short (kill -9) after the role was created and before its
+/// policy was attached: the next one attaches the policy and makes no second role.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_init_cut_short_between_the_role_and_its_policy_is_finished_by_the_next() {
+    let home = tempfile::tempdir().unwrap();
+    let n = names();
+    write_profile(home.path(), &n, false);
+    let sdk = sdk().await;
+    let role = format!("wharf-{}-task-execution", n.profile);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let tag = aws_sdk_iam::types::Tag::builder().key("wharf:profile").value(&n.profile).build().unwrap();
+    sdk.iam.create_role().role_name(&role).assume_role_policy_document(trust).tags(tag).send().await.unwrap();
+
+    let (status, plan, stderr) = init(home.path(), &["--dry-run", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let planned = steps(&plan);
+    assert!(
+        planned.contains(&"role_policy".to_string()) && !planned.contains(&"role".to_string()),
+        "{planned:?}"
+    );
+    let (status, _, stderr) = init(home.path(), &["--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+    let attached = sdk.iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
+    assert_eq!(attached.attached_policies().len(), 1);
+    let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+}

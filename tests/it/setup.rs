@@ -106,16 +106,16 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
         exit_code: 0,
         image: "db:baked".into(),
         image_id: "sha256:9a8b".into(),
-        mounts: vec![mount("/srv/data", "volume"), mount("/tmp", "tmpfs")],
+        mounts: vec![mount("/srv/data", "volume"), mount("/tmp", "tmpfs"), mount("/srv/conf", "bind")],
         stop_timeout: 10,
         env: vec!["PATH=/bin".into()],
     };
     update(&mut s, Action::Loaded(Loaded::ContainerDetail { setup: setup.clone(), result: Ok(detail) }));
 
-    // Nothing in its image names a database: the `path` preset, its volumes offered (not tmpfs).
+    // Nothing in its image names a database: the `path` preset, its volume and bind mount offered (not tmpfs).
     let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
     assert!(matches!(picker.purpose, PickPurpose::DataPath(_)));
-    assert_eq!(picker.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), ["/srv/data"]);
+    assert_eq!(picker.items.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(), ["/srv/data", "/srv/conf"]);
     let effects = update(&mut s, code(KeyCode::Enter));
     let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, file, profile })] = &effects[..] else {
         panic!("{effects:?}")
