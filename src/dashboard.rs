@@ -476,9 +476,7 @@ async fn load_here(request: LocalLoad, docker_host: Option<String>) -> Loaded {
             Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
         }
         LocalLoad::SwitchChoices { file } => {
-            let read =
-                tokio::task::spawn_blocking(move || crate::app::switch::read_choices(file.as_deref())).await;
-            Loaded::SwitchChoices(read.unwrap_or_else(|e| Err(e.to_string())))
+            Loaded::SwitchChoices(crate::app::switch::read_choices(file.as_deref()).await)
         }
         LocalLoad::SetupPreview { setup, file, profile } => {
             let edited = tokio::task::spawn_blocking(move || {

@@ -22,7 +22,7 @@ pub struct Choices {
 }
 
 /// Reads what can be switched to: `file`'s profiles and the AWS profiles.
-pub fn read_choices(file: Option<&std::path::Path>) -> Result<Choices, String> {
+pub async fn read_choices(file: Option<&std::path::Path>) -> Result<Choices, String> {
     let profiles = match file {
         Some(path) => {
             let text =
@@ -33,7 +33,7 @@ pub fn read_choices(file: Option<&std::path::Path>) -> Result<Choices, String> {
         }
         None => BTreeMap::new(),
     };
-    Ok(Choices { profiles, aws_profiles: crate::aws::profile_names() })
+    Ok(Choices { profiles, aws_profiles: crate::aws::profile_names().await })
 }
 
 /// The key: the list opens at once and fills in when the files are read.

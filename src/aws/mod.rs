@@ -184,39 +184,34 @@ pub const REGIONS: [&str; 17] = [
     "sa-east-1",
 ];
 
-/// The profiles of the AWS CLI's shared files (`AWS_CONFIG_FILE`, else
-/// `~/.aws/config`; `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), by name.
-pub fn profile_names() -> Vec<String> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
-    let file =
-        |var: &str, default: &str| std::env::var_os(var).map_or_else(|| home.join(default), Into::into);
-    profile_names_in(
-        &file("AWS_CONFIG_FILE", ".aws/config"),
-        &file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-    )
+/// The profiles of the AWS CLI's shared files, as the SDK reads them
+/// (`AWS_CONFIG_FILE`, else `~/.aws/config`; `AWS_SHARED_CREDENTIALS_FILE`,
+/// else `~/.aws/credentials`), sorted.
+pub async fn profile_names() -> Vec<String> {
+    names_in(&aws_runtime::env_config::file::EnvConfigFiles::default()).await
 }
 
-/// The profiles of a config file (`[profile NAME]`, `[default]`) and a
-/// credentials file (`[NAME]`), sorted, each once.
-pub fn profile_names_in(config: &std::path::Path, credentials: &std::path::Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for (path, config) in [(config, true), (credentials, false)] {
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
-        for line in text.lines() {
-            let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
-                continue;
-            };
-            let section = section.trim();
-            let name = match (config, section.strip_prefix("profile ")) {
-                (true, Some(name)) => name.trim(),
-                (true, None) if section == "default" => section,
-                (true, None) => continue, // sso-session, services …
-                (false, _) => section,
-            };
-            names.push(name.to_string());
+/// The profiles of a config file and a credentials file, sorted, each once.
+pub async fn profile_names_in(config: &std::path::Path, credentials: &std::path::Path) -> Vec<String> {
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+    let files = EnvConfigFiles::builder()
+        .with_file(EnvConfigFileKind::Config, config)
+        .with_file(EnvConfigFileKind::Credentials, credentials)
+        .build();
+    names_in(&files).await
+}
+
+async fn names_in(files: &aws_runtime::env_config::file::EnvConfigFiles) -> Vec<String> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    match aws_config::profile::load(&Fs::real(), &Env::real(), files, None).await {
+        Ok(set) => {
+            let mut names: Vec<String> = set.profiles().map(str::to_string).collect();
+            names.sort();
+            names
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the AWS CLI's profiles");
+            Vec::new()
         }
     }
-    names.sort();
-    names.dedup();
-    names
 }

@@ -122,15 +122,17 @@ fn a_region_or_an_aws_profile_changes_only_that() {
     assert_eq!(s.settings.profile_name, None);
 }
 
-#[test]
-fn aws_profiles_are_read_from_the_shared_files() {
+#[tokio::test]
+async fn aws_profiles_are_read_from_the_shared_files() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     let credentials = dir.path().join("credentials");
     std::fs::write(&config, "[default]\nregion = eu-west-1\n[profile dev-sso]\nsso_session = corp\n[sso-session corp]\nsso_region = eu-west-1\n").unwrap();
     std::fs::write(&credentials, "[default]\naws_access_key_id = x\n[ci]\naws_access_key_id = y\n").unwrap();
-    assert_eq!(wharf::aws::profile_names_in(&config, &credentials), ["ci", "default", "dev-sso"]);
-    assert!(wharf::aws::profile_names_in(&dir.path().join("none"), &dir.path().join("none")).is_empty());
+    assert_eq!(wharf::aws::profile_names_in(&config, &credentials).await, ["ci", "default", "dev-sso"]);
+    assert!(
+        wharf::aws::profile_names_in(&dir.path().join("none"), &dir.path().join("none")).await.is_empty()
+    );
 }
 
 #[test]
