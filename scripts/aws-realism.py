@@ -18,7 +18,8 @@ sits between a client and moto and adds what AWS does:
     docs give as the example); `--bucket service_read=50/20` sets one.
 
 Everything else (S3, CloudWatch Logs, moto's own /moto-api/) passes through
-with the latency. `--fail ACTION=N` makes the first N calls of ACTION fail
+with the latency; ListMultipartUploads says when each upload began (moto
+says 2010 for all). `--fail ACTION=N` makes the first N calls of ACTION fail
 as AWS's servers sometimes do (HTTP 500: InternalError for S3, a
 ServerException for the JSON APIs), for the retries to be seen; ACTION is an
 X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
@@ -39,6 +40,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -109,6 +111,8 @@ class Realism:
         self.buckets = buckets  # group → (burst, rate)
         self.failures = dict(failures or {})  # action → calls left to fail
         self.live = {}
+        # When each multipart upload began, by its id (see multipart_times).
+        self.initiated = {}
         # A list's whole answer, kept for its further pages: AWS serves a page
         # in a round trip, where moto would build the whole list again.
         self.lists = {}
@@ -172,6 +176,35 @@ class Realism:
                 if attempt == 1:
                     raise
         raise RuntimeError("unreachable")
+
+    def multipart_times(self, method, query, answer):
+        """moto answers every ListMultipartUploads with one Initiated time of
+        2010; AWS with when each upload began. The layer remembers when it saw
+        each CreateMultipartUpload and puts that time in (uploads it never saw
+        keep moto's)."""
+        status, headers, body = answer
+        if status != 200 or "uploads" not in urllib.parse.parse_qs(query, keep_blank_values=True):
+            return answer
+        text = body.decode("utf-8", "replace")
+        if method == "POST":
+            for upload_id in re.findall(r"<UploadId>([^<]*)</UploadId>", text):
+                with self.lock:
+                    self.initiated[upload_id] = time.time()
+            return answer
+        if method != "GET":
+            return answer
+
+        def initiated(upload):
+            found = re.search(r"<UploadId>([^<]*)</UploadId>", upload.group(0))
+            with self.lock:
+                at = self.initiated.get(found.group(1)) if found else None
+            if at is None:
+                return upload.group(0)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + ".000Z"
+            return re.sub(r"<Initiated>[^<]*</Initiated>", f"<Initiated>{stamp}</Initiated>", upload.group(0))
+
+        text = re.sub(r"<Upload>.*?</Upload>", initiated, text, flags=re.S)
+        return status, headers, text.encode()
 
     def settings(self):
         groups = ", ".join(f"{g} {b}/{r}/s" for g, (b, r) in sorted(self.buckets.items()))
@@ -247,7 +280,7 @@ def make_handler(realism):
                     answer = realism.upstream(self.command, self.path, headers, body)
                 finally:
                     realism.leave(action)
-                return self.answer(*answer)
+                return self.answer(*realism.multipart_times(self.command, query, answer))
             time.sleep(realism.latency)
             realism.count("calls", target)
             if realism.should_fail(target.split(".")[-1]):

@@ -154,6 +154,9 @@ pub enum Command {
         /// Fill it with this snapshot first (`head`: the head of the line)
         #[arg(long, value_name = "ID|head")]
         snapshot: Option<String>,
+        /// If another operation holds the container (a restore, a backup, a sync), exit 4 at once instead of waiting
+        #[arg(long)]
+        no_wait: bool,
         #[command(flatten)]
         place: SnapshotPlace,
         /// Print the result as JSON
@@ -177,6 +180,9 @@ pub enum Command {
         /// Go ahead without asking (a recreate or a restore replaces what is there)
         #[arg(long)]
         yes: bool,
+        /// If another operation holds the container (a restore, a backup, a sync), exit 4 at once instead of waiting
+        #[arg(long)]
+        no_wait: bool,
         #[command(flatten)]
         place: SnapshotPlace,
         /// Print the result as JSON
@@ -245,6 +251,9 @@ pub enum Command {
         /// Make this snapshot head of the line even if another machine's snapshot is head
         #[arg(long, conflicts_with = "remote")]
         force_head: bool,
+        /// If another operation holds the container (a restore, a backup, a sync), exit 4 at once instead of waiting
+        #[arg(long, conflicts_with = "remote")]
+        no_wait: bool,
         /// Back up a database that runs in ECS: a one-off task of the service runs remote_backup_command
         #[arg(long, conflicts_with_all = ["container", "preset", "path"])]
         remote: bool,
@@ -281,6 +290,9 @@ pub enum Command {
         /// Go ahead without asking: the container's data is replaced
         #[arg(long)]
         yes: bool,
+        /// If another operation holds the container (a restore, a backup, a sync), exit 4 at once instead of waiting
+        #[arg(long)]
+        no_wait: bool,
         #[command(flatten)]
         place: SnapshotPlace,
         /// Print the result as JSON

@@ -4,7 +4,7 @@
 //! - restores cut short (journals nobody holds): finished, or put back;
 //! - multipart uploads this machine started and nobody completes (records
 //!   nobody holds), and wharf-shaped uploads under the profile's prefix that
-//!   are over a day old: aborted;
+//!   are over a day old with no part for a day: aborted;
 //! - restore helper containers no restore is using: removed;
 //! - interrupted downloads and safety copies in the cache: deleted.
 //!
@@ -12,17 +12,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::aws::{AwsClients, s3};
+use crate::aws::AwsClients;
 use crate::config::Dirs;
 use crate::docker::{Engine, HELPER_LABEL};
-use crate::jobs::backup::{UploadRecord, upload_records};
 use crate::jobs::restore::journal::{self, Journal};
 use crate::jobs::restore::replace::OWNER_LABEL;
+use crate::jobs::uploads::{UploadRecord, abandoned_uploads, abort_abandoned, upload_records};
 use crate::snapshots::local;
-use crate::snapshots::prune::is_wharf_data_key;
-
-/// Uploads not recorded here count as abandoned only after this long.
-const FOREIGN_UPLOAD_SECS: i64 = 86_400;
 
 /// One thing left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,23 +98,18 @@ pub async fn find(look: &Look<'_>) -> (Vec<Leftover>, Vec<String>) {
         }
     }
     match (look.aws, &look.place) {
-        (Some(aws), Some((bucket, prefix))) => match s3::open_uploads(&aws.s3, bucket, prefix).await {
-            Ok(open) => {
-                let now = crate::time::unix_now();
-                for u in open {
-                    let old = u.initiated.is_some_and(|t| now - t > FOREIGN_UPLOAD_SECS);
-                    if old && is_wharf_data_key(prefix, &u.key) && !recorded.contains(&u.upload_id) {
-                        found.push(Leftover::Upload(UploadRecord {
-                            bucket: bucket.clone(),
-                            key: u.key,
-                            upload_id: u.upload_id,
-                            started: u.initiated.map(crate::snapshots::rfc3339).unwrap_or_default(),
-                        }));
-                    }
-                }
+        (Some(aws), Some((bucket, prefix))) => {
+            let now = crate::time::unix_now();
+            match abandoned_uploads(&aws.s3, &look.dirs.state, bucket, prefix, now).await {
+                Ok(abandoned) => found.extend(
+                    abandoned
+                        .into_iter()
+                        .filter(|a| !recorded.contains(&a.upload.upload_id))
+                        .map(|a| Leftover::Upload(a.upload)),
+                ),
+                Err(e) => notes.push(format!("cannot list the open uploads in s3://{bucket}/{prefix}: {e}")),
             }
-            Err(e) => notes.push(format!("cannot list the open uploads in s3://{bucket}/{prefix}: {e}")),
-        },
+        }
         (None, Some(_)) => notes.push("no AWS credentials: S3 uploads were not looked at".into()),
         _ => {}
     }
@@ -191,17 +182,20 @@ pub async fn fix(look: &Look<'_>, leftover: &Leftover) -> Result<String, String>
                 .hold(&j.replacement.container_id, &what)
                 .map_err(|e| e.to_string())?;
             let said = |step: String| tracing::info!(step, "doctor");
+            // Not while another home's restore, backup or sync works on the container.
+            let name = &j.replacement.container;
+            let doing = format!("wharf doctor is finishing a restore into {name} that was cut short");
+            let quiet = crate::jobs::JobContext::quiet();
+            let _lock = crate::jobs::lock::take(engine, name, &doing, crate::jobs::lock::Wait::No, &quiet)
+                .await
+                .map_err(|e| e.to_string())?;
             crate::jobs::restore::recover(engine, &held, (**j).clone(), &said)
                 .await
                 .map_err(|e| crate::error::one_line(&e))
         }
         Leftover::Upload(u) => {
             let aws = look.aws.ok_or("no AWS credentials to abort the upload with")?;
-            s3::abort(&aws.s3, &u.bucket, &u.key, &u.upload_id).await.map_err(|e| e.to_string())?;
-            let records = upload_records(&look.dirs.state);
-            if let Ok(held) = records.hold(&crate::records::name_for(&u.upload_id), "an upload") {
-                let _ = held.clear_for_good();
-            }
+            abort_abandoned(&aws.s3, &look.dirs.state, u).await.map_err(|e| e.to_string())?;
             Ok(format!("aborted the upload to s3://{}/{}", u.bucket, u.key))
         }
         Leftover::Helper { id, name } => {

@@ -124,12 +124,13 @@ pub fn main() -> ExitCode {
                 commands::run_job(spec, json, aws).await
             }
             Some(Command::Pull { reference, json }) => commands::pull(&settings, &reference, json).await,
-            Some(Command::Run { image, container, snapshot, place, json }) => {
-                let request = commands::RunRequest { image, container, snapshot };
+            Some(Command::Run { image, container, snapshot, no_wait, place, json }) => {
+                let request = commands::RunRequest { image, container, snapshot, wait: wait(no_wait) };
                 commands::run(&settings, request, &place, json).await
             }
-            Some(Command::Sync { tag, snapshot, container, dry_run, yes, place, json }) => {
-                let request = commands::SyncRequest { tag, snapshot, container, dry_run, yes };
+            Some(Command::Sync { tag, snapshot, container, dry_run, yes, no_wait, place, json }) => {
+                let request =
+                    commands::SyncRequest { tag, snapshot, container, dry_run, yes, wait: wait(no_wait) };
                 commands::sync(&settings, request, &place, json).await
             }
             Some(Command::Shell { container, sql }) => commands::shell(&settings, container, sql).await,
@@ -173,14 +174,29 @@ pub fn main() -> ExitCode {
                 commands::remote_backup(&settings, request, &place, json).await
             }
             Some(Command::Backup {
-                container, preset, path, storage_class, force_head, place, json, ..
+                container,
+                preset,
+                path,
+                storage_class,
+                force_head,
+                no_wait,
+                place,
+                json,
+                ..
             }) => {
-                let request =
-                    jobs::backup::BackupRequest { container, preset, path, storage_class, force_head };
+                let request = jobs::backup::BackupRequest {
+                    container,
+                    preset,
+                    path,
+                    storage_class,
+                    force_head,
+                    wait: wait(no_wait),
+                };
                 commands::backup(&settings, request, &place, json).await
             }
-            Some(Command::Restore { snapshot, undo: _, container, path, yes, place, json }) => {
-                let request = commands::RestoreRequest { snapshot, container, path, yes };
+            Some(Command::Restore { snapshot, undo: _, container, path, yes, no_wait, place, json }) => {
+                let request =
+                    commands::RestoreRequest { snapshot, container, path, yes, wait: wait(no_wait) };
                 commands::restore(&settings, request, &place, json).await
             }
             Some(Command::Doctor { fix, json }) => {
@@ -203,4 +219,9 @@ pub fn main() -> ExitCode {
     // Don't wait for background work (the engine watcher, AWS probes) to notice.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     status
+}
+
+/// `--no-wait` as the jobs take it.
+fn wait(no_wait: bool) -> jobs::lock::Wait {
+    if no_wait { jobs::lock::Wait::No } else { jobs::lock::Wait::Yes }
 }

@@ -83,6 +83,16 @@ impl Records {
         names
     }
 
+    /// Record `name` as it is now, whoever holds it (the writer replaces it
+    /// atomically, so it is never read half-written).
+    pub fn peek<T: DeserializeOwned>(&self, name: &str) -> Result<T, RecordError> {
+        let path = self.dir.join(format!("{name}.json"));
+        let text = std::fs::read(&path)
+            .map_err(|source| RecordError::Io { path: path.display().to_string(), source })?;
+        serde_json::from_slice(&text)
+            .map_err(|e| RecordError::Unreadable { path: path.display().to_string(), message: e.to_string() })
+    }
+
     /// Whether some process holds a lock here now (work is under way).
     pub fn busy(&self) -> bool {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return false };

@@ -84,6 +84,7 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
             job.state = match result {
                 JobResult::Done(output) => JobState::Done(output.summary, output.copy),
                 JobResult::Failed(chain) => JobState::Failed(chain),
+                JobResult::Busy(message) => JobState::Failed(vec![message]),
                 JobResult::Cancelled => JobState::Cancelled,
             };
         }
@@ -127,7 +128,15 @@ pub(super) fn leftovers(
     effects: &mut Vec<Effect>,
 ) {
     let mut said = Vec::new();
-    if restores > 0 {
+    if restores > 0 && state.settings.read_only {
+        // Finishing one stops containers and rewrites data: not under --read-only.
+        said.push(format!(
+            "{restores} restore{} cut short and pending (read-only: nothing is touched); \
+             `wharf doctor --fix` or wharf without --read-only finishes {}",
+            if restores == 1 { " was" } else { "s were" },
+            if restores == 1 { "it" } else { "them" }
+        ));
+    } else if restores > 0 {
         let job = RecoverJob {
             state: crate::config::Dirs::new().state,
             docker_host: state.settings.docker_host.clone(),

@@ -117,7 +117,7 @@ pub(super) fn start_prune(state: &mut AppState) {
     };
     let profile = &state.settings.profile;
     let retention = Retention { keep: profile.keep, older_than: profile.older_than.map(|a| a.0) };
-    let doomed = prune::plan(list, retention, &prefix, state.clock.wall);
+    let doomed = prune::plan(list, retention, &prefix, state.clock.wall).doomed;
     if doomed.is_empty() {
         state.flash = Some(format!("prune: nothing to delete ({})", retention.describe()));
         return;

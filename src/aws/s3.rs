@@ -276,7 +276,24 @@ pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> R
             .set_objects(Some(objects))
             .build()
             .map_err(|e| AwsError::Service(e.to_string()))?;
-        s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(from_sdk)?;
+        // DeleteObjects answers 200 whatever it could not delete; each key's error is in the answer.
+        let out = s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(from_sdk)?;
+        let failed: Vec<String> = out
+            .errors()
+            .iter()
+            .map(|e| {
+                let why = e.message().or(e.code()).unwrap_or("not deleted");
+                format!("{}: {why}", e.key().unwrap_or("?"))
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(AwsError::Service(format!(
+                "S3 did not delete {} of {} objects: {}",
+                failed.len(),
+                chunk.len(),
+                failed.join("; ")
+            )));
+        }
     }
     Ok(())
 }
@@ -313,6 +330,36 @@ pub async fn open_uploads(
         id_marker = out.next_upload_id_marker().map(str::to_string);
         if key_marker.is_none() && id_marker.is_none() {
             return Ok(uploads);
+        }
+    }
+}
+
+/// When the newest part of an open multipart upload was sent (Unix
+/// seconds); `None` when it has no part yet.
+pub async fn newest_part(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Option<i64>, AwsError> {
+    let mut newest = None;
+    let mut marker: Option<String> = None;
+    loop {
+        let out = s3
+            .list_parts()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .set_part_number_marker(marker.clone())
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        newest = out.parts().iter().filter_map(|p| p.last_modified().map(|t| t.secs())).chain(newest).max();
+        match out.next_part_number_marker() {
+            Some(next) if out.is_truncated().unwrap_or(false) && marker.as_deref() != Some(next) => {
+                marker = Some(next.to_string());
+            }
+            _ => return Ok(newest),
         }
     }
 }

@@ -93,6 +93,10 @@ pub async fn run_job(spec: JobSpec, json: bool, aws: Option<AwsClients>) -> Exit
                         eprintln!("error: {}", chain.join(": "));
                         code(exit::FAILED)
                     }
+                    JobResult::Busy(message) => {
+                        eprintln!("error: {message}");
+                        code(exit::BUSY)
+                    }
                     JobResult::Cancelled => {
                         eprintln!("{label}: cancelled");
                         code(exit::CANCELLED)

@@ -11,6 +11,7 @@ use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::docker::Engine;
 use crate::jobs::console::{ConsoleKind, ConsoleRequest};
+use crate::jobs::lock::Wait;
 use crate::jobs::pull::Wanted;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{JobContext, JobSpec, PullJob, RestoreJob, RunJob, SyncJob};
@@ -44,6 +45,7 @@ pub struct RunRequest {
     pub container: Option<String>,
     /// A snapshot id, or `head`.
     pub snapshot: Option<String>,
+    pub wait: Wait,
 }
 
 pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
@@ -54,6 +56,7 @@ pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, j
         Ok(job) => job,
         Err(message) => return usage(&message),
     };
+    job.wait = request.wait;
     let (_, aws) = aws::connect(&settings.profile).await;
     if let Some(id) = request.snapshot {
         let (bucket, prefix) = match place(settings, at) {
@@ -94,6 +97,7 @@ pub struct SyncRequest {
     pub container: Option<String>,
     pub dry_run: bool,
     pub yes: bool,
+    pub wait: Wait,
 }
 
 pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace, json: bool) -> ExitCode {
@@ -112,6 +116,7 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
         Ok(job) => job,
         Err(message) => return usage(&message),
     };
+    job.wait = request.wait;
     let (_, aws) = aws::connect(&settings.profile).await;
     let Some(clients) = &aws else {
         eprintln!("error: {}", crate::jobs::NoAws);

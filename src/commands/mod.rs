@@ -30,6 +30,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
+    /// `--no-wait`, and another operation holds the container.
+    pub const BUSY: u8 = 4;
     pub const CANCELLED: u8 = 130;
 }
 

@@ -12,6 +12,7 @@ use crate::cli::SnapshotPlace;
 use crate::config::Settings;
 use crate::format;
 use crate::jobs::backup::BackupRequest;
+use crate::jobs::lock::Wait;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
 use crate::snapshots::prune::{self as plan, Retention};
@@ -99,6 +100,7 @@ pub struct RestoreRequest {
     pub container: Option<String>,
     pub path: Option<String>,
     pub yes: bool,
+    pub wait: Wait,
 }
 
 pub async fn restore(
@@ -117,10 +119,11 @@ pub async fn restore(
         },
         None => SnapshotSource::Undo,
     };
-    let job = match RestoreJob::from_settings(settings, source, request.container, request.path) {
+    let mut job = match RestoreJob::from_settings(settings, source, request.container, request.path) {
         Ok(job) => job,
         Err(message) => return usage(&message),
     };
+    job.wait = request.wait;
     let aws = match &job.source {
         SnapshotSource::S3 { .. } => aws::connect(&settings.profile).await.1,
         SnapshotSource::Undo => None,
@@ -187,8 +190,11 @@ pub async fn prune(
         Ok(v) => v,
         Err(status) => return status,
     };
-    let doomed = plan::plan(&list, retention, &prefix, Clock::now().wall);
+    let plan::Plan { doomed, kept } = plan::plan(&list, retention, &prefix, Clock::now().wall);
     eprintln!("retention: {}", retention.describe());
+    for k in &kept {
+        eprintln!("keep {} ({})", k.id, k.reason);
+    }
     for d in &doomed {
         eprintln!(
             "{} {} ({}, {})",
@@ -202,12 +208,16 @@ pub async fn prune(
         }
     }
     if doomed.is_empty() {
-        eprintln!("no snapshot to delete; stale uploads (over a day old) are aborted when not a dry run");
+        eprintln!(
+            "no snapshot to delete; abandoned uploads (a dead backup of this machine's, or over a day without a part) are aborted when not a dry run"
+        );
     }
     if dry_run {
         if json {
             let ids: Vec<&str> = doomed.iter().map(|d| d.id.as_str()).collect();
-            println!("{}", json!({ "dry_run": true, "would_delete": ids }));
+            let reasons: Vec<_> = doomed.iter().map(|d| json!({ "id": d.id, "reason": d.reason })).collect();
+            let kept: Vec<_> = kept.iter().map(|k| json!({ "id": k.id, "reason": k.reason })).collect();
+            println!("{}", json!({ "dry_run": true, "would_delete": ids, "delete": reasons, "keep": kept }));
         }
         return code(exit::OK);
     }
@@ -239,7 +249,7 @@ pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> E
         let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
         let age = s.created().map_or("–".into(), |t| format::age(t, now));
         let state = match (&s.problem, s.head) {
-            (Some(problem), _) => problem.clone(),
+            (Some(problem), _) => problem.to_string(),
             (None, true) => "complete, head of the line".into(),
             (None, false) => "complete".into(),
         };
@@ -254,7 +264,7 @@ fn to_json(s: &Snapshot) -> serde_json::Value {
         "id": s.id,
         "complete": s.is_complete(),
         "head": s.head,
-        "problem": s.problem,
+        "problem": s.problem.as_ref().map(ToString::to_string),
         "storage_class": s.storage_class(),
         "stored_bytes": s.data.as_ref().map(|d| d.size),
         "created": s.created().map(snapshots::rfc3339),

@@ -114,6 +114,12 @@ impl Engine {
         &self.endpoint
     }
 
+    /// The engine's own id: the same whichever endpoint reaches it.
+    pub async fn id(&self) -> Result<String, DockerError> {
+        let info = self.docker.info().await.map_err(|e| self.error(e))?;
+        Ok(info.id.filter(|id| !id.is_empty()).unwrap_or_else(|| self.endpoint.clone()))
+    }
+
     /// The API version agreed with the engine, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.docker.client_version().to_string()

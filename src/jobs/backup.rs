@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -25,21 +24,20 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::lock::{self, Wait};
+use super::uploads::{abandon, claim_upload};
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, argv, mssql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::format;
-use crate::records::{self, Held, Records};
 use crate::snapshots::{self, Manifest, Source, line};
 
 /// Parts on their way to S3 at once, at most...
 const IN_FLIGHT: usize = 4;
 /// ...and their bytes at most (unless one part is bigger).
 const IN_FLIGHT_BYTES: usize = 256 << 20;
-/// How many times, a second apart, a failed backup tries again to abort its upload.
-const ABORT_TRIES: usize = 30;
 /// zstd's level: `zstd -3`, its default.
 const LEVEL: i32 = 3;
 
@@ -63,6 +61,8 @@ pub struct BackupJob {
     pub docker_host: Option<String>,
     /// Make this snapshot head of the line even if another machine's is.
     pub force_head: bool,
+    /// Whether to wait while another operation holds the container.
+    pub wait: Wait,
 }
 
 /// What a backup was asked for (flags, or a key in the dashboard), before the
@@ -74,6 +74,7 @@ pub struct BackupRequest {
     pub path: Option<String>,
     pub storage_class: Option<StorageClass>,
     pub force_head: bool,
+    pub wait: Wait,
 }
 
 impl BackupJob {
@@ -111,6 +112,7 @@ impl BackupJob {
                 .unwrap_or(StorageClass::Standard),
             docker_host: settings.docker_host.clone(),
             force_head: request.force_head,
+            wait: request.wait,
         })
     }
 }
@@ -178,12 +180,14 @@ impl BackupJob {
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await.map_err(BackupError::from)?;
+        // Never while a restore, a sync or a run is changing the data: it would be stored half-replaced.
+        let doing = format!("a backup of {} is reading its data", container.name);
+        let _lock =
+            lock::take(&engine, &container.name, &doing, self.wait, &ctx).await.map_err(lock::job_error)?;
         let now = crate::time::unix_now();
         let content = from.content();
-        let (id, key) =
-            snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &container.name, content)
-                .await
-                .map_err(BackupError::from)?;
+        let id = snapshots::new_id(now, &container.name, &snapshots::host_name());
+        let key = snapshots::data_key(&self.prefix, &id, content);
 
         // The size to expect, for the ETA: `du` when the container runs and has it.
         let expected = match &from {
@@ -244,18 +248,8 @@ impl BackupJob {
             parent: line::parent_of(&Dirs::new().state, &self.bucket, &self.prefix, &container.name),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
-        // Manifests are small and read on every listing: STANDARD, whatever the data's class;
-        // never over another machine's.
         let manifest_key = snapshots::manifest_key(&self.prefix, &id);
-        let written = s3::put_if(&aws.s3, &self.bucket, &manifest_key, body, s3::Only::IfAbsent).await;
-        if !matches!(written, Ok(true)) {
-            // Without a manifest the data is an incomplete snapshot: remove it.
-            let _ = s3::delete(&aws.s3, &self.bucket, std::slice::from_ref(&key)).await;
-            let e = written.err().unwrap_or_else(|| {
-                AwsError::Service(format!("another backup wrote the manifest of {id} first"))
-            });
-            return Err(BackupError::from(e).into());
-        }
+        write_manifest(&aws.s3, &self.bucket, &manifest_key, &key, body).await?;
         ctx.progress(Progress::stage("moving the head of the line"));
         let new_head =
             line::Head { snapshot: id.clone(), host: snapshots::host_name(), at: manifest.created.clone() };
@@ -310,6 +304,45 @@ impl BackupJob {
                 "head": head_json,
             }),
         })
+    }
+}
+
+/// Writes the manifest (STANDARD whatever the data's class: it is small and
+/// read on every listing), never over another's. A write whose answer was
+/// lost, or that the SDK retried after it had succeeded (412 then), is
+/// recognised as this backup's own by reading the manifest back. Only the
+/// data object this run wrote under its own id is deleted, and only when
+/// the manifest is surely not there.
+async fn write_manifest(
+    s3_client: &crate::aws::S3Client,
+    bucket: &str,
+    manifest_key: &str,
+    data_key: &str,
+    body: Vec<u8>,
+) -> Result<(), BackupError> {
+    let written = s3::put_if(s3_client, bucket, manifest_key, body.clone(), s3::Only::IfAbsent).await;
+    if let Ok(true) = written {
+        return Ok(());
+    }
+    let there = s3::get_tagged(s3_client, bucket, manifest_key).await;
+    match (written, there) {
+        (_, Ok(Some((bytes, _)))) if bytes == body => Ok(()),
+        (_, Ok(Some(_))) => Err(AwsError::Service(format!(
+            "another backup wrote s3://{bucket}/{manifest_key} first; its data is left as it is"
+        ))
+        .into()),
+        (written, Ok(None)) => {
+            // Without a manifest the data is an incomplete snapshot: this run's own, removed.
+            if let Err(e) = s3::delete(s3_client, bucket, &[data_key.to_string()]).await {
+                tracing::warn!(key = data_key, error = %e, "cannot delete the data of a backup without a manifest");
+            }
+            Err(written
+                .err()
+                .unwrap_or_else(|| AwsError::Service(format!("S3 refused s3://{bucket}/{manifest_key}")))
+                .into())
+        }
+        // S3 cannot say whether the manifest is there: leave everything for prune to judge.
+        (Err(e), Err(_)) | (Ok(_), Err(e)) => Err(e.into()),
     }
 }
 
@@ -373,61 +406,6 @@ fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
         image_id: container.image_id.clone(),
         path: path.map(str::to_string),
     }
-}
-
-/// A multipart upload this machine started, recorded until it is completed or
-/// aborted (`$XDG_STATE_HOME/wharf/uploads/`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct UploadRecord {
-    pub bucket: String,
-    pub key: String,
-    pub upload_id: String,
-    /// RFC 3339.
-    pub started: String,
-}
-
-/// Where the records of open uploads are kept.
-pub fn upload_records(state: &std::path::Path) -> Records {
-    Records::new(state.join("uploads"))
-}
-
-/// Records `upload` as open, held by this process; `None` (and a warning in
-/// the log) if the state directory cannot be written.
-fn claim_upload(upload: &Upload) -> Option<Held> {
-    let record = UploadRecord {
-        bucket: upload.bucket.clone(),
-        key: upload.key.clone(),
-        upload_id: upload.id().to_string(),
-        started: snapshots::rfc3339(crate::time::unix_now()),
-    };
-    let held = upload_records(&Dirs::new().state)
-        .hold(&records::name_for(upload.id()), "an upload")
-        .and_then(|held| held.write(&record).map(|()| held));
-    held.map_err(|e| tracing::warn!(error = %e, "cannot record the open upload")).ok()
-}
-
-/// Aborts the upload (nothing of it stays in S3) and hands back why. S3 may be
-/// the reason the backup failed, so the abort is tried again for a while; an
-/// upload that could not be aborted stays recorded for `wharf doctor --fix`.
-async fn abandon(upload: &Upload, claim: Option<Held>, why: JobError) -> JobError {
-    use backon::Retryable;
-    let again =
-        backon::ConstantBuilder::default().with_delay(Duration::from_secs(1)).with_max_times(ABORT_TRIES);
-    let aborted = (|| upload.abort())
-        .retry(again)
-        .notify(|e, _| tracing::warn!(key = %upload.key, error = %e, "aborting the multipart upload failed; trying again"))
-        .await;
-    match aborted {
-        Ok(()) => {
-            if let Some(claim) = claim {
-                let _ = claim.clear_for_good();
-            }
-        }
-        Err(e) => {
-            tracing::error!(key = %upload.key, error = %e, "could not abort the multipart upload; `wharf prune` will");
-        }
-    }
-    why
 }
 
 async fn disk_usage(engine: &Engine, container: &str, path: &str) -> Option<u64> {

@@ -8,6 +8,7 @@ pub mod console;
 pub mod deploy;
 pub mod init;
 mod layers;
+pub mod lock;
 mod mssql;
 pub mod prune;
 pub mod pull;
@@ -16,6 +17,7 @@ pub mod remote_backup;
 pub mod restore;
 pub mod run;
 pub mod sync;
+pub mod uploads;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -130,6 +132,9 @@ pub enum JobResult {
     Done(JobOutput),
     /// The error and its causes, outermost first.
     Failed(Vec<String>),
+    /// Another operation held the container and the job was asked not to
+    /// wait (`--no-wait`): nothing was done.
+    Busy(String),
     Cancelled,
 }
 
@@ -400,6 +405,7 @@ where
     match result {
         Ok(Ok(output)) => JobResult::Done(output),
         Ok(Err(e)) if e.is::<Cancelled>() => JobResult::Cancelled,
+        Ok(Err(e)) if e.is::<lock::Busy>() => JobResult::Busy(e.to_string()),
         Ok(Err(e)) => JobResult::Failed(crate::error::chain(e.as_ref())),
         Err(panic) => {
             let message = panic

@@ -1,14 +1,16 @@
-//! Prune: delete whole snapshots (manifest first) and abort wharf's own
-//! multipart uploads that were left open for more than a day.
+//! Prune: delete whole snapshots (manifest first) and abort the multipart
+//! uploads nobody will complete (see [`abandoned_uploads`]): never one a
+//! backup on this or another machine is still sending.
 
 use serde_json::json;
 
 use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
-use crate::snapshots::prune::{Doomed, STALE_UPLOAD_SECS, is_wharf_data_key};
+use crate::jobs::uploads::{abandoned_uploads, abort_abandoned};
+use crate::snapshots::prune::Doomed;
 
-/// Delete `doomed` from `bucket`, and abort stale uploads under `prefix`.
+/// Delete `doomed` from `bucket`, and abort abandoned uploads under `prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneJob {
     pub bucket: String,
@@ -58,19 +60,17 @@ impl PruneJob {
             }
             deleted.push(d.id.clone());
         }
-        ctx.progress(Progress::stage("aborting stale uploads"));
+        ctx.progress(Progress::stage("aborting abandoned uploads"));
+        let state = crate::config::Dirs::new().state;
         let now = crate::time::unix_now();
         let mut aborted = Vec::new();
-        for upload in
-            s3::open_uploads(&aws.s3, &self.bucket, &self.prefix).await.map_err(|e| failed(e, &deleted))?
-        {
-            let stale = upload.initiated.is_some_and(|t| now - t > STALE_UPLOAD_SECS);
-            if stale && is_wharf_data_key(&self.prefix, &upload.key) {
-                s3::abort(&aws.s3, &self.bucket, &upload.key, &upload.upload_id)
-                    .await
-                    .map_err(|e| failed(e, &deleted))?;
-                aborted.push(upload.key);
-            }
+        let abandoned = abandoned_uploads(&aws.s3, &state, &self.bucket, &self.prefix, now)
+            .await
+            .map_err(|e| failed(e, &deleted))?;
+        for a in abandoned {
+            abort_abandoned(&aws.s3, &state, &a.upload).await.map_err(|e| failed(e, &deleted))?;
+            tracing::info!(key = %a.upload.key, why = %a.why, "aborted an abandoned upload");
+            aborted.push(a.upload.key);
         }
         let freed: u64 = doomed.iter().map(|d| d.bytes).sum();
         let kept: Vec<String> = kept.into_iter().map(|d| d.id).collect();
@@ -81,7 +81,7 @@ impl PruneJob {
         Ok(JobOutput {
             attention: None,
             summary: format!(
-                "deleted {} snapshot{} ({}), aborted {} stale upload{}{head_note}",
+                "deleted {} snapshot{} ({}), aborted {} abandoned upload{}{head_note}",
                 deleted.len(),
                 if deleted.len() == 1 { "" } else { "s" },
                 crate::format::bytes(freed),

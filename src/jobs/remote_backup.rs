@@ -149,9 +149,8 @@ impl RemoteBackupJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
         let now = crate::time::unix_now();
-        let (id, key) = snapshots::free_id(&aws.s3, &self.bucket, &self.prefix, now, &self.service, "dump")
-            .await
-            .map_err(RemoteBackupError::from)?;
+        let id = snapshots::new_id(now, &self.service, &snapshots::host_name());
+        let key = snapshots::data_key(&self.prefix, &id, "dump");
         let command = fill(&self.command, &self.bucket, &key, &id, self.storage_class)?;
         ctx.progress(Progress::stage(format!("starting a task of {} on {}", self.service, self.cluster)));
         let task = ecs::run_one_off(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::lock::{self, Wait};
 use super::restore::{RestoreError, RestoreJob};
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress, argv, mssql};
 use crate::aws::{AwsClients, ecs};
@@ -48,6 +49,8 @@ pub struct RunJob {
     pub user: Option<String>,
     pub database: Option<String>,
     pub docker_host: Option<String>,
+    /// Whether to wait while another operation holds the container.
+    pub wait: Wait,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,10 +110,14 @@ impl RunJob {
             user: database.user,
             database: database.name,
             docker_host: settings.docker_host.clone(),
+            wait: Wait::Yes,
         })
     }
 
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let doing = |name: &str| format!("a run is making {name}");
+        let _lock =
+            lock::take_for(self.docker_host.as_deref(), &self.container, doing, self.wait, &ctx).await?;
         match self.create_and_start(&ctx, aws.as_ref()).await {
             Ok(output) => Ok(output),
             Err(RunError::Restore(RestoreError::Cancelled)) => Err(Cancelled.into()),
@@ -118,7 +125,7 @@ impl RunJob {
         }
     }
 
-    /// The run, for sync.
+    /// The run, for sync (which holds the container's lock).
     pub(crate) async fn create_and_start(
         &self,
         ctx: &JobContext,

@@ -10,6 +10,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::lock::{self, Wait};
 use super::pull::{PullJob, Wanted, resolve};
 use super::restore::{RestoreError, RestoreJob, SnapshotSource};
 use super::run::{RunError, RunJob, ServiceRef};
@@ -45,6 +46,8 @@ pub struct SyncJob {
     pub restore: RestoreJob,
     /// The plan shown before and confirmed: applied only if it still holds.
     pub plan: Option<SyncPlan>,
+    /// Whether to wait while another operation holds the container.
+    pub wait: Wait,
 }
 
 /// One thing a sync does.
@@ -229,11 +232,15 @@ impl SyncJob {
             run,
             restore,
             plan: None,
+            wait: Wait::Yes,
         })
     }
 
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
+        let doing = |name: &str| format!("a sync is bringing {name} to the head of the line");
+        let host = self.run.docker_host.as_deref();
+        let _lock = lock::take_for(host, &self.run.container, doing, self.wait, &ctx).await?;
         match self.apply(&ctx, &aws).await {
             Ok(output) => Ok(output),
             Err(SyncError::Restore(RestoreError::Cancelled))

@@ -54,7 +54,7 @@ pub struct Snapshot {
     pub data: Option<Object>,
     pub manifest: Option<Manifest>,
     /// Why it cannot be restored, when it cannot.
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
     /// `HEAD.json` names it: the newest snapshot of the line of history.
     pub head: bool,
 }
@@ -80,6 +80,41 @@ impl Snapshot {
             || self.manifest.as_ref().map_or("STANDARD", |m| m.storage_class.as_str()),
             |d| d.storage_class.as_str(),
         )
+    }
+}
+
+/// Why a listed snapshot cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Its data is there and its manifest is not: a backup that was cut
+    /// short, or one about to write its manifest.
+    NoManifest,
+    /// Its manifest is of a format this wharf does not know (a newer wharf wrote it).
+    NewerFormat(u32),
+    /// Its manifest does not parse.
+    Unreadable(String),
+    /// Its manifest names a data object that is not there.
+    DataMissing(String),
+}
+
+impl Problem {
+    /// Whether wharf understands what is there well enough to delete it: a
+    /// newer format or a manifest it cannot read may be somebody's good snapshot.
+    pub fn understood(&self) -> bool {
+        matches!(self, Problem::NoManifest | Problem::DataMissing(_))
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NoManifest => write!(f, "incomplete: no manifest (an interrupted backup)"),
+            Problem::NewerFormat(n) => {
+                write!(f, "written by a newer wharf (manifest format {n}); upgrade wharf to restore it")
+            }
+            Problem::Unreadable(e) => write!(f, "unreadable manifest: {e}"),
+            Problem::DataMissing(key) => write!(f, "its data object {key} is missing"),
+        }
     }
 }
 

@@ -47,7 +47,9 @@ pub async fn head(s3: &S3Client, bucket: &str, prefix: &str) -> Result<Option<(H
 }
 
 /// Makes `new` head if `parent` is head now (or there is none yet, or
-/// `force`); else says who is head. Retried while another write wins the race.
+/// `force`); else says who is head. Retried while another write wins the
+/// race; a write of this very head that succeeded without this process
+/// hearing so is recognised as its own.
 pub async fn advance(
     s3: &S3Client,
     bucket: &str,
@@ -60,12 +62,17 @@ pub async fn advance(
     let body = serde_json::to_vec_pretty(new).map_err(|e| AwsError::Service(e.to_string()))?;
     for _ in 0..8 {
         let only = match head(s3, bucket, prefix).await? {
+            // This very write landed (its answer was lost, or a retry of it was refused with 412).
+            Some((now, _)) if now == *new => return Ok(Advanced::Moved),
             None => Only::IfAbsent,
             Some((now, etag)) if force || Some(now.snapshot.as_str()) == parent => Only::IfUnchanged(etag),
             Some((now, _)) => return Ok(Advanced::Diverged(now)),
         };
-        if s3::put_if(s3, bucket, &key, body.clone(), only).await? {
-            return Ok(Advanced::Moved);
+        match s3::put_if(s3, bucket, &key, body.clone(), only).await {
+            Ok(true) => return Ok(Advanced::Moved),
+            // Someone else wrote first, or the answer was lost: head is read again.
+            Ok(false) => {}
+            Err(e) => tracing::warn!(bucket, key, error = %e, "moving head failed; reading it again"),
         }
     }
     Err(AwsError::Service(format!("s3://{bucket}/{key} kept changing: try again")))

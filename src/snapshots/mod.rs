@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsError;
 use crate::aws::s3::{self, Object};
-pub use crate::model::snapshots::{Manifest, Snapshot, Source};
+pub use crate::model::snapshots::{Manifest, Problem, Snapshot, Source};
 
 /// The manifest format this build writes and reads.
 pub const FORMAT: u32 = 1;
@@ -26,14 +26,64 @@ pub fn normalise_prefix(prefix: Option<&str>) -> String {
     if trimmed.is_empty() { String::new() } else { format!("{trimmed}/") }
 }
 
-/// `<UTC yyyymmddThhmmssZ>-<source>`, the source cut down to letters, digits, `-`, `_` and `.`.
-pub fn new_id(now: i64, source: &str) -> String {
+/// A new snapshot id: `<UTC yyyymmddThhmmssZ>-<source>-<host>-<random>`, for
+/// example `20261205T180000Z-db-laptop-k3f9q`. It sorts by time, says what it
+/// is of and where it was made, and the random part keeps two machines (or
+/// two processes) that back up the same container in the same second apart.
+/// Names are cut down to letters, digits, `-`, `_` and `.`.
+pub fn new_id(now: i64, source: &str, host: &str) -> String {
     let stamp = rfc3339(now).replace(['-', ':'], "");
-    let source: String = source
+    format!("{stamp}-{}-{}-{}", id_word(source), id_word(host), random_word())
+}
+
+fn id_word(text: &str) -> String {
+    let word: String = text
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .take(40)
         .collect();
-    format!("{stamp}-{}", source.trim_matches('-'))
+    let word = word.trim_matches(|c| matches!(c, '-' | '.')).replace("..", "-");
+    if word.is_empty() { "x".into() } else { word }
+}
+
+/// Five letters and digits from the system's random source (32⁵, 33 million).
+fn random_word() -> String {
+    const LETTERS: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut bytes = [0u8; 5];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No system randomness: the clock's nanoseconds and the process id still part two writers.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        let mixed = nanos ^ (u64::from(std::process::id()) << 30);
+        bytes.copy_from_slice(&mixed.to_le_bytes()[..5]);
+    }
+    bytes.iter().map(|b| LETTERS[usize::from(b % 32)] as char).collect()
+}
+
+/// Why a text is not a snapshot id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a snapshot id (they look like 20261205T180000Z-db-laptop-k3f9q: see `wharf snapshots`)"
+)]
+pub struct BadId(pub String);
+
+/// Checks that `id` has the shape of wharf's ids (the UTC time, then
+/// letters, digits, `-`, `_` and `.`; no `/`, no `..`) before anything is
+/// named after it on this machine or in the bucket.
+pub fn check_id(id: &str) -> Result<(), BadId> {
+    let bad = || BadId(id.chars().take(80).collect());
+    let (stamp, rest) = (id.get(..16).ok_or_else(bad)?, id.get(16..).unwrap_or_default());
+    let stamp_ok = stamp.bytes().enumerate().all(|(i, b)| match i {
+        8 => b == b'T',
+        15 => b == b'Z',
+        _ => b.is_ascii_digit(),
+    });
+    let rest_ok = rest.len() <= 200
+        && (rest.is_empty() || rest.starts_with('-'))
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !rest.contains("..");
+    if stamp_ok && rest_ok { Ok(()) } else { Err(bad()) }
 }
 
 /// Unix seconds as `2026-11-26T17:42:27Z`.
@@ -49,34 +99,6 @@ pub fn data_key(prefix: &str, id: &str, content: &str) -> String {
 
 pub fn manifest_key(prefix: &str, id: &str) -> String {
     format!("{prefix}{id}/manifest.json")
-}
-
-/// A new snapshot id and its data key, with `-2`, `-3` … added to the source
-/// when a snapshot of it was made in the same second.
-pub async fn free_id(
-    s3_client: &crate::aws::S3Client,
-    bucket: &str,
-    prefix: &str,
-    now: i64,
-    source: &str,
-    content: &str,
-) -> Result<(String, String), AwsError> {
-    let taken = |r: Result<Object, AwsError>| match r {
-        Ok(_) => Ok(true),
-        Err(AwsError::NotFound(_)) => Ok(false),
-        Err(e) => Err(e),
-    };
-    let mut n = 1;
-    loop {
-        let source = if n == 1 { source.to_string() } else { format!("{source}-{n}") };
-        let id = new_id(now, &source);
-        let key = data_key(prefix, &id, content);
-        let manifest = s3::head(s3_client, bucket, &manifest_key(prefix, &id)).await;
-        if !taken(manifest)? && !taken(s3::head(s3_client, bucket, &key).await)? {
-            return Ok((id, key));
-        }
-        n += 1;
-    }
 }
 
 /// This machine's name in manifests and journals: `WHARF_HOST`, else the host name.
@@ -117,6 +139,10 @@ pub async fn list(
         let Some((id, file)) = object.key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')) else {
             continue;
         };
+        // Only wharf's own layout: anything else under the prefix is not a snapshot.
+        if check_id(id).is_err() {
+            continue;
+        }
         let entry = by_id.entry(id.to_string()).or_default();
         if file == "manifest.json" {
             entry.1 = Some(object.last_modified);
@@ -130,7 +156,7 @@ pub async fn list(
             let mut snapshot =
                 Snapshot { id: id.clone(), data: data.clone(), manifest: None, problem: None, head: false };
             let Some(written) = manifest else {
-                snapshot.problem = Some("incomplete: no manifest (an interrupted backup)".into());
+                snapshot.problem = Some(Problem::NoManifest);
                 return Ok(snapshot);
             };
             let cached = kept.as_ref().and_then(|k| k.get(id, *written));
@@ -144,17 +170,13 @@ pub async fn list(
                     bytes
                 }
             };
-            match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(m) if m.format > FORMAT => {
-                    snapshot.problem =
-                        Some(format!("manifest format {} is newer than this wharf reads", m.format));
-                }
+            match read_manifest(&bytes) {
                 Ok(m) if snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
-                    snapshot.problem = Some(format!("its data object {} is missing", m.key));
+                    snapshot.problem = Some(Problem::DataMissing(m.key.clone()));
                     snapshot.manifest = Some(m);
                 }
                 Ok(m) => snapshot.manifest = Some(m),
-                Err(e) => snapshot.problem = Some(format!("unreadable manifest: {e}")),
+                Err(problem) => snapshot.problem = Some(problem),
             }
             Ok::<_, AwsError>(snapshot)
         }
@@ -182,6 +204,22 @@ pub async fn list(
     }
     snapshots.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(snapshots)
+}
+
+/// A manifest's text as this wharf reads it. The format is looked at first,
+/// alone, so that a newer wharf's manifest (which may lack fields this one
+/// knows, or have others) is told apart from one that is damaged.
+pub fn read_manifest(bytes: &[u8]) -> Result<Manifest, Problem> {
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: Option<u32>,
+    }
+    match serde_json::from_slice::<FormatOnly>(bytes) {
+        Ok(FormatOnly { format: Some(n) }) if n > FORMAT => return Err(Problem::NewerFormat(n)),
+        Ok(_) => {}
+        Err(e) => return Err(Problem::Unreadable(e.to_string())),
+    }
+    serde_json::from_slice::<Manifest>(bytes).map_err(|e| Problem::Unreadable(e.to_string()))
 }
 
 /// Snapshots per range of a split listing: 900 objects, under S3's page of 1,000.

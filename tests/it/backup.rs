@@ -100,7 +100,8 @@ async fn backup_and_restore_a_directory_round_trip() {
     let id = result["id"].as_str().unwrap().to_string();
     let key = result["key"].as_str().unwrap().to_string();
     assert_eq!(key, format!("team/app/{id}/data.tar.zst"));
-    assert!(id.ends_with(&format!("-{container}")), "{id}");
+    assert!(wharf::snapshots::check_id(&id).is_ok(), "{id}");
+    assert!(id.contains(&format!("-{container}-{}-", wharf::snapshots::host_name())), "{id}");
     assert_eq!(result["storage_class"], "ONEZONE_IA");
 
     // What S3 holds: the class asked for, and the SHA-256 the manifest records.
@@ -247,6 +248,7 @@ fn big_backup(container: &str, bucket: &str, prefix: &str) -> BackupJob {
         storage_class: StorageClass::Standard,
         docker_host: None,
         force_head: false,
+        wait: wharf::jobs::lock::Wait::Yes,
     }
 }
 
@@ -397,80 +399,6 @@ async fn a_ranged_read_whose_body_breaks_off_is_asked_for_again() {
     assert_eq!(get.num_calls(), 2, "asked for again once");
 }
 
-fn snapshot_at(id: &str, complete: bool) -> wharf::snapshots::Snapshot {
-    let bare =
-        wharf::snapshots::Snapshot { id: id.into(), data: None, manifest: None, problem: None, head: false };
-    let created = bare.created().expect("a time in the id");
-    let mut s = crate::support::sample_snapshots().remove(if complete { 0 } else { 1 });
-    s.id = id.into();
-    if let Some(m) = &mut s.manifest {
-        m.id = id.into();
-        m.created = wharf::snapshots::rfc3339(created);
-    }
-    if let Some(d) = &mut s.data {
-        d.key = format!("app/{id}/data.tar.zst");
-        d.last_modified = Some(created);
-    }
-    s
-}
-
-#[test]
-fn prune_keeps_the_newest_and_drops_the_old_and_the_incomplete() {
-    use wharf::snapshots::prune::{Retention, plan};
-    let now = 1_795_262_400; // 2026-11-22T08:00:00Z
-    let list = vec![
-        snapshot_at("20261122T073000Z-db", false), // incomplete, but 30 minutes old: maybe still writing
-        snapshot_at("20261121T000000Z-db", true),
-        snapshot_at("20261110T000000Z-db", true),
-        snapshot_at("20261109T000000Z-db", false), // incomplete and old
-        snapshot_at("20261001T000000Z-db", true),
-    ];
-    let ids =
-        |r: Retention| plan(&list, r, "app/", now).into_iter().map(|d| (d.id, d.reason)).collect::<Vec<_>>();
-
-    assert_eq!(
-        ids(Retention::default()),
-        [("20261109T000000Z-db".into(), "incomplete: no manifest (an interrupted backup)".into())],
-        "with no retention only incomplete snapshots go, and not one that may still be writing"
-    );
-    assert_eq!(
-        ids(Retention { keep: Some(1), older_than: None })
-            .iter()
-            .map(|(id, _)| id.as_str())
-            .collect::<Vec<_>>(),
-        ["20261110T000000Z-db", "20261109T000000Z-db", "20261001T000000Z-db"]
-    );
-    let month = Some(Duration::from_secs(30 * 86_400));
-    assert_eq!(
-        ids(Retention { keep: None, older_than: month }),
-        [
-            ("20261109T000000Z-db".into(), "incomplete: no manifest (an interrupted backup)".into()),
-            ("20261001T000000Z-db".into(), "older than 30days".into())
-        ]
-    );
-    // Keep protects: the two newest stay however old.
-    let keep_two_week = Retention { keep: Some(2), older_than: Some(Duration::from_secs(7 * 86_400)) };
-    assert_eq!(ids(keep_two_week).len(), 2, "{:?}", ids(keep_two_week));
-
-    let doomed = plan(&list, Retention { keep: Some(2), older_than: None }, "app/", now);
-    let last = doomed.last().unwrap();
-    assert_eq!(
-        last.keys,
-        ["app/20261001T000000Z-db/manifest.json", "app/20261001T000000Z-db/data.tar.zst"],
-        "manifest first"
-    );
-
-    // The head of the line is never planned for deletion, even beyond the newest kept
-    // (a diverged snapshot can be newer than head); it counts among those kept.
-    let mut with_head = list.clone();
-    with_head[2].head = true; // 20261110T000000Z-db
-    let doomed: Vec<String> = plan(&with_head, Retention { keep: Some(1), older_than: None }, "app/", now)
-        .into_iter()
-        .map(|d| d.id)
-        .collect();
-    assert_eq!(doomed, ["20261109T000000Z-db", "20261001T000000Z-db"]);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn wharf_prune_deletes_whole_snapshots_after_a_dry_run_and_a_yes() {
     let mut cleanup = Cleanup::default();
@@ -539,9 +467,10 @@ async fn wharf_prune_deletes_whole_snapshots_after_a_dry_run_and_a_yes() {
 }
 
 #[tokio::test]
-async fn prune_aborts_only_wharfs_own_uploads_older_than_a_day() {
+async fn prune_aborts_only_wharfs_own_uploads_a_day_old_and_a_day_without_a_part() {
     use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
     use aws_sdk_s3::operation::list_multipart_uploads::ListMultipartUploadsOutput;
+    use aws_sdk_s3::operation::list_parts::ListPartsOutput;
     use aws_sdk_s3::types::MultipartUpload;
     use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -552,24 +481,43 @@ async fn prune_aborts_only_wharfs_own_uploads_older_than_a_day() {
             .initiated(aws_sdk_s3::primitives::DateTime::from_secs(now - age))
             .build()
     };
-    let (stale, fresh, foreign) = (
+    let (stale, fresh, foreign, alive) = (
         upload("p/20261101T000000Z-db/data.tar.zst", "stale", 2 * 86_400),
         upload("p/20261126T000000Z-db/data.tar.zst", "fresh", 3600),
         upload("p/someone-else.bin", "foreign", 9 * 86_400),
+        // Another machine's backup of a big database: started two days ago, a part ten minutes ago.
+        upload("p/20261103T000000Z-db-home-abcde/data.tar.zst", "alive", 2 * 86_400),
     );
     let list = mock!(aws_sdk_s3::Client::list_multipart_uploads).then_output(move || {
         ListMultipartUploadsOutput::builder()
             .uploads(stale.clone())
             .uploads(fresh.clone())
             .uploads(foreign.clone())
+            .uploads(alive.clone())
             .is_truncated(false)
             .build()
     });
+    let part = move |age: i64| {
+        aws_sdk_s3::types::Part::builder()
+            .part_number(1)
+            .last_modified(aws_sdk_s3::primitives::DateTime::from_secs(now - age))
+            .build()
+    };
+    let stale_parts = mock!(aws_sdk_s3::Client::list_parts)
+        .match_requests(|r| r.upload_id() == Some("stale"))
+        .then_output(move || ListPartsOutput::builder().parts(part(2 * 86_400 - 60)).build());
+    let alive_parts = mock!(aws_sdk_s3::Client::list_parts)
+        .match_requests(|r| r.upload_id() == Some("alive"))
+        .then_output(move || ListPartsOutput::builder().parts(part(86_400 + 5)).parts(part(600)).build());
     let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
         .match_requests(|r| r.upload_id() == Some("stale"))
         .then_output(|| AbortMultipartUploadOutput::builder().build());
-    let interceptor =
-        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&list).with_rule(&abort);
+    let interceptor = MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(&list)
+        .with_rule(&stale_parts)
+        .with_rule(&alive_parts)
+        .with_rule(&abort);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
             .with_test_defaults()
@@ -589,7 +537,8 @@ async fn prune_aborts_only_wharfs_own_uploads_older_than_a_day() {
         panic!("prune failed")
     };
     assert_eq!(output.json["aborted_uploads"], serde_json::json!(["p/20261101T000000Z-db/data.tar.zst"]));
-    assert_eq!(abort.num_calls(), 1, "the fresh and the foreign upload are left alone");
+    assert_eq!(abort.num_calls(), 1, "the fresh, the foreign and the one still sending parts are left alone");
+    assert_eq!(alive_parts.num_calls(), 1, "its parts were looked at");
 }
 
 #[tokio::test(flavor = "multi_thread")]

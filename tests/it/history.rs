@@ -116,18 +116,32 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
         .collect();
     assert_eq!(heads, [winner.as_str()], "the listing marks head");
 
-    // Pruning everything still keeps head: the other machine takes it from there.
-    // The dry run already leaves it out, so what is shown is what is done.
+    // Pruning to one keeps the line's head, and each machine's newest snapshot off the
+    // line (diverged work somebody may still want): s3 of home and the race's loser.
+    // The dry run says the same, so what is shown is what is done.
+    let loser = if a.0 == Some(0) { id(&b.1) } else { id(&a.1) };
+    let loser_host = if a.0 == Some(0) { "home" } else { "laptop" };
+    let mut kept = vec![winner.clone(), loser.clone()];
+    if loser_host == "laptop" {
+        kept.push(s3.clone()); // home's only snapshot off the line
+    }
+    kept.sort();
     let dry = laptop.wharf(&["prune", "--keep", "0", "--dry-run", "--json"]);
-    let would: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     let would: Vec<&str> =
-        would["would_delete"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
-    assert_eq!(would.len(), 6, "{would:?}");
-    assert!(!would.contains(&winner.as_str()), "{would:?}");
+        plan["would_delete"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(would.len(), 7 - kept.len(), "{plan}");
+    assert!(!would.contains(&winner.as_str()) && !would.contains(&loser.as_str()), "{plan}");
+    let reasons: Vec<&str> =
+        plan["keep"].as_array().unwrap().iter().filter_map(|k| k["reason"].as_str()).collect();
+    assert!(reasons.contains(&"head of the line"), "{plan}");
+    assert!(reasons.contains(&format!("off the line: the newest of {loser_host}").as_str()), "{plan}");
     let out = laptop.wharf(&["prune", "--keep", "0", "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let list = laptop.wharf(&["snapshots", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
-    assert_eq!(listed[0]["id"], winner.as_str());
+    let mut left: Vec<String> =
+        listed.as_array().unwrap().iter().filter_map(|s| s["id"].as_str().map(str::to_string)).collect();
+    left.sort();
+    assert_eq!(left, kept, "{listed}");
 }

@@ -19,6 +19,7 @@ mod machine_keys;
 mod machines;
 mod mocks;
 mod panes;
+mod prune;
 mod push;
 mod registry;
 mod remote;

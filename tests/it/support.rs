@@ -526,7 +526,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
                 last_modified: Some(NOW - 86_400 * 7),
             }),
             manifest: None,
-            problem: Some("incomplete: no manifest (an interrupted backup)".into()),
+            problem: Some(wharf::snapshots::Problem::NoManifest),
             head: false,
         },
     ]

@@ -30,6 +30,17 @@ pub struct Journal {
     /// The safety copy of what is replaced, once it is whole.
     pub safety: Option<PathBuf>,
     pub phase: Phase,
+    /// The engine the container is on (journals written before this was
+    /// recorded have none): a restore cut short is finished only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineRef>,
+}
+
+/// One Docker Engine: its own id, and the endpoint it was reached at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineRef {
+    pub id: String,
+    pub endpoint: String,
 }
 
 /// A restore's steps, in order. What a cut-short restore needs depends on
@@ -50,7 +61,7 @@ pub enum Phase {
 }
 
 impl Journal {
-    pub fn new(replacement: Replacement, snapshot_id: &str, snapshot: &Path) -> Journal {
+    pub fn new(replacement: Replacement, snapshot_id: &str, snapshot: &Path, engine: EngineRef) -> Journal {
         Journal {
             version: VERSION,
             host: crate::snapshots::host_name(),
@@ -61,6 +72,7 @@ impl Journal {
             snapshot: snapshot.to_path_buf(),
             safety: None,
             phase: Phase::Stopping,
+            engine: Some(engine),
         }
     }
 }

@@ -25,6 +25,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::backup::read_data;
+use super::lock::{self, Wait};
 use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
@@ -68,6 +69,8 @@ pub struct RestoreJob {
     pub cache: PathBuf,
     pub state: PathBuf,
     pub docker_host: Option<String>,
+    /// Whether to wait while another operation holds the container.
+    pub wait: Wait,
 }
 
 impl RestoreJob {
@@ -97,6 +100,7 @@ impl RestoreJob {
             cache: dirs.cache,
             state: dirs.state,
             docker_host: settings.docker_host.clone(),
+            wait: Wait::Yes,
         })
     }
 
@@ -152,6 +156,11 @@ pub enum RestoreError {
     NotPutBack { why: Box<RestoreError>, back: Box<RestoreError>, container: String, safety: String },
     #[error("{0} restored, but `{1}` did not start again: {2}")]
     NotStarted(String, String, DockerError),
+    #[error(
+        "a restore into {container} was cut short on the engine at {endpoint}, not this one ({here}); \
+         its journal is kept: run wharf with --docker-host {endpoint} to finish it"
+    )]
+    OtherEngine { container: String, endpoint: String, here: String },
     #[error("cancelled")]
     Cancelled,
     #[error("the restore journal: {0}")]
@@ -177,10 +186,14 @@ fn job_error(e: RestoreError) -> JobError {
 
 impl RestoreJob {
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
+        let doing = |name: &str| format!("a restore into {name} is replacing its data");
+        let _lock =
+            lock::take_for(self.docker_host.as_deref(), &self.container, doing, self.wait, &ctx).await?;
         self.restore(&ctx, aws.as_ref()).await.map_err(job_error)
     }
 
-    /// The restore, for the jobs (run, sync) that restore as one of their steps.
+    /// The restore, for the jobs (run, sync) that restore as one of their
+    /// steps: they hold the container's lock.
     pub(crate) async fn restore(
         &self,
         ctx: &JobContext,
@@ -442,7 +455,8 @@ async fn replace(
     snapshot: &LocalSnapshot,
     cache: &Path,
 ) -> Result<PathBuf, RestoreError> {
-    let mut journal = Journal::new(r.clone(), &snapshot.manifest.id, &snapshot.dir);
+    let on = journal::EngineRef { id: engine.id().await?, endpoint: engine.endpoint().to_string() };
+    let mut journal = Journal::new(r.clone(), &snapshot.manifest.id, &snapshot.dir, on);
     held.write(&journal)?;
     let give_up = |e: RestoreError| async {
         if r.was_running {
@@ -463,7 +477,10 @@ async fn replace(
     }
 
     let now = crate::time::unix_now();
-    let safety_dir = free_dir(&local::safety_dir(cache, &r.container), &snapshots::new_id(now, &r.container));
+    let safety_dir = free_dir(
+        &local::safety_dir(cache, &r.container),
+        &snapshots::new_id(now, &r.container, &snapshots::host_name()),
+    );
     journal.phase = Phase::Saving;
     journal.safety = Some(safety_dir.clone());
     held.write(&journal)?;

@@ -10,6 +10,7 @@ use super::RestoreError;
 use super::journal::{self, Journal, Phase};
 use super::replace::{self, Method};
 use crate::docker::{DockerError, Engine};
+use crate::jobs::lock::{self, Wait};
 use crate::jobs::{JobContext, JobError, JobOutput, Progress};
 use crate::records::Held;
 use crate::snapshots::local::LocalSnapshot;
@@ -54,6 +55,16 @@ pub async fn recover(
 ) -> Result<String, RestoreError> {
     let r = &journal.replacement;
     let name = r.container.clone();
+    // Only on the engine it began on: elsewhere its container is another, or none.
+    if let Some(on) = &journal.engine
+        && on.id != engine.id().await?
+    {
+        return Err(RestoreError::OtherEngine {
+            container: name,
+            endpoint: on.endpoint.clone(),
+            here: engine.endpoint().to_string(),
+        });
+    }
     engine.remove(&replace::helper_name(&r.container_id)).await?;
     if let Err(DockerError::NoSuchContainer(_)) = engine.container(&r.container_id).await {
         held.clear()?;
@@ -114,16 +125,25 @@ pub async fn recover(
 }
 
 /// Settles every restore of this user that was cut short and that no other
-/// wharf is working on; says what happened to each.
+/// wharf is working on, each under its container's lock (waited for);
+/// says what happened to each.
 pub async fn recover_all(
     engine: &Engine,
     state: &Path,
+    ctx: &JobContext,
     said: &(dyn Fn(String) + Sync),
 ) -> Vec<Result<String, String>> {
     let mut results = Vec::new();
     for (held, journal) in journal::journals(state).left_over::<Journal>() {
         let recovered = match journal {
-            Ok(journal) => recover(engine, &held, journal, said).await,
+            Ok(journal) => {
+                let name = journal.replacement.container.clone();
+                let doing = format!("wharf is finishing a restore into {name} that was cut short");
+                match lock::take(engine, &name, &doing, Wait::Yes, ctx).await {
+                    Ok(_lock) => recover(engine, &held, journal, said).await,
+                    Err(e) => Err(RestoreError::Refused(e.to_string())),
+                }
+            }
             Err(e) => Err(e.into()),
         };
         results.push(recovered.map_err(|e| crate::error::chain(&e).join(": ")));
@@ -143,7 +163,7 @@ impl RecoverJob {
     pub async fn run(self, ctx: JobContext) -> Result<JobOutput, JobError> {
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let said = |stage: String| ctx.progress(Progress::stage(stage));
-        let results = recover_all(&engine, &self.state, &said).await;
+        let results = recover_all(&engine, &self.state, &ctx, &said).await;
         let failed: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
         if !failed.is_empty() {
             return Err(failed.join("; ").into());
