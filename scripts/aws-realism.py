@@ -23,13 +23,15 @@ says 2010 for all). `--fail ACTION=N` makes the first N calls of ACTION fail
 as AWS's servers sometimes do (HTTP 500: InternalError for S3, a
 ServerException for the JSON APIs), for the retries to be seen; ACTION is an
 X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
-(`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `GET /realism/stats` answers calls per action, pages served,
+(`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `--lose ACTION=N`
+does the first N S3 calls of ACTION upstream and then answers 500, as when
+an answer is lost on the way back (the client's retry then meets its own write). `GET /realism/stats` answers calls per action, pages served,
 calls throttled, refused and failed, and the most S3 calls of a kind under way
 at once, as JSON; `POST /realism/reset` zeroes them and refills
 the buckets.
 
   aws-realism.py --upstream http://127.0.0.1:5000 [--port 0] [--latency-ms 40]
-                 [--bucket GROUP=BURST/RATE ...] [--fail ACTION=N ...]
+                 [--bucket GROUP=BURST/RATE ...] [--fail ACTION=N ...] [--lose ACTION=N ...]
 
 It prints `listening on http://127.0.0.1:PORT` and its settings on stdout
 once it is ready.
@@ -104,12 +106,13 @@ class Bucket:
 
 
 class Realism:
-    def __init__(self, upstream, latency, buckets, failures=None):
+    def __init__(self, upstream, latency, buckets, failures=None, losses=None):
         parsed = urllib.parse.urlsplit(upstream)
         self.host, self.port = parsed.hostname, parsed.port or 80
         self.latency = latency
         self.buckets = buckets  # group → (burst, rate)
         self.failures = dict(failures or {})  # action → calls left to fail
+        self.losses = dict(losses or {})  # action → calls left whose answers are lost
         self.live = {}
         # When each multipart upload began, by its id (see multipart_times).
         self.initiated = {}
@@ -122,7 +125,7 @@ class Realism:
 
     def reset(self):
         with self.lock:
-            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}, "most_at_once": {}}
+            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}, "lost": {}, "most_at_once": {}}
             self.in_flight = {}
             self.live = {g: Bucket(b, r) for g, (b, r) in self.buckets.items()}
 
@@ -150,6 +153,16 @@ class Realism:
                 return False
             self.failures[action] = left - 1
             self.stats["failed"][action] = self.stats["failed"].get(action, 0) + 1
+            return True
+
+    def should_lose(self, action):
+        """Whether the answer to this call of `action` (done upstream) is lost."""
+        with self.lock:
+            left = self.losses.get(action, 0)
+            if left <= 0:
+                return False
+            self.losses[action] = left - 1
+            self.stats["lost"][action] = self.stats["lost"].get(action, 0) + 1
             return True
 
     def bucket(self, action):
@@ -274,10 +287,13 @@ def make_handler(realism):
                 realism.enter(action)
                 try:
                     time.sleep(realism.latency)
+                    xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"
                     if realism.should_fail(action):
-                        xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"
                         return self.answer(500, [("Content-Type", "application/xml")], xml)
                     answer = realism.upstream(self.command, self.path, headers, body)
+                    if answer[0] < 300 and realism.should_lose(action):
+                        # Done upstream, but the answer never arrives: the client must not trust a retry's 412.
+                        return self.answer(500, [("Content-Type", "application/xml")], xml)
                 finally:
                     realism.leave(action)
                 return self.answer(*realism.multipart_times(self.command, query, answer))
@@ -348,17 +364,21 @@ def main():
     parser.add_argument("--latency-ms", type=float, default=40.0)
     parser.add_argument("--bucket", action="append", default=[], metavar="GROUP=BURST/RATE")
     parser.add_argument("--fail", action="append", default=[], metavar="ACTION=N")
+    parser.add_argument("--lose", action="append", default=[], metavar="ACTION=N")
     args = parser.parse_args()
-    failures = {}
+    failures, losses = {}, {}
     for spec in args.fail:
         action, n = spec.rsplit("=", 1)
         failures[action] = int(n)
+    for spec in args.lose:
+        action, n = spec.rsplit("=", 1)
+        losses[action] = int(n)
     buckets = {"default": (50, 20), "service_read": (50, 20)}
     for spec in args.bucket:
         group, quota = spec.split("=")
         burst, rate = quota.split("/")
         buckets[group] = (float(burst), float(rate))
-    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets, failures)
+    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets, failures, losses)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(realism))
     server.daemon_threads = True
     try:

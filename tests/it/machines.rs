@@ -11,6 +11,8 @@ pub(crate) struct Machine {
     pub home: tempfile::TempDir,
     pub host: &'static str,
     pub container: String,
+    /// Set for every run: a machine of its own has its own lock directory.
+    pub env: Vec<(String, String)>,
 }
 
 impl Machine {
@@ -30,16 +32,19 @@ impl Machine {
             "[profiles.dev]\n{profile}[profiles.dev.database]\ncontainer = \"{container}\"\n{database}"
         );
         std::fs::write(home.path().join("wharf.toml"), toml).unwrap();
-        Machine { home, host, container }
+        Machine { home, host, container, env: Vec::new() }
     }
 
     pub fn wharf(&self, args: &[&str]) -> Output {
-        wharf_against(&aws_url(), self.home.path())
-            .args(args)
-            .env("WHARF_HOST", self.host)
-            .env("AWS_MAX_ATTEMPTS", "2")
-            .output()
-            .unwrap()
+        self.command(args).output().unwrap()
+    }
+
+    /// wharf with `args` as this machine runs it, to be started.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = wharf_against(&aws_url(), self.home.path());
+        command.args(args).env("WHARF_HOST", self.host).env("AWS_MAX_ATTEMPTS", "2");
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
     }
 
     /// Runs wharf with `--json`, wants `status`, and returns what it printed.

@@ -33,4 +33,5 @@ mod support;
 mod switch;
 mod sync;
 mod themes;
+mod together;
 mod update;
