@@ -57,6 +57,11 @@ pub async fn run(settings: &Settings, request: RunRequest, at: &SnapshotPlace, j
         Err(message) => return usage(&message),
     };
     job.wait = request.wait;
+    if let Some(Err(e)) =
+        request.snapshot.as_deref().filter(|id| *id != "head").map(crate::snapshots::check_id)
+    {
+        return usage(&e.to_string());
+    }
     let (_, aws) = aws::connect(&settings.profile).await;
     if let Some(id) = request.snapshot {
         let (bucket, prefix) = match place(settings, at) {
@@ -105,6 +110,9 @@ pub async fn sync(settings: &Settings, request: SyncRequest, at: &SnapshotPlace,
         return usage(
             "sync changes images, containers and data, and --read-only is set (--dry-run still works)",
         );
+    }
+    if let Some(Err(e)) = request.snapshot.as_deref().map(crate::snapshots::check_id) {
+        return usage(&e.to_string());
     }
     let (bucket, prefix) = match place(settings, at) {
         Ok(p) => p,

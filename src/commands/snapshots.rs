@@ -112,6 +112,9 @@ pub async fn restore(
     if settings.read_only {
         return usage("restore replaces a container's data, and --read-only is set");
     }
+    if let Some(Err(e)) = request.snapshot.as_deref().map(snapshots::check_id) {
+        return usage(&e.to_string());
+    }
     let source = match request.snapshot {
         Some(id) => match place(settings, at) {
             Ok((bucket, prefix)) => SnapshotSource::S3 { id, bucket, prefix },

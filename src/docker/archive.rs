@@ -105,14 +105,16 @@ impl Engine {
         }
     }
 
-    /// Runs `argv` in `container` and streams its stdout. The stream ends with an
-    /// error, carrying the end of stderr, if the command exits other than 0.
+    /// Runs `argv` in `container` (with `env`, `NAME=value`, added to its
+    /// environment) and streams its stdout. The stream ends with an error,
+    /// carrying the end of stderr, if the command exits other than 0.
     pub async fn exec_output(
         &self,
         container: &str,
         argv: &[String],
+        env: &[String],
     ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + use<>, DockerError> {
-        let (id, output, _) = self.start_exec(container, argv, &[], false, false).await?;
+        let (id, output, _) = self.start_exec(container, argv, env, false, false).await?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, DockerError>>(8);
         let engine = self.clone();
         let command = describe(container, argv);
@@ -141,14 +143,16 @@ impl Engine {
         Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
     }
 
-    /// Runs `argv` in `container` with `input` on its stdin, and waits for it.
+    /// Runs `argv` in `container` (with `env` added to its environment) with
+    /// `input` on its stdin, and waits for it.
     pub async fn exec_input(
         &self,
         container: &str,
         argv: &[String],
+        env: &[String],
         input: impl Stream<Item = Result<Bytes, DockerError>> + Send,
     ) -> Result<(), DockerError> {
-        let (id, mut output, stdin) = self.start_exec(container, argv, &[], true, false).await?;
+        let (id, mut output, stdin) = self.start_exec(container, argv, env, true, false).await?;
         let Some(mut stdin) = stdin else {
             return Err(DockerError::Engine("the engine gave no stdin to write to".into()));
         };

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use super::lock::{self, Wait};
 use super::uploads::{abandon, claim_upload};
-use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, argv, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, argv, mssql, mysql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, StorageClass};
@@ -197,7 +197,14 @@ impl BackupJob {
         if matches!(from, ReadFrom::Mssql { .. }) {
             ctx.progress(Progress::stage("sqlcmd BACKUP DATABASE"));
         }
-        let reading = read_data(&engine, &container.name, &from, &id).await.map_err(BackupError::from)?;
+        let env = match &from {
+            ReadFrom::Dump(argv) => mysql::client_env(&engine, &container.name, self.preset.as_str(), argv)
+                .await
+                .map_err(BackupError::from)?,
+            _ => Vec::new(),
+        };
+        let reading =
+            read_data(&engine, &container.name, &from, &id, &env).await.map_err(BackupError::from)?;
         let (source, backup_file) = (reading.stream, reading.file);
         let path = match &from {
             ReadFrom::Path(p) => Some(p.clone()),
@@ -374,18 +381,19 @@ pub struct Reading {
     pub file: Option<String>,
 }
 
-/// Opens the data of `container` as `from` says; SQL Server's backup file is
-/// named after `id`.
+/// Opens the data of `container` as `from` says (a dump command with `env`
+/// added to its environment); SQL Server's backup file is named after `id`.
 pub async fn read_data(
     engine: &Engine,
     container: &str,
     from: &ReadFrom,
     id: &str,
+    env: &[String],
 ) -> Result<Reading, DockerError> {
     match from {
         ReadFrom::Path(p) => Ok(Reading { stream: Box::pin(engine.archive(container, p)), file: None }),
         ReadFrom::Dump(argv) => {
-            Ok(Reading { stream: Box::pin(engine.exec_output(container, argv).await?), file: None })
+            Ok(Reading { stream: Box::pin(engine.exec_output(container, argv, env).await?), file: None })
         }
         ReadFrom::Mssql { user, database } => {
             let file = mssql::backup_file(id);
@@ -410,7 +418,7 @@ fn source_of(container: &ContainerDetail, path: Option<&str>) -> Source {
 
 async fn disk_usage(engine: &Engine, container: &str, path: &str) -> Option<u64> {
     let argv = ["du", "-sk", path].map(String::from);
-    let mut out = Box::pin(engine.exec_output(container, &argv).await.ok()?);
+    let mut out = Box::pin(engine.exec_output(container, &argv, &[]).await.ok()?);
     let mut text = Vec::new();
     while let Some(chunk) = out.next().await {
         text.extend_from_slice(&chunk.ok()?);

@@ -119,7 +119,7 @@ impl ConsoleRequest {
                 let client = client.ok_or_else(|| no_client("mariadb or mysql", container))?;
                 let mut command = argv(&[&client, "-u", &user]);
                 command.extend(self.database.clone());
-                Ok((command, mysql_password(engine, container, &user).await?))
+                Ok((command, super::mysql::password_env(engine, container, &user).await?))
             }
             Preset::Mssql => {
                 let user = user.unwrap_or_else(|| "sa".into());
@@ -162,29 +162,6 @@ async fn first_present(
         }
     }
     Ok(None)
-}
-
-/// `MYSQL_PWD=…` for `user` from the container's own environment, as the
-/// official images are given it.
-async fn mysql_password(engine: &Engine, container: &str, user: &str) -> Result<Vec<String>, DockerError> {
-    let names: &[&str] = if user == "root" {
-        &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]
-    } else {
-        let own = [
-            engine.container_env(container, "MARIADB_USER").await?,
-            engine.container_env(container, "MYSQL_USER").await?,
-        ];
-        if !own.iter().flatten().any(|u| u == user) {
-            return Ok(Vec::new());
-        }
-        &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]
-    };
-    for name in names {
-        if let Some(password) = engine.container_env(container, name).await?.filter(|p| !p.is_empty()) {
-            return Ok(vec![format!("MYSQL_PWD={password}")]);
-        }
-    }
-    Ok(Vec::new())
 }
 
 fn no_client(wanted: &str, container: &str) -> ConsoleError {

@@ -10,6 +10,7 @@ pub mod init;
 mod layers;
 pub mod lock;
 mod mssql;
+pub mod mysql;
 pub mod prune;
 pub mod pull;
 pub mod push;

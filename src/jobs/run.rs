@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::lock::{self, Wait};
 use super::restore::{RestoreError, RestoreJob};
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress, argv, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, argv, mssql, mysql};
 use crate::aws::{AwsClients, ecs};
 use crate::config::{Preset, Settings};
 use crate::docker::{DockerError, Engine, ImageDetail, RunSpec};
@@ -378,7 +378,8 @@ impl RunJob {
             }
             _ => return Ok(()),
         };
-        match engine.exec(&self.container, &argv).await {
+        let env = mysql::client_env(engine, &self.container, preset, &argv).await?;
+        match engine.exec_env(&self.container, &argv, &env).await {
             Err(DockerError::Command { stderr, .. }) if stderr.contains("already exists") => Ok(()),
             other => Ok(other?),
         }

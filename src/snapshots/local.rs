@@ -82,6 +82,14 @@ pub fn snapshot_cache(cache: &Path) -> PathBuf {
     cache.join("snapshots")
 }
 
+/// Where snapshot `id`'s verified copy is kept; refused unless `id` has the
+/// shape of wharf's ids (a name from a listing or a `HEAD.json` is somebody
+/// else's words until it is checked).
+pub fn cached_dir(cache: &Path, id: &str) -> Result<PathBuf, super::BadId> {
+    super::check_id(id)?;
+    Ok(snapshot_cache(cache).join(id))
+}
+
 /// Where the safety copies of what restores replaced in `container` are kept.
 pub fn safety_dir(cache: &Path, container: &str) -> PathBuf {
     cache.join("safety").join(container)

@@ -145,3 +145,81 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
     left.sort();
     assert_eq!(left, kept, "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_id_that_is_not_wharfs_shape_never_becomes_a_path() {
+    let mut cleanup = Cleanup::default();
+    let bucket = bucket().await;
+    let laptop = machine("laptop", &bucket, &mut cleanup);
+    for bad in ["../../outside", "20261205T180000Z-db/../..", "..", "db"] {
+        let out = laptop.wharf(&["restore", bad, "--yes"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("`{bad}` is not a snapshot id")), "{}", stderr(&out));
+    }
+    // An id from the bucket (a HEAD.json somebody else wrote) is checked the same way.
+    let s3 = crate::support::moto_clients().await.s3;
+    let head = br#"{"snapshot": "../../../escaped", "host": "elsewhere", "at": "2026-12-01T00:00:00Z"}"#;
+    s3.put_object().bucket(&bucket).key("line/HEAD.json").body(head.to_vec().into()).send().await.unwrap();
+    let out = laptop.wharf(&[
+        "run",
+        "wharf-test/busybox:latest",
+        "--container",
+        "never-made",
+        "--snapshot",
+        "head",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`../../../escaped` is not a snapshot id"), "{}", stderr(&out));
+    let cache = laptop.home.path().join("cache");
+    let escaped = walk(&cache).into_iter().chain(walk(laptop.home.path())).any(|p| p.ends_with("escaped"));
+    assert!(!escaped, "nothing was made of it");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_cut_short_on_another_engine_is_kept_for_that_engine() {
+    use wharf::jobs::restore::journal::{EngineRef, Journal};
+    use wharf::jobs::restore::replace::{Method, Replacement};
+    let home = tempfile::tempdir().unwrap();
+    let replacement = Replacement {
+        container: "db".into(),
+        container_id: "0123456789ab".into(),
+        image_id: "sha256:00".into(),
+        was_running: false,
+        method: Method::Path { path: "/data".into(), mount: None, inside: None },
+        owner: String::new(),
+    };
+    let elsewhere = EngineRef { id: "ANOTHER:ENGINE".into(), endpoint: "tcp://home.lan:2376".into() };
+    let journal = Journal::new(
+        replacement,
+        "20261201T000000Z-db-home-aaaaa",
+        std::path::Path::new("/nowhere"),
+        elsewhere,
+    );
+    let dir = home.path().join("state/wharf/restores");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("0123456789ab.json");
+    std::fs::write(&file, serde_json::to_vec(&journal).unwrap()).unwrap();
+
+    let out = crate::backup::wharf(&["doctor", "--fix"], home.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("a restore into db was cut short on the engine at tcp://home.lan:2376, not this one"),
+        "{said}"
+    );
+    assert!(said.contains("run wharf with --docker-host tcp://home.lan:2376 to finish it"), "{said}");
+    let kept: Journal = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(kept, journal, "the journal is kept as it was");
+}

@@ -5,6 +5,7 @@
 mod backup;
 mod cli;
 mod config;
+mod databases;
 mod docker;
 mod e2e;
 mod ecs;

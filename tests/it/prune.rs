@@ -157,3 +157,35 @@ fn with_no_head_keep_keeps_the_newest() {
     assert!(reason_kept(&p, "20261121T180000Z-db-home-aaaaa").starts_with("no head of the line yet"));
     assert!(reason_kept(&p, "20261121T090000Z-db-laptop-hhhhh").starts_with("no head of the line yet"));
 }
+
+#[tokio::test]
+async fn keys_delete_objects_could_not_delete_are_each_reported() {
+    use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
+    use aws_sdk_s3::types::{DeletedObject, Error as KeyError};
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    // S3 answers 200 whatever it could not delete; the errors are per key, in the answer.
+    let delete = mock!(aws_sdk_s3::Client::delete_objects).then_output(|| {
+        DeleteObjectsOutput::builder()
+            .deleted(DeletedObject::builder().key("p/a/manifest.json").build())
+            .errors(
+                KeyError::builder()
+                    .key("p/b/manifest.json")
+                    .code("AccessDenied")
+                    .message("Access Denied")
+                    .build(),
+            )
+            .build()
+    });
+    let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&delete);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .with_test_defaults()
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build(),
+    );
+    let keys = ["p/a/manifest.json".to_string(), "p/b/manifest.json".to_string()];
+    let e = wharf::aws::s3::delete(&s3, "b", &keys).await.unwrap_err();
+    assert_eq!(e.to_string(), "S3 did not delete 1 of 2 objects: p/b/manifest.json: Access Denied");
+}

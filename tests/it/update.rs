@@ -979,3 +979,23 @@ fn a_plan_that_arrives_while_a_dialog_is_open_waits_and_never_takes_its_answer()
     let effects = update(&mut s, key('y'));
     assert!(matches!(&effects[..], [Effect::StartJob { spec: JobSpec::Deploy(_), .. }]), "{effects:?}");
 }
+
+#[test]
+fn restores_cut_short_are_finished_at_start_but_not_under_read_only() {
+    use wharf::app::{Effect, Loaded, update};
+    let mut s = crate::support::state();
+    let effects = update(&mut s, Action::Loaded(Loaded::Leftovers { restores: 1, others: vec![] }));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::StartJob { spec: wharf::jobs::JobSpec::Recover(_), .. })),
+        "{effects:?}"
+    );
+    let mut s = crate::support::read_only_state();
+    let effects = update(&mut s, Action::Loaded(Loaded::Leftovers { restores: 2, others: vec![] }));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::StartJob { .. })), "{effects:?}");
+    let flash = s.flash.clone().unwrap_or_default();
+    assert!(
+        flash.contains("2 restores were cut short and pending (read-only: nothing is touched)"),
+        "{flash}"
+    );
+    assert!(flash.contains("`wharf doctor --fix` or wharf without --read-only finishes them"), "{flash}");
+}

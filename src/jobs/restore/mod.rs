@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::backup::read_data;
+use super::backup::{ReadFrom, read_data};
 use super::lock::{self, Wait};
-use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql};
+use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql, mysql};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Settings};
@@ -123,6 +123,8 @@ pub enum RestoreError {
     NoSnapshot { id: String, bucket: String, prefix: String },
     #[error("snapshot {0}'s manifest is unreadable: {1}")]
     BadManifest(String, String),
+    #[error(transparent)]
+    BadId(#[from] crate::snapshots::BadId),
     #[error("{0}")]
     NeedsThaw(String),
     #[error(
@@ -275,7 +277,7 @@ impl RestoreJob {
         let SnapshotSource::S3 { id, bucket, prefix } = &self.source else {
             return Ok(self.fetch(ctx, aws, &self.container).await?.local.manifest);
         };
-        if let Some(local) = LocalSnapshot::open(&local::snapshot_cache(&self.cache).join(id)) {
+        if let Some(local) = LocalSnapshot::open(&local::cached_dir(&self.cache, id)?) {
             return Ok(local.manifest);
         }
         let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
@@ -300,7 +302,7 @@ impl RestoreJob {
             }
             SnapshotSource::S3 { id, bucket, prefix } => (id, bucket, prefix),
         };
-        let dir = local::snapshot_cache(&self.cache).join(id);
+        let dir = local::cached_dir(&self.cache, id)?;
         if let Some(local) = LocalSnapshot::open(&dir) {
             ctx.progress(Progress::stage("checking the cached copy"));
             match self.check(&local).await {
@@ -363,7 +365,7 @@ impl RestoreJob {
                 (local.manifest, None)
             }
             SnapshotSource::S3 { id, bucket, prefix } => {
-                match LocalSnapshot::open(&local::snapshot_cache(&self.cache).join(id)) {
+                match LocalSnapshot::open(&local::cached_dir(&self.cache, id)?) {
                     Some(local) => (local.manifest, None),
                     None => {
                         let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
@@ -551,7 +553,11 @@ async fn save(
     ctx.progress(Progress::stage(format!("keeping a safety copy of {}", r.what())));
     let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let from = r.read_from();
-    let reading = read_data(engine, &r.container_id, &from, &id).await?;
+    let env = match &from {
+        ReadFrom::Dump(argv) => mysql::client_env(engine, &r.container_id, r.preset(), argv).await?,
+        _ => Vec::new(),
+    };
+    let reading = read_data(engine, &r.container_id, &from, &id, &env).await?;
     let manifest = Manifest {
         format: snapshots::FORMAT,
         id: id.clone(),
@@ -632,7 +638,8 @@ async fn measure(engine: &Engine, container: &ContainerDetail, r: &Replacement) 
 
 async fn size_now(engine: &Engine, container: &ContainerDetail, r: &Replacement) -> Option<u64> {
     let output = |argv: Vec<String>| async move {
-        let mut out = Box::pin(engine.exec_output(&container.id, &argv).await.ok()?);
+        let env = mysql::client_env(engine, &container.id, r.preset(), &argv).await.ok()?;
+        let mut out = Box::pin(engine.exec_output(&container.id, &argv, &env).await.ok()?);
         let mut text = Vec::new();
         while let Some(chunk) = out.next().await {
             text.extend_from_slice(&chunk.ok()?);

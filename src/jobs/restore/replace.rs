@@ -30,7 +30,7 @@ use super::RestoreError;
 use crate::config::Preset;
 use crate::docker::{ContainerDetail, Engine, HelperMount};
 use crate::jobs::backup::ReadFrom;
-use crate::jobs::{argv, mssql};
+use crate::jobs::{argv, mssql, mysql};
 use crate::snapshots::Manifest;
 use crate::snapshots::local::LocalSnapshot;
 
@@ -221,8 +221,12 @@ impl Replacement {
                 let name = entry.as_deref().map(base).unwrap_or("data").to_string();
                 self.through_helper(engine, mount, &name, body).await
             }
-            Method::Dump { restore, .. } => {
-                engine.exec_input(&self.container_id, restore, body.map(Ok)).await.map_err(RestoreError::from)
+            Method::Dump { restore, preset, .. } => {
+                let env = mysql::client_env(engine, &self.container_id, preset, restore).await?;
+                engine
+                    .exec_input(&self.container_id, restore, &env, body.map(Ok))
+                    .await
+                    .map_err(RestoreError::from)
             }
             Method::Mssql { user, database } => {
                 let file = mssql::backup_file(&snapshot.manifest.id);
