@@ -155,8 +155,15 @@ fn cache_leftovers(cache: &Path, restores: &[Leftover]) -> Vec<Leftover> {
             .unwrap_or_default()
     };
     for dir in dirs(local::snapshot_cache(cache)) {
-        if dir.join("data.part").exists() {
-            found.push(Leftover::Cache { path: dir.join("data.part"), why: "an interrupted download" });
+        // A restore fetching or using it holds it: its files are not leftovers.
+        if crate::snapshots::cache::in_use(&dir) {
+            continue;
+        }
+        let parts = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path());
+        for part in
+            parts.filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("data.part")))
+        {
+            found.push(Leftover::Cache { path: part, why: "an interrupted download" });
         }
         if !dir.join("manifest.json").exists() && dir.read_dir().is_ok_and(|mut d| d.next().is_none()) {
             found.push(Leftover::Cache { path: dir, why: "an empty snapshot directory" });

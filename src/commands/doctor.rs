@@ -10,7 +10,8 @@ use crate::aws;
 use crate::config::{Dirs, Settings};
 use crate::docker::Engine;
 use crate::doctor::{self, Look};
-use crate::snapshots;
+use crate::format;
+use crate::snapshots::{self, cache};
 
 pub async fn doctor(settings: &Settings, fix: bool, json: bool) -> ExitCode {
     let dirs = Dirs::new();
@@ -29,11 +30,27 @@ pub async fn doctor(settings: &Settings, fix: bool, json: bool) -> ExitCode {
     for note in &notes {
         eprintln!("note: {note}");
     }
+    let limit = profile.cache_limit.unwrap_or(crate::config::DEFAULT_CACHE_LIMIT).0;
+    let usage = cache::usage(&dirs.cache);
+    let cache_line = format!(
+        "cache: {} in snapshot copies and manifests (limit {}; the least recently used go first), {} in safety copies (the newest {} per container)",
+        format::bytes(usage.bounded),
+        format::bytes(limit),
+        format::bytes(usage.safety),
+        crate::jobs::restore::SAFETY_COPIES_KEPT
+    );
+    let cache_json = json!({ "bytes": usage.bounded, "limit": limit, "safety_bytes": usage.safety });
     if !fix {
         let lines: Vec<String> = found.iter().map(|l| l.describe()).collect();
         if json {
-            let _ = print_json(&json!({ "leftovers": lines, "notes": notes }));
-        } else if lines.is_empty() {
+            let _ = print_json(&json!({ "leftovers": lines, "notes": notes, "cache": cache_json }));
+            return code(if found.is_empty() { exit::OK } else { exit::FAILED });
+        }
+        println!("{cache_line}");
+        if usage.bounded > limit {
+            println!("  over its limit: `wharf doctor --fix` trims it");
+        }
+        if lines.is_empty() {
             println!("nothing left behind");
         } else {
             for line in &lines {
@@ -51,9 +68,21 @@ pub async fn doctor(settings: &Settings, fix: bool, json: bool) -> ExitCode {
             Err(message) => failed.push(format!("{}: {message}", leftover.describe())),
         }
     }
+    // Trimmed after the restores cut short are settled: their snapshots are free to go then.
+    let trimmed = cache::trim(&dirs.cache, limit, &crate::jobs::restore::journal_snapshots(&dirs.state));
+    if !trimmed.removed.is_empty() {
+        done.push(format!(
+            "trimmed the cache to its limit of {}: {} snapshot cop{} ({}) deleted, the least recently used",
+            format::bytes(limit),
+            trimmed.removed.len(),
+            if trimmed.removed.len() == 1 { "y" } else { "ies" },
+            format::bytes(trimmed.freed)
+        ));
+    }
     if json {
-        let _ = print_json(&json!({ "fixed": done, "failed": failed, "notes": notes }));
+        let _ = print_json(&json!({ "fixed": done, "failed": failed, "notes": notes, "cache": cache_json }));
     } else {
+        println!("{cache_line}");
         if found.is_empty() {
             println!("nothing left behind");
         }

@@ -49,6 +49,9 @@ pub struct Profile {
     /// Lines the Logs pane keeps; the oldest go first (default 100,000).
     #[serde(default, deserialize_with = "at_least_one")]
     pub log_lines: Option<usize>,
+    /// How much wharf's cache directory may hold besides safety copies
+    /// (`"500MiB"`, `"20GiB"`; default 10 GiB): least recently used goes first.
+    pub cache_limit: Option<Size>,
     pub database: Option<Database>,
 }
 
@@ -107,6 +110,46 @@ pub enum Theme {
     Dark,
     /// A fixed palette of 256-colour tones for a light background.
     Light,
+}
+
+/// A size written as people write it: `500MiB`, `20GiB`, `1.5 GB`, or bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+/// The cache's bound when the profile sets none.
+pub const DEFAULT_CACHE_LIMIT: Size = Size(10 << 30);
+
+impl std::str::FromStr for Size {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Size, String> {
+        s.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| Size(b.as_u64()))
+            .map_err(|e| format!("invalid size `{s}`: {e} (write it like 500MiB or 20GiB)"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Size, D::Error> {
+        struct Written;
+        impl serde::de::Visitor<'_> for Written {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size such as \"500MiB\" or \"20GiB\", or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Size, E> {
+                Ok(Size(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Size, E> {
+                u64::try_from(n).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Written)
+    }
 }
 
 /// A span of time written as people write it: `30d`, `12h`, `2w`, `90m`.

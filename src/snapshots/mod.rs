@@ -2,6 +2,7 @@
 //! `PREFIX/ID/manifest.json`, written last), the manifest, listing, and what
 //! each storage class costs and demands.
 
+pub mod cache;
 pub mod graph;
 pub mod line;
 pub mod local;

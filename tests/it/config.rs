@@ -54,7 +54,7 @@ fn unknown_key_names_key_file_and_line() {
         "tests/fixtures/config/unknown_key.toml:5:1: unknown key `clustr`, expected one of `aws_profile`, \
          `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, \
          `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `log_lines`, \
-         `database`"
+         `cache_limit`, `database`"
     );
     assert_eq!(
         load("unknown_top_key.toml", Overrides::default()).unwrap_err(),
@@ -82,6 +82,24 @@ fn a_logs_pane_that_keeps_no_lines_is_refused() {
         load("bad_log_lines.toml", Overrides::default()).unwrap_err(),
         "tests/fixtures/config/bad_log_lines.toml:3:13: must be at least 1"
     );
+}
+
+#[test]
+fn a_cache_limit_is_a_size() {
+    let message = load("bad_cache_limit.toml", Overrides::default()).unwrap_err();
+    assert!(
+        message.starts_with("tests/fixtures/config/bad_cache_limit.toml:3:15: invalid size `lots`: "),
+        "{message}"
+    );
+    assert!(message.ends_with("(write it like 500MiB or 20GiB)"), "{message}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wharf.toml");
+    for (written, bytes) in [("\"500MiB\"", 500 << 20), ("\"20GiB\"", 20 << 30), ("1000000", 1_000_000)] {
+        std::fs::write(&file, format!("[profiles.dev]\ncache_limit = {written}\n")).unwrap();
+        let overrides = Overrides { config: Some(file.clone()), ..Overrides::default() };
+        let settings = Settings::load(&overrides, &dirs(dir.path())).unwrap();
+        assert_eq!(settings.profile.cache_limit, Some(wharf::config::Size(bytes)), "{written}");
+    }
 }
 
 #[test]

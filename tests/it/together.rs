@@ -221,6 +221,8 @@ async fn a_backup_asked_for_during_a_restore_waits_for_it_and_stores_whole_data(
     docker(&[
         "run",
         "-d",
+        "--stop-timeout",
+        "1",
         "--name",
         &container,
         "-v",
@@ -307,4 +309,87 @@ async fn a_write_whose_answer_was_lost_is_known_as_its_own_when_the_retry_meets_
     check_whole(&bucket, "p", id).await;
     let head: serde_json::Value = serde_json::from_slice(&object(&bucket, "p/HEAD.json").await).unwrap();
     assert_eq!(head["snapshot"], id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cache_stays_within_its_limit_and_keeps_what_a_job_uses() {
+    let mut cleanup = Cleanup::default();
+    let container = unique("wharf-it-cache");
+    let volume = format!("{container}-data");
+    docker(&[
+        "run",
+        "-d",
+        "--stop-timeout",
+        "1",
+        "--name",
+        &container,
+        "-v",
+        &format!("{volume}:/data"),
+        test_image(),
+        "sleep",
+        "3600",
+    ]);
+    cleanup.containers.push(container.clone());
+    cleanup.volumes.push(volume);
+    let bucket = bucket().await;
+    let laptop = machine("laptop", &container, &bucket, "p", &mut cleanup);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        docker(&[
+            "exec",
+            &container,
+            "sh",
+            "-c",
+            "dd if=/dev/urandom of=/data/db bs=1048576 count=15 2>/dev/null",
+        ]);
+        ids.push(laptop.json(&["backup"], 0)["id"].as_str().unwrap().to_string());
+    }
+    // The other machine, whose cache may hold 40 MiB.
+    let profile = format!("bucket = \"{bucket}\"\nprefix = \"p\"\ncache_limit = \"40MiB\"\n");
+    let home = Machine::new("home", container.clone(), &profile, "path = \"/data\"\n", &mut cleanup);
+    let cache = home.home.path().join("cache/wharf");
+    for (i, id) in ids.iter().enumerate() {
+        let out = home.wharf(&["restore", id, "--yes"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let usage = wharf::snapshots::cache::usage(&cache);
+        assert!(usage.bounded <= 40 << 20, "after restore {}: {usage:?}", i + 1);
+        assert!(usage.safety > 0, "safety copies are kept beside the limit");
+    }
+    let kept: Vec<String> = std::fs::read_dir(cache.join("snapshots"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    let mut newest_two = ids[2..].to_vec();
+    newest_two.sort();
+    let mut kept_sorted = kept.clone();
+    kept_sorted.sort();
+    assert_eq!(kept_sorted, newest_two, "the least recently used went first");
+
+    // A copy a job holds stays, however far over the limit; doctor says the sizes and trims the rest.
+    std::fs::write(
+        home.home.path().join("wharf.toml"),
+        std::fs::read_to_string(home.home.path().join("wharf.toml")).unwrap().replace("40MiB", "1MiB"),
+    )
+    .unwrap();
+    let held = wharf::snapshots::cache::hold(&cache, &ids[2]).unwrap();
+    let out = home.wharf(&["doctor"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("in snapshot copies and manifests (limit 1.0 MB"), "{said}");
+    assert!(said.contains("in safety copies (the newest 3 per container)"), "{said}");
+    assert!(said.contains("over its limit: `wharf doctor --fix` trims it"), "{said}");
+    let out = home.wharf(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("trimmed the cache to its limit"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(cache.join("snapshots").join(&ids[2]).join("manifest.json").exists(), "the held copy stays");
+    assert!(!cache.join("snapshots").join(&ids[3]).exists(), "the other goes");
+    drop(held);
+    let out = home.wharf(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!cache.join("snapshots").join(&ids[2]).exists(), "once let go, it goes too");
 }

@@ -34,6 +34,7 @@ use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::files;
 use crate::format;
 use crate::records::{Held, RecordError};
+use crate::snapshots::cache;
 use crate::snapshots::local::{self, LocalSnapshot};
 use crate::snapshots::{self, Manifest, Source, pricing};
 use fetch::{download, no_snapshot, remote_manifest};
@@ -71,6 +72,8 @@ pub struct RestoreJob {
     pub docker_host: Option<String>,
     /// Whether to wait while another operation holds the container.
     pub wait: Wait,
+    /// What the cache may hold besides safety copies (the profile's `cache_limit`).
+    pub cache_limit: u64,
 }
 
 impl RestoreJob {
@@ -101,6 +104,7 @@ impl RestoreJob {
             state: dirs.state,
             docker_host: settings.docker_host.clone(),
             wait: Wait::Yes,
+            cache_limit: settings.profile.cache_limit.unwrap_or(crate::config::DEFAULT_CACHE_LIMIT).0,
         })
     }
 
@@ -195,8 +199,22 @@ impl RestoreJob {
     }
 
     /// The restore, for the jobs (run, sync) that restore as one of their
-    /// steps: they hold the container's lock.
+    /// steps: they hold the container's lock. Afterwards, whatever happened,
+    /// the cache is trimmed to its limit.
     pub(crate) async fn restore(
+        &self,
+        ctx: &JobContext,
+        aws: Option<&AwsClients>,
+    ) -> Result<JobOutput, RestoreError> {
+        let restored = self.restore_held(ctx, aws).await;
+        let trimmed = cache::trim(&self.cache, self.cache_limit, &journal_snapshots(&self.state));
+        if !trimmed.removed.is_empty() {
+            tracing::info!(removed = ?trimmed.removed, freed = trimmed.freed, "trimmed the cache to its limit");
+        }
+        restored
+    }
+
+    async fn restore_held(
         &self,
         ctx: &JobContext,
         aws: Option<&AwsClients>,
@@ -298,15 +316,17 @@ impl RestoreJob {
                 let local = newest.ok_or_else(|| RestoreError::NothingToUndo(container.to_string()))?;
                 ctx.progress(Progress::stage("checking the safety copy"));
                 self.check(&local).await?;
-                return Ok(Fetched { local, from_cache: true });
+                return Ok(Fetched { local, from_cache: true, _in_use: None });
             }
             SnapshotSource::S3 { id, bucket, prefix } => (id, bucket, prefix),
         };
         let dir = local::cached_dir(&self.cache, id)?;
+        // Held from here until the restore is over: the cache's trim leaves it alone.
+        let in_use = cache::hold(&self.cache, id)?;
         if let Some(local) = LocalSnapshot::open(&dir) {
             ctx.progress(Progress::stage("checking the cached copy"));
             match self.check(&local).await {
-                Ok(()) => return Ok(Fetched { local, from_cache: true }),
+                Ok(()) => return Ok(Fetched { local, from_cache: true, _in_use: Some(in_use) }),
                 Err(_) => {
                     tracing::warn!(id, "cached snapshot does not match its manifest; fetching again");
                     let _ = std::fs::remove_file(local.data());
@@ -316,7 +336,8 @@ impl RestoreJob {
         let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
         let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
         files::private_dir(&dir)?;
-        let part = dir.join("data.part");
+        // Of this process: another restoring the same snapshot into another container writes its own.
+        let part = dir.join(format!("data.part.{}", std::process::id()));
         let downloaded = download(ctx, aws, bucket, &manifest, size, &part).await;
         let verified = downloaded.and_then(|got| self.verify(&manifest, got));
         if let Err(e) = verified {
@@ -326,7 +347,7 @@ impl RestoreJob {
         let local = LocalSnapshot { dir: dir.clone(), manifest };
         std::fs::rename(&part, local.data())?;
         files::write_atomic(&dir.join("manifest.json"), &text)?;
-        Ok(Fetched { local, from_cache: false })
+        Ok(Fetched { local, from_cache: false, _in_use: Some(in_use) })
     }
 
     /// A local snapshot's data checks out against its manifest, or is refused.
@@ -444,6 +465,19 @@ fn age(manifest: &Manifest, now: i64) -> String {
 struct Fetched {
     local: LocalSnapshot,
     from_cache: bool,
+    /// A cached copy stays held while the restore uses it.
+    _in_use: Option<cache::InUse>,
+}
+
+/// The cached snapshots the journals of restores (running or cut short) name.
+pub fn journal_snapshots(state: &Path) -> Vec<PathBuf> {
+    let journals = journal::journals(state);
+    journals
+        .names()
+        .iter()
+        .filter_map(|name| journals.peek::<Journal>(name).ok())
+        .map(|j| j.snapshot)
+        .collect()
 }
 
 /// The journaled replacement: stop, safety copy, put the snapshot in, start.

@@ -1,0 +1,154 @@
+//! A cache that does not fill the disk. Everything in wharf's cache
+//! directory but the safety copies (which keep the newest few per container
+//! on their own) is bounded by the profile's `cache_limit`: when it is over,
+//! the verified snapshot copies least recently used go first.
+//!
+//! A job that uses a cached copy holds it (a shared lock on
+//! `snapshots/<id>.lock`, whose modification time is when it was last
+//! used); trimming takes each copy's lock exclusively before deleting it,
+//! so it never deletes what a running job reads, and skips the copies a
+//! restore cut short still names in its journal.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::local::{cached_dir, snapshot_cache};
+
+/// A cached snapshot copy a job is using: trimming leaves it alone until this is dropped.
+#[derive(Debug)]
+pub struct InUse {
+    _lock: File,
+}
+
+/// Holds snapshot `id`'s copy in the cache (made or not yet) as in use, and
+/// marks it used now.
+pub fn hold(cache: &Path, id: &str) -> std::io::Result<InUse> {
+    let dir = cached_dir(cache, id).map_err(std::io::Error::other)?;
+    let path = lock_path(&dir);
+    crate::files::private_dir(&snapshot_cache(cache))?;
+    loop {
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path)?;
+        file.lock_shared()?;
+        // A trim may have deleted the file between the open and the lock: then it is another's now.
+        let same = std::fs::metadata(&path).is_ok_and(|m| m.ino() == file.metadata().map_or(0, |f| f.ino()));
+        if same {
+            let _ = file.set_modified(SystemTime::now());
+            return Ok(InUse { _lock: file });
+        }
+    }
+}
+
+/// `snapshots/<id>.lock`, beside the copy's directory (an id may hold dots).
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    dir.with_file_name(name)
+}
+
+/// Whether a job holds the copy in `dir` (or is fetching it) now.
+pub fn in_use(dir: &Path) -> bool {
+    File::open(lock_path(dir)).is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
+/// What the cache holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Everything but the safety copies: what `cache_limit` bounds.
+    pub bounded: u64,
+    /// The safety copies of what restores replaced.
+    pub safety: u64,
+}
+
+/// How much the cache directory holds, in what.
+pub fn usage(cache: &Path) -> Usage {
+    let safety = size_of(&cache.join("safety"));
+    Usage { bounded: size_of(cache).saturating_sub(safety), safety }
+}
+
+/// What a trim did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    /// The snapshot copies deleted, least recently used first.
+    pub removed: Vec<String>,
+    pub freed: u64,
+    /// What the bounded part holds now.
+    pub left: u64,
+    /// Copies that would have gone but a job is using (or a journal needs).
+    pub in_use: Vec<String>,
+}
+
+/// Deletes snapshot copies, least recently used first, until everything but
+/// the safety copies fits in `limit`; never one in use, nor one a journal of
+/// a restore cut short names (`needed`).
+pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
+    let mut left = usage(cache).bounded;
+    let mut trimmed = Trimmed::default();
+    if left <= limit {
+        trimmed.left = left;
+        return trimmed;
+    }
+    let mut copies: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(snapshot_cache(cache))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .map(|dir| {
+            let used = std::fs::metadata(lock_path(&dir))
+                .or_else(|_| std::fs::metadata(&dir))
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            (used, dir)
+        })
+        .collect();
+    copies.sort();
+    for (_, dir) in copies {
+        if left <= limit {
+            break;
+        }
+        let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if needed.iter().any(|n| n.starts_with(&dir)) {
+            trimmed.in_use.push(id);
+            continue;
+        }
+        let Ok(lock) = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(lock_path(&dir))
+        else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            trimmed.in_use.push(id);
+            continue;
+        }
+        let size = size_of(&dir);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {
+                // Deleted while locked: whoever opened it before waits on a file no one finds again.
+                let _ = std::fs::remove_file(lock_path(&dir));
+                left = left.saturating_sub(size);
+                trimmed.freed += size;
+                trimmed.removed.push(id);
+            }
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a cached snapshot"),
+        }
+    }
+    trimmed.left = left;
+    trimmed
+}
+
+/// Bytes under `path`, its subdirectories included (symbolic links not followed).
+pub fn size_of(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| size_of(&e.path())).sum()
+}
