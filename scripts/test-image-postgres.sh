@@ -2,14 +2,17 @@
 # Builds wharf-test/postgres:15 without pulling anything: Debian's PostgreSQL 15
 # server and client binaries, the libraries they link, their share files and
 # busybox, in a root file system imported into the local engine. The container
-# initialises its cluster on first start (trust auth, user `postgres`) and
+# initialises its cluster on first start (trust auth, user `postgres` unless
+# POSTGRES_USER says another, and POSTGRES_DB made, as the official image does) and
 # listens on /var/run/postgresql and 127.0.0.1 (where `wharf run`
 # checks that a server answers, as it does with the official image). Idempotent. Needs postgresql-15 and
 # busybox-static installed on this machine (scripts/test.sh installs them).
 set -euo pipefail
 
 image=wharf-test/postgres:15
-if docker image inspect "$image" >/dev/null 2>&1; then
+# Built again when this script's image changes (an older build lacks what tests rely on).
+version=2
+if [ "$(docker image inspect -f '{{index .Config.Labels "wharf.test.version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   exit 0
 fi
 pg=/usr/lib/postgresql/15
@@ -27,7 +30,7 @@ mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql/data" "$root/usr/s
 chmod 700 "$root/var/lib/postgresql/data"
 
 mkdir -p "$root$pg/bin"
-for tool in postgres initdb pg_ctl pg_isready pg_dump pg_restore psql; do
+for tool in postgres initdb pg_ctl pg_isready pg_dump pg_dumpall pg_restore psql; do
   cp "$pg/bin/$tool" "$root$pg/bin/"
 done
 cp -r "$pg/lib" "$root$pg/lib"
@@ -48,11 +51,20 @@ cat > "$root/start" <<START
 set -e
 export PATH=$pg/bin:/bin
 data=/var/lib/postgresql/data
-[ -s "\$data/PG_VERSION" ] || initdb -D "\$data" -U postgres -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+# As the official image: POSTGRES_USER names the superuser, POSTGRES_DB the database made at first start.
+user="\${POSTGRES_USER:-postgres}"
+if [ ! -s "\$data/PG_VERSION" ]; then
+  initdb -D "\$data" -U "\$user" -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+  db="\${POSTGRES_DB:-\$user}"
+  if [ "\$db" != postgres ]; then
+    echo "CREATE DATABASE \\"\$db\\";" | postgres --single -D "\$data" postgres >/tmp/createdb.log
+  fi
+fi
 exec postgres -D "\$data" -c listen_addresses=127.0.0.1 -k /var/run/postgresql
 START
 chmod 755 "$root/start"
 
 tar -C "$root" --numeric-owner -c . \
-  | docker import -c 'USER postgres' -c "ENV PATH=$pg/bin:/bin" -c 'CMD ["/start"]' - "$image" >/dev/null
+  | docker import -c 'USER postgres' -c "ENV PATH=$pg/bin:/bin" -c 'CMD ["/start"]' \
+      -c "LABEL wharf.test.version=$version" - "$image" >/dev/null
 echo "test-image-postgres: built $image"

@@ -475,6 +475,15 @@ async fn load_here(request: LocalLoad, docker_host: Option<String>) -> Loaded {
             };
             Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
         }
+        LocalLoad::Databases { container, preset, user, setup } => {
+            let listed = async {
+                let engine = crate::docker::Engine::connect(docker_host.as_deref()).await?;
+                let detail = engine.container(&container).await?;
+                let user = crate::jobs::databases::user_for(preset, user.as_deref(), &detail);
+                crate::jobs::databases::list(&engine, &detail, preset, &user).await
+            };
+            Loaded::Databases { setup, result: listed.await.map_err(|e| e.to_string()) }
+        }
         LocalLoad::SwitchChoices { file } => {
             Loaded::SwitchChoices(crate::app::switch::read_choices(file.as_deref()).await)
         }

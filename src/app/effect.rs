@@ -113,6 +113,8 @@ pub enum LocalLoad {
     SetupPreview { setup: Setup, file: PathBuf, profile: String },
     /// The wharf profiles of `file` and the AWS profiles there are to switch to.
     SwitchChoices { file: Option<PathBuf> },
+    /// The databases of the `preset` server in `container`, as `user` sees them.
+    Databases { container: String, preset: crate::config::Preset, user: Option<String>, setup: Setup },
 }
 
 /// The answer to a [`LoadRequest`] or a [`LocalLoad`].
@@ -183,6 +185,11 @@ pub enum Loaded {
     ContainerDetail {
         setup: Setup,
         result: Result<ContainerDetail, String>,
+    },
+    /// The databases of the server a set-up picked, for its list.
+    Databases {
+        setup: Setup,
+        result: Result<Vec<crate::jobs::databases::DatabaseInfo>, String>,
     },
     /// What saving a set-up writes, and the profile's lines as they will read.
     SetupPreview {

@@ -82,7 +82,12 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
                     | JobKind::Sync
             );
             job.state = match result {
-                JobResult::Done(output) => JobState::Done(output.summary, output.copy),
+                JobResult::Done(output) => match output.attention {
+                    Some(attention) => {
+                        JobState::Attention { summary: output.summary, message: attention.message }
+                    }
+                    None => JobState::Done(output.summary, output.copy),
+                },
                 JobResult::Failed(chain) => JobState::Failed(chain),
                 JobResult::Busy(message) => JobState::Failed(vec![message]),
                 JobResult::Cancelled => JobState::Cancelled,

@@ -259,6 +259,7 @@ pub(super) fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut 
         },
         PromptPurpose::SetupPrefix(setup) => super::setup::prefix_typed(state, setup, &prompt.text, effects),
         PromptPurpose::SetupPath(setup) => super::setup::path_typed(state, setup, &prompt.text, effects),
+        PromptPurpose::SetupUser(setup) => super::setup::user_typed(state, setup, &prompt.text, effects),
         PromptPurpose::SetupContainerName(setup) => {
             super::setup::container_named(state, setup, &prompt.text, effects)
         }

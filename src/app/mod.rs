@@ -11,6 +11,7 @@ pub mod logs;
 mod machine;
 mod overlay;
 mod registry;
+mod settings;
 pub mod setup;
 pub mod snapshots;
 pub mod standing;

@@ -41,6 +41,8 @@ pub enum PickPurpose {
     Settings,
     Cluster(Setup),
     Service(Setup),
+    /// The database of the server in the container (`*`: every one).
+    Database(Setup),
 }
 
 impl Picker {
@@ -150,6 +152,8 @@ pub enum PromptPurpose {
     SetupPath(Setup),
     /// The name of the database container a run creates, in a set-up.
     SetupContainerName(Setup),
+    /// The user the database's client logs in as, in a set-up.
+    SetupUser(Setup),
 }
 
 /// What is drawn over the panes and takes the keys first.

@@ -4,7 +4,10 @@
 //! price, the local containers — the picked one's preset detected from its
 //! image and environment, its mounts offered as the data's path. The profile's
 //! lines are shown before they are written to `wharf.toml` (comments and
-//! layout of a file already there kept), and the backup then goes on.
+//! layout of a file already there kept), and the backup then goes on. For a
+//! PostgreSQL or MySQL server, its databases are listed (with their sizes
+//! and tables) and the one whose data matters is picked. The set-up panel
+//! (`settings.rs`) picks any of these again.
 
 use super::effect::{Effect, LoadRequest, LocalLoad};
 use super::overlay::{Confirm, Confirmed, PickItem, PickPurpose, Picker, Prompt, PromptPurpose};
@@ -12,7 +15,6 @@ use super::state::{AppState, Overlay};
 use crate::config::save::{Chosen, detect_preset};
 use crate::config::{Preset, Profile, StorageClass};
 use crate::docker::ContainerDetail;
-use crate::jobs::init::{InitJob, InitPlan, InitRequest};
 use crate::snapshots::pricing;
 
 /// The action a set-up goes on with once its choices are saved.
@@ -67,7 +69,7 @@ pub(super) fn start(state: &mut AppState, goal: Goal, effects: &mut Vec<Effect>)
 }
 
 /// Asks for the next missing setting, or shows what will be saved.
-fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
+pub(super) fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     let mut profile = state.settings.profile.clone();
     // Picked again from the panel: asked as if it were not set, once.
     let again = match &setup.goal {
@@ -89,6 +91,11 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
         state.overlay = Some(Overlay::Prompt(prompt));
     } else if again.as_deref() == Some("storage_class") {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
+    } else if again.as_deref() == Some("database.user") {
+        let purpose = PromptPurpose::SetupUser(setup);
+        let mut prompt = Prompt::new("User the database's client logs in as".into(), String::new(), purpose);
+        prompt.note = vec!["Empty: the image's own (POSTGRES_USER), else postgres or root.".into()];
+        state.overlay = Some(Overlay::Prompt(prompt));
     } else if let Goal::Run(image) = &setup.goal {
         if database.container.is_none() {
             let name = container_name_for(image);
@@ -136,9 +143,91 @@ fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
     } else if database.container.is_none() {
         state.overlay = Some(Overlay::Pick(containers(state, setup)));
+    } else if asks_database(&setup, &database) {
+        let container = database.container.clone().unwrap_or_default();
+        let preset = database.preset.unwrap_or(Preset::Path);
+        let title = format!("Database in {container} to back up");
+        let purpose = PickPurpose::Database(setup.clone());
+        state.overlay = Some(Overlay::Pick(Picker { loading: true, ..Picker::new(&title, purpose) }));
+        effects.push(Effect::LoadLocal(LocalLoad::Databases {
+            container,
+            preset,
+            user: database.user,
+            setup,
+        }));
     } else {
         preview(state, setup, effects);
     }
+}
+
+/// Whether the set-up goes on to pick the database: a PostgreSQL or MySQL
+/// server's, not named yet, for a backup (or picked again).
+fn asks_database(setup: &Setup, database: &crate::config::Database) -> bool {
+    let server = matches!(database.preset, Some(Preset::Postgres | Preset::Mysql));
+    let for_backup = match &setup.goal {
+        Goal::Backup => true,
+        Goal::Again(key) => key == "database.name" || key == "database.container",
+        _ => false,
+    };
+    server && for_backup && database.name.is_none() && !chosen(setup, "database.name")
+}
+
+/// The server's databases came: listed, the image's own first; with every
+/// database at once offered last.
+pub(super) fn databases_listed(
+    state: &mut AppState,
+    setup: Setup,
+    result: Result<Vec<crate::jobs::databases::DatabaseInfo>, String>,
+) {
+    let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
+    if !matches!(&picker.purpose, PickPurpose::Database(s) if *s == setup) {
+        return;
+    }
+    picker.loading = false;
+    if state.flash.as_deref().is_some_and(|f| f.starts_with("looking at ")) {
+        state.flash = None;
+    }
+    let found = match result {
+        Ok(found) => found,
+        Err(e) => {
+            picker.error = Some(format!("cannot list its databases: {e}"));
+            return;
+        }
+    };
+    let mut items: Vec<PickItem> = found
+        .into_iter()
+        .map(|d| {
+            let mut detail = vec![d.bytes.map_or("size unknown".into(), crate::format::bytes)];
+            detail.push(match d.tables {
+                Some(0) => "no tables of yours".into(),
+                Some(1) => "1 table".into(),
+                Some(n) => format!("{n} tables"),
+                None => "tables not counted".into(),
+            });
+            if d.the_images {
+                detail.push("the image's own".into());
+            }
+            PickItem { value: d.name.clone(), label: d.name, detail: detail.join(" · ") }
+        })
+        .collect();
+    items.push(PickItem {
+        value: crate::jobs::databases::ALL.into(),
+        label: "every database".into(),
+        detail: "the whole server: pg_dumpall, mysqldump --all-databases".into(),
+    });
+    picker.items = items;
+}
+
+/// The user was typed (empty: the image's own).
+pub(super) fn user_typed(state: &mut AppState, mut setup: Setup, text: &str, effects: &mut Vec<Effect>) {
+    state.overlay = None;
+    let user = text.trim();
+    if user.is_empty() {
+        state.flash = Some("database.user: nothing typed, nothing changed".into());
+        return;
+    }
+    setup.chosen.push(Chosen::new("database.user", user));
+    next(state, setup, effects);
 }
 
 /// A container name offered for `image`: its repository's last part.
@@ -259,13 +348,17 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
             next(state, setup, effects);
         }
         PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
-        PickPurpose::Settings => pick_again(state, &value, effects),
+        PickPurpose::Settings => super::settings::pick_again(state, &value, effects),
         PickPurpose::Cluster(mut setup) => {
             setup.chosen.push(Chosen::new("cluster", value));
             next(state, setup, effects);
         }
         PickPurpose::Service(mut setup) => {
             setup.chosen.push(Chosen::new("service", value));
+            next(state, setup, effects);
+        }
+        PickPurpose::Database(mut setup) => {
+            setup.chosen.push(Chosen::new("database.name", value));
             next(state, setup, effects);
         }
     }
@@ -300,6 +393,13 @@ pub(super) fn container_described(
     let preset = known.unwrap_or_else(|| detect_preset(&detail.image, &detail.env));
     if known.is_none() {
         setup.chosen.push(Chosen::new("database.preset", preset.as_str()));
+    }
+    // The official image's superuser, when it was given another name: backups log in as it.
+    let has_user = !fresh && state.settings.profile.database.as_ref().is_some_and(|d| d.user.is_some());
+    let own_user =
+        detail.env.iter().find_map(|kv| kv.strip_prefix("POSTGRES_USER=")).filter(|u| !u.is_empty());
+    if let (Preset::Postgres, false, Some(user)) = (preset, has_user, own_user) {
+        setup.chosen.push(Chosen::new("database.user", user));
     }
     let has_path = !fresh && state.settings.profile.database.as_ref().is_some_and(|d| d.path.is_some());
     if preset != Preset::Path || has_path {
@@ -411,133 +511,14 @@ fn forget(profile: &mut Profile, key: &str) {
             database.container = None;
             database.preset = None;
             database.path = None;
+            database.name = None;
+            database.user = None;
         }
         "database.path" => database.path = None,
+        "database.name" => database.name = None,
+        "database.user" => database.user = None,
         _ => {}
     }
-}
-
-/// The set-up panel: every setting of the profile, its value and where it
-/// came from; `enter` on one that can be picked picks it again.
-pub(super) fn panel(state: &mut AppState) {
-    let s = &state.settings;
-    let p = &s.profile;
-    let database = p.database.clone().unwrap_or_default();
-    let file = s
-        .file
-        .as_ref()
-        .and_then(|f| f.file_name())
-        .map_or("wharf.toml".into(), |f| f.to_string_lossy().to_string());
-    let from = |key: &str, value: Option<String>| -> PickItem {
-        let detail = match &value {
-            None => "not set".to_string(),
-            Some(_) if s.from_command_line.iter().any(|k| k == key) => {
-                "command line or environment".to_string()
-            }
-            Some(_) if s.file.is_some() => file.clone(),
-            Some(_) => "default".to_string(),
-        };
-        let label = format!("{key:<20}{}", value.unwrap_or_else(|| "–".into()));
-        PickItem { value: key.to_string(), label, detail }
-    };
-    // A region the profile does not set is the AWS configuration's, and is in use all the same.
-    let region = match (&p.region, state.aws.region()) {
-        (None, Some(r)) => PickItem {
-            value: "region".into(),
-            label: format!("{:<20}{r}", "region"),
-            detail: "AWS configuration (AWS_REGION, ~/.aws/config)".into(),
-        },
-        _ => from("region", p.region.clone()),
-    };
-    let items = vec![
-        from("aws_profile", p.aws_profile.clone()),
-        region,
-        from("endpoint_url", p.endpoint_url.clone()),
-        from("registry", p.registry.clone()),
-        from("repository", p.repository.clone()),
-        from("cluster", p.cluster.clone()),
-        from("service", p.service.clone()),
-        from("container", p.container.clone()),
-        from("bucket", p.bucket.clone()),
-        from("prefix", p.prefix.clone()),
-        from("storage_class", p.storage_class.map(|c| c.as_str().to_string())),
-        from("database.container", database.container.clone()),
-        from("database.preset", database.preset.map(|p| p.as_str().to_string())),
-        from("database.path", database.path.clone()),
-        PickItem {
-            value: "init".into(),
-            label: "create what's missing on AWS".into(),
-            detail: "wharf init: repository, bucket, cluster, role, log group, service".into(),
-        },
-    ];
-    let name = s.profile_name.as_deref().unwrap_or("none");
-    let title = format!("Settings of profile {name} (enter picks one again)");
-    state.overlay = Some(Overlay::Pick(Picker { items, ..Picker::new(&title, PickPurpose::Settings) }));
-}
-
-/// `enter` on a setting in the panel.
-pub(super) fn pick_again(state: &mut AppState, key: &str, effects: &mut Vec<Effect>) {
-    if key == "init" {
-        plan_init(state, effects);
-        return;
-    }
-    const PICKABLE: [&str; 5] = ["bucket", "prefix", "storage_class", "database.container", "database.path"];
-    if !PICKABLE.contains(&key) {
-        state.flash =
-            Some(format!("{key}: set it in wharf.toml (`@` switches the profile, AWS profile and region)"));
-        return;
-    }
-    if state.settings.read_only {
-        state.flash = Some("read-only: settings are not saved (started with --read-only)".into());
-        return;
-    }
-    if key == "bucket" && !matches!(state.aws, crate::aws::AwsStatus::Ready { .. }) {
-        state.flash = Some("picking a bucket needs AWS credentials, and none were found".into());
-        return;
-    }
-    next(state, Setup { goal: Goal::Again(key.to_string()), chosen: Vec::new() }, effects);
-}
-
-/// "create what's missing": the plan is worked out, then shown for a yes.
-fn plan_init(state: &mut AppState, effects: &mut Vec<Effect>) {
-    if state.settings.read_only {
-        state.flash = Some("read-only: init is disabled (started with --read-only)".into());
-        return;
-    }
-    if !matches!(state.aws, crate::aws::AwsStatus::Ready { .. }) {
-        state.flash = Some("init needs AWS credentials, and none were found".into());
-        return;
-    }
-    match InitRequest::from_settings(&state.settings) {
-        Ok(request) => {
-            state.flash = Some(format!("init: looking at what profile {} has on AWS…", request.profile));
-            let job = InitJob { request, profile: state.settings.profile.clone(), plan: None };
-            effects.push(Effect::Load(LoadRequest::InitPlan(Box::new(job))));
-        }
-        Err(message) => state.flash = Some(format!("init: {message}")),
-    }
-}
-
-/// The plan, for a yes (nothing missing: said, nothing asked).
-pub(super) fn init_planned(state: &mut AppState, mut job: InitJob, plan: InitPlan) {
-    if plan.steps.is_empty() {
-        state.flash = Some(if plan.waits_for_image {
-            "init: all there but the service, which waits for an image (push one)".to_string()
-        } else {
-            "init: nothing missing".to_string()
-        });
-        return;
-    }
-    let lines = plan.lines();
-    job.plan = Some(plan);
-    super::update::show_dialog(
-        state,
-        Overlay::Confirm(Confirm {
-            title: "Create on AWS".into(),
-            lines,
-            on_yes: Confirmed::Init(Box::new(job)),
-        }),
-    );
 }
 
 /// `chosen` laid over `profile`, as the file will then say.
@@ -556,6 +537,8 @@ pub fn apply(profile: &mut Profile, chosen: &[Chosen]) {
                     "database.container" => database.container = value,
                     "database.preset" => database.preset = choice.value.parse().ok(),
                     "database.path" => database.path = value,
+                    "database.user" => database.user = value,
+                    "database.name" => database.name = value,
                     _ => tracing::warn!(key, "a set-up picked a key it cannot apply"),
                 }
             }

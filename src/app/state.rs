@@ -401,6 +401,12 @@ pub enum JobState {
     Cancelling,
     /// The summary line, and what the copy key copies.
     Done(String, Option<String>),
+    /// Done, with something the user must look at (a backup off the line, a
+    /// dump that holds no table): the summary and that message, whole.
+    Attention {
+        summary: String,
+        message: String,
+    },
     Failed(Vec<String>),
     Cancelled,
 }

@@ -175,7 +175,7 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Run => machine::start_run(state, effects),
         Action::Sync => machine::start_sync(state, effects),
         Action::Switch => super::switch::open(state, effects),
-        Action::Settings => super::setup::panel(state),
+        Action::Settings => super::settings::panel(state),
         Action::Shell => machine::open_console(state, ConsoleKind::Shell, effects),
         Action::Sql => machine::open_console(state, ConsoleKind::Sql, effects),
         _ => {}
@@ -227,11 +227,12 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         }
         Loaded::SwitchChoices(result) => super::switch::choices_read(state, result),
         Loaded::ServiceNames(result) => super::setup::services_listed(state, result),
-        Loaded::InitPlan { job, result: Ok(plan) } => super::setup::init_planned(state, *job, plan),
+        Loaded::InitPlan { job, result: Ok(plan) } => super::settings::init_planned(state, *job, plan),
         Loaded::InitPlan { result: Err(e), .. } => state.flash = Some(format!("init: {e}")),
         Loaded::ContainerDetail { setup, result } => {
             super::setup::container_described(state, setup, result, effects)
         }
+        Loaded::Databases { setup, result } => super::setup::databases_listed(state, setup, result),
         Loaded::SetupPreview { result: Ok((plan, lines)) } => super::setup::previewed(state, plan, lines),
         Loaded::SetupPreview { result: Err(e) } => state.flash = Some(format!("set-up: {e}; nothing saved")),
         Loaded::SettingsSaved { plan, result: Ok(()) } => super::setup::saved(state, *plan, effects),

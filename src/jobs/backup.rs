@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use super::lock::{self, Wait};
 use super::uploads::{abandon, claim_upload};
-use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, argv, mssql, mysql};
+use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, databases, mssql, mysql};
 use crate::aws::s3::{self, Part, Upload};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, StorageClass};
@@ -141,32 +141,30 @@ pub struct Stored {
 }
 
 impl BackupJob {
-    /// How this backup reads its data.
-    pub fn read_from(&self) -> Result<ReadFrom, BackupError> {
-        let user = self.user.clone();
-        let database = self.database.clone();
+    /// The user and database a dump preset reads as and from, in `container`
+    /// (whose image's environment fills what the profile leaves out).
+    pub fn user_and_database(&self, container: Option<&ContainerDetail>) -> (String, String) {
+        let user = match container {
+            Some(c) => databases::user_for(self.preset, self.user.as_deref(), c),
+            None => self.user.clone().unwrap_or_else(|| {
+                if self.preset == Preset::Postgres { "postgres".into() } else { "root".into() }
+            }),
+        };
+        let database = databases::database_for(self.preset, self.database.as_deref(), &user, container);
+        (user, database)
+    }
+
+    /// How this backup reads its data out of `container`.
+    pub fn read_from(&self, container: Option<&ContainerDetail>) -> Result<ReadFrom, BackupError> {
         Ok(match self.preset {
             Preset::Path => ReadFrom::Path(self.path.clone().ok_or(BackupError::NoPath)?),
-            Preset::Postgres => {
-                let user = user.unwrap_or_else(|| "postgres".into());
-                let database = database.unwrap_or_else(|| user.clone());
-                ReadFrom::Dump(argv(&["pg_dump", "-Fc", "-U", &user, "-d", &database]))
-            }
-            Preset::Mysql => {
-                let user = user.unwrap_or_else(|| "root".into());
-                let database = database.unwrap_or_else(|| "mysql".into());
-                ReadFrom::Dump(argv(&[
-                    "mysqldump",
-                    "--single-transaction",
-                    "--routines",
-                    "-u",
-                    &user,
-                    &database,
-                ]))
+            Preset::Postgres | Preset::Mysql => {
+                let (user, database) = self.user_and_database(container);
+                ReadFrom::Dump(databases::dump_command(self.preset, &user, &database))
             }
             Preset::Mssql => ReadFrom::Mssql {
-                user: user.unwrap_or_else(|| "sa".into()),
-                database: database.unwrap_or_else(|| "master".into()),
+                user: self.user.clone().unwrap_or_else(|| "sa".into()),
+                database: self.database.clone().unwrap_or_else(|| "master".into()),
             },
             Preset::Custom => {
                 ReadFrom::Dump(self.command.clone().filter(|c| !c.is_empty()).ok_or(BackupError::NoCommand)?)
@@ -176,14 +174,32 @@ impl BackupJob {
 
     pub async fn run(self, ctx: JobContext, aws: Option<AwsClients>) -> Result<JobOutput, JobError> {
         let aws = aws.ok_or(NoAws)?;
-        let from = self.read_from()?;
+        self.read_from(None)?;
         ctx.progress(Progress::stage("connecting to the engine"));
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let container = engine.container(&self.container).await.map_err(BackupError::from)?;
+        let from = self.read_from(Some(&container))?;
         // Never while a restore, a sync or a run is changing the data: it would be stored half-replaced.
         let doing = format!("a backup of {} is reading its data", container.name);
         let _lock =
             lock::take(&engine, &container.name, &doing, self.wait, &ctx).await.map_err(lock::job_error)?;
+        let dumped = matches!(self.preset, Preset::Postgres | Preset::Mysql)
+            .then(|| self.user_and_database(Some(&container)));
+        // A dump of a database that holds none of the user's tables is worth saying so.
+        let empty = match &dumped {
+            Some((user, database)) => {
+                ctx.progress(Progress::stage(format!("counting the tables in {}", words_for(database))));
+                match databases::user_tables(&engine, &container.name, self.preset, user, database).await {
+                    Ok(0) => Some(database.clone()),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot count the database's tables");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let now = crate::time::unix_now();
         let content = from.content();
         let id = snapshots::new_id(now, &container.name, &snapshots::host_name());
@@ -253,6 +269,7 @@ impl BackupJob {
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
             parent: line::parent_of(&Dirs::new().state, &self.bucket, &self.prefix, &container.name),
+            database: dumped.as_ref().map(|(_, database)| database.clone()),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         let manifest_key = snapshots::manifest_key(&self.prefix, &id);
@@ -289,6 +306,26 @@ impl BackupJob {
                 }),
             ),
         };
+        let holds_no_table = empty.is_some();
+        let attention = match (attention, empty) {
+            (attention, None) => attention,
+            (attention, Some(database)) => {
+                let warning = format!(
+                    "warning: {} in {} holds no table of yours: this snapshot has none of your data. \
+                     Your tables may be in another database: pick it with `,` (database.name) in the dashboard, \
+                     or set database.name in wharf.toml",
+                    words_for(&database),
+                    container.name
+                );
+                Some(match attention {
+                    Some(a) => {
+                        super::Attention { code: a.code, message: format!("{warning}\n{}", a.message) }
+                    }
+                    // A warning, not a failure: the command still exits 0.
+                    None => super::Attention { code: 0, message: warning },
+                })
+            }
+        };
         Ok(JobOutput {
             attention,
             summary: format!(
@@ -309,9 +346,16 @@ impl BackupJob {
                 "sha256": stored.sha256,
                 "parent": manifest.parent,
                 "head": head_json,
+                "database": manifest.database,
+                "holds_no_table": holds_no_table,
             }),
         })
     }
+}
+
+/// `database app`, or `every database` for `*`.
+fn words_for(database: &str) -> String {
+    if database == databases::ALL { "every database".into() } else { format!("database {database}") }
 }
 
 /// Writes the manifest (STANDARD whatever the data's class: it is small and

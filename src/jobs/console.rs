@@ -108,7 +108,11 @@ impl ConsoleRequest {
         match self.preset {
             Preset::Postgres => {
                 let user = user.unwrap_or_else(|| "postgres".into());
-                let database = self.database.clone().unwrap_or_else(|| user.clone());
+                // Every database (`*`): psql opens the server's own, where \l lists them.
+                let database = match self.database.as_deref() {
+                    Some(super::databases::ALL) => "postgres".to_string(),
+                    other => other.map_or_else(|| user.clone(), str::to_string),
+                };
                 let psql = first_present(engine, container, &["psql"], &["--version"]).await?;
                 let psql = psql.ok_or_else(|| no_client("psql", container))?;
                 Ok((argv(&[&psql, "-U", &user, "-d", &database]), Vec::new()))
@@ -118,7 +122,7 @@ impl ConsoleRequest {
                 let client = first_present(engine, container, &["mariadb", "mysql"], &["--version"]).await?;
                 let client = client.ok_or_else(|| no_client("mariadb or mysql", container))?;
                 let mut command = argv(&[&client, "-u", &user]);
-                command.extend(self.database.clone());
+                command.extend(self.database.clone().filter(|d| d != super::databases::ALL));
                 Ok((command, super::mysql::password_env(engine, container, &user).await?))
             }
             Preset::Mssql => {

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod bake;
 pub mod console;
+pub mod databases;
 pub mod deploy;
 pub mod init;
 mod layers;

@@ -216,6 +216,7 @@ impl RemoteBackupJob {
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
             parent: None,
+            database: None,
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         s3::put(

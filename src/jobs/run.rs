@@ -280,7 +280,8 @@ impl RunJob {
         }
         self.start(ctx, engine).await?;
         self.ready(ctx, engine, &manifest.preset).await?;
-        self.create_database(engine, &manifest.preset).await?;
+        let database = manifest.database.as_deref().or(self.database.as_deref());
+        self.create_database(engine, &manifest.preset, database).await?;
         Ok(Some(restore.restore(ctx, aws).await?))
     }
 
@@ -363,9 +364,15 @@ pub fn data_directory(preset: Preset) -> Option<&'static str> {
 
 impl RunJob {
     /// A new server has only its own databases: the one the dump goes into
-    /// (and the restore's safety copy reads) is created first.
-    async fn create_database(&self, engine: &Engine, preset: &str) -> Result<(), RunError> {
-        let argv = match (preset, &self.database) {
+    /// (and the restore's safety copy reads) is created first. A dump of
+    /// every database (`*`) makes its own.
+    async fn create_database(
+        &self,
+        engine: &Engine,
+        preset: &str,
+        database: Option<&str>,
+    ) -> Result<(), RunError> {
+        let argv = match (preset, database.filter(|d| *d != super::databases::ALL)) {
             ("postgres", Some(name)) => {
                 let user = self.user.as_deref().unwrap_or("postgres");
                 let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));

@@ -32,6 +32,9 @@ pub struct Manifest {
     /// up as, when this one was made (the line of history across machines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// For the dump presets: the database dumped (`*`: every database of the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// Where the data came from.

@@ -206,11 +206,22 @@ fn a_save_keeps_the_files_comments_and_never_overwrites_what_changed_since() {
 }
 
 /// The whole first run as a new user does it: no file, `b`, a bucket and the
-/// PostgreSQL container picked (its preset detected), a yes, a snapshot.
+/// PostgreSQL container picked (its preset detected), the database whose
+/// tables are the user's (`app`, not `postgres`) picked from the server's
+/// list, a yes, a snapshot that restores those tables.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     let mut cleanup = Cleanup::default();
     let container = crate::backup::postgres_container(&mut cleanup);
+    let psql = crate::backup::psql;
+    psql(&container, "postgres", "CREATE DATABASE app");
+    psql(
+        &container,
+        "app",
+        "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT i, md5(i::text) FROM generate_series(1, 5000) AS i",
+    );
+    let fingerprint = "SELECT count(*) || ':' || md5(string_agg(id || body, ',' ORDER BY id)) FROM notes";
+    let rows = psql(&container, "app", fingerprint);
     let url = crate::support::moto_url();
     let clients = crate::support::moto_clients().await;
     let bucket = crate::backup::bucket().await;
@@ -234,6 +245,17 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     session.wait_for("Database container to back up");
     session.send(container.as_bytes());
     session.send(b"\r");
+    session.wait_for(&format!("Database in {container} to back up"));
+    session.wait_for("every database");
+    let offered = session.contents();
+    let app =
+        offered.lines().find(|l| l.contains("│app ")).unwrap_or_else(|| panic!("app is offered:\n{offered}"));
+    assert!(app.contains("1 table"), "with its table counted: {app}");
+    let first = offered.lines().position(|l| l.contains("│app ")).unwrap();
+    let postgres = offered.lines().position(|l| l.contains("│postgres ") && l.contains("no tables of yours"));
+    assert!(postgres.is_some_and(|p| p > first), "the database with the user's tables first:\n{offered}");
+    session.send(b"app");
+    session.send(b"\r");
     session.wait_for("Save settings");
     let shown = session.contents();
     assert!(shown.contains("preset = \"postgres\""), "the preset is detected from the image:\n{shown}");
@@ -244,13 +266,24 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     let file = session.home.path().join("config/wharf/wharf.toml");
     let written = std::fs::read_to_string(&file).unwrap();
     let expected = format!(
-        "default_profile = \"default\"\n\n[profiles.default]\nbucket = \"{bucket}\"\nprefix = \"wharf/\"\nstorage_class = \"STANDARD\"\n\n[profiles.default.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\n"
+        "default_profile = \"default\"\n\n[profiles.default]\nbucket = \"{bucket}\"\nprefix = \"wharf/\"\nstorage_class = \"STANDARD\"\n\n[profiles.default.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nname = \"app\"\n"
     );
     assert_eq!(written, expected, "exactly the choices made");
     let listed = clients.s3.list_objects_v2().bucket(&bucket).prefix("wharf/").send().await.unwrap();
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.iter().any(|k| k.ends_with("/manifest.json")), "a complete snapshot: {keys:?}");
     assert!(keys.iter().any(|k| k.contains("/data.")), "{keys:?}");
+    // The snapshot holds the user's rows: gone from the database, they come back.
+    psql(&container, "app", "DELETE FROM notes WHERE id % 2 = 0");
+    let head: serde_json::Value =
+        serde_json::from_slice(&crate::backup::object(&bucket, "wharf/HEAD.json").await).unwrap();
+    let id = head["snapshot"].as_str().unwrap();
+    let out = crate::support::wharf_against(&url, session.home.path())
+        .args(["restore", id, "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(psql(&container, "app", fingerprint), rows, "every row of app as it was");
     session.send(b"q");
     let (status, transcript, screen) = session.finish();
     assert_eq!(status, 0, "{transcript}");
@@ -395,4 +428,78 @@ fn r_without_a_database_container_asks_its_name_saves_it_and_runs() {
         (job.image.as_str(), job.container.as_str(), job.path.as_str()),
         ("db:baked", "db-local", "/data")
     );
+}
+
+#[test]
+fn the_settings_panel_picks_the_database_and_its_user_again() {
+    let text = "[profiles.dev]\nbucket = \"snaps\"\n[profiles.dev.database]\ncontainer = \"pg\"\npreset = \"postgres\"\nname = \"postgres\"\n";
+    let file = wharf::config::ConfigFile::parse(text, "wharf.toml").unwrap();
+    let settings = wharf::config::Settings {
+        file: Some("/home/me/.config/wharf/wharf.toml".into()),
+        profile_name: Some("dev".into()),
+        profile: file.profiles["dev"].clone(),
+        ..wharf::config::Settings::default()
+    };
+    let mut s = crate::support::state_with(settings, wharf::app::Keymap::defaults().unwrap());
+    update(&mut s, key(','));
+    let Some(Overlay::Pick(panel)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let row = |key: &str| panel.items.iter().find(|i| i.value == key).unwrap().clone();
+    assert!(row("database.name").label.ends_with("postgres"), "{:?}", row("database.name"));
+    assert_eq!(row("database.user").detail, "not set");
+    assert!(row("cache_limit").label.ends_with('–'));
+
+    // The database, picked again from what the server has.
+    typed(&mut s, "database.name");
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::LoadLocal(LocalLoad::Databases { container, preset, user, setup })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((container.as_str(), *preset, user), ("pg", wharf::config::Preset::Postgres, &None));
+    assert_eq!(picker_title(&s), "Database in pg to back up");
+    let found =
+        |name: &str, bytes: u64, tables: u64, the_images: bool| wharf::jobs::databases::DatabaseInfo {
+            name: name.into(),
+            bytes: Some(bytes),
+            tables: Some(tables),
+            the_images,
+        };
+    // A late answer for another set-up is dropped; this one's fills the list.
+    let mut other = setup.clone();
+    other.chosen.push(Chosen::new("bucket", "elsewhere"));
+    update(
+        &mut s,
+        Action::Loaded(Loaded::Databases { setup: other, result: Ok(vec![found("x", 1, 1, false)]) }),
+    );
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!() };
+    assert!(picker.loading && picker.items.is_empty());
+    let listed = vec![found("shop", 9_000_000, 4, true), found("postgres", 7_000_000, 0, false)];
+    update(&mut s, Action::Loaded(Loaded::Databases { setup: setup.clone(), result: Ok(listed) }));
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!() };
+    let rows: Vec<(&str, &str)> =
+        picker.items.iter().map(|i| (i.value.as_str(), i.detail.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("shop", "9.0 MB · 4 tables · the image's own"),
+            ("postgres", "7.0 MB · no tables of yours"),
+            ("*", "the whole server: pg_dumpall, mysqldump --all-databases")
+        ]
+    );
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, .. })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(setup.chosen, [Chosen::new("database.name", "shop")]);
+
+    // The user, typed.
+    s.overlay = None;
+    update(&mut s, key(','));
+    typed(&mut s, "database.user");
+    update(&mut s, code(KeyCode::Enter));
+    typed(&mut s, "app");
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::LoadLocal(LocalLoad::SetupPreview { setup, .. })] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(setup.chosen, [Chosen::new("database.user", "app")]);
 }

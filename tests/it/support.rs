@@ -503,6 +503,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         wharf_version: "0.1.0".into(),
         host: None,
         parent: None,
+        database: None,
     };
     vec![
         Snapshot {

@@ -999,3 +999,27 @@ fn restores_cut_short_are_finished_at_start_but_not_under_read_only() {
     );
     assert!(flash.contains("`wharf doctor --fix` or wharf without --read-only finishes them"), "{flash}");
 }
+
+#[test]
+fn a_job_done_with_something_to_look_at_is_marked_and_its_message_shown_whole() {
+    let mut s = with_running_job();
+    update(&mut s, key('6'));
+    let message =
+        "warning: database postgres in db holds no table of yours: this snapshot has none of your data.";
+    let output = JobOutput {
+        attention: Some(wharf::jobs::Attention { code: 0, message: message.into() }),
+        summary: "20261205T180000Z-db-laptop-aaaaa: 7 kB → 2 kB (STANDARD)".into(),
+        json: serde_json::Value::Null,
+        copy: None,
+    };
+    update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
+    assert!(
+        matches!(&s.jobs.jobs[0].state, wharf::app::JobState::Attention { .. }),
+        "{:?}",
+        s.jobs.jobs[0].state
+    );
+    let screen = format!("{:?}", crate::panes::render(&s, 160, 40).backend());
+    assert!(screen.contains("look"), "marked, not done:\n{screen}");
+    assert!(screen.contains("⚠ warning: database postgres in db holds no table of yours"), "{screen}");
+    assert!(!screen.contains("✓"), "{screen}");
+}

@@ -617,6 +617,10 @@ async fn save(
         wharf_version: env!("CARGO_PKG_VERSION").into(),
         host: Some(snapshots::host_name()),
         parent: None,
+        database: match &r.method {
+            Method::Dump { database, .. } => database.clone(),
+            _ => None,
+        },
     };
     let stage = format!("keeping a safety copy of {}", r.what());
     let progress = progress_in_bytes(ctx, stage, 0);
@@ -696,18 +700,20 @@ async fn size_now(engine: &Engine, container: &ContainerDetail, r: &Replacement)
             }
             Some(total)
         }
-        Method::Dump { preset, dump, .. } if preset == "postgres" => {
+        Method::Dump { preset, dump, database: Some(database), .. }
+            if preset == "postgres" && database != "*" =>
+        {
             let user = dump.get(dump.iter().position(|a| a == "-U")? + 1)?.clone();
-            let database = dump.get(dump.iter().position(|a| a == "-d")? + 1)?.clone();
             let sql = "SELECT pg_database_size(current_database())";
-            output(argv(&["psql", "-U", &user, "-d", &database, "-Atc", sql])).await
+            output(argv(&["psql", "-U", &user, "-d", database, "-Atc", sql])).await
         }
-        Method::Dump { preset, dump, .. } if preset == "mysql" => {
-            let user = dump.get(dump.iter().position(|a| a == "-u")? + 1)?.clone();
-            let database = dump.last()?.clone();
+        Method::Dump { preset, dump, database: Some(database), .. }
+            if preset == "mysql" && database != "*" =>
+        {
+            let user = mysql::user_of(dump).to_string();
             let sql = "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables \
                        WHERE table_schema = DATABASE()";
-            output(argv(&["mysql", "-u", &user, "-N", "-B", "-e", sql, &database])).await
+            output(argv(&["mysql", "-u", &user, "-N", "-B", "-e", sql, database])).await
         }
         _ => None,
     }

@@ -30,7 +30,7 @@ use super::RestoreError;
 use crate::config::Preset;
 use crate::docker::{ContainerDetail, Engine, HelperMount};
 use crate::jobs::backup::ReadFrom;
-use crate::jobs::{argv, mssql, mysql};
+use crate::jobs::{databases, mssql, mysql};
 use crate::snapshots::Manifest;
 use crate::snapshots::local::LocalSnapshot;
 
@@ -70,7 +70,14 @@ pub enum Method {
         inside: Option<String>,
     },
     /// A dump, read by `restore` on stdin; the safety copy is `dump`'s stdout.
-    Dump { preset: String, restore: Vec<String>, dump: Vec<String> },
+    Dump {
+        preset: String,
+        restore: Vec<String>,
+        dump: Vec<String>,
+        /// The database (`*`: every one), for the dump presets.
+        #[serde(default)]
+        database: Option<String>,
+    },
     /// SQL Server: the backup file moves through the archive API, RESTORE reads it.
     Mssql { user: String, database: String },
 }
@@ -148,7 +155,7 @@ impl Replacement {
                         container.name, manifest.preset, container.name
                     )));
                 }
-                dump_method(dump, settings)?
+                dump_method(dump, settings, manifest, container)?
             }
         };
         Ok(Replacement {
@@ -292,36 +299,25 @@ pub fn helper_name(id: &str) -> String {
     format!("wharf-restore-{}", &id[..id.len().min(12)])
 }
 
-fn dump_method(preset: Preset, settings: &DumpSettings) -> Result<Method, RestoreError> {
+/// How a dump of `preset` goes in: the snapshot's own database (its
+/// manifest says which, else the profile's), as the user the profile, else
+/// the image, names.
+fn dump_method(
+    preset: Preset,
+    settings: &DumpSettings,
+    manifest: &Manifest,
+    container: &ContainerDetail,
+) -> Result<Method, RestoreError> {
     Ok(match preset {
-        Preset::Postgres => {
-            let user = settings.user.clone().unwrap_or_else(|| "postgres".into());
-            let database = settings.database.clone().unwrap_or_else(|| user.clone());
+        Preset::Postgres | Preset::Mysql => {
+            let user = databases::user_for(preset, settings.user.as_deref(), container);
+            let named = manifest.database.as_deref().or(settings.database.as_deref());
+            let database = databases::database_for(preset, named, &user, Some(container));
             Method::Dump {
                 preset: preset.as_str().into(),
-                // One transaction: a dump that fails half-way changes nothing.
-                restore: argv(&[
-                    "pg_restore",
-                    "--clean",
-                    "--if-exists",
-                    "--no-owner",
-                    "--single-transaction",
-                    "--exit-on-error",
-                    "-U",
-                    &user,
-                    "-d",
-                    &database,
-                ]),
-                dump: argv(&["pg_dump", "-Fc", "-U", &user, "-d", &database]),
-            }
-        }
-        Preset::Mysql => {
-            let user = settings.user.clone().unwrap_or_else(|| "root".into());
-            let database = settings.database.clone().unwrap_or_else(|| "mysql".into());
-            Method::Dump {
-                preset: preset.as_str().into(),
-                restore: argv(&["mysql", "-u", &user, &database]),
-                dump: argv(&["mysqldump", "--single-transaction", "--routines", "-u", &user, &database]),
+                restore: databases::restore_command(preset, &user, &database),
+                dump: databases::dump_command(preset, &user, &database),
+                database: Some(database),
             }
         }
         Preset::Mssql => Method::Mssql {
@@ -338,7 +334,7 @@ fn dump_method(preset: Preset, settings: &DumpSettings) -> Result<Method, Restor
                         .into(),
                 )
             })?;
-            Method::Dump { preset: preset.as_str().into(), restore, dump }
+            Method::Dump { preset: preset.as_str().into(), restore, dump, database: None }
         }
         Preset::Path => return Err(RestoreError::NoPath),
     })

@@ -39,6 +39,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     // The selected job's result or error chain gets the lines under the list.
     let error_lines: Vec<Line> = match &jobs[selected].state {
         JobState::Done(summary, _) => vec![Line::from(format!("✓ {summary}")).fg(Color::Green)],
+        JobState::Attention { summary, message } => vec![
+            Line::from(format!("⚠ {message}")).fg(Color::Yellow),
+            Line::from(format!("  {summary}")).fg(Color::DarkGray),
+        ],
         JobState::Running | JobState::Cancelling => {
             // The selected job's stage, rate and ETA, then its parts (the layers of a push).
             let job = jobs[selected];
@@ -132,6 +136,7 @@ fn state_label(job: &JobView) -> (&'static str, Color) {
         JobState::Running => ("running", Color::Cyan),
         JobState::Cancelling => ("cancelling", Color::Yellow),
         JobState::Done(..) => ("done", Color::Green),
+        JobState::Attention { .. } => ("look", Color::Yellow),
         JobState::Failed(_) => ("failed", Color::Red),
         JobState::Cancelled => ("cancelled", Color::Yellow),
     }
@@ -145,7 +150,7 @@ fn percent(job: &JobView) -> Option<u64> {
 /// A bar with the percentage when the amount is known, else the current stage.
 fn progress_text(job: &JobView) -> String {
     match &job.state {
-        JobState::Done(..) => format::bar(1, 1, BAR),
+        JobState::Done(..) | JobState::Attention { .. } => format::bar(1, 1, BAR),
         JobState::Failed(_) | JobState::Cancelled => "—".into(),
         _ => match job.progress.total {
             Some(total) if total > 0 => {
