@@ -227,6 +227,17 @@ impl Engine {
         }
     }
 
+    /// Takes the name `reference` off its image; the image itself goes when
+    /// that was its last name and no container uses it (the engine refuses
+    /// otherwise, and nothing changes). One already gone is fine.
+    pub async fn untag(&self, reference: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::RemoveImageOptions::default();
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Image and container events since `since` (Unix seconds), as the engine
     /// reports them; the stream ends or fails when the engine goes away. The
     /// request is only sent when the stream is first polled, so `since` is what

@@ -133,6 +133,100 @@ impl Engine {
         self.docker.create_container(Some(options), body).await.map(|r| r.id).map_err(|e| self.error(e))
     }
 
+    /// Creates (not starts) `name` as the container `old` is, on `image`
+    /// instead: what `docker run` was told for it — environment, command,
+    /// labels, published ports, restart policy, mounts, resources, networks
+    /// and their aliases — kept, and what only came from its old image left
+    /// for the new image to say. Its id.
+    pub async fn create_like(&self, old: &str, name: &str, image: &str) -> Result<String, DockerError> {
+        let was = self.docker.inspect_container(old, None).await.map_err(|e| self.not_found_or(e, old))?;
+        let config = was.config.clone().unwrap_or_default();
+        // What the old image said itself (gone with it: then everything counts as the user's).
+        let own = match was.image.as_deref() {
+            Some(id) => self.docker.inspect_image(id).await.ok().and_then(|i| i.config).unwrap_or_default(),
+            None => Default::default(),
+        };
+        let given = |mine: &Option<Vec<String>>, images: &Option<Vec<String>>| {
+            mine.clone().filter(|m| Some(m) != images.as_ref() && !m.is_empty())
+        };
+        let env: Vec<String> = config
+            .env
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|kv| !own.env.as_ref().is_some_and(|e| e.contains(kv)))
+            .collect();
+        let labels: HashMap<String, String> = config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, v)| own.labels.as_ref().and_then(|l| l.get(k)) != Some(v))
+            .collect();
+        let differs = |mine: &Option<String>, images: &Option<String>| {
+            mine.clone().filter(|m| !m.is_empty() && Some(m) != images.as_ref())
+        };
+        let short_id = was.id.as_deref().map(|id| id[..id.len().min(12)].to_string());
+        let networks = was.network_settings.and_then(|n| n.networks).unwrap_or_default();
+        let host_config = was.host_config.clone().unwrap_or_default();
+        // The default network is `bridge` in the container's list of networks.
+        let mode = match host_config.network_mode.clone().unwrap_or_default() {
+            m if m.is_empty() || m == "default" => "bridge".to_string(),
+            m => m,
+        };
+        // The endpoint as it was asked for: aliases (not the ones the engine adds itself) and a fixed address.
+        let endpoint = |e: &bollard::models::EndpointSettings| bollard::models::EndpointSettings {
+            aliases: e.aliases.clone().map(|a| {
+                a.into_iter()
+                    .filter(|x| {
+                        Some(x) != short_id.as_ref()
+                            && x != was.name.as_deref().unwrap_or_default().trim_start_matches('/')
+                    })
+                    .collect()
+            }),
+            ipam_config: e.ipam_config.clone(),
+            links: e.links.clone(),
+            driver_opts: e.driver_opts.clone(),
+            ..Default::default()
+        };
+        let first = networks.get(&mode).map(|e| HashMap::from([(mode.clone(), endpoint(e))]));
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            hostname: differs(&config.hostname, &short_id),
+            domainname: config.domainname.clone(),
+            user: differs(&config.user, &own.user),
+            working_dir: differs(&config.working_dir, &own.working_dir),
+            env: (!env.is_empty()).then_some(env),
+            cmd: given(&config.cmd, &own.cmd),
+            entrypoint: given(&config.entrypoint, &own.entrypoint),
+            labels: Some(labels),
+            exposed_ports: config.exposed_ports.clone(),
+            tty: config.tty,
+            open_stdin: config.open_stdin,
+            stop_signal: differs(&config.stop_signal, &own.stop_signal),
+            stop_timeout: config.stop_timeout,
+            healthcheck: config.healthcheck.clone().filter(|h| Some(h) != own.healthcheck.as_ref()),
+            host_config: Some(host_config),
+            networking_config: first
+                .map(|endpoints| bollard::models::NetworkingConfig { endpoints_config: Some(endpoints) }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions { name: Some(name.to_string()), platform: String::new() };
+        let id = self.docker.create_container(Some(options), body).await.map_err(|e| self.error(e))?.id;
+        // The engine joins one network at creation (API 1.41): the others now.
+        for (network, e) in networks.iter().filter(|(n, _)| **n != mode) {
+            let request = bollard::models::NetworkConnectRequest {
+                container: id.clone(),
+                endpoint_config: Some(endpoint(e)),
+            };
+            if let Err(e) = self.docker.connect_network(network, request).await {
+                let _ = self.remove(&id).await;
+                return Err(self.error(e));
+            }
+        }
+        Ok(id)
+    }
+
     /// Renames `container` to `name`.
     pub async fn rename(&self, container: &str, name: &str) -> Result<(), DockerError> {
         let options = RenameContainerOptions { name: name.to_string() };

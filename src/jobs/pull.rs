@@ -142,10 +142,70 @@ impl PullJob {
                 engine.tag(&image.id, &name, tag).await?;
                 format!("{name}:{tag}")
             }
-            Wanted::Digest(_) => by_digest,
+            Wanted::Digest(_) => by_digest.clone(),
         };
+        if !already {
+            remember_pulled(&crate::config::Dirs::new().state, &image.id, &[by_digest, local.clone()]);
+        }
         Ok(Pulled { image: local, digest, id: image.id, already })
     }
+}
+
+/// The names wharf gave the images it pulled on this machine, by image id
+/// (`$XDG_STATE_HOME/wharf/pulled.json`): what a sync may take away again
+/// once no container uses them. Names the user gave are never in it.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct PulledNames(std::collections::BTreeMap<String, Vec<String>>);
+
+fn pulled_file(state: &std::path::Path) -> std::path::PathBuf {
+    state.join("pulled.json")
+}
+
+fn read_pulled(state: &std::path::Path) -> PulledNames {
+    std::fs::read(pulled_file(state)).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default()
+}
+
+fn write_pulled(state: &std::path::Path, pulled: &PulledNames) {
+    let file = pulled_file(state);
+    let written = serde_json::to_vec_pretty(pulled).map_err(std::io::Error::other).and_then(|text| {
+        crate::files::private_dir(state).and_then(|()| crate::files::write_atomic(&file, &text))
+    });
+    if let Err(e) = written {
+        tracing::warn!(file = %file.display(), error = %e, "cannot remember the images wharf pulled");
+    }
+}
+
+/// Remembers that wharf pulled image `id` and named it `names`.
+pub fn remember_pulled(state: &std::path::Path, id: &str, names: &[String]) {
+    let mut pulled = read_pulled(state);
+    let known = pulled.0.entry(id.to_string()).or_default();
+    for name in names {
+        if !known.contains(name) {
+            known.push(name.clone());
+        }
+    }
+    write_pulled(state, &pulled);
+}
+
+/// Takes away the names wharf gave image `id` when it pulled it, if no
+/// container uses the image any more (the image goes with its last name);
+/// says which names went.
+pub async fn forget_if_unused(
+    engine: &Engine,
+    state: &std::path::Path,
+    id: &str,
+) -> Result<Vec<String>, DockerError> {
+    let mut pulled = read_pulled(state);
+    let Some(names) = pulled.0.get(id).cloned() else { return Ok(Vec::new()) };
+    if engine.containers().await?.iter().any(|c| c.image_id == id) {
+        return Ok(Vec::new());
+    }
+    for name in &names {
+        engine.untag(name).await?;
+    }
+    pulled.0.remove(id);
+    write_pulled(state, &pulled);
+    Ok(names)
 }
 
 /// An image of an ECR repository as this machine reaches it.

@@ -39,6 +39,8 @@ pub struct ServiceRef {
 pub struct RunJob {
     pub image: String,
     pub container: String,
+    /// How data leaves and enters it: also which readiness check says the server is up.
+    pub preset: Preset,
     /// Where the data lives in the container (`database.path`): the volume's mount point.
     pub path: String,
     pub service: Option<ServiceRef>,
@@ -104,6 +106,7 @@ impl RunJob {
         Ok(RunJob {
             image,
             container,
+            preset,
             path,
             service,
             restore: None,
@@ -299,7 +302,12 @@ impl RunJob {
     }
 
     /// Waits until the server answers its preset's readiness check.
-    async fn ready(&self, ctx: &JobContext, engine: &Engine, preset: &str) -> Result<(), RunError> {
+    pub(crate) async fn ready(
+        &self,
+        ctx: &JobContext,
+        engine: &Engine,
+        preset: &str,
+    ) -> Result<(), RunError> {
         let checks: Vec<Vec<String>> = match preset {
             "postgres" => vec![argv(&["pg_isready", "-q", "-h", "127.0.0.1"])],
             "mysql" => vec![

@@ -367,10 +367,17 @@ impl SyncJob {
                         registry: self.registry.clone(),
                         docker_host: self.run.docker_host.clone(),
                     };
-                    tokio::select! {
-                        pulled = pull.pull(ctx, aws) => { pulled?; }
+                    let pulled = tokio::select! {
+                        pulled = pull.pull(ctx, aws) => pulled?,
                         _ = ctx.cancel.cancelled() => return Err(SyncError::Restore(RestoreError::Cancelled)),
-                    }
+                    };
+                    // Named as `wharf pull` names it, never left `<none>`.
+                    let tag = self.tag_for(aws, &plan).await;
+                    let name = plan.image.split_once('@').map_or(plan.image.as_str(), |(n, _)| n);
+                    let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
+                    engine.tag(&pulled.id, name, &tag).await?;
+                    let state = &self.restore.state;
+                    super::pull::remember_pulled(state, &pulled.id, &[format!("{name}:{tag}")]);
                 }
                 Step::Run { image, snapshot } => {
                     let mut run = self.run.clone();
@@ -378,7 +385,7 @@ impl SyncJob {
                     run.restore = snapshot.as_ref().map(|id| Box::new(self.restore_of(id)));
                     run.create_and_start(ctx, Some(aws)).await?;
                 }
-                Step::Recreate { to, .. } => self.recreate(ctx, aws, to).await?,
+                Step::Recreate { to, .. } => self.recreate(ctx, to).await?,
                 Step::PutBack { aside } => {
                     let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
                     engine.rename(aside, &plan.container).await?;
@@ -393,12 +400,45 @@ impl SyncJob {
             }
             done.push(step.line(&plan.container));
         }
+        if !done.is_empty() {
+            self.until_ready(ctx).await?;
+        }
         let summary = if done.is_empty() {
             format!("{} is in sync: {}, {}", plan.container, short(&plan.image), snapshot_words(&plan))
         } else {
             format!("{} synced: {}", plan.container, done.join("; "))
         };
         Ok(JobOutput { summary, copy: None, attention: None, json: plan.report(true) })
+    }
+
+    /// The tag a pulled image gets: the one asked for, else one ECR gives its
+    /// digest, else `sha256-` and the digest's first 12 digits.
+    async fn tag_for(&self, aws: &AwsClients, plan: &SyncPlan) -> String {
+        if let ImageSource::Tag { tag, .. } = &self.image {
+            return tag.clone();
+        }
+        let tags = match crate::aws::ecr::images(&aws.ecr, &plan.repository).await {
+            Ok(images) => {
+                images.into_iter().find(|i| i.digest == plan.digest).map(|i| i.tags).unwrap_or_default()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask ECR for the pulled image's tags");
+                Vec::new()
+            }
+        };
+        tags.into_iter()
+            .min()
+            .unwrap_or_else(|| format!("sha256-{}", crate::format::short_digest(&plan.digest)))
+    }
+
+    /// Waits, when the container runs, for its server to answer the preset's
+    /// readiness check: "synced" means it can be used.
+    async fn until_ready(&self, ctx: &JobContext) -> Result<(), SyncError> {
+        let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
+        if lookup(&engine, &self.run.container).await?.is_some_and(|c| c.running) {
+            self.run.ready(ctx, &engine, self.run.preset.as_str()).await?;
+        }
+        Ok(())
     }
 
     fn restore_of(&self, id: &str) -> RestoreJob {
@@ -411,29 +451,26 @@ impl SyncJob {
         restore
     }
 
-    /// The container again on `image`, with the same data mount; put back as
-    /// it was if the new one cannot be made or started.
-    async fn recreate(&self, ctx: &JobContext, aws: &AwsClients, image: &str) -> Result<(), SyncError> {
+    /// The container again on `image`, as it was made (its mounts, ports,
+    /// environment, networks, restart policy and labels); put back as it was
+    /// if the new one cannot be made or started. The image it ran before goes
+    /// when wharf pulled it and nothing uses it now.
+    async fn recreate(&self, ctx: &JobContext, image: &str) -> Result<(), SyncError> {
         ctx.progress(Progress::stage(format!("recreating {} on the new image", self.run.container)));
         let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
         let old = engine.container(&self.run.container).await?;
-        let (volume, bind) = self.data_mount(&old)?;
-        let detail = engine.image(image).await?.ok_or_else(|| RunError::NoImage(image.to_string()))?;
-        let mut run = self.run.clone();
-        run.image = image.to_string();
-        let (mut spec, _) = run.blueprint(ctx, Some(aws), &detail).await;
-        spec.volume = volume;
-        spec.bind = bind;
+        self.data_mount(&old)?;
+        engine.image(image).await?.ok_or_else(|| RunError::NoImage(image.to_string()))?;
         engine.stop(&old).await?;
         let aside = aside_name(&old.name);
         engine.rename(&old.id, &aside).await?;
         let made = async {
-            engine.create_database(&spec).await?;
-            engine.start(&spec.name).await
+            let id = engine.create_like(&old.id, &old.name, image).await?;
+            engine.start(&id).await
         }
         .await;
         if let Err(e) = made {
-            let _ = engine.remove(&spec.name).await;
+            let _ = engine.remove(&old.name).await;
             let _ = engine.rename(&old.id, &old.name).await;
             if old.running {
                 let _ = engine.start(&old.id).await;
@@ -441,6 +478,13 @@ impl SyncJob {
             return Err(e.into());
         }
         engine.remove(&old.id).await?;
+        match super::pull::forget_if_unused(&engine, &self.restore.state, &old.image_id).await {
+            Ok(names) if !names.is_empty() => {
+                tracing::info!(?names, "removed the image the container ran before")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot remove the image the container ran before"),
+        }
         Ok(())
     }
 }

@@ -448,6 +448,41 @@ async fn the_postgres_loop_brings_every_row_to_the_second_machine() {
     let caught_up = laptop.json(&["sync", "--tag", "v1", "--yes"], 0);
     assert_eq!(steps(&caught_up, "done"), ["restore"], "the same image, older data: {caught_up}");
     assert_eq!(rows(&laptop.container), rows(&home.container));
+
+    // A new image: "synced" only once the server answers, so the database is there to use at once.
+    let dir = tempfile::tempdir().unwrap();
+    // A server that takes a while to come up, as one replaying its log after a crash does.
+    let dockerfile = "FROM wharf-test/postgres:15\nCMD [\"sh\", \"-c\", \"sleep 3; exec /start\"]\n";
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    let v2 = format!("{}:v2", unique("wharf-it-pg-next"));
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &v2])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    cleanup.images.push(v2.clone());
+    cleanup.images.push(format!("{pushed_name}:v2"));
+    home.json(&["push", &v2, "--tag", "v2"], 0);
+    let moved = home.json(&["sync", "--tag", "v2", "--yes"], 0);
+    assert_eq!(steps(&moved, "done"), ["recreate"], "{moved}");
+    let now = Command::new("docker")
+        .args([
+            "exec",
+            &home.container,
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "app",
+            "-Atc",
+            "SELECT count(*) FROM t",
+        ])
+        .output()
+        .unwrap();
+    assert!(now.status.success(), "right after sync: {}", String::from_utf8_lossy(&now.stderr));
+    assert_eq!(String::from_utf8_lossy(&now.stdout).trim(), "5000");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -588,4 +623,86 @@ async fn sync_takes_the_image_the_service_runs_with_its_ports_and_plain_environm
     assert!(!env.contains("SECRET"), "a secret reached the container: {env}");
     assert_eq!(docker(&["inspect", "-f", "{{json .Config.Cmd}}", &container]), r#"["sleep","7200"]"#);
     assert_eq!(docker(&["port", &container, &format!("{port}/tcp")]), format!("127.0.0.1:{port}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recreate_keeps_what_the_container_was_made_with_and_takes_away_the_image_it_no_longer_runs() {
+    let mut cleanup = Cleanup::default();
+    let place = Place::new("wharf-it-keeps").await;
+    let v1 = build_image(test_image(), 1, &mut cleanup);
+    let v2 = build_image(&v1, 1, &mut cleanup);
+    let pushed_name = place.pushed_name();
+    cleanup.images.push(format!("{pushed_name}:v1"));
+    cleanup.images.push(format!("{pushed_name}:v2"));
+    let home = place.machine_with("home", unique("wharf-it-keeps"), "path = \"/data\"\n", &mut cleanup);
+    home.json(&["push", &v1, "--tag", "v1"], 0);
+    home.json(&["push", &v2, "--tag", "v2"], 0);
+    for tag in ["v1", "v2"] {
+        docker(&["rmi", "-f", &format!("{pushed_name}:{tag}")]);
+    }
+    // Gone from here: v1 comes back by `wharf pull`, tagged; v2 is not here.
+    let pulled = home.json(&["pull", &format!("{}:v1", place.repository)], 0);
+    assert_eq!(pulled["image"], format!("{pushed_name}:v1").as_str(), "{pulled}");
+    assert!(!image_exists(&format!("{pushed_name}:v2")));
+
+    // The user's own container on it: a network, a restart policy, a label, a variable,
+    // a published port, and a second volume besides the data's.
+    let network = unique("wharf-it-net");
+    docker(&["network", "create", &network]);
+    let extra = format!("{}-extra", home.container);
+    cleanup.volumes.push(extra.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--stop-timeout",
+        "1",
+        "--name",
+        &home.container,
+        "--network",
+        &network,
+        "--network-alias",
+        "db.internal",
+        "--restart",
+        "unless-stopped",
+        "--label",
+        "team=data",
+        "-e",
+        "NOTE=kept",
+        "-p",
+        "127.0.0.1::8080",
+        "-v",
+        &format!("{}-data:/data", home.container),
+        "-v",
+        &format!("{extra}:/extra"),
+        &format!("{pushed_name}:v1"),
+    ]);
+    docker(&["network", "connect", "bridge", &home.container]);
+    docker(&["exec", &home.container, "sh", "-c", "echo mine > /data/note && echo also > /extra/file"]);
+
+    let synced = home.json(&["sync", "--tag", "v2", "--yes"], 0);
+    assert_eq!(steps(&synced, "done"), ["pull", "recreate"], "{synced}");
+    let inspect = |format: &str| docker(&["inspect", "-f", format, &home.container]);
+    assert_eq!(
+        inspect("{{.Config.Image}}"),
+        format!("{pushed_name}@{}", synced["image"].as_str().unwrap().rsplit('@').next().unwrap())
+    );
+    assert!(image_exists(&format!("{pushed_name}:v2")), "the pulled image is tagged as wharf pull tags it");
+    assert_eq!(inspect("{{.HostConfig.RestartPolicy.Name}}"), "unless-stopped");
+    assert_eq!(inspect("{{index .Config.Labels \"team\"}}"), "data");
+    assert!(inspect("{{json .Config.Env}}").contains("\"NOTE=kept\""));
+    let networks = inspect("{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}");
+    assert!(networks.contains(&network) && networks.contains("bridge"), "{networks}");
+    let aliases = inspect(&format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}"));
+    assert!(aliases.contains("db.internal"), "{aliases}");
+    assert!(
+        docker(&["port", &home.container, "8080/tcp"]).starts_with("127.0.0.1:"),
+        "the port is published"
+    );
+    assert_eq!(home.note(), "mine");
+    assert_eq!(docker(&["exec", &home.container, "cat", "/extra/file"]), "also", "the other volume too");
+    assert_eq!(inspect("{{.State.Running}}"), "true");
+    // The image it ran before, which wharf pulled and nothing uses now, is gone.
+    assert!(!image_exists(&format!("{pushed_name}:v1")), "v1 is left behind");
+    docker(&["rm", "-f", &home.container]);
+    docker(&["network", "rm", &network]);
 }
