@@ -117,7 +117,7 @@ pub(super) fn start_prune(state: &mut AppState) {
     };
     let profile = &state.settings.profile;
     let retention = Retention { keep: profile.keep, older_than: profile.older_than.map(|a| a.0) };
-    let doomed = prune::plan(list, retention, &prefix, state.clock.wall).doomed;
+    let prune::Plan { doomed, kept } = prune::plan(list, retention, &prefix, state.clock.wall);
     if doomed.is_empty() {
         state.flash = Some(format!("prune: nothing to delete ({})", retention.describe()));
         return;
@@ -131,6 +131,7 @@ pub(super) fn start_prune(state: &mut AppState) {
             crate::format::bytes(bytes)
         ),
         format!("Retention: {}.", retention.describe()),
+        format!("Kept: {} (`wharf prune --dry-run` says why for each).", kept.len()),
     ];
     for d in doomed.iter().take(PRUNE_LINES) {
         lines.push(format!("  {} — {}", d.id, d.reason));

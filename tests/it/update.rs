@@ -665,6 +665,7 @@ fn p_shows_what_a_prune_deletes_and_starts_only_on_a_yes() {
         [
             "Delete 1 snapshot (150.0 MB)?",
             "Retention: no retention set: only incomplete snapshots go.",
+            "Kept: 1 (`wharf prune --dry-run` says why for each).",
             "  20261119T090000Z-db — incomplete: no manifest (an interrupted backup)",
         ]
     );
