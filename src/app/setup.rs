@@ -179,6 +179,8 @@ pub(super) fn databases_listed(
     setup: Setup,
     result: Result<Vec<crate::jobs::databases::DatabaseInfo>, String>,
 ) {
+    let mut profile = state.settings.profile.clone();
+    apply(&mut profile, &setup.chosen);
     let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
     if !matches!(&picker.purpose, PickPurpose::Database(s) if *s == setup) {
         return;
@@ -210,10 +212,14 @@ pub(super) fn databases_listed(
             PickItem { value: d.name.clone(), label: d.name, detail: detail.join(" · ") }
         })
         .collect();
+    let whole = match profile.database.and_then(|d| d.preset) {
+        Some(Preset::Mysql) => "mysqldump --all-databases",
+        _ => "pg_dumpall",
+    };
     items.push(PickItem {
         value: crate::jobs::databases::ALL.into(),
         label: "every database".into(),
-        detail: "the whole server: pg_dumpall, mysqldump --all-databases".into(),
+        detail: format!("the whole server: {whole}"),
     });
     picker.items = items;
 }

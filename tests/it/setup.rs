@@ -482,7 +482,7 @@ fn the_settings_panel_picks_the_database_and_its_user_again() {
         [
             ("shop", "9.0 MB · 4 tables · the image's own"),
             ("postgres", "7.0 MB · no tables of yours"),
-            ("*", "the whole server: pg_dumpall, mysqldump --all-databases")
+            ("*", "the whole server: pg_dumpall")
         ]
     );
     let effects = update(&mut s, code(KeyCode::Enter));
