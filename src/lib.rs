@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
                     image,
                     repository,
                     tag,
-                    registry: settings.profile.registry.clone(),
+                    registry: settings.registry(),
                     docker_host: settings.docker_host.clone(),
                     create_repository: false,
                 });

@@ -216,7 +216,7 @@ pub(super) fn submit_prompt(state: &mut AppState, prompt: Prompt, effects: &mut 
                 image,
                 repository,
                 tag,
-                registry: state.settings.profile.registry.clone(),
+                registry: state.settings.registry(),
                 docker_host: state.settings.docker_host.clone(),
                 create_repository: false,
             };

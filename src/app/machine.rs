@@ -43,7 +43,7 @@ pub(super) fn start_pull(state: &mut AppState, effects: &mut Vec<Effect>) {
     let job = PullJob {
         repository,
         wanted,
-        registry: state.settings.profile.registry.clone(),
+        registry: state.settings.registry(),
         docker_host: state.settings.docker_host.clone(),
     };
     start_job(state, JobSpec::Pull(job), effects);

@@ -32,7 +32,7 @@ pub async fn pull(settings: &Settings, reference: &str, json: bool) -> ExitCode 
     let spec = JobSpec::Pull(PullJob {
         repository,
         wanted,
-        registry: settings.profile.registry.clone(),
+        registry: settings.registry(),
         docker_host: settings.docker_host.clone(),
     });
     run_job(spec, json, aws).await

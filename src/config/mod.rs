@@ -241,6 +241,66 @@ pub enum ConfigError {
     NoConfigForProfile { name: String, looked: String },
 }
 
+/// A registry host to push to and pull from instead of the one in the
+/// repository's URI, and where it was set: the ECR token goes to it only when
+/// the user vouched for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryOverride {
+    pub host: String,
+    /// Set when only a `wharf.toml` found in the working directory (a cloned
+    /// repository's, say) names it.
+    pub found_in: Option<PathBuf>,
+}
+
+/// A registry named only by a file in the working directory, which is
+/// neither the repository's ECR registry nor this machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "registry `{host}` comes from {file}, found in the working directory, and is neither the repository's \
+     ECR registry ({ecr}) nor this machine: wharf does not hand it an ECR token. If you trust it, give \
+     --registry {host}, set WHARF_REGISTRY, or set registry in your own $XDG_CONFIG_HOME/wharf/wharf.toml"
+)]
+pub struct UntrustedRegistry {
+    pub host: String,
+    pub file: String,
+    pub ecr: String,
+}
+
+impl RegistryOverride {
+    /// `host`, given by the user (the command line, the environment, their own file).
+    pub fn given(host: &str) -> RegistryOverride {
+        RegistryOverride { host: host.to_string(), found_in: None }
+    }
+
+    /// Whether the token may go to it whatever the repository's ECR host is.
+    pub fn vouched(&self) -> bool {
+        self.found_in.is_none() || crate::net::is_loopback(&self.host)
+    }
+
+    /// The host to hand the token to, for a repository whose URI names `ecr_host`.
+    pub fn host_for(&self, ecr_host: &str) -> Result<String, UntrustedRegistry> {
+        match &self.found_in {
+            Some(file) if !self.vouched() && !self.host.eq_ignore_ascii_case(ecr_host) => {
+                Err(UntrustedRegistry {
+                    host: self.host.clone(),
+                    file: file.display().to_string(),
+                    ecr: ecr_host.to_string(),
+                })
+            }
+            _ => Ok(self.host.clone()),
+        }
+    }
+}
+
+/// The registry host for a repository whose URI names `ecr_host`: the
+/// override when there is one it may use, else ECR's own.
+pub fn registry_host(
+    registry: Option<&RegistryOverride>,
+    ecr_host: &str,
+) -> Result<String, UntrustedRegistry> {
+    registry.map_or_else(|| Ok(ecr_host.to_string()), |r| r.host_for(ecr_host))
+}
+
 /// What the command line and environment say about configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -270,6 +330,19 @@ pub struct Settings {
     pub theme: Theme,
     /// The profile's keys the command line or the environment set over the file.
     pub from_command_line: Vec<String>,
+    /// Set when the file was found in the working directory (not given with
+    /// `--config`, not the user's own in the config directory).
+    pub found_here: bool,
+}
+
+impl Settings {
+    /// The profile's `registry`, with where it was set.
+    pub fn registry(&self) -> Option<RegistryOverride> {
+        let host = self.profile.registry.clone().filter(|r| !r.trim().is_empty())?;
+        let vouched = !self.found_here || self.from_command_line.iter().any(|k| k == "registry");
+        let found_in = (!vouched).then(|| self.file.clone().unwrap_or_else(|| PathBuf::from("wharf.toml")));
+        Some(RegistryOverride { host, found_in })
+    }
 }
 
 impl ConfigFile {
@@ -334,6 +407,10 @@ impl Settings {
             None => vec![PathBuf::from("wharf.toml"), dirs.config.join("wharf.toml")],
         };
         let found = candidates.iter().find(|p| overrides.config.is_some() || p.is_file());
+        // The user's own file, reached from its own directory, is not one found in a working directory.
+        let own = std::fs::canonicalize(&candidates[candidates.len() - 1]).ok();
+        let found_here = overrides.config.is_none()
+            && found.is_some_and(|p| *p == candidates[0] && std::fs::canonicalize(p).ok() != own);
         let (file, config) = match found {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -342,7 +419,9 @@ impl Settings {
             }
             None => (None, ConfigFile::default()),
         };
-        Settings::resolve(file, config, overrides, &candidates)
+        let mut settings = Settings::resolve(file, config, overrides, &candidates)?;
+        settings.found_here = found_here;
+        Ok(settings)
     }
 
     fn resolve(
@@ -406,6 +485,7 @@ impl Settings {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             theme: theme.unwrap_or_default(),
             from_command_line,
+            found_here: false,
         })
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::layers::{Layers, Refusal};
 use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::{AwsClients, AwsError, ecr};
+use crate::config::{RegistryOverride, registry_host};
 use crate::docker::{DockerError, Engine, RegistryLogin};
 use crate::registry;
 
@@ -47,7 +48,7 @@ pub struct PullJob {
     pub repository: String,
     pub wanted: Wanted,
     /// Pull from this registry host instead of the one in the repository URI.
-    pub registry: Option<String>,
+    pub registry: Option<RegistryOverride>,
     pub docker_host: Option<String>,
 }
 
@@ -81,6 +82,8 @@ pub enum PullError {
     Missing(String),
     #[error(transparent)]
     InTheClear(#[from] crate::docker::InTheClear),
+    #[error(transparent)]
+    Untrusted(#[from] crate::config::UntrustedRegistry),
 }
 
 impl PullJob {
@@ -113,7 +116,7 @@ impl PullJob {
         // The engine is handed the registry's credentials: never across a network in the clear.
         crate::docker::may_take_credentials(self.docker_host.as_deref())?;
         let Resolved { name, digest, login } =
-            resolve(ctx, aws, &self.repository, &self.wanted, self.registry.as_deref()).await?;
+            resolve(ctx, aws, &self.repository, &self.wanted, self.registry.as_ref()).await?;
         let by_digest = format!("{name}@{digest}");
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         let already = engine.image(&by_digest).await?.is_some_and(|i| i.is(&digest));
@@ -225,16 +228,15 @@ pub async fn resolve(
     aws: &AwsClients,
     repository: &str,
     wanted: &Wanted,
-    registry: Option<&str>,
+    registry: Option<&RegistryOverride>,
 ) -> Result<Resolved, PullError> {
-    ctx.progress(Progress::stage("asking ECR for a token"));
-    let (auth, found) = tokio::join!(
-        aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
-        ecr::repository(&aws.ecr, repository)
-    );
-    let (auth, found) = (auth?, found?);
+    ctx.progress(Progress::stage("looking up the repository"));
+    let found = ecr::repository(&aws.ecr, repository).await?;
     let (uri_host, path) = found.uri.split_once('/').unwrap_or((&found.uri, &found.name));
-    let host = registry.map_or_else(|| uri_host.to_string(), str::to_string);
+    // Where the token may go is settled before it is asked for.
+    let host = registry_host(registry, uri_host)?;
+    ctx.progress(Progress::stage("asking ECR for a token"));
+    let auth = aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()).await?;
     let digest = match wanted {
         Wanted::Digest(d) => d.clone(),
         Wanted::Tag(tag) => {

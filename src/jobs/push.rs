@@ -7,6 +7,7 @@ use serde_json::json;
 use super::layers::{Layers, Refusal};
 use super::{JobContext, JobError, JobOutput, NoAws, Progress};
 use crate::aws::{AwsClients, AwsError, ecr};
+use crate::config::{RegistryOverride, registry_host};
 use crate::docker::{DockerError, Engine, RegistryLogin};
 use crate::registry;
 
@@ -17,7 +18,7 @@ pub struct PushJob {
     pub repository: String,
     pub tag: String,
     /// Push to this registry host instead of the one in the repository URI.
-    pub registry: Option<String>,
+    pub registry: Option<RegistryOverride>,
     pub docker_host: Option<String>,
     /// Create the repository first when it does not exist (the user said yes to that).
     pub create_repository: bool,
@@ -46,6 +47,8 @@ pub enum PushError {
     Registry(#[from] registry::RegistryError),
     #[error(transparent)]
     InTheClear(#[from] crate::docker::InTheClear),
+    #[error(transparent)]
+    Untrusted(#[from] crate::config::UntrustedRegistry),
 }
 
 impl PushJob {
@@ -53,13 +56,8 @@ impl PushJob {
         let aws = aws.ok_or(NoAws)?;
         // The engine is handed the registry's credentials: never across a network in the clear.
         crate::docker::may_take_credentials(self.docker_host.as_deref()).map_err(PushError::from)?;
-        ctx.progress(Progress::stage("asking ECR for a token"));
-        let (auth, repository) = tokio::join!(
-            aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()),
-            ecr::repository(&aws.ecr, &self.repository)
-        );
-        let auth = auth?;
-        let repository = match repository {
+        ctx.progress(Progress::stage("looking up the repository"));
+        let repository = match ecr::repository(&aws.ecr, &self.repository).await {
             Ok(r) => r,
             Err(AwsError::NotFound(_)) if self.create_repository => {
                 ctx.progress(Progress::stage(format!("creating ECR repository {}", self.repository)));
@@ -69,8 +67,11 @@ impl PushJob {
             Err(e) => return Err(PushError::Aws(e).into()),
         };
         let (uri_host, path) = repository.uri.split_once('/').unwrap_or((&repository.uri, &repository.name));
-        let host = self.registry.clone().unwrap_or_else(|| uri_host.to_string());
+        // Where the token may go is settled before it is asked for.
+        let host = registry_host(self.registry.as_ref(), uri_host).map_err(PushError::from)?;
         let target = format!("{host}/{path}");
+        ctx.progress(Progress::stage("asking ECR for a token"));
+        let auth = aws.ecr_tokens.get(&aws.ecr, crate::time::unix_now()).await?;
 
         let engine = Engine::connect(self.docker_host.as_deref()).await?;
         engine.tag(&self.image, &target, &self.tag).await?;

@@ -38,7 +38,7 @@ pub struct SyncJob {
     pub bucket: String,
     pub prefix: String,
     /// Pull from this registry host instead of the one in the repository URI.
-    pub registry: Option<String>,
+    pub registry: Option<crate::config::RegistryOverride>,
     /// How the container is run when it is missing or recreated (its `image`
     /// and `restore` are filled in by the plan).
     pub run: RunJob,
@@ -228,7 +228,7 @@ impl SyncJob {
             snapshot,
             bucket,
             prefix,
-            registry: profile.registry.clone(),
+            registry: settings.registry(),
             run,
             restore,
             plan: None,
@@ -271,7 +271,7 @@ impl SyncJob {
     pub async fn plan(&self, ctx: &JobContext, aws: &AwsClients) -> Result<SyncPlan, SyncError> {
         ctx.progress(Progress::stage("working out what this machine lacks"));
         let (repository, wanted, image_from) = self.wanted_image(aws).await?;
-        let resolved = resolve(ctx, aws, &repository, &wanted, self.registry.as_deref()).await?;
+        let resolved = resolve(ctx, aws, &repository, &wanted, self.registry.as_ref()).await?;
         let (image, digest) = (format!("{}@{}", resolved.name, resolved.digest), resolved.digest);
 
         let (snapshot, snapshot_from) = match &self.snapshot {

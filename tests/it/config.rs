@@ -140,6 +140,23 @@ fn lookup_prefers_current_directory_then_config_dir() {
     let s = Settings::load(&Overrides::default(), &d).unwrap();
     assert_eq!(s.file, Some(d.config.join("wharf.toml")));
     assert_eq!(s.profile.cluster.as_deref(), Some("dev"));
+    // A registry in the user's own file is theirs to vouch for.
+    let registry = s.registry().expect("full.toml names a registry");
+    assert_eq!(registry.found_in, None);
+    assert_eq!(registry.host_for("123456789012.dkr.ecr.eu-west-1.amazonaws.com"), Ok(registry.host.clone()));
+}
+
+#[test]
+fn a_registry_found_only_in_the_working_directory_is_not_vouched_for() {
+    use wharf::config::RegistryOverride;
+    let from_here = |host: &str| RegistryOverride { host: host.into(), found_in: Some("wharf.toml".into()) };
+    let ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let e = from_here("registry.example.com").host_for(ecr).unwrap_err();
+    assert_eq!(e.file, "wharf.toml");
+    // ECR's own host, or this machine by its look, are fine from anywhere.
+    assert_eq!(from_here(ecr).host_for(ecr).as_deref(), Ok(ecr));
+    assert_eq!(from_here("127.0.0.1:5000").host_for(ecr).as_deref(), Ok("127.0.0.1:5000"));
+    assert_eq!(from_here("localhost:5000").host_for(ecr).as_deref(), Ok("localhost:5000"));
 }
 
 #[test]

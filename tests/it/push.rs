@@ -16,7 +16,7 @@ fn push_job(image: &str, repository: &str, registry: &TestRegistry, create_repos
         image: image.into(),
         repository: repository.into(),
         tag: "v1".into(),
-        registry: Some(registry.host.clone()),
+        registry: Some(wharf::config::RegistryOverride::given(&registry.host)),
         docker_host: None,
         create_repository,
     }

@@ -142,3 +142,67 @@ fn values_filled_into_a_remote_backup_command_are_checked_first() {
         assert!(error.ends_with("nothing was started"), "{error}");
     }
 }
+
+/// A name this machine resolves to a loopback address that is not one by its
+/// look (`localhost`, `127.…`): the machine's own host name, as /etc/hosts has it.
+fn loopback_by_name() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let own = gethostname::gethostname().into_string().ok();
+    own.into_iter().chain(["runsc".to_string(), "vm".to_string()]).find(|name| {
+        !wharf::net::is_loopback(name)
+            && (name.as_str(), 80).to_socket_addrs().is_ok_and(|mut a| a.all(|a| a.ip().is_loopback()))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_named_only_by_a_wharf_toml_in_the_working_directory_gets_no_token() {
+    let repository = crate::support::unique("wharf-it-untrusted");
+    moto_clients().await.ecr.create_repository().repository_name(&repository).send().await.unwrap();
+    // A listener standing in for somebody's registry: it counts who comes, and shuts the door on them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let came = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = came.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let visitors = || came.load(std::sync::atomic::Ordering::SeqCst);
+    let name = loopback_by_name().unwrap_or_else(|| "registry.invalid".into());
+    let host = format!("{name}:{port}");
+
+    // A cloned repository's wharf.toml names it.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("wharf.toml"),
+        format!("[profiles.dev]\nrepository = \"{repository}\"\nregistry = \"{host}\"\n"),
+    )
+    .unwrap();
+    let out = crate::support::wharf_against(&crate::support::aws_url(), project.path())
+        .args(["push", test_image(), "--tag", "v1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("registry `{host}` comes from wharf.toml, found in the working directory")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("give --registry {host}, set WHARF_REGISTRY")), "{said}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(visitors(), 0, "something connected to {host}");
+
+    // The same name given by the user (--registry) is trusted: the push goes there (and finds no registry).
+    let out = crate::support::wharf_against(&crate::support::aws_url(), project.path())
+        .args(["--registry", &host, "push", test_image(), "--tag", "v1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("found in the working directory"), "{}", stderr(&out));
+    if name != "registry.invalid" {
+        assert!(visitors() > 0, "given by the user, {host} was tried");
+    }
+    let _ = Command::new("docker").args(["rmi", &format!("{host}/{repository}:v1")]).output();
+}

@@ -210,7 +210,7 @@ fn pull_job(repository: &str, registry: &TestRegistry) -> JobSpec {
     JobSpec::Pull(PullJob {
         repository: repository.into(),
         wanted: Wanted::Tag("v1".into()),
-        registry: Some(registry.host.clone()),
+        registry: Some(wharf::config::RegistryOverride::given(&registry.host)),
         docker_host: None,
     })
 }

@@ -348,7 +348,7 @@ fn push_asks_for_the_target_and_starts_a_job() {
         image: "db:baked".into(),
         repository: "app".into(),
         tag: "v7".into(),
-        registry: Some("127.0.0.1:5000".into()),
+        registry: Some(wharf::config::RegistryOverride::given("127.0.0.1:5000")),
         docker_host: None,
         create_repository: false,
     });
