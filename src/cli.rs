@@ -209,12 +209,24 @@ pub enum Command {
         /// Remove what init created for this profile instead (asks; the repository and bucket only with --include-data)
         #[arg(long)]
         destroy: bool,
-        /// Give the service a public IP, reachable on the database's port from ADDRESS only [default: this machine's address, asked of checkip.amazonaws.com]
+        /// Open the database's port to ADDRESS only (the service's group lets nothing in otherwise) [default: this machine's address, asked of checkip.amazonaws.com]
         #[arg(long, value_name = "ADDRESS", num_args = 0..=1, default_missing_value = "", conflicts_with = "destroy")]
         public: Option<String>,
         /// With --destroy: the ECR repository and the S3 bucket too, with every image and snapshot in them
         #[arg(long, requires = "destroy")]
         include_data: bool,
+        /// The ECR repository [default: the profile's; asked on a terminal]
+        #[arg(long, value_name = "NAME")]
+        repository: Option<String>,
+        /// The S3 bucket for snapshots [default: the profile's; asked on a terminal]
+        #[arg(long, value_name = "NAME")]
+        bucket: Option<String>,
+        /// The ECS cluster [default: the profile's]
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
+        /// The ECS service [default: the profile's]
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
         /// With --destroy on a protected profile: the profile's name, typed
         #[arg(long, value_name = "PROFILE", requires = "destroy")]
         confirm: Option<String>,

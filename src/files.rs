@@ -48,6 +48,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(path)
 }
 
+/// Writes `bytes` over the user's own file at `path` (a `wharf.toml`), so
+/// that a crash leaves the old text or the new: a symbolic link is written
+/// through to its target (and stays a link), the file keeps its mode (0600
+/// when it is new), and its directory is left as the user has it (made,
+/// when missing, with the user's umask).
+pub fn replace_users_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let target = match std::fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::read_link(path) {
+            // A link to a file not made yet: the file is made where it points.
+            Ok(to) if to.is_absolute() => to,
+            Ok(to) => path.parent().unwrap_or(Path::new(".")).join(to),
+            Err(_) => path.to_path_buf(),
+        },
+        Err(e) => return Err(e),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mode = std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file =
+            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written?;
+    File::open(&dir)?.sync_all()
+}
+
 /// Writes `bytes` to `path` (private) through a temporary and a rename, so
 /// that a reader never sees half a file — without syncing: for caches, where
 /// a file lost in a crash is only read again.

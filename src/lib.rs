@@ -134,9 +134,32 @@ pub fn main() -> ExitCode {
                 commands::sync(&settings, request, &place, json).await
             }
             Some(Command::Shell { container, sql }) => commands::shell(&settings, container, sql).await,
-            Some(Command::Init { dry_run, yes, destroy, public, include_data, confirm, json }) => {
-                let request =
-                    commands::InitFlags { dry_run, yes, destroy, public, include_data, confirm, json };
+            Some(Command::Init {
+                dry_run,
+                yes,
+                destroy,
+                public,
+                include_data,
+                repository,
+                bucket,
+                cluster,
+                service,
+                confirm,
+                json,
+            }) => {
+                let request = commands::InitFlags {
+                    dry_run,
+                    yes,
+                    destroy,
+                    public,
+                    include_data,
+                    confirm,
+                    json,
+                    repository,
+                    bucket,
+                    cluster,
+                    service,
+                };
                 commands::init(&settings, request).await
             }
             Some(Command::Bake { container, tag, json }) => {

@@ -113,7 +113,8 @@ fn plan_init(state: &mut AppState, effects: &mut Vec<Effect>) {
     match InitRequest::from_settings(&state.settings) {
         Ok(request) => {
             state.flash = Some(format!("init: looking at what profile {} has on AWS…", request.profile));
-            let job = InitJob { request, profile: state.settings.profile.clone(), plan: None };
+            let save_to = crate::config::save::target(&state.settings, &crate::config::Dirs::new());
+            let job = InitJob { request, profile: state.settings.profile.clone(), save_to, plan: None };
             effects.push(Effect::Load(LoadRequest::InitPlan(Box::new(job))));
         }
         Err(message) => state.flash = Some(format!("init: {message}")),

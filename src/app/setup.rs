@@ -536,6 +536,8 @@ pub fn apply(profile: &mut Profile, chosen: &[Chosen]) {
             "service" => profile.service = value,
             "bucket" => profile.bucket = value,
             "prefix" => profile.prefix = value,
+            "repository" => profile.repository = value,
+            "init_id" => profile.init_id = value,
             "storage_class" => profile.storage_class = choice.value.parse().ok(),
             key => {
                 let database = profile.database.get_or_insert_with(Default::default);

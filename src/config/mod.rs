@@ -52,6 +52,12 @@ pub struct Profile {
     /// How much wharf's cache directory may hold besides safety copies
     /// (`"500MiB"`, `"20GiB"`; default 10 GiB): least recently used goes first.
     pub cache_limit: Option<Size>,
+    /// This profile's `wharf init`'s own id (saved by its first run): the
+    /// tag `wharf:init:<id>` marks what it made and uses.
+    pub init_id: Option<String>,
+    /// Private subnets for the service `wharf init` makes (default: the
+    /// default VPC's public subnets, with a public IP).
+    pub subnets: Option<Vec<String>>,
     pub database: Option<Database>,
 }
 

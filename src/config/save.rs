@@ -95,18 +95,17 @@ pub fn prepare(file: &Path, profile: &str, chosen: &[Chosen]) -> Result<Edited, 
     Ok(Edited { before, after, lines })
 }
 
-/// Writes `after` to `file` in one step (its directory made when missing),
-/// unless the file no longer holds `before`: what someone else wrote since is
-/// never overwritten.
+/// Writes `after` to `file` in one step, unless the file no longer holds
+/// `before`: what someone else wrote since is never overwritten. A relative
+/// `./wharf.toml`, a `--config` path and a symbolic link are all written
+/// where they are read from; the file keeps its mode and its directory is
+/// left as it is ([`crate::files::replace_users_file`]).
 pub fn commit(file: &Path, before: Option<&str>, after: &str) -> Result<(), String> {
     let now = std::fs::read_to_string(file).ok();
     if now.as_deref() != before {
         return Err(format!("{} changed since its lines were shown; nothing written", file.display()));
     }
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    crate::files::write_atomic(file, after.as_bytes())
+    crate::files::replace_users_file(file, after.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 

@@ -34,7 +34,7 @@ pub fn normalise_prefix(prefix: Option<&str>) -> String {
 /// Names are cut down to letters, digits, `-`, `_` and `.`.
 pub fn new_id(now: i64, source: &str, host: &str) -> String {
     let stamp = rfc3339(now).replace(['-', ':'], "");
-    format!("{stamp}-{}-{}-{}", id_word(source), id_word(host), random_word())
+    format!("{stamp}-{}-{}-{}", id_word(source), id_word(host), random_word(5))
 }
 
 fn id_word(text: &str) -> String {
@@ -47,17 +47,20 @@ fn id_word(text: &str) -> String {
     if word.is_empty() { "x".into() } else { word }
 }
 
-/// Five letters and digits from the system's random source (32⁵, 33 million).
-fn random_word() -> String {
+/// `n` lowercase letters and digits (32 of them: no `i`, `l`, `o`, `u`)
+/// from the system's random source: five make 33 million.
+pub fn random_word(n: usize) -> String {
     const LETTERS: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut bytes = [0u8; 5];
+    let mut bytes = vec![0u8; n];
     if getrandom::fill(&mut bytes).is_err() {
         // No system randomness: the clock's nanoseconds and the process id still part two writers.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::from(d.subsec_nanos()));
         let mixed = nanos ^ (u64::from(std::process::id()) << 30);
-        bytes.copy_from_slice(&mixed.to_le_bytes()[..5]);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (mixed >> ((i * 5) % 60)) as u8;
+        }
     }
     bytes.iter().map(|b| LETTERS[usize::from(b % 32)] as char).collect()
 }

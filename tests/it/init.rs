@@ -75,6 +75,13 @@ async fn log_group_there(sdk: &Sdk, group: &str) -> bool {
     !out.log_groups().is_empty()
 }
 
+/// The `init_id` the profile's first init saved.
+fn init_id(home: &Path, profile: &str) -> String {
+    let text = std::fs::read_to_string(home.join("wharf.toml")).unwrap();
+    let file = wharf::config::ConfigFile::parse(&text, "wharf.toml").unwrap();
+    file.profiles[profile].init_id.clone().unwrap_or_else(|| panic!("no init_id saved:\n{text}"))
+}
+
 async fn revisions(sdk: &Sdk, family: &str) -> usize {
     let out = sdk.ecs.list_task_definitions().family_prefix(family).send().await.unwrap();
     out.task_definition_arns().len()
@@ -92,7 +99,16 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(
         steps(&plan),
-        ["repository", "expire_untagged", "bucket", "cluster", "role", "role_policy", "log_group"]
+        [
+            "repository",
+            "expire_untagged",
+            "bucket",
+            "cluster",
+            "role",
+            "role_policy",
+            "log_group",
+            "security_group"
+        ]
     );
     assert_eq!(plan["plan"]["waits_for_image"], true);
     assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_err());
@@ -137,8 +153,11 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     let abort =
         lifecycle.rules()[0].abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation());
     assert_eq!(abort, Some(1));
+    // Its id is saved in the profile, and what it made carries it.
+    let id = init_id(home.path(), &n.profile);
     let tags = sdk.s3.get_bucket_tagging().bucket(&n.bucket).send().await.unwrap();
-    assert!(tags.tag_set().iter().any(|t| t.key() == "wharf:profile" && t.value() == n.profile));
+    let tags: Vec<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [(format!("wharf:init:{id}").as_str(), n.profile.as_str())]);
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
     assert_eq!(clusters.clusters()[0].status(), Some("ACTIVE"));
     let attached = sdk.iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
@@ -176,9 +195,17 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     assert!(definition.execution_role_arn().is_some_and(|a| a.ends_with(&role)));
     let services = sdk.ecs.describe_services().cluster(&n.cluster).services(&n.service).send().await.unwrap();
     let service = &services.services()[0];
+    // A public IP, to reach ECR and CloudWatch from the default VPC's subnets, behind a group with no way in.
     let network = service.network_configuration().and_then(|c| c.awsvpc_configuration()).unwrap();
-    assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
+    assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("ENABLED"));
     assert!(!network.subnets().is_empty());
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto_config().await);
+    let groups =
+        ec2.describe_security_groups().group_ids(network.security_groups()[0].clone()).send().await.unwrap();
+    let security_group = &groups.security_groups()[0];
+    assert_eq!(security_group.group_name(), Some(format!("wharf-{}", n.profile).as_str()));
+    let rules = security_group.ip_permissions();
+    assert!(rules.is_empty(), "no way in: {rules:?}");
     assert!(out["plan"]["steps"][0]["image"].as_str().is_some_and(|i| i.ends_with(&digest)));
 
     // Again: nothing missing, nothing registered.
@@ -194,7 +221,7 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     assert_eq!(status, 2, "{stderr}");
     let (status, out, stderr) = init(home.path(), &["--destroy", "--yes", "--json"]);
     assert_eq!(status, 0, "{stderr}");
-    assert_eq!(out["removed"].as_array().map(Vec::len), Some(4), "{out}");
+    assert_eq!(out["removed"].as_array().map(Vec::len), Some(5), "{out}");
     assert!(sdk.iam.get_role().role_name(&role).send().await.is_err());
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
     assert!(clusters.clusters().iter().all(|c| c.status() != Some("ACTIVE")));
@@ -271,7 +298,7 @@ async fn the_settings_panel_creates_whats_missing_after_showing_the_plan() {
     assert!(shown.contains("create: CloudWatch log group"), "{shown}");
     std::thread::sleep(std::time::Duration::from_millis(400));
     session.send(b"y");
-    session.wait_for("created 7:");
+    session.wait_for("8 done:");
     let sdk = sdk().await;
     assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_ok());
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
@@ -298,8 +325,8 @@ async fn public_opens_the_databases_port_to_one_address_only_and_destroy_closes_
     put_ecr_image(&sdk.ecr, &n.repository, "v1").await;
     let (status, out, stderr) = init(home.path(), &["--public", "203.0.113.7", "--yes", "--json"]);
     assert_eq!(status, 0, "{stderr}");
-    assert_eq!(steps(&out), ["task_definition", "security_group", "service"]);
-    let name = format!("wharf-{}-public", n.profile);
+    assert_eq!(steps(&out), ["allow", "task_definition", "service"]);
+    let name = format!("wharf-{}", n.profile);
     let named = aws_sdk_ec2::types::Filter::builder().name("group-name").values(&name).build();
     let groups = ec2.describe_security_groups().filters(named.clone()).send().await.unwrap();
     let group = &groups.security_groups()[0];
@@ -351,4 +378,62 @@ async fn an_init_cut_short_between_the_role_and_its_policy_is_finished_by_the_ne
     assert_eq!(attached.attached_policies().len(), 1);
     let (status, _, stderr) = init(home.path(), &["--destroy", "--include-data", "--yes"]);
     assert_eq!(status, 0, "{stderr}");
+}
+
+/// Two projects, each its own directory and wharf.toml, both calling their
+/// profile `dev`-like by the same name, in one account: they share the role,
+/// the log group and the security group by name, and each one's destroy
+/// leaves what the other still uses.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_projects_with_the_same_profile_name_share_what_they_must_and_destroy_only_their_own() {
+    let sdk = sdk().await;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let shared = names();
+    let mut other = names();
+    other.profile = shared.profile.clone();
+    other.cluster = shared.cluster.clone(); // one cluster for both, too
+    write_profile(a.path(), &shared, false);
+    write_profile(b.path(), &other, false);
+    for (home, n) in [(a.path(), &shared), (b.path(), &other)] {
+        let (status, _, stderr) = init(home, &["--yes"]);
+        assert_eq!(status, 0, "{stderr}");
+        put_ecr_image(&sdk.ecr, &n.repository, "v1").await;
+        let (status, _, stderr) = init(home, &["--yes"]);
+        assert_eq!(status, 0, "{stderr}");
+    }
+    let (id_a, id_b) = (init_id(a.path(), &shared.profile), init_id(b.path(), &shared.profile));
+    assert_ne!(id_a, id_b, "each init its own id");
+    let role = format!("wharf-{}-task-execution", shared.profile);
+    let tags = sdk.iam.list_role_tags().role_name(&role).send().await.unwrap();
+    let mut keys: Vec<&str> = tags.tags().iter().map(|t| t.key()).collect();
+    keys.sort();
+    let mut both = [format!("wharf:init:{id_a}"), format!("wharf:init:{id_b}")];
+    both.sort();
+    assert_eq!(keys, both, "the second init marked the role as its too");
+
+    // A's destroy: its service goes; the cluster, role, log group and group stay, untagged by A.
+    let (status, out, stderr) = init(a.path(), &["--destroy", "--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let plan = out["plan"]["removals"].to_string();
+    assert!(plan.contains("untag"), "{plan}");
+    let services =
+        sdk.ecs.describe_services().cluster(&shared.cluster).services(&shared.service).send().await.unwrap();
+    assert!(services.services().iter().all(|s| s.status() == Some("INACTIVE")), "A's service went");
+    assert!(sdk.iam.get_role().role_name(&role).send().await.is_ok(), "B still needs the role");
+    let (status, dry, stderr) = init(b.path(), &["--dry-run", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(steps(&dry).is_empty(), "B lacks nothing after A's destroy: {dry}");
+
+    // B's destroy: now everything shared is B's alone, and goes.
+    let (status, out, stderr) = init(b.path(), &["--destroy", "--yes", "--json"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(out["left"].as_array().is_some_and(Vec::is_empty), "{out}");
+    assert!(sdk.iam.get_role().role_name(&role).send().await.is_err(), "the role went with the last user");
+    assert!(!log_group_there(&sdk, &format!("/wharf/{}", shared.profile)).await);
+    let clusters = sdk.ecs.describe_clusters().clusters(&shared.cluster).send().await.unwrap();
+    assert!(clusters.clusters().iter().all(|c| c.status() != Some("ACTIVE")), "the shared cluster went last");
+    for (home, _) in [(a.path(), &shared), (b.path(), &other)] {
+        let (status, _, stderr) = init(home, &["--destroy", "--include-data", "--yes"]);
+        assert_eq!(status, 0, "{stderr}");
+    }
 }
