@@ -43,6 +43,8 @@ pub enum PickPurpose {
     Service(Setup),
     /// The database of the server in the container (`*`: every one).
     Database(Setup),
+    /// Whether to save the settings the run was given on the command line too.
+    Given(Setup),
 }
 
 impl Picker {

@@ -97,7 +97,7 @@ pub(super) fn pick_again(state: &mut AppState, key: &str, effects: &mut Vec<Effe
         state.flash = Some("picking a bucket needs AWS credentials, and none were found".into());
         return;
     }
-    next(state, Setup { goal: Goal::Again(key.to_string()), chosen: Vec::new() }, effects);
+    next(state, Setup::new(Goal::Again(key.to_string())), effects);
 }
 
 /// "create what's missing": the plan is worked out, then shown for a yes.

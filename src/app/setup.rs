@@ -34,7 +34,20 @@ pub enum Goal {
 pub struct Setup {
     pub goal: Goal,
     pub chosen: Vec<Chosen>,
+    /// Whether the settings this run was given on the command line or in
+    /// the environment were offered for saving too.
+    pub offered_given: bool,
 }
+
+impl Setup {
+    pub fn new(goal: Goal) -> Setup {
+        Setup { goal, chosen: Vec::new(), offered_given: false }
+    }
+}
+
+/// The profile's keys a run may be given on the command line or in the
+/// environment, which a first run's file would otherwise lack.
+const GIVEN: [&str; 4] = ["endpoint_url", "region", "aws_profile", "registry"];
 
 /// What the dashboard writes once the user has seen it: the file's new text,
 /// and the text it replaces (a file changed meanwhile is not overwritten).
@@ -65,7 +78,7 @@ pub(super) fn needed(state: &AppState, goal: Goal) -> bool {
 
 /// Starts picking what `goal` lacks.
 pub(super) fn start(state: &mut AppState, goal: Goal, effects: &mut Vec<Effect>) {
-    next(state, Setup { goal, chosen: Vec::new() }, effects);
+    next(state, Setup::new(goal), effects);
 }
 
 /// Asks for the next missing setting, or shows what will be saved.
@@ -266,8 +279,63 @@ pub(super) fn container_named(state: &mut AppState, mut setup: Setup, text: &str
     next(state, setup, effects);
 }
 
-/// Everything is picked: the lines to save are worked out, for a yes.
-fn preview(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
+/// Everything is picked: the settings this run was given on the command line
+/// or in the environment are offered too (a first run against an endpoint
+/// must not save a profile that goes elsewhere next time), then the lines to
+/// save are worked out, for a yes.
+fn preview(state: &mut AppState, mut setup: Setup, effects: &mut Vec<Effect>) {
+    let given = given_settings(&state.settings);
+    if !setup.offered_given && !given.is_empty() && !matches!(setup.goal, Goal::Again(_)) {
+        setup.offered_given = true;
+        let words = given.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
+        let items = vec![
+            PickItem { value: "save".into(), label: "save them too".into(), detail: words.clone() },
+            PickItem {
+                value: "leave".into(),
+                label: "only what was picked".into(),
+                detail: "give them again next time (flags or environment)".into(),
+            },
+        ];
+        let title = "This run was given settings on the command line or in the environment";
+        state.overlay =
+            Some(Overlay::Pick(Picker { items, ..Picker::new(title, PickPurpose::Given(setup)) }));
+        return;
+    }
+    show_lines(state, setup, effects);
+}
+
+/// The profile's settings this run was given on the command line or in the environment.
+fn given_settings(s: &crate::config::Settings) -> Vec<(String, String)> {
+    let p = &s.profile;
+    GIVEN
+        .iter()
+        .filter(|key| s.from_command_line.iter().any(|k| k == *key))
+        .filter_map(|key| {
+            let value = match *key {
+                "endpoint_url" => p.endpoint_url.clone(),
+                "region" => p.region.clone(),
+                "aws_profile" => p.aws_profile.clone(),
+                _ => p.registry.clone(),
+            }?;
+            Some((key.to_string(), value))
+        })
+        .collect()
+}
+
+/// The settings given on the command line are saved too (`save`), or not.
+pub(super) fn given_answered(
+    state: &mut AppState,
+    mut setup: Setup,
+    answer: &str,
+    effects: &mut Vec<Effect>,
+) {
+    if answer == "save" {
+        setup.chosen.extend(given_settings(&state.settings).into_iter().map(|(k, v)| Chosen::new(&k, v)));
+    }
+    show_lines(state, setup, effects);
+}
+
+fn show_lines(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
     state.flash = Some("working out the lines to save…".into());
     let (file, profile) = crate::config::save::target(&state.settings, &crate::config::Dirs::new());
     effects.push(Effect::LoadLocal(LocalLoad::SetupPreview { setup, file, profile }));
@@ -367,6 +435,7 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
             setup.chosen.push(Chosen::new("database.name", value));
             next(state, setup, effects);
         }
+        PickPurpose::Given(setup) => given_answered(state, setup, &value, effects),
     }
 }
 
@@ -537,6 +606,10 @@ pub fn apply(profile: &mut Profile, chosen: &[Chosen]) {
             "bucket" => profile.bucket = value,
             "prefix" => profile.prefix = value,
             "repository" => profile.repository = value,
+            "endpoint_url" => profile.endpoint_url = value,
+            "region" => profile.region = value,
+            "aws_profile" => profile.aws_profile = value,
+            "registry" => profile.registry = value,
             "init_id" => profile.init_id = value,
             "storage_class" => profile.storage_class = choice.value.parse().ok(),
             key => {

@@ -437,3 +437,52 @@ async fn two_projects_with_the_same_profile_name_share_what_they_must_and_destro
         assert_eq!(status, 0, "{stderr}");
     }
 }
+
+/// What init saves (its id) goes where the settings were read from: a
+/// `--config` path (its directory's mode untouched, the file's kept) and a
+/// symbolic link (written through, still a link). `./wharf.toml` is what
+/// every other test here uses.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_are_saved_where_they_are_read_whatever_the_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    let n = names();
+    let place = tempfile::tempdir().unwrap();
+    let project = place.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::set_permissions(&project, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = project.join("wharf.toml");
+    write_profile(&project, &n, false);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = wharf_against(&moto_url(), elsewhere.path())
+        .args(["--config", file.to_str().unwrap(), "init", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!init_id(&project, &n.profile).is_empty());
+    assert_eq!(mode(&project), 0o755, "the user's directory is left as it was");
+    assert_eq!(mode(&file), 0o640, "the file keeps its mode");
+
+    // A link in the working directory to the project's file.
+    let m = names();
+    let linked = tempfile::tempdir().unwrap();
+    let real = place.path().join("real.toml");
+    write_profile(place.path(), &m, false);
+    std::fs::rename(place.path().join("wharf.toml"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, linked.path().join("wharf.toml")).unwrap();
+    let (status, _, stderr) = init(linked.path(), &["--yes"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(std::fs::symlink_metadata(linked.path().join("wharf.toml")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("init_id = "), "written through the link");
+    for (home, args) in
+        [(elsewhere.path(), vec!["--config", file.to_str().unwrap()]), (linked.path(), vec![])]
+    {
+        let out = wharf_against(&moto_url(), home)
+            .args(args)
+            .args(["init", "--destroy", "--include-data", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -256,6 +256,10 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     assert!(postgres.is_some_and(|p| p > first), "the database with the user's tables first:\n{offered}");
     session.send(b"app");
     session.send(b"\r");
+    // The endpoint came in the environment: offered for saving, or the next run goes elsewhere.
+    session.wait_for("This run was given settings on the command line or in the environment");
+    session.wait_for(&format!("endpoint_url = {url}"));
+    session.send(b"\r");
     session.wait_for("Save settings");
     let shown = session.contents();
     assert!(shown.contains("preset = \"postgres\""), "the preset is detected from the image:\n{shown}");
@@ -266,7 +270,7 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     let file = session.home.path().join("config/wharf/wharf.toml");
     let written = std::fs::read_to_string(&file).unwrap();
     let expected = format!(
-        "default_profile = \"default\"\n\n[profiles.default]\nbucket = \"{bucket}\"\nprefix = \"wharf/\"\nstorage_class = \"STANDARD\"\n\n[profiles.default.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nname = \"app\"\n"
+        "default_profile = \"default\"\n\n[profiles.default]\nbucket = \"{bucket}\"\nprefix = \"wharf/\"\nstorage_class = \"STANDARD\"\nendpoint_url = \"{url}\"\n\n[profiles.default.database]\ncontainer = \"{container}\"\npreset = \"postgres\"\nname = \"app\"\n"
     );
     assert_eq!(written, expected, "exactly the choices made");
     let listed = clients.s3.list_objects_v2().bucket(&bucket).prefix("wharf/").send().await.unwrap();
