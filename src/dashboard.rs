@@ -457,6 +457,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
         LoadRequest::ServiceNames { cluster } => Loaded::ServiceNames(
             crate::aws::ecs::service_names(&clients.ecs, &clients.service_reads, &cluster).await,
         ),
+        LoadRequest::CreateBucket { name, tag, settings, setup } => {
+            let result = crate::jobs::init::create_bucket(&settings, &name, &tag).await;
+            Loaded::BucketCreated { setup, name, result: result.map_err(|e| e.to_string()) }
+        }
         LoadRequest::InitPlan(job) => {
             let result = job.plan().await;
             Loaded::InitPlan { job, result }

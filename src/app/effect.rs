@@ -100,6 +100,14 @@ pub enum LoadRequest {
     },
     /// What `wharf init` would create, for a confirmation.
     InitPlan(Box<crate::jobs::init::InitJob>),
+    /// A bucket made for a set-up, with init's settings and `tag`, through
+    /// the AWS side `settings` name.
+    CreateBucket {
+        name: String,
+        tag: crate::aws::init::InitTag,
+        settings: Box<crate::config::Profile>,
+        setup: Setup,
+    },
 }
 
 /// Something to read on this machine (the engine, a file): no AWS needed.
@@ -185,6 +193,12 @@ pub enum Loaded {
     ContainerDetail {
         setup: Setup,
         result: Result<ContainerDetail, String>,
+    },
+    /// The bucket a set-up asked for, made (or why not).
+    BucketCreated {
+        setup: Setup,
+        name: String,
+        result: Result<(), String>,
     },
     /// The databases of the server a set-up picked, for its list.
     Databases {

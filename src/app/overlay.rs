@@ -17,6 +17,47 @@ pub struct Picker {
     pub loading: bool,
     /// Why the list could not be fetched.
     pub error: Option<String>,
+    /// What a name typed that is not in the list makes, offered as the last item.
+    pub creates: Option<Creates>,
+}
+
+/// Something a picker can make when the name typed is not there yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creates {
+    /// An S3 bucket, with `wharf init`'s settings.
+    Bucket,
+}
+
+/// How a picked value says "make it": a first character no name has.
+pub const CREATE: char = '+';
+
+impl Creates {
+    /// Whether `name` is one it can make (S3's rules for bucket names).
+    pub fn valid(self, name: &str) -> bool {
+        match self {
+            Creates::Bucket => {
+                (3..=63).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                    && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+                    && !name.contains("..")
+                    && name.parse::<std::net::Ipv4Addr>().is_err()
+            }
+        }
+    }
+
+    fn item(self, name: &str) -> PickItem {
+        match self {
+            Creates::Bucket => PickItem {
+                value: format!("{CREATE}{name}"),
+                label: format!("create bucket {name}"),
+                detail: "Block Public Access, default encryption, incomplete uploads aborted after a day"
+                    .into(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +97,22 @@ impl Picker {
             purpose,
             loading: false,
             error: None,
+            creates: None,
         }
     }
 
-    /// The items the filter lets through.
-    pub fn visible(&self) -> Vec<&PickItem> {
-        self.items.iter().filter(|i| self.cursor.matches(&i.label)).collect()
+    /// The items the filter lets through, and last, when the name typed is
+    /// not one of them and can be made, the item that makes it.
+    pub fn visible(&self) -> Vec<PickItem> {
+        let mut visible: Vec<PickItem> =
+            self.items.iter().filter(|i| self.cursor.matches(&i.label)).cloned().collect();
+        let typed = self.cursor.filter.trim();
+        if let Some(creates) = self.creates.filter(|c| !self.loading && c.valid(typed))
+            && !self.items.iter().any(|i| i.value == typed)
+        {
+            visible.push(creates.item(typed));
+        }
+        visible
     }
 }
 

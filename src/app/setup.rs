@@ -10,7 +10,9 @@
 //! (`settings.rs`) picks any of these again.
 
 use super::effect::{Effect, LoadRequest, LocalLoad};
-use super::overlay::{Confirm, Confirmed, PickItem, PickPurpose, Picker, Prompt, PromptPurpose};
+use super::overlay::{
+    CREATE, Confirm, Confirmed, Creates, PickItem, PickPurpose, Picker, Prompt, PromptPurpose,
+};
 use super::state::{AppState, Overlay};
 use crate::config::save::{Chosen, detect_preset};
 use crate::config::{Preset, Profile, StorageClass};
@@ -145,8 +147,9 @@ pub(super) fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>
     } else if matches!(setup.goal, Goal::Deploy(_)) {
         preview(state, setup, effects);
     } else if profile.bucket.is_none() {
-        let picker = Picker::new("Bucket for snapshots", PickPurpose::Bucket(setup));
-        state.overlay = Some(Overlay::Pick(Picker { loading: true, ..picker }));
+        let picker = Picker::new("Bucket for snapshots (or type a new name)", PickPurpose::Bucket(setup));
+        state.overlay =
+            Some(Overlay::Pick(Picker { loading: true, creates: Some(Creates::Bucket), ..picker }));
         effects.push(Effect::Load(LoadRequest::Buckets));
     } else if !chosen(&setup, "storage_class")
         && chosen(&setup, "bucket")
@@ -399,14 +402,30 @@ fn containers(state: &AppState, setup: Setup) -> Picker {
 pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, effects: &mut Vec<Effect>) {
     state.overlay = None;
     match purpose {
+        PickPurpose::Bucket(mut setup) if value.starts_with(CREATE) => {
+            // Made with init's settings and tagged as this profile's init's, whose id is saved with the rest.
+            let name = value.trim_start_matches(CREATE).to_string();
+            let init_id = match state.settings.profile.init_id.clone() {
+                Some(id) => id,
+                None => {
+                    let id = crate::snapshots::random_word(8);
+                    setup.chosen.push(Chosen::new("init_id", &id));
+                    id
+                }
+            };
+            let profile = state
+                .settings
+                .profile_name
+                .clone()
+                .unwrap_or_else(|| crate::config::save::FIRST_PROFILE.into());
+            let tag = crate::aws::init::InitTag::new(&init_id, &profile);
+            state.flash = Some(format!("creating bucket {name}…"));
+            let settings = Box::new(state.settings.profile.clone());
+            effects.push(Effect::Load(LoadRequest::CreateBucket { name, tag, settings, setup }));
+        }
         PickPurpose::Bucket(mut setup) => {
             setup.chosen.push(Chosen::new("bucket", value));
-            let purpose = PromptPurpose::SetupPrefix(setup);
-            let mut prompt =
-                Prompt::new("Prefix for snapshots in the bucket".into(), "wharf/".into(), purpose);
-            prompt.note =
-                vec!["Every snapshot goes under this prefix; another profile can use another.".into()];
-            state.overlay = Some(Overlay::Prompt(prompt));
+            ask_prefix(state, setup);
         }
         PickPurpose::StorageClass(mut setup) => {
             setup.chosen.push(Chosen::new("storage_class", value));
@@ -437,6 +456,29 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
         }
         PickPurpose::Given(setup) => given_answered(state, setup, &value, effects),
     }
+}
+
+/// The bucket a set-up asked for was made (or why not): picked, and on to the prefix.
+pub(super) fn bucket_created(
+    state: &mut AppState,
+    mut setup: Setup,
+    name: String,
+    result: Result<(), String>,
+) {
+    if let Err(e) = result {
+        state.flash = Some(format!("cannot create bucket {name}: {e}; nothing saved"));
+        return;
+    }
+    state.flash = Some(format!("created bucket {name}"));
+    setup.chosen.push(Chosen::new("bucket", name));
+    ask_prefix(state, setup);
+}
+
+fn ask_prefix(state: &mut AppState, setup: Setup) {
+    let purpose = PromptPurpose::SetupPrefix(setup);
+    let mut prompt = Prompt::new("Prefix for snapshots in the bucket".into(), "wharf/".into(), purpose);
+    prompt.note = vec!["Every snapshot goes under this prefix; another profile can use another.".into()];
+    state.overlay = Some(Overlay::Prompt(prompt));
 }
 
 /// The prefix was typed.

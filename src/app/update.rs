@@ -233,6 +233,9 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
             super::setup::container_described(state, setup, result, effects)
         }
         Loaded::Databases { setup, result } => super::setup::databases_listed(state, setup, result),
+        Loaded::BucketCreated { setup, name, result } => {
+            super::setup::bucket_created(state, setup, name, result)
+        }
         Loaded::SetupPreview { result: Ok((plan, lines)) } => super::setup::previewed(state, plan, lines),
         Loaded::SetupPreview { result: Err(e) } => state.flash = Some(format!("set-up: {e}; nothing saved")),
         Loaded::SettingsSaved { plan, result: Ok(()) } => super::setup::saved(state, *plan, effects),

@@ -29,7 +29,9 @@ pub fn draw(frame: &mut Frame, area: Rect, picker: &Picker) {
         Some(Line::from("loading…").fg(Color::DarkGray))
     } else if let Some(error) = &picker.error {
         Some(Line::from(error.clone()).fg(Color::Red))
-    } else if picker.items.is_empty() {
+    } else if visible.is_empty() && picker.items.is_empty() && picker.creates.is_some() {
+        Some(Line::from("none yet: type a name to create one").fg(Color::Yellow))
+    } else if visible.is_empty() && picker.items.is_empty() {
         Some(Line::from("nothing to pick from").fg(Color::Yellow))
     } else if visible.is_empty() {
         Some(Line::from("nothing matches the filter").fg(Color::DarkGray))

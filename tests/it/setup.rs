@@ -507,3 +507,78 @@ fn the_settings_panel_picks_the_database_and_its_user_again() {
     };
     assert_eq!(setup.chosen, [Chosen::new("database.user", "app")]);
 }
+
+/// A new user whose account has no bucket for wharf yet: `b`, a new name
+/// typed into the bucket list, the bucket made with init's settings, and a
+/// first snapshot in it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_creates_the_bucket_from_the_list_and_gets_a_first_snapshot() {
+    let mut cleanup = Cleanup::default();
+    let container = crate::support::unique("wharf-it-firstbucket");
+    let volume = format!("{container}-data");
+    crate::support::docker(&[
+        "run",
+        "-d",
+        "--name",
+        &container,
+        "-v",
+        &format!("{volume}:/data"),
+        crate::support::test_image(),
+        "sleep",
+        "3600",
+    ]);
+    cleanup.containers.push(container.clone());
+    cleanup.volumes.push(volume);
+    crate::support::docker(&["exec", &container, "sh", "-c", "echo first > /data/note"]);
+    let bucket = crate::support::unique("wharf-it-new").to_lowercase();
+    let url = crate::support::moto_url();
+    let env: Vec<(&str, &str)> = vec![
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", &url),
+    ];
+    let mut session = Session::start_with(120, 40, &env, None);
+    session.wait_for("b picks one from S3");
+    session.send(b"5b");
+    session.wait_for("Bucket for snapshots (or type a new name)");
+    session.send(bucket.as_bytes());
+    session.wait_for(&format!("create bucket {bucket}"));
+    session.send(b"\r");
+    session.wait_for("Prefix for snapshots");
+    session.send(b"\r");
+    session.wait_for("Storage class for snapshots");
+    session.send(b"\r");
+    session.wait_for("Database container to back up");
+    session.send(container.as_bytes());
+    session.send(b"\r");
+    session.wait_for("Where");
+    session.send(b"\r");
+    session.wait_for("This run was given settings");
+    session.send(b"\r");
+    session.wait_for("Save settings");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    session.send(b"y");
+    session.wait_for("head · here");
+
+    let s3 = crate::support::moto_clients().await.s3;
+    let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    assert_eq!(block.public_access_block_configuration().and_then(|b| b.block_public_acls()), Some(true));
+    assert!(s3.get_bucket_encryption().bucket(&bucket).send().await.is_ok(), "encrypted by default");
+    let tags = s3.get_bucket_tagging().bucket(&bucket).send().await.unwrap();
+    let written = std::fs::read_to_string(session.home.path().join("config/wharf/wharf.toml")).unwrap();
+    let id =
+        written.lines().find_map(|l| l.strip_prefix("init_id = ")).map(|v| v.trim_matches('"').to_string());
+    let id = id.unwrap_or_else(|| panic!("the bucket's init id is saved:\n{written}"));
+    assert!(tags.tag_set().iter().any(|t| t.key() == format!("wharf:init:{id}")), "{:?}", tags.tag_set());
+    assert!(written.contains(&format!("bucket = \"{bucket}\"")), "{written}");
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert!(
+        listed.contents().iter().any(|o| o.key().is_some_and(|k| k.ends_with("/manifest.json"))),
+        "a snapshot"
+    );
+    session.send(b"q");
+    let (status, transcript, screen) = session.finish();
+    assert_eq!(status, 0, "{transcript}");
+    assert_restored(&transcript, &screen);
+}

@@ -556,6 +556,17 @@ pub struct InitJob {
     pub plan: Option<InitPlan>,
 }
 
+/// Makes the bucket `name` with init's settings and `tag`, through the AWS
+/// side `profile` names (a first run's "create bucket").
+pub async fn create_bucket(
+    profile: &crate::config::Profile,
+    name: &str,
+    tag: &InitTag,
+) -> Result<(), AwsError> {
+    let clients = InitClients::new(&crate::aws::load_config(profile).await);
+    aws_init::create_bucket(&clients, name, tag).await
+}
+
 /// Saves a new init's id into `profile` of `file` before anything is made,
 /// so that whatever it makes is found again as its own.
 pub fn save_id(request: &InitRequest, file: &std::path::Path, profile: &str) -> Result<(), String> {
