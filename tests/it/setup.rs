@@ -64,7 +64,7 @@ fn b_with_nothing_configured_picks_each_missing_setting_saves_them_and_backs_up(
     // The buckets are asked for; the list fills in when they come.
     let effects = update(&mut s, key('b'));
     assert!(effects.contains(&Effect::Load(LoadRequest::Buckets)), "{effects:?}");
-    assert_eq!(picker_title(&s), "Bucket for snapshots");
+    assert_eq!(picker_title(&s), "Bucket for snapshots (or type a new name)");
     let buckets = vec!["logs".to_string(), "team-snapshots".to_string(), "web".to_string()];
     update(&mut s, Action::Loaded(Loaded::Buckets(Ok(buckets))));
     typed(&mut s, "snap");
@@ -172,7 +172,7 @@ fn esc_anywhere_in_a_set_up_saves_nothing_and_read_only_never_starts_one() {
     assert!(matches!(s.overlay, Some(Overlay::Pick(_))), "the first esc clears the filter");
     let effects = update(&mut s, code(KeyCode::Esc));
     assert!(s.overlay.is_none() && effects.is_empty(), "{effects:?}");
-    assert_eq!(s.flash.as_deref(), Some("Bucket for snapshots: cancelled, nothing saved"));
+    assert_eq!(s.flash.as_deref(), Some("Bucket for snapshots (or type a new name): cancelled, nothing saved"));
 
     let mut s = crate::support::read_only_state();
     update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
