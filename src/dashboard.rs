@@ -52,6 +52,8 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     connect(aws_tx.clone(), connection, state.settings.profile.clone());
     let mut aws: Option<AwsClients> = None;
     let (load_tx, mut load_rx) = mpsc::channel(16);
+    // AWS answers come with the connection they were asked under (`AppState::connection`).
+    let (answer_tx, mut answer_rx) = mpsc::channel::<(u64, Loaded)>(16);
     let (job_tx, mut job_rx) = mpsc::channel(256);
     let (tail_tx, mut tail_rx) = mpsc::channel(64);
     let mut tail: Option<RunningTail> = None;
@@ -94,6 +96,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 }
             }
             Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
+            Some((connection, loaded)) = answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
             Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
             _ = retry.tick(), if matches!(state.aws, crate::aws::AwsStatus::NoCredentials { .. }) => {
@@ -116,6 +119,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         }
         while let Ok(loaded) = load_rx.try_recv() {
             actions.push(Action::Loaded(loaded));
+        }
+        while let Ok((connection, loaded)) = answer_rx.try_recv() {
+            actions.push(Action::Answer { connection, loaded });
         }
         while let Ok((id, event)) = tail_rx.try_recv() {
             actions.push(Action::Tail(id, event));
@@ -201,19 +207,20 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                     }
                     // A restore's preview needs no AWS for a cached snapshot or an undo.
                     Effect::Load(LoadRequest::RestorePreview(job)) => {
-                        let (tx, clients, now) = (load_tx.clone(), aws.clone(), state.clock.wall);
+                        let (tx, clients, now) = (answer_tx.clone(), aws.clone(), state.clock.wall);
+                        let connection = state.connection;
                         tokio::spawn(async move {
                             let result = job.preview(clients.as_ref(), now).await;
                             let result = result.map_err(|e| crate::error::chain(&e).join(": "));
-                            let _ = tx.send(Loaded::RestorePreview { job, result }).await;
+                            let _ = tx.send((connection, Loaded::RestorePreview { job, result })).await;
                         });
                     }
                     Effect::Load(request) => {
                         if let Some(clients) = aws.clone() {
-                            let tx = load_tx.clone();
+                            let (tx, connection) = (answer_tx.clone(), state.connection);
                             tokio::spawn(async move {
-                                let loaded = load(&clients, request, &tx).await;
-                                let _ = tx.send(loaded).await;
+                                let loaded = load(&clients, request, &tx, connection).await;
+                                let _ = tx.send((connection, loaded)).await;
                             });
                         }
                     }
@@ -400,7 +407,12 @@ fn save_logs(path: &std::path::Path, text: &str, lines: usize) -> Result<String,
 const SO_FAR_EVERY: Duration = Duration::from_millis(150);
 
 /// Runs one background load for a pane.
-async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Loaded>) -> Loaded {
+async fn load(
+    clients: &AwsClients,
+    request: LoadRequest,
+    tx: &mpsc::Sender<(u64, Loaded)>,
+    connection: u64,
+) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
         LoadRequest::Images { repository, load } => {
@@ -419,8 +431,10 @@ async fn load(clients: &AwsClients, request: LoadRequest, tx: &mpsc::Sender<Load
                     if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
                         shown = Some(std::time::Instant::now());
                         let services = so_far.to_vec();
-                        let _ =
-                            tx.try_send(Loaded::ServicesSoFar { cluster: cluster.clone(), load, services });
+                        let _ = tx.try_send((
+                            connection,
+                            Loaded::ServicesSoFar { cluster: cluster.clone(), load, services },
+                        ));
                     }
                 },
             )

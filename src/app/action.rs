@@ -89,6 +89,14 @@ pub enum Action {
     /// A background load finished.
     #[serde(skip)]
     Loaded(Loaded),
+    /// An AWS load finished that was asked for under AWS connection number
+    /// `connection` (see [`AppState::connection`]); dropped unless that is
+    /// still the one in force.
+    #[serde(skip)]
+    Answer {
+        connection: u64,
+        loaded: Loaded,
+    },
     /// AWS has throttled this many attempts since wharf started.
     #[serde(skip)]
     Throttled(u64),

@@ -53,6 +53,7 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
     let now = state.clock.mono;
     let mut pushed = None;
     let mut backed_up = false;
+    let mut initialised = false;
     let Some(job) = state.jobs.jobs.iter_mut().find(|j| j.id == event.id) else {
         return;
     };
@@ -70,6 +71,8 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
             if job.kind == JobKind::Push && matches!(result, JobResult::Done(_)) {
                 pushed = job.repository.clone();
             }
+            // Whatever of it was made: the Registry, ECS and Snapshots panes show it.
+            initialised = job.kind == JobKind::Init;
             // A finished backup or prune, or a failed one: the list shows what is there now;
             // after a restore, run or sync, where this machine's data is in the line.
             backed_up = matches!(
@@ -94,8 +97,13 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
             };
         }
     }
-    if backed_up {
+    if backed_up || initialised {
         super::snapshots::load_snapshots(state, effects);
+    }
+    if initialised {
+        state.registry.repositories = Load::Loading;
+        effects.push(Effect::Load(LoadRequest::Repositories));
+        super::ecs::load_ecs(state, effects);
     }
     // What ECR holds has changed: show it.
     let Some(repository) = pushed else { return };

@@ -517,6 +517,9 @@ pub struct AppState {
     pub throttled: (u64, Option<std::time::Instant>),
     /// The terminal has the user's focus (as far as it tells: most do).
     pub terminal_focused: bool,
+    /// Which AWS connection (profile, AWS profile, region) is in force: a
+    /// switch moves it on, and an answer asked for under another is dropped.
+    pub connection: u64,
 }
 
 impl AppState {
@@ -554,6 +557,7 @@ impl AppState {
             cleaning_up: false,
             throttled: (0, None),
             terminal_focused: true,
+            connection: 0,
         }
     }
 

@@ -120,6 +120,9 @@ pub(super) fn picked(state: &mut AppState, choices: Choices, value: &str, effect
     (state.ecs.services_load, state.ecs.tasks_load) = (services_load, tasks_load);
     state.snapshots = Default::default();
     state.aws = AwsStatus::Checking;
+    // Answers asked for before (a plan, a list) are not this connection's.
+    state.connection += 1;
+    state.waiting_dialogs.clear();
     state.flash = Some(format!("switched to {said}: connecting…"));
     effects.push(Effect::Connect(Box::new(state.settings.profile.clone())));
 }

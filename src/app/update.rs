@@ -57,6 +57,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded, &mut effects),
+        Action::Answer { connection, loaded } if connection == state.connection => {
+            apply_loaded(state, loaded, &mut effects)
+        }
+        Action::Answer { loaded, .. } => {
+            // Asked for under the profile, AWS profile or region before a switch: not this one's.
+            tracing::info!("dropped an answer from before a switch");
+            if let Some(what) = awaited(&loaded) {
+                state.flash = Some(format!("dropped the {what} asked for before the switch: ask again"));
+            }
+        }
         Action::Tail(id, event) => super::logs::apply_tail(state, id, event),
         Action::ConsoleEnded(words) => state.flash = Some(words),
         Action::Terminate => state.quit = true,
@@ -249,5 +259,19 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)
         }
+    }
+}
+
+/// What an answer the user was waiting on is, in words (lists that fill a
+/// pane are dropped without a word).
+fn awaited(loaded: &Loaded) -> Option<&'static str> {
+    match loaded {
+        Loaded::Plan(_) => Some("deploy plan"),
+        Loaded::SyncPlan { .. } => Some("sync plan"),
+        Loaded::InitPlan { .. } => Some("init plan"),
+        Loaded::RestorePreview { .. } => Some("restore's preview"),
+        Loaded::Buckets(_) | Loaded::ServiceNames(_) => Some("list"),
+        Loaded::BucketCreated { .. } => Some("new bucket"),
+        _ => None,
     }
 }

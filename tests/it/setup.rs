@@ -172,7 +172,10 @@ fn esc_anywhere_in_a_set_up_saves_nothing_and_read_only_never_starts_one() {
     assert!(matches!(s.overlay, Some(Overlay::Pick(_))), "the first esc clears the filter");
     let effects = update(&mut s, code(KeyCode::Esc));
     assert!(s.overlay.is_none() && effects.is_empty(), "{effects:?}");
-    assert_eq!(s.flash.as_deref(), Some("Bucket for snapshots (or type a new name): cancelled, nothing saved"));
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("Bucket for snapshots (or type a new name): cancelled, nothing saved")
+    );
 
     let mut s = crate::support::read_only_state();
     update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));

@@ -160,3 +160,55 @@ fn an_sso_profile_without_a_session_says_exactly_what_to_run() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("run `aws sso login --profile corp`"), "{stderr}");
 }
+
+/// Switches `s` to profile `ops` through the `@` list, as a user does.
+fn switch_to_ops(s: &mut wharf::app::AppState) {
+    update(s, key('@'));
+    update(s, Action::Loaded(Loaded::SwitchChoices(Ok(choices()))));
+    for c in "profile ops".chars() {
+        update(s, key(c));
+    }
+    let effects = update(s, code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::Connect(_)]), "{effects:?}");
+}
+
+#[test]
+fn a_plan_or_a_list_asked_for_before_a_switch_never_lands_after_it() {
+    let file = ConfigFile::parse(FILE, "wharf.toml").unwrap();
+    let settings = Settings {
+        file: Some("wharf.toml".into()),
+        profile_name: Some("dev".into()),
+        profile: file.profiles["dev"].clone(),
+        ..Settings::default()
+    };
+    let mut s = state_with(settings, Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: Some("eu-west-1".into()), endpoint: None }));
+    let before = s.connection;
+    let plan = wharf::aws::ecs::Plan::existing(
+        "dev",
+        "app",
+        "app:8",
+        "app:9",
+        vec!["container app: image repo/app@sha256:old → repo/app@sha256:new".into()],
+        "arn:aws:ecs:eu-west-1:123:task-definition/app:9",
+    );
+    // Under dev, an answer lands as ever.
+    update(&mut s, Action::Answer { connection: before, loaded: Loaded::Plan(Ok(plan.clone())) });
+    assert!(matches!(s.overlay, Some(Overlay::Confirm(_))), "{:?}", s.overlay);
+    s.overlay = None;
+
+    // Asked for under dev, answered after the switch to ops: dropped, and said.
+    switch_to_ops(&mut s);
+    assert_ne!(s.connection, before);
+    update(&mut s, Action::Answer { connection: before, loaded: Loaded::Plan(Ok(plan.clone())) });
+    assert!(s.overlay.is_none(), "a deploy plan of dev's shown under ops: {:?}", s.overlay);
+    assert_eq!(s.flash.as_deref(), Some("dropped the deploy plan asked for before the switch: ask again"));
+    let late = Loaded::Clusters(Ok(vec!["devs-cluster".into()]));
+    update(&mut s, Action::Answer { connection: before, loaded: late });
+    assert!(s.ecs.clusters.loaded().is_none(), "dev's clusters in ops' pane: {:?}", s.ecs.clusters);
+    // Ops' own answer lands.
+    let own = Loaded::Clusters(Ok(vec!["ops-cluster".into()]));
+    let now = s.connection;
+    update(&mut s, Action::Answer { connection: now, loaded: own });
+    assert_eq!(s.ecs.clusters.loaded().map(|c| c.len()), Some(1));
+}

@@ -1024,3 +1024,48 @@ fn a_job_done_with_something_to_look_at_is_marked_and_its_message_shown_whole() 
     assert!(screen.contains("⚠ warning: database postgres in db holds no table of yours"), "{screen}");
     assert!(!screen.contains("✓"), "{screen}");
 }
+
+#[test]
+fn an_init_from_the_settings_panel_is_followed_by_the_panes_knowing_what_it_made() {
+    use wharf::app::{LoadRequest, Loaded};
+    use wharf::aws::AwsStatus;
+    use wharf::config::Profile;
+    let profile = Profile {
+        repository: Some("app".into()),
+        bucket: Some("snaps".into()),
+        cluster: Some("dev".into()),
+        service: Some("db".into()),
+        ..Profile::default()
+    };
+    let settings = Settings { profile, profile_name: Some("dev".into()), ..Settings::default() };
+    let mut s = state_with(settings, Keymap::defaults().unwrap());
+    update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    update(&mut s, key(','));
+    for c in "create".chars() {
+        update(&mut s, key(c));
+    }
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let [Effect::Load(LoadRequest::InitPlan(job))] = &effects[..] else { panic!("{effects:?}") };
+    assert!(job.request.new_id, "a first init gets an id of its own");
+    let plan = wharf::jobs::init::InitPlan {
+        steps: vec![wharf::jobs::init::Step::Repository { name: "app".into() }],
+        present: vec![],
+        waits_for_image: true,
+        notes: vec![],
+    };
+    update(&mut s, Action::Loaded(Loaded::InitPlan { job: job.clone(), result: Ok(plan) }));
+    a_moment_later(&mut s);
+    let effects = update(&mut s, key('y'));
+    let [Effect::StartJob { id, .. }] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(
+        s.settings.profile.init_id.as_deref(),
+        Some(job.request.init_id.as_str()),
+        "in force from now on"
+    );
+    let done =
+        JobOutput { attention: None, summary: "1 done".into(), json: serde_json::Value::Null, copy: None };
+    let effects =
+        update(&mut s, Action::Job(JobEvent { id: *id, update: JobUpdate::Finished(JobResult::Done(done)) }));
+    assert!(effects.contains(&Effect::Load(LoadRequest::Repositories)), "{effects:?}");
+    assert!(effects.contains(&Effect::Load(LoadRequest::Clusters)), "{effects:?}");
+}
