@@ -164,7 +164,9 @@ async fn ask_missing(settings: &Settings, chosen: &[Chosen]) -> Result<Vec<Chose
                 " (bucket names are global: one of yours alone)".to_string(),
             ),
         };
-        eprint!("{key} for snapshots and images{hint} [{offered}]: ");
+        let what =
+            if key == "repository" { "ECR repository for the images" } else { "S3 bucket for the snapshots" };
+        eprint!("{what}{hint} [{offered}]: ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         if std::io::stdin().lock().read_line(&mut line).is_err() {
