@@ -96,6 +96,17 @@ pub(super) fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>
     }
     apply(&mut profile, &setup.chosen);
     let database = profile.database.clone().unwrap_or_default();
+    // Picked again from the panel: that setting (and, for the container, its database) and nothing more.
+    if let Goal::Again(key) = &setup.goal
+        && again.is_none()
+    {
+        if key == "database.container" && asks_database(&setup, &database) {
+            pick_database(state, setup, database, effects);
+        } else {
+            preview(state, setup, effects);
+        }
+        return;
+    }
     if again.as_deref() == Some("prefix") {
         let purpose = PromptPurpose::SetupPrefix(setup);
         let prompt = Prompt::new("Prefix for snapshots in the bucket".into(), String::new(), purpose);
@@ -106,6 +117,10 @@ pub(super) fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>
         state.overlay = Some(Overlay::Prompt(prompt));
     } else if again.as_deref() == Some("storage_class") {
         state.overlay = Some(Overlay::Pick(storage_classes(setup)));
+    } else if again.as_deref() == Some("database.name") {
+        pick_database(state, setup, database, effects);
+    } else if again.as_deref() == Some("database.container") {
+        state.overlay = Some(Overlay::Pick(containers(state, setup)));
     } else if again.as_deref() == Some("database.user") {
         let purpose = PromptPurpose::SetupUser(setup);
         let mut prompt = Prompt::new("User the database's client logs in as".into(), String::new(), purpose);
@@ -160,20 +175,25 @@ pub(super) fn next(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>
     } else if database.container.is_none() {
         state.overlay = Some(Overlay::Pick(containers(state, setup)));
     } else if asks_database(&setup, &database) {
-        let container = database.container.clone().unwrap_or_default();
-        let preset = database.preset.unwrap_or(Preset::Path);
-        let title = format!("Database in {container} to back up");
-        let purpose = PickPurpose::Database(setup.clone());
-        state.overlay = Some(Overlay::Pick(Picker { loading: true, ..Picker::new(&title, purpose) }));
-        effects.push(Effect::LoadLocal(LocalLoad::Databases {
-            container,
-            preset,
-            user: database.user,
-            setup,
-        }));
+        pick_database(state, setup, database, effects);
     } else {
         preview(state, setup, effects);
     }
+}
+
+/// The server's databases, asked for, to pick from.
+fn pick_database(
+    state: &mut AppState,
+    setup: Setup,
+    database: crate::config::Database,
+    effects: &mut Vec<Effect>,
+) {
+    let container = database.container.clone().unwrap_or_default();
+    let preset = database.preset.unwrap_or(Preset::Path);
+    let title = format!("Database in {container} to back up");
+    let purpose = PickPurpose::Database(setup.clone());
+    state.overlay = Some(Overlay::Pick(Picker { loading: true, ..Picker::new(&title, purpose) }));
+    effects.push(Effect::LoadLocal(LocalLoad::Databases { container, preset, user: database.user, setup }));
 }
 
 /// Whether the set-up goes on to pick the database: a PostgreSQL or MySQL

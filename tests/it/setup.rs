@@ -585,3 +585,32 @@ async fn a_new_user_creates_the_bucket_from_the_list_and_gets_a_first_snapshot()
     assert_eq!(status, 0, "{transcript}");
     assert_restored(&transcript, &screen);
 }
+
+/// The settings panel saves into `./wharf.toml`, the file it read, as a user
+/// in a project directory has it (a relative path: its directory is "").
+#[test]
+fn the_settings_panel_saves_into_the_wharf_toml_of_the_working_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let config = "[profiles.dev]\nbucket = \"snaps\"\nprefix = \"old/\"\n";
+    let mut session = Session::start_with(120, 40, &[], Some(config));
+    let file = session.home.path().join("wharf.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir_mode = std::fs::metadata(session.home.path()).unwrap().permissions().mode() & 0o777;
+    session.wait_for("Snapshots");
+    session.send(b",");
+    session.wait_for("Settings of profile dev");
+    session.send(b"prefix\r");
+    session.wait_for("Prefix for snapshots in the bucket");
+    session.send(b"new/\r");
+    session.wait_for("Save settings");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    session.send(b"y");
+    session.wait_for("saved to wharf.toml");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("prefix = \"new/\""), "{written}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644, "its mode kept");
+    assert_eq!(std::fs::metadata(session.home.path()).unwrap().permissions().mode() & 0o777, dir_mode);
+    session.send(b"q");
+    let (status, transcript, _) = session.finish();
+    assert_eq!(status, 0, "{transcript}");
+}
