@@ -122,3 +122,65 @@ pub struct ContainerSpec {
     pub entry_point: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
 }
+
+/// A service's database container as a backup task needs to know it: what it
+/// runs and with which credentials (names only: the values stay where they
+/// are), where it logs, how it is reached, and the task that runs it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDatabase {
+    pub cluster: String,
+    pub service: String,
+    /// The service's task definition, `family:revision`.
+    pub task_definition: String,
+    pub container: String,
+    pub image: String,
+    /// Plain variables (`NAME`, value), as the task definition has them.
+    pub environment: Vec<(String, String)>,
+    /// Secrets (`NAME`, `valueFrom` ARN), as the task definition has them.
+    pub secrets: Vec<(String, String)>,
+    /// The port it listens on (its first port mapping), if it has one.
+    pub port: Option<u16>,
+    pub execution_role: Option<String>,
+    /// Its `awslogs` group and region, if it logs there.
+    pub log: Option<(String, String)>,
+    /// The service's network: subnets, security groups, public IP.
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub public_ip: bool,
+    /// A task of the service that runs now, and its private address.
+    pub running: Option<(String, String)>,
+}
+
+/// One container of a backup task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupContainer {
+    pub name: String,
+    pub image: String,
+    pub entry_point: Vec<String>,
+    pub command: Vec<String>,
+    /// Plain variables (`NAME`, value).
+    pub environment: Vec<(String, String)>,
+    /// Secrets (`NAME`, `valueFrom`): ECS puts their values in at the start.
+    pub secrets: Vec<(String, String)>,
+    pub essential: bool,
+    /// It starts once this container exited 0.
+    pub after_success_of: Option<String>,
+    /// The task's shared volume and where this container sees it.
+    pub mount: (String, String),
+}
+
+/// The one-off task a remote backup runs: a dump container and an upload
+/// container sharing a volume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupTask {
+    pub family: String,
+    pub containers: Vec<BackupContainer>,
+    /// The shared volume's name.
+    pub volume: String,
+    pub execution_role: Option<String>,
+    pub task_role: String,
+    /// Where both containers log: the group and region (the service's).
+    pub log: Option<(String, String)>,
+    pub cpu: u32,
+    pub memory: u32,
+}

@@ -106,8 +106,11 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
             "cluster",
             "role",
             "role_policy",
+            "backup_role",
+            "backup_policy",
             "log_group",
-            "security_group"
+            "security_group",
+            "allow_members"
         ]
     );
     assert_eq!(plan["plan"]["waits_for_image"], true);
@@ -204,8 +207,27 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
         ec2.describe_security_groups().group_ids(network.security_groups()[0].clone()).send().await.unwrap();
     let security_group = &groups.security_groups()[0];
     assert_eq!(security_group.group_name(), Some(format!("wharf-{}", n.profile).as_str()));
+    // The only way in: the database's port, from the group's own members (a backup task beside it).
     let rules = security_group.ip_permissions();
-    assert!(rules.is_empty(), "no way in: {rules:?}");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert!(rules[0].ip_ranges().is_empty(), "nothing from outside: {rules:?}");
+    let members: Vec<Option<&str>> = rules[0].user_id_group_pairs().iter().map(|p| p.group_id()).collect();
+    assert_eq!((rules[0].from_port(), members), (Some(5432), vec![security_group.group_id()]));
+    // The backup role may write under the bucket (the profile has no prefix) and nothing else.
+    let backup = format!("wharf-{}-backup", n.profile);
+    let policy = sdk
+        .iam
+        .get_role_policy()
+        .role_name(&backup)
+        .policy_name(format!("wharf-backup-{id}"))
+        .send()
+        .await
+        .unwrap();
+    let policy =
+        percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy().to_string();
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(policy["Statement"][0]["Resource"], format!("arn:aws:s3:::{}/*", n.bucket).as_str());
+    assert_eq!(policy["Statement"][0]["Action"][0], "s3:PutObject");
     assert!(out["plan"]["steps"][0]["image"].as_str().is_some_and(|i| i.ends_with(&digest)));
 
     // Again: nothing missing, nothing registered.
@@ -221,7 +243,8 @@ async fn init_creates_what_the_loop_needs_once_and_destroy_removes_only_what_it_
     assert_eq!(status, 2, "{stderr}");
     let (status, out, stderr) = init(home.path(), &["--destroy", "--yes", "--json"]);
     assert_eq!(status, 0, "{stderr}");
-    assert_eq!(out["removed"].as_array().map(Vec::len), Some(5), "{out}");
+    assert_eq!(out["removed"].as_array().map(Vec::len), Some(6), "{out}");
+    assert!(sdk.iam.get_role().role_name(&backup).send().await.is_err(), "the backup role went too");
     assert!(sdk.iam.get_role().role_name(&role).send().await.is_err());
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();
     assert!(clusters.clusters().iter().all(|c| c.status() != Some("ACTIVE")));
@@ -298,7 +321,7 @@ async fn the_settings_panel_creates_whats_missing_after_showing_the_plan() {
     assert!(shown.contains("create: CloudWatch log group"), "{shown}");
     std::thread::sleep(std::time::Duration::from_millis(400));
     session.send(b"y");
-    session.wait_for("8 done:");
+    session.wait_for("10 done:");
     let sdk = sdk().await;
     assert!(sdk.ecr.describe_repositories().repository_names(&n.repository).send().await.is_ok());
     let clusters = sdk.ecs.describe_clusters().clusters(&n.cluster).send().await.unwrap();

@@ -4,6 +4,7 @@
 
 use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
 
+pub mod backup;
 mod plan;
 
 use plan::describe_definition;

@@ -12,8 +12,8 @@ pub use bucket::{
     BucketSettings, bucket_exists, bucket_settings, create_bucket, delete_bucket, secure_bucket,
 };
 pub use network::{
-    Network, allow, caller_address, create_security_group, default_network, delete_security_group,
-    network_of, security_group, ways_in,
+    Network, allow, allow_members, caller_address, create_security_group, default_network,
+    delete_security_group, members_may_reach, network_of, security_group, ways_in,
 };
 pub use tags::{INIT_TAG, InitTag, LEGACY_TAG, Resource, add_tag, remove_tag, tags_of};
 
@@ -176,6 +176,79 @@ pub async fn create_execution_role(c: &InitClients, name: &str, tag: &InitTag) -
     Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
 }
 
+/// A role a remote backup's task takes: allowed, by [`allow_backup`], to
+/// write snapshots under one bucket and prefix, and nothing else.
+pub async fn create_backup_role(c: &InitClients, name: &str, tag: &InitTag) -> Result<String, AwsError> {
+    let t =
+        aws_sdk_iam::types::Tag::builder().key(&tag.key).value(&tag.value).build().map_err(build_error)?;
+    let out = c
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(TRUST)
+        .description(format!("remote backups of wharf profile {}: writes snapshots to S3", tag.value))
+        .tags(t)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+}
+
+/// The policy a backup task's role needs to write under `bucket`/`prefix`
+/// (a multipart upload's calls included), and nothing more.
+pub fn backup_policy(bucket: &str, prefix: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*"),
+        }]
+    })
+    .to_string()
+}
+
+/// The name of one init's policy on a shared backup role.
+pub fn backup_policy_name(init_id: &str) -> String {
+    format!("wharf-backup-{init_id}")
+}
+
+/// The policy `policy` of `role`, if it has one.
+pub async fn role_policy(c: &InitClients, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
+    match c.iam.get_role_policy().role_name(role).policy_name(policy).send().await {
+        Ok(out) => {
+            // IAM hands it back URL-encoded.
+            let decoded = percent_encoding::percent_decode_str(out.policy_document()).decode_utf8_lossy();
+            Ok(Some(decoded.to_string()))
+        }
+        Err(e) => match from_sdk(e) {
+            AwsError::NotFound(_) => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// Lets `role` write under `bucket`/`prefix`: the inline policy `policy`.
+pub async fn allow_backup(c: &InitClients, role: &str, policy: &str, document: &str) -> Result<(), AwsError> {
+    c.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .policy_document(document)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(())
+}
+
+/// Takes the inline policy `policy` off `role` (one already gone is fine).
+pub async fn remove_role_policy(c: &InitClients, role: &str, policy: &str) -> Result<(), AwsError> {
+    match c.iam.delete_role_policy().role_name(role).policy_name(policy).send().await.map_err(from_sdk) {
+        Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether the role has the AWS-managed task execution policy attached.
 pub async fn role_can_execute(c: &InitClients, name: &str) -> Result<bool, AwsError> {
     let attached = c.iam.list_attached_role_policies().role_name(name).send().await.map_err(from_sdk)?;
@@ -189,6 +262,10 @@ pub async fn let_role_execute(c: &InitClients, name: &str) -> Result<(), AwsErro
 }
 
 pub async fn delete_role(c: &InitClients, name: &str) -> Result<(), AwsError> {
+    let inline = c.iam.list_role_policies().role_name(name).send().await.map_err(from_sdk)?;
+    for policy in inline.policy_names() {
+        remove_role_policy(c, name, policy).await?;
+    }
     let attached = c.iam.list_attached_role_policies().role_name(name).send().await.map_err(from_sdk)?;
     for policy in attached.attached_policies() {
         if let Some(arn) = policy.policy_arn() {

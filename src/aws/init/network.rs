@@ -102,6 +102,41 @@ pub async fn ways_in(c: &InitClients, id: &str) -> Result<Vec<(u16, String)>, Aw
         .collect())
 }
 
+/// Lets the group's own members (a backup task beside the service's) reach
+/// `port` over TCP in the security group `id`.
+pub async fn allow_members(c: &InitClients, id: &str, port: u16) -> Result<(), AwsError> {
+    let members = aws_sdk_ec2::types::UserIdGroupPair::builder()
+        .group_id(id)
+        .description("wharf init: its own members")
+        .build();
+    let rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(i32::from(port))
+        .to_port(i32::from(port))
+        .user_id_group_pairs(members)
+        .build();
+    c.ec2
+        .authorize_security_group_ingress()
+        .group_id(id)
+        .ip_permissions(rule)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(())
+}
+
+/// The ports the group's own members may reach in it.
+pub async fn members_may_reach(c: &InitClients, id: &str) -> Result<Vec<u16>, AwsError> {
+    let out = c.ec2.describe_security_groups().group_ids(id).send().await.map_err(from_sdk)?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| p.user_id_group_pairs().iter().any(|pair| pair.group_id() == Some(id)))
+        .filter_map(|p| p.from_port().and_then(|p| u16::try_from(p).ok()))
+        .collect())
+}
+
 /// Lets `from` (a CIDR) reach `port` over TCP in the security group `id`.
 pub async fn allow(c: &InitClients, id: &str, port: u16, from: &str) -> Result<(), AwsError> {
     let range =

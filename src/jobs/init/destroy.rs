@@ -186,6 +186,12 @@ pub async fn plan_destroy(
             )
             .await?;
         }
+        let backup = request.backup_role();
+        if aws_init::role(c, &backup).await?.is_some() {
+            let removal = Removal::Role { name: backup.clone() };
+            let resource = Resource::Role { name: backup.clone() };
+            plan.judge(c, request, format!("IAM role {backup}"), resource, removal).await?;
+        }
         let network = match &request.subnets {
             Some(subnets) => aws_init::network_of(c, subnets).await?,
             None => aws_init::default_network(c).await?,
@@ -262,7 +268,17 @@ pub async fn destroy(
             Removal::SecurityGroup { id, .. } => remove_security_group(c, id, &say).await,
             Removal::Repository { name } => aws_init::delete_repository(c, name).await,
             Removal::Bucket { name } => aws_init::delete_bucket(c, name).await,
-            Removal::Untag { resource, .. } => aws_init::remove_tag(c, resource, &request.tag().key).await,
+            Removal::Untag { resource, .. } => {
+                // A shared role keeps its other inits' policies; this init's own goes with its tag.
+                if let Resource::Role { name } = resource {
+                    let policy = aws_init::backup_policy_name(&request.init_id);
+                    if let Err(e) = aws_init::remove_role_policy(c, name, &policy).await {
+                        outcome.left.push(format!("{}: {e}", removal.describe()));
+                        continue;
+                    }
+                }
+                aws_init::remove_tag(c, resource, &request.tag().key).await
+            }
         };
         match done {
             Ok(()) => outcome.done.push(removal.describe()),

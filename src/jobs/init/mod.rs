@@ -48,6 +48,8 @@ pub struct InitRequest {
     pub new_id: bool,
     pub repository: String,
     pub bucket: String,
+    /// Normalised (empty or ending in `/`): what the backup role may write under.
+    pub prefix: String,
     /// The cluster and the service, when the profile names them.
     pub ecs: Option<(String, String)>,
     /// The container of the task definition.
@@ -105,6 +107,7 @@ impl InitRequest {
             new_id,
             repository: p.repository.clone().unwrap_or_default(),
             bucket: p.bucket.clone().unwrap_or_default(),
+            prefix: crate::snapshots::normalise_prefix(p.prefix.as_deref()),
             ecs,
             container,
             port,
@@ -122,6 +125,12 @@ impl InitRequest {
     /// The task execution role's name (shared by every project with this profile name).
     pub fn role(&self) -> String {
         format!("wharf-{}-task-execution", self.profile)
+    }
+
+    /// The role remote backups' tasks take (shared likewise; each init puts
+    /// its own policy on it, for its own bucket and prefix).
+    pub fn backup_role(&self) -> String {
+        format!("wharf-{}-backup", self.profile)
     }
 
     /// The log group's name (shared likewise).
@@ -178,6 +187,22 @@ pub enum Step {
         name: String,
         vpc: String,
     },
+    /// The role a remote backup's task takes.
+    BackupRole {
+        name: String,
+    },
+    /// This init's policy on it: write under its bucket and prefix, nothing else.
+    BackupPolicy {
+        role: String,
+        bucket: String,
+        prefix: String,
+    },
+    /// The group's members may reach the database's port: a backup task
+    /// beside the service reaches it, nothing from outside.
+    AllowMembers {
+        group: String,
+        port: u16,
+    },
     /// `--public`: the one way in, from one address to one port.
     Allow {
         group: String,
@@ -233,6 +258,13 @@ impl Step {
                 format!("security group {name} in {vpc}: nothing may come in (its tasks may go out)")
             }
             Step::Allow { group, port, from } => format!("a way into {group}: TCP {port} from {from} only"),
+            Step::BackupRole { name } => format!("IAM role {name}, for remote backups' tasks to take"),
+            Step::BackupPolicy { role, bucket, prefix } => format!(
+                "policy on {role}: s3:PutObject (and a multipart upload's calls) on s3://{bucket}/{prefix}* only"
+            ),
+            Step::AllowMembers { group, port } => {
+                format!("a way into {group}: TCP {port} from the group's own members (a backup task)")
+            }
             Step::Service { cluster, name, public_ip: true } => format!(
                 "ECS service {name} in {cluster}: 1 task on Fargate in the default VPC's public subnets, \
                  a public IP (to reach ECR and CloudWatch) behind its security group"
@@ -251,7 +283,8 @@ impl Step {
         match self {
             Step::SecureBucket { .. } => "secure",
             Step::Adopt { .. } => "share",
-            Step::Allow { .. } => "open",
+            Step::Allow { .. } | Step::AllowMembers { .. } => "open",
+            Step::BackupPolicy { .. } => "allow",
             _ => "create",
         }
     }
@@ -261,7 +294,8 @@ impl Step {
         match self {
             Step::SecureBucket { .. } => "securing",
             Step::Adopt { .. } => "sharing",
-            Step::Allow { .. } => "opening",
+            Step::Allow { .. } | Step::AllowMembers { .. } => "opening",
+            Step::BackupPolicy { .. } => "allowing",
             _ => "creating",
         }
     }
@@ -374,6 +408,29 @@ pub async fn plan(c: &InitClients, request: &InitRequest) -> Result<InitPlan, Aw
             plan.steps.push(Step::RolePolicy { role });
         }
     }
+    let backup_role = request.backup_role();
+    let backup_there = aws_init::role(c, &backup_role).await?.is_some();
+    if backup_there {
+        let resource = Resource::Role { name: backup_role.clone() };
+        look_at(c, request, &mut plan, format!("IAM role {backup_role}"), resource).await?;
+    } else {
+        plan.steps.push(Step::BackupRole { name: backup_role.clone() });
+    }
+    let wanted: serde_json::Value =
+        serde_json::from_str(&aws_init::backup_policy(&request.bucket, &request.prefix)).unwrap_or_default();
+    let has = match backup_there {
+        true => {
+            aws_init::role_policy(c, &backup_role, &aws_init::backup_policy_name(&request.init_id)).await?
+        }
+        false => None,
+    };
+    if has.and_then(|h| serde_json::from_str::<serde_json::Value>(&h).ok()) != Some(wanted) {
+        plan.steps.push(Step::BackupPolicy {
+            role: backup_role,
+            bucket: request.bucket.clone(),
+            prefix: request.prefix.clone(),
+        });
+    }
     match aws_init::log_group(c, &request.log_group()).await? {
         Some((arn, _)) => {
             let what = format!("CloudWatch log group {}", request.log_group());
@@ -414,6 +471,15 @@ pub async fn plan(c: &InitClients, request: &InitRequest) -> Result<InitPlan, Aw
         Some(image) => exposed_ports(request, image).await,
         None => request.port.into_iter().collect(),
     };
+    if let Some(&port) = ports.first() {
+        let members = match &group_id {
+            Some(id) => aws_init::members_may_reach(c, id).await?.contains(&port),
+            None => false,
+        };
+        if !members {
+            plan.steps.push(Step::AllowMembers { group: group.clone(), port });
+        }
+    }
     if let Some(from) = &request.public {
         let Some(&port) = ports.first() else {
             return Err(AwsError::Service(
@@ -523,6 +589,19 @@ pub async fn apply(
             }
             Step::SecurityGroup { name, vpc } => {
                 group_id = Some(aws_init::create_security_group(c, vpc, name, &tag).await?);
+            }
+            Step::BackupRole { name } => {
+                aws_init::create_backup_role(c, name, &tag).await?;
+            }
+            Step::BackupPolicy { role, bucket, prefix } => {
+                let name = aws_init::backup_policy_name(&request.init_id);
+                aws_init::allow_backup(c, role, &name, &aws_init::backup_policy(bucket, prefix)).await?;
+            }
+            Step::AllowMembers { port, .. } => {
+                let id = group_id
+                    .clone()
+                    .ok_or_else(|| AwsError::NotFound("the security group is not there".into()))?;
+                aws_init::allow_members(c, &id, *port).await?;
             }
             Step::Allow { port, from, .. } => {
                 let id = group_id
