@@ -475,6 +475,10 @@ async fn load(
             let result = crate::jobs::init::create_bucket(&settings, &name, &tag).await;
             Loaded::BucketCreated { setup, name, result: result.map_err(|e| e.to_string()) }
         }
+        LoadRequest::RemotePreview(mut job) => {
+            let result = job.preview(clients).await.map_err(|e| e.to_string());
+            Loaded::RemotePreview { job, result }
+        }
         LoadRequest::InitPlan(job) => {
             let result = job.plan().await;
             Loaded::InitPlan { job, result }

@@ -100,6 +100,8 @@ pub enum LoadRequest {
     },
     /// What `wharf init` would create, for a confirmation.
     InitPlan(Box<crate::jobs::init::InitJob>),
+    /// What a remote backup would run, for a confirmation.
+    RemotePreview(Box<crate::jobs::RemoteBackupJob>),
     /// A bucket made for a set-up, with init's settings and `tag`, through
     /// the AWS side `settings` name.
     CreateBucket {
@@ -193,6 +195,11 @@ pub enum Loaded {
     ContainerDetail {
         setup: Setup,
         result: Result<ContainerDetail, String>,
+    },
+    /// What a remote backup would run (its snapshot's id chosen), or why it cannot.
+    RemotePreview {
+        job: Box<crate::jobs::RemoteBackupJob>,
+        result: Result<Vec<String>, String>,
     },
     /// The bucket a set-up asked for, made (or why not).
     BucketCreated {

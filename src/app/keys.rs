@@ -293,6 +293,7 @@ pub(super) fn confirmed(state: &mut AppState, on_yes: Confirmed, effects: &mut V
         Confirmed::Deploy(job) => start_job(state, JobSpec::Deploy(*job), effects),
         Confirmed::Sync(job) => start_job(state, JobSpec::Sync(job), effects),
         Confirmed::SaveSetup(plan) => effects.push(Effect::SaveSettings(plan)),
+        Confirmed::RemoteBackup(job) => start_job(state, JobSpec::RemoteBackup(*job), effects),
         Confirmed::Init(job) => {
             // The job saves a new init's id into the file; the profile in force has it from now on.
             if job.request.new_id {

@@ -187,6 +187,8 @@ pub enum Confirmed {
     SaveSetup(Box<SavePlan>),
     /// Create on AWS what the plan shown lists.
     Init(Box<crate::jobs::init::InitJob>),
+    /// Back up the database that runs in ECS, as shown.
+    RemoteBackup(Box<crate::jobs::RemoteBackupJob>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -77,8 +77,8 @@ pub(super) fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
     }
 }
 
-/// `b` in the ECS pane: a one-off task of the opened (or selected) service runs
-/// the profile's `remote_backup_command`.
+/// `b` in the ECS pane: a backup of the opened (or selected) service's
+/// database, its plan shown first.
 pub(super) fn start_remote_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
     let Some((bucket, prefix)) = ready_for_snapshots(state, "remote backup") else { return };
     let ecs = &state.ecs;
@@ -94,8 +94,8 @@ pub(super) fn start_remote_backup(state: &mut AppState, effects: &mut Vec<Effect
     match RemoteBackupJob::from_settings(&state.settings, Some(cluster), Some(service), None, bucket, prefix)
     {
         Ok(job) => {
-            state.flash = Some(format!("starting a backup task of {} (see Jobs)", job.service));
-            start_job(state, JobSpec::RemoteBackup(job), effects);
+            state.flash = Some(format!("remote backup: working out the task for {}…", job.service));
+            effects.push(Effect::Load(LoadRequest::RemotePreview(Box::new(job))));
         }
         Err(message) => state.flash = Some(format!("remote backup: {message}")),
     }

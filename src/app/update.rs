@@ -243,6 +243,12 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
             super::setup::container_described(state, setup, result, effects)
         }
         Loaded::Databases { setup, result } => super::setup::databases_listed(state, setup, result),
+        Loaded::RemotePreview { job, result: Ok(lines) } => {
+            let title = format!("Back up {} from ECS", job.service);
+            let on_yes = super::overlay::Confirmed::RemoteBackup(job);
+            show_dialog(state, Overlay::Confirm(super::overlay::Confirm { title, lines, on_yes }));
+        }
+        Loaded::RemotePreview { result: Err(e), .. } => state.flash = Some(format!("remote backup: {e}")),
         Loaded::BucketCreated { setup, name, result } => {
             super::setup::bucket_created(state, setup, name, result)
         }
@@ -269,6 +275,7 @@ fn awaited(loaded: &Loaded) -> Option<&'static str> {
         Loaded::Plan(_) => Some("deploy plan"),
         Loaded::SyncPlan { .. } => Some("sync plan"),
         Loaded::InitPlan { .. } => Some("init plan"),
+        Loaded::RemotePreview { .. } => Some("remote backup's plan"),
         Loaded::RestorePreview { .. } => Some("restore's preview"),
         Loaded::Buckets(_) | Loaded::ServiceNames(_) => Some("list"),
         Loaded::BucketCreated { .. } => Some("new bucket"),

@@ -90,6 +90,18 @@ pub async fn remote_backup(
         job.timeout = timeout;
     }
     let (_, aws) = aws::connect(&settings.profile).await;
+    let Some(clients) = &aws else {
+        eprintln!("error: {}", crate::jobs::NoAws);
+        return code(exit::FAILED);
+    };
+    // What will run, where, and as whom, before it does.
+    match job.preview(clients).await {
+        Ok(lines) => lines.iter().for_each(|l| eprintln!("{l}")),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code(exit::FAILED);
+        }
+    }
     run_job(JobSpec::RemoteBackup(job), json, aws).await
 }
 

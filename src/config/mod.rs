@@ -46,6 +46,8 @@ pub struct Profile {
     #[serde(default)]
     pub protected: bool,
     pub remote_backup_command: Option<Vec<String>>,
+    /// The image of a remote backup's uploader container (the AWS CLI's, by default).
+    pub uploader_image: Option<String>,
     /// Lines the Logs pane keeps; the oldest go first (default 100,000).
     #[serde(default, deserialize_with = "at_least_one")]
     pub log_lines: Option<usize>,

@@ -74,7 +74,11 @@ impl LocalSnapshot {
 
 /// `data.<content>.zst`, the data file's name.
 pub fn data_file(manifest: &Manifest) -> String {
-    format!("data.{}.zst", manifest.content)
+    match manifest.compression.as_str() {
+        // A dump as its client wrote it (a remote backup's): kept as it is.
+        "none" => format!("data.{}", manifest.content),
+        _ => format!("data.{}.zst", manifest.content),
+    }
 }
 
 /// Where verified copies of S3 snapshots are kept, under wharf's cache directory.

@@ -150,7 +150,7 @@ pub async fn list(
         let entry = by_id.entry(id.to_string()).or_default();
         if file == "manifest.json" {
             entry.1 = Some(object.last_modified);
-        } else if file.starts_with("data.") && file.ends_with(".zst") {
+        } else if file.starts_with("data.") {
             entry.0 = Some(object.clone());
         }
     }

@@ -186,7 +186,7 @@ fn keep_rule(list: &[Snapshot], n: usize) -> HashMap<String, Verdict> {
 
 /// Whether `key` is where wharf writes snapshot data under `prefix`.
 pub fn is_wharf_data_key(prefix: &str, key: &str) -> bool {
-    key.strip_prefix(prefix).and_then(|rest| rest.split_once('/')).is_some_and(|(id, file)| {
-        super::check_id(id).is_ok() && file.starts_with("data.") && file.ends_with(".zst")
-    })
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(id, file)| super::check_id(id).is_ok() && file.starts_with("data."))
 }

@@ -53,7 +53,7 @@ fn unknown_key_names_key_file_and_line() {
         load("unknown_key.toml", Overrides::default()).unwrap_err(),
         "tests/fixtures/config/unknown_key.toml:5:1: unknown key `clustr`, expected one of `aws_profile`, \
          `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, \
-         `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `log_lines`, \
+         `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `uploader_image`, `log_lines`, \
          `cache_limit`, `init_id`, `subnets`, `database`"
     );
     assert_eq!(

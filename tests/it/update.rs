@@ -762,7 +762,7 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
 
 #[test]
 fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
-    use wharf::app::Loaded;
+    use wharf::app::{LoadRequest, Loaded};
     use wharf::aws::AwsStatus;
     use wharf::aws::ecs::ServiceInfo;
     use wharf::config::Profile;
@@ -790,13 +790,36 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
         Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(vec![service]) }),
     );
     update(&mut s, key('3'));
+    // First what would run is worked out and shown; nothing starts yet.
     let effects = update(&mut s, key('b'));
-    let [Effect::StartJob { spec: JobSpec::RemoteBackup(job), .. }] = &effects[..] else {
+    let [Effect::Load(LoadRequest::RemotePreview(job))] = &effects[..] else {
         panic!("{effects:?} {:?}", s.flash)
     };
     assert_eq!((job.cluster.as_str(), job.service.as_str(), job.bucket.as_str()), ("dev", "db", "snaps"));
+    assert!(s.jobs.jobs.is_empty());
+    let lines = vec!["task: wharf-backup-db in dev".to_string()];
+    update(&mut s, Action::Loaded(Loaded::RemotePreview { job: job.clone(), result: Ok(lines.clone()) }));
+    let Some(Overlay::Confirm(confirm)) = s.overlay.clone() else {
+        panic!("no confirmation: {:?}", s.overlay)
+    };
+    assert_eq!(confirm.lines, lines);
+    a_moment_later(&mut s);
+    let effects = update(&mut s, key('y'));
+    let [Effect::StartJob { spec: JobSpec::RemoteBackup(started), .. }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(started.service, "db");
 
-    // Without a command in the profile, it says what is missing.
+    // A plan that cannot be made is said, and nothing is asked.
+    update(&mut s, key('b'));
+    update(
+        &mut s,
+        Action::Loaded(Loaded::RemotePreview { job: job.clone(), result: Err("no running task".into()) }),
+    );
+    assert_eq!(s.flash.as_deref(), Some("remote backup: no running task"));
+    assert!(!matches!(s.overlay, Some(Overlay::Confirm(_))));
+
+    // Without a command in the profile, nor a preset whose backup needs none, it says what is missing.
     s.settings.profile.remote_backup_command = None;
     assert!(update(&mut s, key('b')).is_empty());
     assert!(
@@ -804,6 +827,14 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
         "{:?}",
         s.flash
     );
+    // A postgres preset needs no command.
+    s.settings.profile.database =
+        Some(wharf::config::Database { preset: Some(wharf::config::Preset::Postgres), ..Default::default() });
+    let effects = update(&mut s, key('b'));
+    let [Effect::Load(LoadRequest::RemotePreview(job))] = &effects[..] else {
+        panic!("{effects:?} {:?}", s.flash)
+    };
+    assert_eq!((job.command.as_ref(), job.preset), (None, wharf::config::Preset::Postgres));
 }
 
 /// A dashboard with the profile's cluster and service, ECR's `app` repository

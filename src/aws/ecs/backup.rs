@@ -204,7 +204,18 @@ pub async fn run_backup_task(
     ecs: &aws_sdk_ecs::Client,
     db: &ServiceDatabase,
     arn: &str,
+    overrides: &[(String, Vec<(String, String)>)],
 ) -> Result<String, AwsError> {
+    let overrides = overrides
+        .iter()
+        .map(|(container, env)| {
+            let env = env.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect();
+            aws_sdk_ecs::types::ContainerOverride::builder()
+                .name(container)
+                .set_environment(Some(env))
+                .build()
+        })
+        .collect();
     let address = if db.public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(db.subnets.clone()))
@@ -219,6 +230,9 @@ pub async fn run_backup_task(
         .count(1)
         .launch_type(LaunchType::Fargate)
         .started_by("wharf-backup")
+        .overrides(
+            aws_sdk_ecs::types::TaskOverride::builder().set_container_overrides(Some(overrides)).build(),
+        )
         .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
         .send()
         .await

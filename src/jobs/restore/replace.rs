@@ -462,7 +462,9 @@ fn unpack(
 > {
     let file = std::fs::File::open(snapshot.data())?;
     let (tx, rx) = mpsc::channel::<Bytes>(8);
-    let decompressing = tokio::task::spawn_blocking(move || decompress(file, tx));
+    let plain = snapshot.manifest.compression == "none";
+    let decompressing =
+        tokio::task::spawn_blocking(move || if plain { pass_on(file, tx) } else { decompress(file, tx) });
     let mut done = 0u64;
     let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) }).map(
         move |chunk| {
@@ -472,6 +474,21 @@ fn unpack(
         },
     );
     Ok((body, decompressing))
+}
+
+/// Streams `input` as it is into `tx` (a snapshot stored uncompressed).
+fn pass_on(mut input: impl Read, tx: mpsc::Sender<Bytes>) -> Result<(), RestoreError> {
+    loop {
+        let mut buffer = vec![0; 256 << 10];
+        let n = input.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buffer.truncate(n);
+        if tx.blocking_send(Bytes::from(buffer)).is_err() {
+            return Ok(());
+        }
+    }
 }
 
 /// Streams the decompressed `input` into `tx`, a chunk at a time.
