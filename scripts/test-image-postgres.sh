@@ -2,16 +2,17 @@
 # Builds wharf-test/postgres:15 without pulling anything: Debian's PostgreSQL 15
 # server and client binaries, the libraries they link, their share files and
 # busybox, in a root file system imported into the local engine. The container
-# initialises its cluster on first start (trust auth, user `postgres` unless
-# POSTGRES_USER says another, and POSTGRES_DB made, as the official image does) and
-# listens on /var/run/postgresql and 127.0.0.1 (where `wharf run`
-# checks that a server answers, as it does with the official image). Idempotent. Needs postgresql-15 and
+# initialises its cluster on first start as the official image does: user
+# `postgres` unless POSTGRES_USER says another, POSTGRES_DB made, and with
+# POSTGRES_PASSWORD that password for connections over the network
+# (scram-sha-256; trust on the socket), else trust everywhere. It listens on
+# /var/run/postgresql and every address. Idempotent. Needs postgresql-15 and
 # busybox-static installed on this machine (scripts/test.sh installs them).
 set -euo pipefail
 
 image=wharf-test/postgres:15
 # Built again when this script's image changes (an older build lacks what tests rely on).
-version=2
+version=3
 if [ "$(docker image inspect -f '{{index .Config.Labels "wharf.test.version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   exit 0
 fi
@@ -54,13 +55,22 @@ data=/var/lib/postgresql/data
 # As the official image: POSTGRES_USER names the superuser, POSTGRES_DB the database made at first start.
 user="\${POSTGRES_USER:-postgres}"
 if [ ! -s "\$data/PG_VERSION" ]; then
-  initdb -D "\$data" -U "\$user" -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+  if [ -n "\${POSTGRES_PASSWORD:-}" ]; then
+    printf '%s\\n' "\$POSTGRES_PASSWORD" > /tmp/pwfile
+    initdb -D "\$data" -U "\$user" --auth-local=trust --auth-host=scram-sha-256 --pwfile=/tmp/pwfile \\
+      --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+    rm -f /tmp/pwfile
+    echo 'host all all all scram-sha-256' >> "\$data/pg_hba.conf"
+  else
+    initdb -D "\$data" -U "\$user" -A trust --no-locale -E UTF8 --no-sync >/tmp/initdb.log
+    echo 'host all all all trust' >> "\$data/pg_hba.conf"
+  fi
   db="\${POSTGRES_DB:-\$user}"
   if [ "\$db" != postgres ]; then
     echo "CREATE DATABASE \\"\$db\\";" | postgres --single -D "\$data" postgres >/tmp/createdb.log
   fi
 fi
-exec postgres -D "\$data" -c listen_addresses=127.0.0.1 -k /var/run/postgresql
+exec postgres -D "\$data" -c listen_addresses='*' -k /var/run/postgresql
 START
 chmod 755 "$root/start"
 

@@ -4,7 +4,9 @@
 #
 #   - Debian packages: busybox-static (test images), docker-registry (pushes),
 #     postgresql-15, mariadb-server-core and mariadb-client (copied into
-#     PostgreSQL and MariaDB test images for the postgres and mysql presets)
+#     PostgreSQL and MariaDB test images for the postgres and mysql presets),
+#     awscli (copied into the image that stands in for the AWS CLI's own in a
+#     remote backup task)
 #   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
 #     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL),
 #     and in front of it the realism layer (scripts/aws-realism.py: latency,
@@ -28,6 +30,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server-core)
 [ -x /usr/bin/mariadb-dump ] || missing+=(mariadb-client)
+[ -x /usr/bin/aws ] || missing+=(awscli)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -78,6 +81,7 @@ say "building test images"
 bash scripts/test-images.sh
 bash scripts/test-image-postgres.sh
 bash scripts/test-image-mariadb.sh
+bash scripts/test-image-awscli.sh
 
 say "cargo test"
 cargo test --locked "$@"

@@ -163,6 +163,8 @@ pub struct BackupContainer {
     /// Secrets (`NAME`, `valueFrom`): ECS puts their values in at the start.
     pub secrets: Vec<(String, String)>,
     pub essential: bool,
+    /// The user it runs as, when not the image's own.
+    pub user: Option<String>,
     /// It starts once this container exited 0.
     pub after_success_of: Option<String>,
     /// The task's shared volume and where this container sees it.

@@ -24,6 +24,7 @@ mod prune;
 mod push;
 mod registry;
 mod remote;
+mod remote_task;
 mod restore;
 mod scale;
 mod secrets;

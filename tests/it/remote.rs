@@ -14,7 +14,7 @@ use crate::support::{moto_clients, repo_path, unique};
 /// A subnet and a security group of moto's default VPC, with DNS hostnames on
 /// (what `run_task` with awsvpc needs there); made with boto3, as wharf has no
 /// EC2 client.
-fn network() -> (String, String) {
+pub(crate) fn network() -> (String, String) {
     let script = format!(
         "import boto3
 ec2 = boto3.client('ec2', endpoint_url='{}', region_name='eu-west-1', aws_access_key_id='testing', aws_secret_access_key='testing')

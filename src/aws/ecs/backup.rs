@@ -144,6 +144,8 @@ pub async fn backup_definition(
     {
         return Ok((arn.to_string(), false));
     }
+    // Each container's soft share of the task's memory (moto runs no task without one).
+    let share = i32::try_from(task.memory as usize / task.containers.len().max(1)).unwrap_or(128);
     let containers = task.containers.iter().map(|c| {
         let log = task.log.as_ref().and_then(|(group, region)| {
             LogConfiguration::builder()
@@ -164,6 +166,8 @@ pub async fn backup_definition(
             .name(&c.name)
             .image(&c.image)
             .essential(c.essential)
+            .set_user(c.user.clone())
+            .memory_reservation(share)
             .set_entry_point(Some(c.entry_point.clone()))
             .set_command(Some(c.command.clone()))
             .set_environment(Some(

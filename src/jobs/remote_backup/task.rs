@@ -175,6 +175,7 @@ impl RemoteBackupJob {
                 environment: region.iter().map(|r| ("AWS_DEFAULT_REGION".to_string(), r.clone())).collect(),
                 secrets: Vec::new(),
                 essential: true,
+                user: None,
                 after_success_of: Some(DUMP.into()),
                 mount: mount.clone(),
             },
@@ -186,6 +187,9 @@ impl RemoteBackupJob {
                 environment: dump_env,
                 secrets: service.secrets.clone(),
                 essential: false,
+                // Root: a database image often runs as its own user, who may
+                // not write to the task's fresh volume; the client needs no more.
+                user: Some("0".into()),
                 after_success_of: None,
                 mount,
             },
