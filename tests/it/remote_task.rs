@@ -172,6 +172,11 @@ async fn a_preset_backup_task_is_defined_from_the_service_run_in_its_network_and
         assert!(preview.contains(words), "the preview names {words}: {preview}");
     }
     assert!(!preview.contains("hunter2"), "no variable's value is shown: {preview}");
+    let policy = format!("\"Resource\":\"arn:aws:s3:::{bucket}/remote/*\"");
+    assert!(
+        preview.contains(&policy),
+        "the role's policy is shown for a service init did not make: {preview}"
+    );
 
     // The definition: registered once, used again while nothing changed.
     let (definition, new) = backup::backup_definition(&aws.ecs, &plan.task).await.unwrap();
@@ -263,6 +268,98 @@ async fn a_preset_backup_task_is_defined_from_the_service_run_in_its_network_and
         (&manifest["compression"], &manifest["key"], &manifest["database"], &manifest["source"]["kind"]),
         (&"none".into(), &plan.key.clone().into(), &"notes".into(), &"ecs_task".into())
     );
+}
+
+/// Plays the backup task on moto: waits for it, writes `dump` to the key its
+/// upload container was given, and logs a line to the dump container's
+/// stream. Returns the overrides' address.
+async fn play_the_backup_task(cluster: String, bucket: String, dump: Vec<u8>) -> String {
+    let clients = moto_clients().await;
+    let arn = loop {
+        let listed =
+            clients.ecs.list_tasks().cluster(&cluster).started_by("wharf-backup").send().await.unwrap();
+        if let Some(arn) = listed.task_arns().first() {
+            break arn.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let described = clients.ecs.describe_tasks().cluster(&cluster).tasks(&arn).send().await.unwrap();
+    let overrides = described.tasks()[0].overrides().unwrap().container_overrides().to_vec();
+    let var = |container: &str, name: &str| {
+        let o = overrides.iter().find(|o| o.name() == Some(container)).unwrap();
+        o.environment()
+            .iter()
+            .find(|kv| kv.name() == Some(name))
+            .and_then(|kv| kv.value())
+            .unwrap()
+            .to_string()
+    };
+    let key = var(task::UPLOAD, "WHARF_KEY");
+    clients.s3.put_object().bucket(&bucket).key(&key).body(dump.into()).send().await.unwrap();
+    let id = arn.rsplit('/').next().unwrap();
+    let stream = format!("wharf-backup/{}/{id}", task::DUMP);
+    clients
+        .logs
+        .create_log_stream()
+        .log_group_name("/wharf/it")
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let event = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+        .timestamp(wharf::time::unix_now() * 1000)
+        .message("pg_dump: dumping contents of table public.notes")
+        .build()
+        .unwrap();
+    clients
+        .logs
+        .put_log_events()
+        .log_group_name("/wharf/it")
+        .log_stream_name(&stream)
+        .log_events(event)
+        .send()
+        .await
+        .unwrap();
+    var(task::DUMP, "WHARF_DB_HOST")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preset_backup_job_runs_the_task_follows_its_logs_and_records_the_dump() {
+    use tokio::sync::mpsc;
+    use wharf::jobs::{JobPool, JobResult, JobSpec, JobUpdate};
+    let (cluster, service, _, address) = postgres_service(true).await;
+    let bucket = bucket().await;
+    let dump: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let player = tokio::spawn(play_the_backup_task(cluster.clone(), bucket.clone(), dump.clone()));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut pool = JobPool::new(1, tx);
+    pool.submit(
+        1,
+        JobSpec::RemoteBackup(preset_job(&cluster, &service, &bucket)),
+        Some(realistic_clients().await),
+    );
+    let mut log_seen = false;
+    let result = loop {
+        let event = tokio::time::timeout(Duration::from_secs(90), rx.recv()).await.unwrap().unwrap();
+        match event.update {
+            JobUpdate::Progress(p) => {
+                log_seen |=
+                    p.detail.iter().any(|l| l == "dump: pg_dump: dumping contents of table public.notes")
+            }
+            JobUpdate::Finished(result) => break result,
+            JobUpdate::Started => {}
+        }
+    };
+    assert_eq!(Some(player.await.unwrap()), address, "the dump was pointed at the running task");
+    let JobResult::Done(output) = result else { panic!("the remote backup failed: {result:?}") };
+    assert!(log_seen, "the dump container's log reached the job's progress");
+    assert_eq!(output.json["compression"], "none");
+    let key = output.json["key"].as_str().unwrap();
+    assert!(key.ends_with("/data.dump"), "{key}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&object(&bucket, &key.replace("data.dump", "manifest.json")).await).unwrap();
+    assert_eq!(manifest["sha256"], format!("{:x}", Sha256::digest(&dump)));
+    assert_eq!((&manifest["raw_bytes"], &manifest["database"]), (&dump.len().into(), &"notes".into()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -97,9 +97,11 @@ impl RemotePlan {
                 job.storage_class.as_str()
             ),
             format!(
-                "  role:   {} may s3:PutObject (and a multipart upload's calls) under s3://{}/{}* only (`wharf init` makes it)",
+                "  role:   {} may s3:PutObject (and a multipart upload's calls) under s3://{}/{}* only; `wharf init` \
+                 makes it, else give it, trusted by ecs-tasks.amazonaws.com, this policy:",
                 job.role, job.bucket, job.prefix
             ),
+            format!("          {}", crate::aws::init::backup_policy(&job.bucket, &job.prefix)),
         ]
     }
 }
