@@ -3,13 +3,15 @@
 # and client binaries, the libraries they link, their share files and busybox,
 # in a root file system imported into the local engine. The container
 # initialises its data directory on first start (root with no password unless
-# MARIADB_ROOT_PASSWORD says one, no network: the socket only). Idempotent. Needs mariadb-server-core,
+# MARIADB_ROOT_PASSWORD says one; with one, root may also connect over the
+# network with it, as the official image's root@'%'). It listens on its socket
+# and on port 3306 of every address. Idempotent. Needs mariadb-server-core,
 # mariadb-client and busybox-static on this machine (scripts/test.sh installs them).
 set -euo pipefail
 
 image=wharf-test/mariadb:10
 # Built again when this script's image changes (an older build lacks what tests rely on).
-version=2
+version=3
 if [ "$(docker image inspect -f '{{index .Config.Labels "wharf.test.version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   exit 0
 fi
@@ -60,13 +62,15 @@ if [ ! -d /var/lib/mysql/mysql ]; then
       mariadb -uroot --socket=/tmp/init.sock -e "CREATE DATABASE IF NOT EXISTS \`$database\`"
     fi
     if [ -n "$password" ]; then
-      mariadb -uroot --socket=/tmp/init.sock -e "ALTER USER 'root'@'localhost' IDENTIFIED BY '$password'"
+      mariadb -uroot --socket=/tmp/init.sock -e "ALTER USER 'root'@'localhost' IDENTIFIED BY '$password';
+        CREATE USER 'root'@'%' IDENTIFIED BY '$password'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION"
     fi
     kill "$pid"
     wait "$pid" || true
   fi
 fi
-exec mariadbd --user=mysql --datadir=/var/lib/mysql --skip-networking --socket=/run/mysqld/mysqld.sock
+exec mariadbd --user=mysql --datadir=/var/lib/mysql --bind-address=0.0.0.0 --port=3306 \
+  --socket=/run/mysqld/mysqld.sock
 START
 chmod 755 "$root/start"
 

@@ -532,28 +532,13 @@ async fn the_preset_backup_tasks_containers_dump_a_real_database_that_restores_h
     );
     let fingerprint = "SELECT count(*) || ':' || md5(string_agg(id || body, ',' ORDER BY id)) FROM notes";
     let before = sql(fingerprint);
-    let address = docker(&[
-        "inspect",
-        "-f",
-        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+    let service = local_service(
+        "wharf-test/postgres:15",
+        &[("POSTGRES_USER", "app"), ("POSTGRES_DB", "notes")],
+        ("POSTGRES_PASSWORD", 5432),
         &database,
-    ]);
-    let service = ServiceDatabase {
-        cluster: "dev".into(),
-        service: "pg".into(),
-        task_definition: "pg:3".into(),
-        container: "db".into(),
-        image: "wharf-test/postgres:15".into(),
-        environment: vec![("POSTGRES_USER".into(), "app".into()), ("POSTGRES_DB".into(), "notes".into())],
-        secrets: vec![("POSTGRES_PASSWORD".into(), SECRET_ARN.into())],
-        port: Some(5432),
-        execution_role: Some(format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole")),
-        log: None,
-        subnets: vec!["subnet-1".into()],
-        security_groups: vec!["sg-1".into()],
-        public_ip: false,
-        running: Some(("arn:aws:ecs:eu-west-1:123456789012:task/dev/abc".into(), address.trim().into())),
-    };
+        network,
+    );
     let bucket = bucket().await;
     let aws = realistic_clients().await;
 
@@ -593,6 +578,132 @@ async fn the_preset_backup_tasks_containers_dump_a_real_database_that_restores_h
     let out = wharf(&["restore", &id, "--yes"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(psql(&local, "notes", fingerprint), before);
+}
+
+/// The service as `service_database` would read it from ECS, its running
+/// task being the local container `running` on `network`.
+fn local_service(
+    image: &str,
+    environment: &[(&str, &str)],
+    (secret, port): (&str, u16),
+    running: &str,
+    network: &str,
+) -> ServiceDatabase {
+    let address = docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        running,
+    ]);
+    ServiceDatabase {
+        cluster: "dev".into(),
+        service: "db".into(),
+        task_definition: "db:3".into(),
+        container: "db".into(),
+        image: image.into(),
+        environment: environment.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        secrets: vec![(secret.into(), SECRET_ARN.into())],
+        port: Some(port),
+        execution_role: Some(format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole")),
+        log: None,
+        subnets: vec!["subnet-1".into()],
+        security_groups: vec!["sg-1".into()],
+        public_ip: false,
+        running: Some(("arn:aws:ecs:eu-west-1:123456789012:task/dev/abc".into(), address.trim().into())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mysql_preset_backup_tasks_containers_dump_a_real_mariadb_that_restores_here() {
+    for script in ["scripts/test-image-awscli.sh", "scripts/test-image-mariadb.sh"] {
+        let built = Command::new("bash").arg(crate::support::repo_path(script)).status();
+        assert!(built.unwrap().success(), "{script} failed");
+    }
+    let network = Network::create();
+    let network = network.0.as_str();
+    let mut cleanup = Cleanup::default();
+    let start = |name: &str, env: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", network];
+        for e in env {
+            args.extend(["-e", e]);
+        }
+        args.push("wharf-test/mariadb:10");
+        docker(&args);
+    };
+    let (database, local) = (unique("wharf-it-servicedb"), unique("wharf-it-localdb"));
+    cleanup.containers.extend([database.clone(), local.clone()]);
+    start(&database, &["MARIADB_ROOT_PASSWORD=s3cret", "MARIADB_DATABASE=shop"]);
+    start(&local, &["MARIADB_DATABASE=shop"]);
+    let sql = |container: &str, password: &str, q: &str| {
+        docker(&[
+            "exec",
+            "-e",
+            &format!("MYSQL_PWD={password}"),
+            container,
+            "mariadb",
+            "-u",
+            "root",
+            "-N",
+            "-B",
+            "-e",
+            q,
+        ])
+    };
+    for (container, password) in [(&database, "s3cret"), (&local, "")] {
+        crate::support::eventually(Duration::from_secs(90), "MariaDB", || {
+            Command::new("docker")
+                .args([
+                    "exec",
+                    "-e",
+                    &format!("MYSQL_PWD={password}"),
+                    container,
+                    "mariadb",
+                    "-u",
+                    "root",
+                    "-e",
+                    "USE shop",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    }
+    sql(
+        &database,
+        "s3cret",
+        "CREATE TABLE shop.items (id INT PRIMARY KEY, body TEXT); INSERT INTO shop.items SELECT seq, MD5(seq) FROM shop.seq_1_to_3000",
+    );
+    let fingerprint = "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, body ORDER BY id))) FROM shop.items";
+    let before = sql(&database, "s3cret", fingerprint);
+    let service = local_service(
+        "wharf-test/mariadb:10",
+        &[("MARIADB_DATABASE", "shop")],
+        ("MARIADB_ROOT_PASSWORD", 3306),
+        &database,
+        network,
+    );
+    let bucket = bucket().await;
+    let aws = realistic_clients().await;
+    let job = RemoteBackupJob { preset: Preset::Mysql, ..preset_job("dev", "db", &bucket) };
+    let id = wharf::snapshots::new_id(wharf::time::unix_now(), "db", "it-remote");
+    let plan = job.plan_for(service, &id).unwrap();
+    assert_eq!((plan.user.as_str(), plan.database.as_str(), plan.port), ("root", "shop", 3306));
+    let secrets = BTreeMap::from([("MARIADB_ROOT_PASSWORD", "s3cret")]);
+    let (states, logs) = run_as_ecs_would(&plan, network, &secrets, &mut cleanup);
+    let lines = logs.iter().map(|(k, v)| (*k, v.clone())).collect();
+    task::verdict("abc", None, &states, &lines).unwrap_or_else(|e| panic!("{e}"));
+    let stored = job.collect(&JobContext::quiet(), &aws, &plan, "abc", "wharf-backup-db:1").await.unwrap();
+    job.record(&aws, wharf::time::unix_now(), &id, &plan.key, stored).await.unwrap();
+    let dump = String::from_utf8_lossy(&object(&bucket, &plan.key).await).to_string();
+    assert!(dump.contains("CREATE TABLE `items`"), "mysqldump's SQL, uncompressed");
+
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[profiles.m]\nbucket = \"{bucket}\"\nprefix = \"remote/\"\n[profiles.m.database]\ncontainer = \"{local}\"\npreset = \"mysql\"\nuser = \"root\"\nname = \"shop\"\n"
+    );
+    std::fs::write(home.path().join("wharf.toml"), config).unwrap();
+    let out = wharf(&["restore", &id, "--yes"], home.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sql(&local, "", fingerprint), before);
 }
 
 /// A user-defined network of the engine's, removed when dropped.
