@@ -71,6 +71,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         tokio::time::interval_at(tokio::time::Instant::now() + RETRY_CREDENTIALS, RETRY_CREDENTIALS);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Once a second the panes looked at ask for what is due (`app::refresh`).
+    let mut refresh = tokio::time::interval(Duration::from_secs(1));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut actions = Vec::new();
     let mut status = 0;
@@ -99,6 +102,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             Some((connection, loaded)) = answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
             Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
+            _ = refresh.tick() => actions.push(Action::RefreshTick),
             _ = retry.tick(), if matches!(state.aws, crate::aws::AwsStatus::NoCredentials { .. }) => {
                 connection += 1;
                 connect(aws_tx.clone(), connection, state.settings.profile.clone());
@@ -134,6 +138,8 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         if actions.is_empty() {
             continue;
         }
+        // A refresh tick alone changes nothing on screen: no frame is drawn for it.
+        let unseen = actions.iter().all(|a| matches!(a, Action::RefreshTick));
         state.clock = Clock::now();
         for action in actions.drain(..) {
             for effect in update(&mut state, action) {
@@ -232,6 +238,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             t.watched.send_if_modified(|was| std::mem::replace(was, now) != now);
         }
         if !state.quit
+            && !unseen
             && let Err(e) = guard.terminal.draw(|f| ui::draw(f, &state))
         {
             failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot draw on the terminal"));
@@ -441,6 +448,11 @@ async fn load(
             .await;
             Loaded::Services { cluster, load, result }
         }
+        LoadRequest::ServicesNamed { cluster, names, load } => {
+            let result =
+                crate::aws::ecs::services_named(&clients.ecs, &clients.service_reads, &cluster, &names).await;
+            Loaded::ServicesNamed { cluster, load, result }
+        }
         LoadRequest::Tasks { cluster, service, load } => {
             let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
             Loaded::Tasks { cluster, service, load, result }
@@ -456,8 +468,28 @@ async fn load(
             let dirs = crate::config::Dirs::new();
             let here =
                 container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
+            // Head's ETag before the listing: a head that moves in between is seen moved next time.
+            let head = format!("{prefix}{}", crate::snapshots::line::HEAD);
+            let etag = crate::aws::s3::etag(&clients.s3, &bucket, &head, None).await.ok().flatten();
             let result = crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await;
-            Loaded::Snapshots { bucket, prefix, here, result }
+            Loaded::Snapshots { bucket, prefix, here, etag, result }
+        }
+        LoadRequest::SnapshotsIfMoved { bucket, prefix, container, etag, here, whole } => {
+            let dirs = crate::config::Dirs::new();
+            let here_now =
+                container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
+            let head = format!("{prefix}{}", crate::snapshots::line::HEAD);
+            match crate::aws::s3::etag(&clients.s3, &bucket, &head, etag.as_deref()).await {
+                Ok(now) if !whole && now == etag && here_now == here => {
+                    Loaded::SnapshotsUnmoved { bucket, prefix, result: Ok(()) }
+                }
+                Ok(now) => {
+                    let result =
+                        crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await;
+                    Loaded::Snapshots { bucket, prefix, here: here_now, etag: now, result }
+                }
+                Err(e) => Loaded::SnapshotsUnmoved { bucket, prefix, result: Err(e) },
+            }
         }
         LoadRequest::RestorePreview(job) => {
             let result = job.preview(Some(clients), crate::time::unix_now()).await;

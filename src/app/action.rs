@@ -62,6 +62,7 @@ pub enum Action {
     Sql,
     Switch,
     Settings,
+    Refresh,
 
     /// A key that no binding claims, while a text field (filter, prompt) has focus.
     #[serde(skip)]
@@ -77,6 +78,9 @@ pub enum Action {
     /// Time passed while something animates (a running job's elapsed time).
     #[serde(skip)]
     Tick,
+    /// A second passed: the panes looked at ask for what is due.
+    #[serde(skip)]
+    RefreshTick,
     #[serde(skip)]
     Engine(EngineUpdate),
     #[serde(skip)]
@@ -157,6 +161,7 @@ impl Action {
             Action::Sql => "SQL client",
             Action::Switch => "switch profile/region",
             Action::Settings => "settings",
+            Action::Refresh => "refresh the pane now",
             _ => "",
         }
     }

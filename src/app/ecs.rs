@@ -99,13 +99,43 @@ pub(super) fn services_loaded(
         return;
     }
     ecs.services_complete = true;
-    ecs.services = match result {
-        Ok(list) => Load::Loaded(list),
-        Err(AwsError::NotFound(_)) => Load::Failed(format!("no ECS cluster `{cluster}` here")),
-        Err(e) => Load::Failed(e.to_string()),
-    };
+    let result = result.map_err(|e| match e {
+        AwsError::NotFound(_) => format!("no ECS cluster `{cluster}` here"),
+        e => e.to_string(),
+    });
+    super::refresh::settle(&mut ecs.services, &mut state.refresh.ecs, state.clock.wall, result);
     let len = ecs.visible_services().len();
     ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
+}
+
+/// Services on screen described again: each replaces its row (one deleted
+/// since stays until the list is read whole); an answer for another listing
+/// than the one shown is dropped.
+pub(super) fn services_named(
+    state: &mut AppState,
+    cluster: String,
+    load: u64,
+    result: Result<Vec<ServiceInfo>, AwsError>,
+) {
+    let ecs = &mut state.ecs;
+    if load != ecs.services_load || ecs.cluster.as_ref() != Some(&cluster) {
+        return;
+    }
+    let watch = &mut state.refresh.ecs;
+    let fresh = match result {
+        Ok(fresh) => fresh,
+        Err(e) => return watch.answered(state.clock.wall, Some(e.to_string())),
+    };
+    // With a service open, its tasks' answer settles the refresh.
+    if ecs.service.is_none() {
+        watch.answered(state.clock.wall, None);
+    }
+    let Load::Loaded(rows) = &mut ecs.services else { return };
+    for service in fresh {
+        if let Some(row) = rows.iter_mut().find(|r| r.name == service.name) {
+            *row = service;
+        }
+    }
 }
 
 /// The services listed and described so far, while the whole list is not in.
@@ -125,7 +155,8 @@ pub(super) fn tasks_loaded(state: &mut AppState, load: u64, result: Result<Vec<T
     if load != ecs.tasks_load || ecs.service.is_none() {
         return;
     }
-    ecs.tasks = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);
+    let result = result.map_err(|e| e.to_string());
+    super::refresh::settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
     let profile = &state.settings.profile;
     if ecs.cluster.is_some()
         && (&ecs.cluster, &ecs.service) == (&profile.cluster, &profile.service)

@@ -67,9 +67,26 @@ pub enum LoadRequest {
         /// The database container whose place in the line is read with the list.
         container: Option<String>,
     },
+    /// `HEAD.json`'s ETag, asked only to differ from `etag`; the listing is
+    /// read again when it does, when what `container` holds here is no longer
+    /// `here`, or when `whole`.
+    SnapshotsIfMoved {
+        bucket: String,
+        prefix: String,
+        container: Option<String>,
+        etag: Option<String>,
+        here: Option<String>,
+        whole: bool,
+    },
     Clusters,
     Services {
         cluster: String,
+        load: u64,
+    },
+    /// These services (the rows on screen) described again, for the load `load` shows.
+    ServicesNamed {
+        cluster: String,
+        names: Vec<String>,
         load: u64,
     },
     Tasks {
@@ -143,10 +160,24 @@ pub enum Loaded {
         bucket: String,
         prefix: String,
         here: Option<String>,
+        /// `HEAD.json`'s ETag, read before the listing (`None`: no head).
+        etag: Option<String>,
         result: Result<Vec<Snapshot>, AwsError>,
+    },
+    /// Head has not moved, nor what this machine holds: the listing shown is current.
+    SnapshotsUnmoved {
+        bucket: String,
+        prefix: String,
+        result: Result<(), AwsError>,
     },
     Clusters(Result<Vec<String>, AwsError>),
     Services {
+        cluster: String,
+        load: u64,
+        result: Result<Vec<ServiceInfo>, AwsError>,
+    },
+    /// Services on screen described again: they replace their rows.
+    ServicesNamed {
         cluster: String,
         load: u64,
         result: Result<Vec<ServiceInfo>, AwsError>,

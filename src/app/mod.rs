@@ -10,6 +10,7 @@ mod keys;
 pub mod logs;
 mod machine;
 mod overlay;
+pub mod refresh;
 mod registry;
 mod settings;
 pub mod setup;

@@ -39,10 +39,8 @@ pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
 
 pub(super) fn repositories_loaded(state: &mut AppState, result: Result<Vec<Repository>, AwsError>) {
     let registry = &mut state.registry;
-    registry.repositories = match result {
-        Ok(list) => Load::Loaded(list),
-        Err(e) => Load::Failed(e.to_string()),
-    };
+    let result = result.map_err(|e| e.to_string());
+    super::refresh::settle(&mut registry.repositories, &mut state.refresh.registry, state.clock.wall, result);
     let len = registry.visible_repositories().len();
     registry.repo_cursor.selected = registry.repo_cursor.selected.min(len.saturating_sub(1));
 }
@@ -58,11 +56,11 @@ pub(super) fn images_loaded(
     if load != registry.images_load {
         return;
     }
-    registry.images = match result {
-        Ok(list) => Load::Loaded(list),
-        Err(AwsError::NotFound(_)) => Load::Failed(format!("no repository `{repository}` in this registry")),
-        Err(e) => Load::Failed(e.to_string()),
-    };
+    let result = result.map_err(|e| match e {
+        AwsError::NotFound(_) => format!("no repository `{repository}` in this registry"),
+        e => e.to_string(),
+    });
+    super::refresh::settle(&mut registry.images, &mut state.refresh.registry, state.clock.wall, result);
     let len = registry.visible_images().len();
     registry.image_cursor.selected = registry.image_cursor.selected.min(len.saturating_sub(1));
 }

@@ -210,10 +210,18 @@ pub(super) fn ask_to_restore(state: &mut AppState, job: RestoreJob, lines: Vec<S
     }
 }
 
+/// Head had not moved: the listing shown is current (or the check failed, and it is kept).
+pub(super) fn snapshots_unmoved(state: &mut AppState, place: (String, String), result: Result<(), AwsError>) {
+    if snapshot_place(state).as_ref() == Some(&place) {
+        state.refresh.snapshots.answered(state.clock.wall, result.err().map(|e| e.to_string()));
+    }
+}
+
 pub(super) fn snapshots_loaded(
     state: &mut AppState,
     place: (String, String),
     here: Option<String>,
+    etag: Option<String>,
     result: Result<Vec<Snapshot>, AwsError>,
 ) {
     if snapshot_place(state).as_ref() != Some(&place) {
@@ -221,11 +229,13 @@ pub(super) fn snapshots_loaded(
         return;
     }
     let pane = &mut state.snapshots;
-    pane.here = here;
-    pane.list = match result {
-        Ok(list) => Load::Loaded(list),
-        Err(e) => Load::Failed(e.to_string()),
-    };
+    if result.is_ok() {
+        pane.here = here;
+        state.refresh.head_etag = etag;
+        state.refresh.listed = Some(state.clock.mono);
+    }
+    let result = result.map_err(|e| e.to_string());
+    super::refresh::settle(&mut pane.list, &mut state.refresh.snapshots, state.clock.wall, result);
     pane.line = pane.list.loaded().map(|l| snapshots::graph::rows_by_id(l)).unwrap_or_default();
     let len = pane.visible().len();
     pane.cursor.selected = pane.cursor.selected.min(len.saturating_sub(1));

@@ -520,6 +520,8 @@ pub struct AppState {
     /// Which AWS connection (profile, AWS profile, region) is in force: a
     /// switch moves it on, and an answer asked for under another is dropped.
     pub connection: u64,
+    /// The AWS panes' refreshes while somebody looks.
+    pub refresh: super::refresh::Refresh,
 }
 
 impl AppState {
@@ -558,6 +560,7 @@ impl AppState {
             throttled: (0, None),
             terminal_focused: true,
             connection: 0,
+            refresh: Default::default(),
         }
     }
 

@@ -119,6 +119,7 @@ pub(super) fn picked(state: &mut AppState, choices: Choices, value: &str, effect
     state.ecs = Default::default();
     (state.ecs.services_load, state.ecs.tasks_load) = (services_load, tasks_load);
     state.snapshots = Default::default();
+    state.refresh = Default::default();
     state.aws = AwsStatus::Checking;
     // Answers asked for before (a plan, a list) are not this connection's.
     state.connection += 1;

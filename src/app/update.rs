@@ -35,6 +35,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Resize(width, height) => state.size = (width, height),
         Action::Focus(focused) => state.terminal_focused = focused,
         Action::Tick => {}
+        Action::RefreshTick => super::refresh::tick(state, &mut effects),
         Action::Throttled(count) => {
             if count > state.throttled.0 {
                 state.throttled = (count, Some(state.clock.mono));
@@ -186,6 +187,7 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
         Action::Sync => machine::start_sync(state, effects),
         Action::Switch => super::switch::open(state, effects),
         Action::Settings => super::settings::panel(state),
+        Action::Refresh => super::refresh::now(state, effects),
         Action::Shell => machine::open_console(state, ConsoleKind::Shell, effects),
         Action::Sql => machine::open_console(state, ConsoleKind::Sql, effects),
         _ => {}
@@ -258,9 +260,13 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::SettingsSaved { result: Err(e), .. } => state.flash = Some(format!("not saved: {e}")),
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
-        Loaded::Snapshots { bucket, prefix, here, result } => {
-            snapshots::snapshots_loaded(state, (bucket, prefix), here, result)
+        Loaded::Snapshots { bucket, prefix, here, etag, result } => {
+            snapshots::snapshots_loaded(state, (bucket, prefix), here, etag, result)
         }
+        Loaded::SnapshotsUnmoved { bucket, prefix, result } => {
+            snapshots::snapshots_unmoved(state, (bucket, prefix), result)
+        }
+        Loaded::ServicesNamed { cluster, load, result } => ecs::services_named(state, cluster, load, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)

@@ -259,6 +259,24 @@ pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Ob
     })
 }
 
+/// The ETag of `key` now (`None`: there is none), asked only to differ from
+/// `known`: an unchanged object answers 304 with no body, which costs next to nothing.
+pub async fn etag(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    known: Option<&str>,
+) -> Result<Option<String>, AwsError> {
+    match s3.head_object().bucket(bucket).key(key).set_if_none_match(known.map(str::to_string)).send().await {
+        Ok(out) => Ok(out.e_tag().map(str::to_string)),
+        Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(304) => Ok(known.map(str::to_string)),
+            Some(404) => Ok(None),
+            _ => Err(from_sdk(e)),
+        },
+    }
+}
+
 /// Deletes `keys`, in the order given (a manifest first makes a snapshot incomplete
 /// before its data goes).
 pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), AwsError> {

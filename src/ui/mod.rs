@@ -143,11 +143,17 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &AppState, pane: PaneId) {
     let border = if focused { Style::new().fg(Color::Cyan) } else { Style::new().fg(Color::DarkGray) };
     let title =
         if focused { Span::from(pane.title()).bold().fg(Color::Cyan) } else { Span::from(pane.title()) };
+    let mut heading = vec![" ".into(), title, " ".into()];
+    // Paused while nobody looks, or a refresh that failed (the rows kept).
+    if let Some(note) = crate::app::refresh::note(state, pane) {
+        let colour = if note == "paused" { Color::DarkGray } else { Color::Yellow };
+        heading.push(Span::from(format!("· {note} ")).fg(colour));
+    }
     let block = Block::new()
         .borders(Borders::ALL)
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(border)
-        .title(Line::from(vec![" ".into(), title, " ".into()]))
+        .title(Line::from(heading))
         .title_top(Line::from(format!(" {number} ")).right_aligned().fg(Color::DarkGray));
     let inner = block.inner(area);
     frame.render_widget(block, area);

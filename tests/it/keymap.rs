@@ -121,7 +121,7 @@ fn unknown_action_is_an_error_with_file_line_and_column() {
          `quit`, `help`, `zoom`, `next_pane`, `prev_pane`, `focus_images`, `focus_registry`, `focus_ecs`, `focus_logs`, \
          `focus_snapshots`, `focus_jobs`, `down`, `up`, `page_down`, `page_up`, `top`, `bottom`, `filter`, `open`, \
          `back`, `switch_tab`, `push`, `deploy`, `rollback`, `tail_logs`, `backup`, `restore`, `undo_restore`, `prune`, `bake`, `cancel`, `copy`, \
-         `follow`, `wrap`, `timestamps`, `save`, `search_next`, `search_prev`, `pull`, `run`, `sync`, `shell`, `sql`, `switch`, `settings`"
+         `follow`, `wrap`, `timestamps`, `save`, `search_next`, `search_prev`, `pull`, `run`, `sync`, `shell`, `sql`, `switch`, `settings`, `refresh`"
     );
 }
 

@@ -22,6 +22,7 @@ mod mocks;
 mod panes;
 mod prune;
 mod push;
+mod refresh;
 mod registry;
 mod remote;
 mod remote_task;

@@ -569,5 +569,11 @@ pub fn snapshots_listed(
     result: Result<Vec<wharf::snapshots::Snapshot>, wharf::aws::AwsError>,
 ) -> Action {
     let (bucket, prefix) = wharf::app::snapshots::snapshot_place(s).expect("a bucket in the profile");
-    Action::Loaded(wharf::app::Loaded::Snapshots { bucket, prefix, here: here.map(str::to_string), result })
+    Action::Loaded(wharf::app::Loaded::Snapshots {
+        bucket,
+        prefix,
+        here: here.map(str::to_string),
+        etag: None,
+        result,
+    })
 }

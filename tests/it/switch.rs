@@ -89,6 +89,7 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
         bucket: "dev-snaps".into(),
         prefix: String::new(),
         here: None,
+        etag: None,
         result: Ok(sample_snapshots()),
     };
     update(&mut s, Action::Loaded(late));

@@ -262,6 +262,21 @@ pub async fn services_as_they_come(
     Ok(list)
 }
 
+/// The services of `cluster` named `names`, described ten a call (those ECS
+/// no longer has are left out): what a refresh of the rows on screen asks.
+pub async fn services_named(
+    ecs: &aws_sdk_ecs::Client,
+    pace: &Pace,
+    cluster: &str,
+    names: &[String],
+) -> Result<Vec<ServiceInfo>, AwsError> {
+    let mut described = Vec::with_capacity(names.len());
+    for batch in names.chunks(10) {
+        described.extend(describe_services(ecs, pace, cluster, batch).await?);
+    }
+    Ok(described)
+}
+
 /// The names of `cluster`'s services, sorted, without describing them.
 pub async fn service_names(
     ecs: &aws_sdk_ecs::Client,

@@ -1,0 +1,244 @@
+//! Panes that refresh while somebody looks: ECS's rows on screen every 5 s,
+//! the snapshots' head every 15 s (a 304 when it did not move; the listing
+//! read again when it did, or when what this machine holds changed), the
+//! registry every 60 s. Nobody looking (the terminal unfocused, or another
+//! pane filling the screen): nothing is asked; looking again asks at once.
+//! `R` asks for the focused pane now. A refresh that fails keeps the rows and
+//! says so in the pane's heading.
+
+use std::time::{Duration, Instant};
+
+use super::effect::{Effect, LoadRequest};
+use super::state::{AppState, Load, PaneId};
+use crate::aws::AwsStatus;
+
+pub const ECS_EVERY: Duration = Duration::from_secs(5);
+pub const SNAPSHOTS_EVERY: Duration = Duration::from_secs(15);
+pub const REGISTRY_EVERY: Duration = Duration::from_secs(60);
+/// The listing is read again this often even when head did not move: a
+/// backup that diverged from the line moves no head.
+pub const LISTING_EVERY: Duration = Duration::from_secs(120);
+
+/// Where each refreshing pane stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refresh {
+    pub ecs: Watch,
+    pub snapshots: Watch,
+    pub registry: Watch,
+    /// `HEAD.json`'s ETag when the listing shown was read (`None`: no head).
+    pub head_etag: Option<String>,
+    /// When the listing shown was read.
+    pub listed: Option<Instant>,
+    /// Whether a refreshing pane was looked at, at the last refresh tick.
+    pub looking: bool,
+}
+
+/// One pane's refreshes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Watch {
+    /// When it last asked (by itself, by `R`, or by a load).
+    pub asked: Option<Instant>,
+    /// An answer to a refresh is awaited: no second one is asked meanwhile.
+    pub waiting: bool,
+    /// The last refresh failed: why, and when (Unix seconds) the rows shown were read.
+    pub failed: Option<(String, Option<i64>)>,
+    /// When the rows shown were read (Unix seconds).
+    pub good_at: Option<i64>,
+}
+
+/// An answer awaited this long is taken as lost (a switch dropped it): the pane asks again.
+const LOST_AFTER: Duration = Duration::from_secs(60);
+
+impl Watch {
+    fn due(&self, now: Instant, every: Duration) -> bool {
+        let since = |t: Instant| now.saturating_duration_since(t);
+        match self.asked {
+            None => true,
+            Some(t) if self.waiting => since(t) >= LOST_AFTER,
+            Some(t) => since(t) >= every,
+        }
+    }
+
+    /// An answer came: rows read now, or why not (the rows are kept).
+    pub fn answered(&mut self, now: i64, error: Option<String>) {
+        self.waiting = false;
+        match error {
+            None => (self.failed, self.good_at) = (None, Some(now)),
+            Some(e) => self.failed = Some((e, self.good_at)),
+        }
+    }
+}
+
+/// An answer put in place: new rows, or the error — in place of the rows
+/// only when there are none to keep (a refresh that fails never blanks a pane).
+pub(super) fn settle<T>(shown: &mut Load<T>, watch: &mut Watch, now: i64, result: Result<T, String>) {
+    match result {
+        Ok(rows) => {
+            *shown = Load::Loaded(rows);
+            watch.answered(now, None);
+        }
+        Err(e) if matches!(shown, Load::Loaded(_)) => watch.answered(now, Some(e)),
+        Err(e) => {
+            *shown = Load::Failed(e);
+            watch.waiting = false;
+            watch.failed = None;
+        }
+    }
+}
+
+/// Whether `pane` is on screen for somebody to see.
+pub fn looked_at(state: &AppState, pane: PaneId) -> bool {
+    state.terminal_focused && (!state.zoomed || state.focus == pane)
+}
+
+/// The once-a-second tick: asks for what is due on the panes looked at.
+pub(super) fn tick(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        return;
+    }
+    let looking = state.terminal_focused;
+    if looking && !state.refresh.looking {
+        // Looked at again: what is on screen is asked for at once.
+        state.refresh.ecs.asked = None;
+        state.refresh.snapshots.asked = None;
+        state.refresh.registry.asked = None;
+    }
+    state.refresh.looking = looking;
+    let now = state.clock.mono;
+    if looked_at(state, PaneId::Ecs) && state.refresh.ecs.due(now, ECS_EVERY) {
+        ecs(state, effects);
+    }
+    if looked_at(state, PaneId::Snapshots) && state.refresh.snapshots.due(now, SNAPSHOTS_EVERY) {
+        snapshots(state, effects);
+    }
+    if looked_at(state, PaneId::Registry) && state.refresh.registry.due(now, REGISTRY_EVERY) {
+        registry(state, effects);
+    }
+}
+
+/// `R`: the focused pane asks now.
+pub(super) fn now(state: &mut AppState, effects: &mut Vec<Effect>) {
+    if !matches!(state.aws, AwsStatus::Ready { .. }) {
+        state.flash = Some("nothing to refresh: AWS is not connected".into());
+        return;
+    }
+    let asked = match state.focus {
+        PaneId::Ecs => {
+            state.refresh.ecs.waiting = false;
+            ecs(state, effects)
+        }
+        PaneId::Snapshots => {
+            // Read whole, head moved or not.
+            state.refresh.listed = None;
+            state.refresh.snapshots.waiting = false;
+            snapshots(state, effects)
+        }
+        PaneId::Registry => {
+            state.refresh.registry.waiting = false;
+            registry(state, effects)
+        }
+        PaneId::Images | PaneId::Jobs | PaneId::Logs => {
+            state.flash = Some(format!("the {} pane follows by itself", state.focus.title()));
+            false
+        }
+    };
+    if asked {
+        state.flash = Some(format!("refreshing {}…", state.focus.title()));
+    }
+}
+
+/// The ECS rows on screen: the opened service's tasks (and its own row), or
+/// the services on screen, described again; the rows stay while it asks.
+fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
+    let Some(cluster) = state.ecs.cluster.clone() else { return false };
+    let names: Vec<String> = match &state.ecs.service {
+        Some(service) => vec![service.clone()],
+        None if state.ecs.services_complete => on_screen(state),
+        // Still being listed and described: that load is the refresh.
+        None => return false,
+    };
+    state.refresh.ecs.asked = Some(state.clock.mono);
+    state.refresh.ecs.waiting = true;
+    if let Some(service) = state.ecs.service.clone() {
+        state.ecs.tasks_load += 1;
+        let load = state.ecs.tasks_load;
+        effects.push(Effect::Load(LoadRequest::Tasks { cluster: cluster.clone(), service, load }));
+    }
+    if names.is_empty() {
+        if state.ecs.service.is_none() {
+            state.refresh.ecs.waiting = false;
+        }
+        return state.ecs.service.is_some();
+    }
+    effects.push(Effect::Load(LoadRequest::ServicesNamed { cluster, names, load: state.ecs.services_load }));
+    true
+}
+
+/// The services' names in the rows the ECS pane shows now: the pane's
+/// height around the cursor, as the table scrolls to keep it in view.
+fn on_screen(state: &AppState) -> Vec<String> {
+    let height = if state.zoomed {
+        state.size.1.saturating_sub(6)
+    } else {
+        (state.size.1.saturating_sub(2) / 3).saturating_sub(4)
+    };
+    let rows = usize::from(height.max(1));
+    let visible = state.ecs.visible_services();
+    let first = (state.ecs.service_cursor.selected + 1).saturating_sub(rows);
+    visible.iter().skip(first).take(rows).map(|s| s.name.clone()).collect()
+}
+
+/// The snapshots' head, asked only to differ from the one the listing was read with.
+fn snapshots(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
+    let Some((bucket, prefix)) = super::snapshots::snapshot_place(state) else { return false };
+    if !matches!(state.snapshots.list, Load::Loaded(_) | Load::Failed(_)) {
+        return false;
+    }
+    let now = state.clock.mono;
+    let whole = state.refresh.listed.is_none_or(|t| now.saturating_duration_since(t) >= LISTING_EVERY);
+    state.refresh.snapshots.asked = Some(now);
+    state.refresh.snapshots.waiting = true;
+    let container = state.settings.profile.database.as_ref().and_then(|d| d.container.clone());
+    effects.push(Effect::Load(LoadRequest::SnapshotsIfMoved {
+        bucket,
+        prefix,
+        container,
+        etag: if whole { None } else { state.refresh.head_etag.clone() },
+        here: state.snapshots.here.clone(),
+        whole,
+    }));
+    true
+}
+
+/// The repositories, or the opened repository's images.
+fn registry(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
+    state.refresh.registry.asked = Some(state.clock.mono);
+    state.refresh.registry.waiting = true;
+    match state.registry.open.clone() {
+        Some(repository) => {
+            state.registry.images_load += 1;
+            let load = state.registry.images_load;
+            effects.push(Effect::Load(LoadRequest::Images { repository, load }));
+        }
+        None => effects.push(Effect::Load(LoadRequest::Repositories)),
+    }
+    true
+}
+
+/// The pane's heading note: paused while nobody looks, or the failed refresh
+/// (the rows shown being from when they were last read).
+pub fn note(state: &AppState, pane: PaneId) -> Option<String> {
+    let watch = match pane {
+        PaneId::Ecs => &state.refresh.ecs,
+        PaneId::Snapshots => &state.refresh.snapshots,
+        PaneId::Registry => &state.refresh.registry,
+        _ => return None,
+    };
+    if let Some((error, good_at)) = &watch.failed {
+        let from = good_at.as_ref().map_or(String::new(), |t| {
+            format!(" · rows from {} ago", crate::format::age(*t, state.clock.wall))
+        });
+        return Some(format!("refresh failed: {error}{from}"));
+    }
+    (!state.terminal_focused && matches!(state.aws, AwsStatus::Ready { .. })).then(|| "paused".into())
+}
