@@ -19,7 +19,9 @@ sits between a client and moto and adds what AWS does:
 
 Everything else (S3, CloudWatch Logs, moto's own /moto-api/) passes through
 with the latency; ListMultipartUploads says when each upload began (moto
-says 2010 for all). `--fail ACTION=N` makes the first N calls of ACTION fail
+says 2010 for all); the RPC v2 CBOR APIs (CloudWatch's GetMetricData …)
+carry timestamps as doubles, as AWS sends them (moto sends whole seconds as
+integers, which the Rust SDK refuses). `--fail ACTION=N` makes the first N calls of ACTION fail
 as AWS's servers sometimes do (HTTP 500: InternalError for S3, a
 ServerException for the JSON APIs), for the retries to be seen; ACTION is an
 X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
@@ -43,6 +45,7 @@ import http.client
 import json
 import os
 import re
+import struct
 import sys
 import threading
 import time
@@ -225,6 +228,51 @@ class Realism:
         return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them{failing}"
 
 
+def cbor_timestamps_as_doubles(data):
+    """The CBOR document `data` with every timestamp (tag 1) holding an
+    integer re-encoded as a double, as AWS encodes them; the rest as it was."""
+    out = bytearray()
+
+    def head(i):
+        info = data[i] & 31
+        if info < 24:
+            return info, i + 1
+        if info == 31:
+            return None, i + 1
+        size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+        return int.from_bytes(data[i + 1:i + 1 + size], "big"), i + 1 + size
+
+    def item(i):
+        major = data[i] >> 5
+        value, end = head(i)
+        if major == 6 and value == 1 and data[end] >> 5 in (0, 1):
+            seconds, after = head(end)
+            seconds = seconds if data[end] >> 5 == 0 else -1 - seconds
+            out.extend(data[i:end])
+            out.extend(b"\xfb" + struct.pack(">d", float(seconds)))
+            return after
+        out.extend(data[i:end])
+        if major in (2, 3) and value is not None:
+            out.extend(data[end:end + value])
+            return end + value
+        if major == 7 or major in (0, 1):
+            return end
+        if major == 6:
+            return item(end)
+        count = None if value is None else value * (2 if major == 5 else 1)
+        done = 0
+        while (count is None and data[end] != 0xFF) or (count is not None and done < count):
+            end = item(end)
+            done += 1
+        if count is None:
+            out.append(0xFF)
+            end += 1
+        return end
+
+    item(0)
+    return bytes(out)
+
+
 def make_handler(realism):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -277,6 +325,19 @@ def make_handler(realism):
             target = self.headers.get("X-Amz-Target", "")
             if not target and self.path.startswith("/moto-api"):
                 return self.answer(*realism.upstream(self.command, self.path, headers, body))
+            if not target and self.path.startswith("/service/") and "/operation/" in self.path:
+                # Smithy RPC v2 CBOR: /service/SERVICE/operation/ACTION.
+                action = self.path.rsplit("/", 1)[-1]
+                realism.count("calls", action)
+                time.sleep(realism.latency)
+                if realism.should_fail(action):
+                    return self.error(500, "ServerException", "Internal failure (made by the realism layer)")
+                status, answer_headers, answer = realism.upstream(self.command, self.path, headers, body)
+                if status == 200 and answer:
+                    answer = cbor_timestamps_as_doubles(answer)
+                    answer_headers = [(k, str(len(answer)) if k.lower() == "content-length" else v)
+                                      for k, v in answer_headers]
+                return self.answer(status, answer_headers, answer)
             if not target:
                 query = urllib.parse.urlsplit(self.path).query
                 kind = ":list" if "list-type" in query else ":part" if "partNumber=" in query else ""

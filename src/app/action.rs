@@ -83,6 +83,9 @@ pub enum Action {
     RefreshTick,
     #[serde(skip)]
     Engine(EngineUpdate),
+    /// A reading of a running container the Containers tab shows, by id.
+    #[serde(skip)]
+    Stats(String, crate::model::metrics::StatsSample),
     #[serde(skip)]
     Job(JobEvent),
     #[serde(skip)]

@@ -27,6 +27,8 @@ pub(super) fn open_cluster(state: &mut AppState, cluster: String, effects: &mut 
     state.ecs.services = Load::Loading;
     state.ecs.services_complete = false;
     state.ecs.service_cursor = Default::default();
+    state.ecs.metrics.clear();
+    state.refresh.metrics = Default::default();
     state.ecs.services_load += 1;
     let load = state.ecs.services_load;
     effects.push(Effect::Load(LoadRequest::Services { cluster, load }));
@@ -41,6 +43,7 @@ pub(super) fn open_service(
     state.ecs.service = Some(service.clone());
     state.ecs.tasks = Load::Loading;
     state.ecs.task_cursor = Default::default();
+    state.refresh.metrics.asked = None;
     state.ecs.tasks_load += 1;
     let load = state.ecs.tasks_load;
     effects.push(Effect::Load(LoadRequest::Tasks { cluster, service, load }));

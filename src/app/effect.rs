@@ -94,6 +94,11 @@ pub enum LoadRequest {
         service: String,
         load: u64,
     },
+    /// The last hours of these services' CPU and memory utilization.
+    Metrics {
+        cluster: String,
+        services: Vec<String>,
+    },
     /// Work out a deploy of `image` (`repository@sha256:…`) to the service.
     DeployPlan {
         cluster: String,
@@ -193,6 +198,10 @@ pub enum Loaded {
         service: String,
         load: u64,
         result: Result<Vec<TaskInfo>, AwsError>,
+    },
+    Metrics {
+        cluster: String,
+        result: Result<Vec<(String, crate::model::metrics::Utilization)>, AwsError>,
     },
     /// A deploy or rollback worked out, to be confirmed.
     Plan(Result<Plan, AwsError>),

@@ -74,6 +74,9 @@ pub(super) fn apply_engine(state: &mut AppState, update: EngineUpdate) {
             let container_key = pane.selected_container().map(|c| c.id.clone());
             pane.images = images;
             pane.containers = containers;
+            if pane.open.as_ref().is_some_and(|id| !pane.containers.iter().any(|c| &c.id == id)) {
+                pane.open = None;
+            }
             pane.loaded = true;
             pane.engine = EngineView::Connected { endpoint, api_version };
             // Keep the selection on the same item when the list changes under it.

@@ -25,6 +25,8 @@ pub struct Refresh {
     pub ecs: Watch,
     pub snapshots: Watch,
     pub registry: Watch,
+    /// The ECS services' utilization, for their charts.
+    pub metrics: Watch,
     /// `HEAD.json`'s ETag when the listing shown was read (`None`: no head).
     pub head_etag: Option<String>,
     /// When the listing shown was read.
@@ -50,7 +52,7 @@ pub struct Watch {
 const LOST_AFTER: Duration = Duration::from_secs(60);
 
 impl Watch {
-    fn due(&self, now: Instant, every: Duration) -> bool {
+    pub fn due(&self, now: Instant, every: Duration) -> bool {
         let since = |t: Instant| now.saturating_duration_since(t);
         match self.asked {
             None => true,
@@ -102,11 +104,18 @@ pub(super) fn tick(state: &mut AppState, effects: &mut Vec<Effect>) {
         state.refresh.ecs.asked = None;
         state.refresh.snapshots.asked = None;
         state.refresh.registry.asked = None;
+        state.refresh.metrics.asked = None;
     }
     state.refresh.looking = looking;
     let now = state.clock.mono;
     if looked_at(state, PaneId::Ecs) && state.refresh.ecs.due(now, ECS_EVERY) {
         ecs(state, effects);
+    }
+    let metrics = &state.refresh.metrics;
+    let due = metrics.due(now, super::charts::METRICS_EVERY)
+        || (!metrics.waiting && metrics.failed.is_none() && super::charts::metrics_missing(state));
+    if looked_at(state, PaneId::Ecs) && due {
+        super::charts::ask_metrics(state, effects);
     }
     if looked_at(state, PaneId::Snapshots) && state.refresh.snapshots.due(now, SNAPSHOTS_EVERY) {
         snapshots(state, effects);
@@ -153,7 +162,7 @@ fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
     let Some(cluster) = state.ecs.cluster.clone() else { return false };
     let names: Vec<String> = match &state.ecs.service {
         Some(service) => vec![service.clone()],
-        None if state.ecs.services_complete => on_screen(state),
+        None if state.ecs.services_complete => services_on_screen(state),
         // Still being listed and described: that load is the refresh.
         None => return false,
     };
@@ -176,13 +185,8 @@ fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
 
 /// The services' names in the rows the ECS pane shows now: the pane's
 /// height around the cursor, as the table scrolls to keep it in view.
-fn on_screen(state: &AppState) -> Vec<String> {
-    let height = if state.zoomed {
-        state.size.1.saturating_sub(6)
-    } else {
-        (state.size.1.saturating_sub(2) / 3).saturating_sub(4)
-    };
-    let rows = usize::from(height.max(1));
+pub fn services_on_screen(state: &AppState) -> Vec<String> {
+    let rows = usize::from(super::charts::rows_on_screen(state, PaneId::Ecs));
     let visible = state.ecs.visible_services();
     let first = (state.ecs.service_cursor.selected + 1).saturating_sub(rows);
     visible.iter().skip(first).take(rows).map(|s| s.name.clone()).collect()

@@ -121,6 +121,10 @@ pub struct ImagesPane {
     pub tab: ImagesTab,
     pub image_cursor: Cursor,
     pub container_cursor: Cursor,
+    /// The running containers' readings while the Containers tab shows them.
+    pub stats: std::collections::HashMap<String, crate::model::metrics::History>,
+    /// The container whose chart fills the tab (`enter`), by id.
+    pub open: Option<String>,
 }
 
 impl ImagesPane {
@@ -222,6 +226,8 @@ pub struct EcsPane {
     /// The image digest the profile's service runs, from its tasks when they
     /// were last loaded.
     pub runs: Option<String>,
+    /// The utilization of the services asked about in the cluster shown.
+    pub metrics: std::collections::HashMap<String, crate::model::metrics::Utilization>,
 }
 
 impl EcsPane {
@@ -542,6 +548,8 @@ impl AppState {
                 tab: ImagesTab::Images,
                 image_cursor: Cursor::default(),
                 container_cursor: Cursor::default(),
+                stats: Default::default(),
+                open: None,
             },
             registry: RegistryPane::default(),
             ecs: EcsPane::default(),

@@ -42,6 +42,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Engine(update) => images::apply_engine(state, update),
+        Action::Stats(id, sample) => super::charts::reading(state, id, sample),
         Action::Job(event) => jobs::apply_job(state, event, &mut effects),
         Action::Aws(status) => {
             let ready = matches!(status, AwsStatus::Ready { .. });
@@ -143,6 +144,10 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
                 state.flash = Some(format!("{} has no list to filter yet", state.focus.title()));
             }
         }
+        // A container's chart closes first: the filter that found it stays.
+        Action::Back if state.focus == PaneId::Images && state.images.open.is_some() => {
+            state.images.open = None
+        }
         Action::Back => {
             let filtered = state.focused_cursor().is_some_and(|c| !c.filter.is_empty());
             if filtered {
@@ -159,6 +164,9 @@ pub(super) fn perform(state: &mut AppState, action: Action, effects: &mut Vec<Ef
             }
         }
         Action::Open if state.focus == PaneId::Ecs => ecs::open_selected(state, effects),
+        Action::Open if state.focus == PaneId::Images && state.images.tab == ImagesTab::Containers => {
+            super::charts::open_container(state)
+        }
         Action::Open if state.focus == PaneId::Snapshots => {
             state.snapshots.open = state.snapshots.selected().map(|s| s.id.clone());
         }
@@ -267,6 +275,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
             snapshots::snapshots_unmoved(state, (bucket, prefix), result)
         }
         Loaded::ServicesNamed { cluster, load, result } => ecs::services_named(state, cluster, load, result),
+        Loaded::Metrics { cluster, result } => super::charts::metrics_loaded(state, cluster, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)

@@ -7,6 +7,7 @@ pub mod ecs;
 pub mod error;
 pub mod init;
 pub mod logs;
+pub mod metrics;
 pub mod pace;
 pub mod s3;
 
@@ -32,6 +33,7 @@ pub struct AwsClients {
     pub ecs: aws_sdk_ecs::Client,
     pub s3: aws_sdk_s3::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub metrics: aws_sdk_cloudwatch::Client,
     /// ECR registry tokens, shared by every push of the session.
     pub ecr_tokens: ecr::TokenCache,
     /// ECS's service-read calls wait on this, to stay under the account's quota.
@@ -91,6 +93,10 @@ impl AwsClients {
             .retry_config(patient.clone())
             .interceptor(pace::ThrottleCounter)
             .build();
+        let metrics = aws_sdk_cloudwatch::config::Builder::from(config)
+            .retry_config(patient.clone())
+            .interceptor(pace::ThrottleCounter)
+            .build();
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
             .retry_config(patient)
             .interceptor(pace::ThrottleCounter)
@@ -101,6 +107,7 @@ impl AwsClients {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
             s3: aws_sdk_s3::Client::from_conf(s3),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+            metrics: aws_sdk_cloudwatch::Client::from_conf(metrics),
             ecr_tokens: ecr::TokenCache::default(),
             service_reads: std::sync::Arc::new(pace::Pace::service_reads()),
         }

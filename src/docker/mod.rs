@@ -5,6 +5,7 @@ mod archive;
 mod container;
 mod exec;
 mod run;
+pub mod stats;
 mod transfer;
 mod watch;
 

@@ -6,5 +6,6 @@
 pub mod ecs;
 pub mod images;
 pub mod logs;
+pub mod metrics;
 pub mod registry;
 pub mod snapshots;

@@ -1,6 +1,7 @@
 //! Drawing: a pure function from [`AppState`] to a frame. One file per pane in
 //! `panes/`; this file lays them out and draws the status line and overlays.
 
+pub mod charts;
 pub mod panes;
 mod picker;
 pub mod terminal;

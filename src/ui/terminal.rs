@@ -7,14 +7,17 @@ use std::io::{self, Stdout, stdout};
 use crossterm::event::{DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::buffer::Buffer;
+use ratatui::{Frame, Terminal};
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Restores the terminal when dropped, on every way out of the dashboard.
 pub struct TerminalGuard {
     pub terminal: Tui,
+    /// The last frame written: the same frame again writes nothing.
+    last: Option<Buffer>,
 }
 
 impl TerminalGuard {
@@ -30,12 +33,41 @@ impl TerminalGuard {
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(out)) {
-            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Ok(terminal) => Ok(TerminalGuard { terminal, last: None }),
             Err(e) => {
                 restore();
                 Err(e)
             }
         }
+    }
+}
+
+impl TerminalGuard {
+    /// Draws a frame with `render` and writes what changed since the last
+    /// one; a frame like the last writes not a byte (ratatui's own `draw`
+    /// would still reset colours and hide the cursor), so that an idle
+    /// dashboard is silent on a slow link.
+    pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
+        self.terminal.autoresize()?;
+        let mut frame = self.terminal.get_frame();
+        render(&mut frame);
+        let drawn = self.terminal.current_buffer_mut();
+        if self.last.as_ref() == Some(drawn) {
+            // The next frame starts from an empty buffer, as after a write.
+            drawn.reset();
+            return Ok(());
+        }
+        self.last = Some(drawn.clone());
+        self.terminal.flush()?;
+        self.terminal.hide_cursor()?;
+        self.terminal.swap_buffers();
+        self.terminal.backend_mut().flush()
+    }
+
+    /// Clears the screen (something else wrote on it): the next frame is written whole.
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.last = None;
+        self.terminal.clear()
     }
 }
 

@@ -89,6 +89,11 @@ impl Session {
         self.frames.lock().unwrap().iter().any(|f| f.contains(text))
     }
 
+    /// Bytes the program has written to the terminal so far.
+    pub(crate) fn written(&self) -> usize {
+        self.transcript.lock().unwrap().len()
+    }
+
     pub(crate) fn contents(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }

@@ -3,6 +3,7 @@
 //! machine's real Docker Engine; `scripts/test.sh` sets up what they need.
 
 mod backup;
+mod charts;
 mod cli;
 mod config;
 mod databases;

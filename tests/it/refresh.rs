@@ -134,8 +134,13 @@ fn nobody_looking_asks_nothing_and_looking_again_asks_at_once() {
     assert_eq!(refresh::note(&s, PaneId::Ecs).as_deref(), Some("paused"));
     update(&mut s, Action::Focus(true));
     assert_eq!(refresh::note(&s, PaneId::Ecs), None);
-    let requests = asked(&update(&mut s, Action::RefreshTick)).len();
-    assert_eq!(requests, 3, "focus back: every pane on screen at once");
+    let effects = update(&mut s, Action::RefreshTick);
+    let requests = asked(&effects);
+    assert_eq!(requests.len(), 4, "focus back: every pane on screen at once: {requests:?}");
+    assert!(
+        requests.iter().any(|r| matches!(r, LoadRequest::Metrics { .. })),
+        "and the services' utilization"
+    );
 
     // Another pane filling the screen hides ECS: it is not asked for.
     let mut s = dashboard();
@@ -147,7 +152,7 @@ fn nobody_looking_asks_nothing_and_looking_again_asks_at_once() {
     let effects = update(&mut s, Action::RefreshTick);
     let requests = asked(&effects);
     assert!(
-        matches!(requests[..], [LoadRequest::ServicesNamed { .. }]),
+        matches!(requests[..], [LoadRequest::ServicesNamed { .. }, LoadRequest::Metrics { .. }]),
         "ECS fills the screen now: {requests:?}"
     );
 }
@@ -204,4 +209,96 @@ fn r_refreshes_the_focused_pane_now() {
     update(&mut s, key('1'));
     assert!(asked(&update(&mut s, key('R'))).is_empty());
     assert_eq!(s.flash.as_deref(), Some("the Images pane follows by itself"));
+}
+
+/// The real binary in a terminal, left open on one home through its own
+/// realism layer (whose counts are this test's alone): another machine's
+/// backup shows with the status line saying so, a desired count changed
+/// through the API shows, and with the terminal unfocused nothing is asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() {
+    use crate::e2e::Session;
+    let layer = crate::support::Realism::start(&[]);
+    let mut cleanup = crate::support::Cleanup::default();
+    let container = crate::backup::data_container(&mut cleanup);
+    crate::backup::fill(&container, 2);
+    let (cluster, service, bucket) = crate::remote::ecs_service().await;
+    let config = format!(
+        "[profiles.t]\nbucket = \"{bucket}\"\nprefix = \"live/\"\ncluster = \"{cluster}\"\n\
+         [profiles.t.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
+    );
+    let env = [
+        ("AWS_ENDPOINT_URL", layer.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "eu-west-1"),
+    ];
+    let mut session = Session::start_with(140, 40, &env, Some(&config));
+    session.wait_for("no snapshots yet");
+    // The row's TASKS column is running/desired (moto runs as many as desired).
+    let row = |session: &Session, desired: &str| {
+        session.contents().lines().any(|l| l.contains(service.as_str()) && l.contains(&format!("/{desired}")))
+    };
+    crate::support::eventually(crate::e2e::TIMEOUT, "the service's row", || row(&session, "0 "));
+    // Past the first refresh the dashboard makes as it opens: what follows is the refreshes' own.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The home machine backs up: head moves, and this screen follows within 20 s.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wharf.toml"), &config).unwrap();
+    let out = crate::support::wharf_against(&crate::support::moto_url(), home.path())
+        .env("WHARF_HOST", "home")
+        .args(["backup", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id =
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_string();
+    let short = &id[..16];
+    let seen = std::time::Instant::now();
+    crate::support::eventually(Duration::from_secs(20), "the other machine's snapshot", || {
+        session.contents().contains(short)
+    });
+    crate::support::eventually(Duration::from_secs(5), "the status line saying behind", || {
+        session.contents().contains("behind: data")
+    });
+    eprintln!("another machine's backup on screen after {:?}", seen.elapsed());
+
+    // The service scaled through the API (as from the console): the row moves within 10 s.
+    let ecs = crate::support::moto_clients().await.ecs;
+    ecs.update_service().cluster(&cluster).service(&service).desired_count(3).send().await.unwrap();
+    let seen = std::time::Instant::now();
+    crate::support::eventually(Duration::from_secs(10), "the new desired count", || row(&session, "3 "));
+    eprintln!("a desired count changed through the API on screen after {:?}", seen.elapsed());
+
+    // The terminal loses focus: "paused", and no call at all for 20 s.
+    session.send(b"\x1b[O");
+    session.wait_for("paused");
+    std::thread::sleep(Duration::from_secs(2));
+    let calls = |layer: &crate::support::Realism| {
+        let stats = layer.stats();
+        stats["calls"].as_object().map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+    };
+    let before = calls(&layer);
+    std::thread::sleep(Duration::from_secs(20));
+    assert_eq!(calls(&layer), before, "nothing asked while nobody looks");
+    // Focus back: asked at once.
+    session.send(b"\x1b[I");
+    crate::support::eventually(Duration::from_secs(5), "a refresh on focus", || calls(&layer) > before);
+    assert!(!session.contents().contains("paused"));
+
+    // Idle: ECS fills the screen and refreshes every 5 s with the same rows; not a byte is written.
+    session.send(b"3");
+    session.send(b"z");
+    std::thread::sleep(Duration::from_secs(3));
+    let describes = |layer: &crate::support::Realism| {
+        layer.stats()["calls"]["AmazonEC2ContainerServiceV20141113.DescribeServices"].as_u64().unwrap_or(0)
+    };
+    let (written, described) = (session.written(), describes(&layer));
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(describes(&layer) >= described + 2, "the rows were asked for again meanwhile");
+    assert_eq!(session.written(), written, "nothing changed on screen, nothing was written");
+    session.send(b"q");
+    let (code, _, _) = session.finish();
+    assert_eq!(code, 0);
 }

@@ -12,11 +12,19 @@ use crate::app::{AppState, Cursor, Load, PaneId};
 use crate::aws::AwsStatus;
 use crate::format;
 use crate::model::ecs::{ServiceInfo, TaskInfo};
+use crate::model::metrics::{Utilization, bars};
+use crate::ui::charts;
 
 /// From this inner width on, the task definition and task images get columns.
 const WIDE: u16 = 56;
 /// Service events shown under a service's tasks, when there is room.
 const EVENTS: usize = 3;
+/// From this inner width on (zoomed), services have CPU and memory columns.
+const CHARTED: u16 = 100;
+/// Points in those columns' lines of bars: the last minutes.
+const SPARK: usize = 10;
+/// From this inner height on, an opened service has its utilization chart.
+const CHART_ROOM: u16 = 16;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     if !matches!(state.aws, AwsStatus::Ready { .. }) {
@@ -80,8 +88,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                 empty(frame, body, &ecs.service_cursor, "no services in this cluster");
                 return;
             }
-            let rows = ecs.visible_services().into_iter().map(|s| service_row(s, wide));
-            let (widths, header) = if wide {
+            let charted = area.width >= CHARTED;
+            let rows = ecs.visible_services().into_iter().map(|s| {
+                let mut row = service_row(s, wide);
+                if charted {
+                    row.extend(utilization_cells(ecs.metrics.get(&s.name)));
+                }
+                Row::new(row)
+            });
+            let (mut widths, mut header) = if wide {
                 (
                     vec![
                         Constraint::Fill(1),
@@ -97,6 +112,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                     vec!["SERVICE", "TASKS", "ROLLOUT"],
                 )
             };
+            if charted {
+                widths.extend([Constraint::Length(5 + 1 + SPARK as u16); 2]);
+                header.extend(["CPU", "MEMORY"]);
+            }
             table(frame, body, rows, widths, header, &ecs.service_cursor, focused);
         }
         (Some(cluster), Some(service)) => {
@@ -114,6 +133,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                 )));
             }
             heading(frame, head, crumbs, &ecs.task_cursor, editing);
+            let body = if body.height >= CHART_ROOM {
+                let [chart, rest] =
+                    Layout::vertical([Constraint::Length(body.height / 2), Constraint::Min(0)]).areas(body);
+                charts::service(frame, chart, ecs.metrics.get(service), state.clock.wall);
+                rest
+            } else {
+                body
+            };
             let events =
                 ecs.opened_service().map(|s| &s.events[..s.events.len().min(EVENTS)]).unwrap_or_default();
             let room = body.height.saturating_sub(3) as usize;
@@ -215,7 +242,7 @@ fn table<'a>(
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
-fn service_row(s: &ServiceInfo, wide: bool) -> Row<'static> {
+fn service_row(s: &ServiceInfo, wide: bool) -> Vec<Cell<'static>> {
     if !s.described() {
         // Listed, not yet described: the name is all there is.
         let waiting = || Cell::from("…").fg(Color::DarkGray);
@@ -224,7 +251,7 @@ fn service_row(s: &ServiceInfo, wide: bool) -> Row<'static> {
             cells.push(waiting());
         }
         cells.push(waiting());
-        return Row::new(cells);
+        return cells;
     }
     let tasks = if s.pending > 0 {
         format!("{}/{} +{}", s.running, s.desired, s.pending)
@@ -243,7 +270,27 @@ fn service_row(s: &ServiceInfo, wide: bool) -> Row<'static> {
         cells.push(Cell::from(s.task_definition.clone()).fg(Color::DarkGray));
     }
     cells.push(Cell::from(rollout).fg(colour));
-    Row::new(cells)
+    cells
+}
+
+/// A service's latest CPU and memory utilization, each with its last
+/// points as a line of bars; "no metrics" when CloudWatch has none.
+fn utilization_cells(utilization: Option<&Utilization>) -> [Cell<'static>; 2] {
+    let Some(u) = utilization else {
+        return [Cell::from("…").fg(Color::DarkGray), Cell::from("…").fg(Color::DarkGray)];
+    };
+    if u.is_empty() {
+        return [Cell::from("no metrics").fg(Color::DarkGray), Cell::from("")];
+    }
+    let cell = |series: &[(i64, f64)], colour: Color| {
+        let Some(latest) = series.last() else { return Cell::from("–").fg(Color::DarkGray) };
+        let recent = series[series.len().saturating_sub(SPARK)..].iter().map(|p| p.1);
+        Cell::from(Line::from(vec![
+            Span::from(format!("{:>4.0}% ", latest.1)),
+            Span::from(bars(recent, 100.0)).fg(colour),
+        ]))
+    };
+    [cell(&u.cpu, charts::CPU), cell(&u.memory, charts::MEMORY)]
 }
 
 fn task_row(t: &TaskInfo, wide: bool, now: i64) -> Row<'static> {

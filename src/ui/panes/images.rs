@@ -10,9 +10,15 @@ use super::filter_span;
 use crate::app::standing;
 use crate::app::{AppState, EngineView, ImagesTab, PaneId};
 use crate::format;
+use crate::model::metrics::{History, bars};
+use crate::ui::charts;
 
 /// Below this inner width the image id and container status columns are left out.
 const WIDE: u16 = 56;
+/// From this inner width on, a container's CPU has its last minute drawn beside it.
+const CHARTED: u16 = 80;
+/// Readings in the CPU column's line: one per 5 s of the last minute.
+const SPARK: usize = 12;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     let pane = &state.images;
@@ -54,11 +60,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         ]),
         _ => None,
     };
+    if pane.tab == ImagesTab::Containers
+        && let Some(open) = pane.open.as_ref().and_then(|id| pane.containers.iter().find(|c| &c.id == id))
+    {
+        let [heading, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+        crate::ui::charts::container(frame, heading, chart, &open.name, pane.stats.get(&open.id));
+        return;
+    }
     if let Some(lines) = message {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), body);
         return;
     }
     let wide = body.width >= WIDE;
+    let charted = body.width >= CHARTED;
     let selected = Style::new().add_modifier(Modifier::REVERSED);
     let header_style = Style::new().fg(Color::DarkGray).add_modifier(Modifier::BOLD);
     let (table, len) = match pane.tab {
@@ -104,6 +118,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                     Cell::from(c.state.clone()).fg(colour),
                 ];
                 if wide {
+                    let history = pane.stats.get(&c.id).filter(|_| c.state == "running");
+                    cells.extend(usage_cells(history, charted));
                     cells.push(Cell::from(c.status.clone()).fg(Color::DarkGray));
                 }
                 Row::new(cells)
@@ -111,8 +127,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             let mut header = vec!["NAME", "IMAGE", "STATE"];
             let mut widths = vec![Constraint::Fill(1), Constraint::Fill(1), Constraint::Length(8)];
             if wide {
-                header.push("STATUS");
-                widths.push(Constraint::Fill(1));
+                let cpu_width = if charted { 5 + 1 + SPARK as u16 } else { 5 };
+                header.extend(["CPU", "MEM", "STATUS"]);
+                widths.extend([Constraint::Length(cpu_width), Constraint::Length(8), Constraint::Fill(1)]);
             }
             (Table::new(rows, widths).header(Row::new(header).style(header_style)), containers.len())
         }
@@ -144,4 +161,24 @@ fn table_header(tab: ImagesTab) -> Row<'static> {
         ImagesTab::Images => Row::new(["REPOSITORY:TAG"]).style(style),
         ImagesTab::Containers => Row::new(["NAME"]).style(style),
     }
+}
+
+/// A running container's CPU (with its last minute as a line of bars, when
+/// `charted`) and memory in use; blank for the others.
+fn usage_cells(history: Option<&History>, charted: bool) -> [Cell<'static>; 2] {
+    let Some((history, latest)) = history.and_then(|h| Some((h, h.latest()?))) else {
+        return [Cell::from(""), Cell::from("")];
+    };
+    let mut cpu = vec![Span::from(format!("{:>4.0}%", latest.cpu_percent))];
+    if charted {
+        // The highest reading of each 5 s, so a short burst still shows.
+        let mut slots = [0.0f64; SPARK];
+        for s in history.last(60) {
+            let slot = ((latest.at - s.at) / 5).clamp(0, SPARK as i64 - 1) as usize;
+            slots[SPARK - 1 - slot] = slots[SPARK - 1 - slot].max(s.cpu_percent);
+        }
+        cpu.push(" ".into());
+        cpu.push(Span::from(bars(slots, 100.0)).fg(charts::CPU));
+    }
+    [Cell::from(Line::from(cpu)), Cell::from(format::bytes(latest.mem_used)).fg(charts::MEMORY)]
 }

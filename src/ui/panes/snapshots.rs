@@ -57,7 +57,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         ]);
         frame.render_widget(Paragraph::new(title), head);
         let lines = manifest_lines(snapshot, state.clock.wall, area.width >= FULL_SHA);
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        // Below the manifest, when there is room: the database's size over its snapshots.
+        let used = (lines.len() as u16).saturating_add(1);
+        let [text, chart] = Layout::vertical([Constraint::Length(used), Constraint::Min(0)]).areas(body);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+        if chart.height >= 4 {
+            let source = |s: &Snapshot| s.manifest.as_ref().map(|m| m.source.name.clone());
+            let same: Vec<&Snapshot> = pane
+                .list
+                .loaded()
+                .map(|all| all.iter().filter(|s| source(s) == source(snapshot)).collect())
+                .unwrap_or_default();
+            crate::ui::charts::sizes(frame, chart, &same, &snapshot.id);
+        }
         return;
     }
     let editing = state.filtering && state.focus == PaneId::Snapshots;

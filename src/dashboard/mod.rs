@@ -12,16 +12,18 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Keymap;
-use crate::app::setup::SavePlan;
-use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, LocalLoad, update};
-use crate::aws::{AwsClients, ecr};
+use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
+use crate::aws::AwsClients;
 use crate::config::Settings;
 use crate::docker::watch_engine;
 use crate::jobs::JobPool;
-use crate::jobs::console::{Console, ConsoleKind, ConsoleRequest};
+use crate::jobs::console::Console;
 use crate::logs::{TailEvent, TailTarget};
 use crate::session::Ended;
 use crate::ui::{self, terminal::TerminalGuard};
+
+mod load;
+use load::{load, load_here, look_for_leftovers, save_logs};
 
 /// How often credentials are looked for again while there are none.
 const RETRY_CREDENTIALS: Duration = Duration::from_secs(20);
@@ -40,7 +42,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let size = guard.terminal.size()?;
     state.size = (size.width, size.height);
     // The first frame goes out before anything slow is even started.
-    guard.terminal.draw(|f| ui::draw(f, &state))?;
+    guard.draw(|f| ui::draw(f, &state))?;
 
     let stop = CancellationToken::new();
     let (engine_tx, mut engine_rx) = mpsc::channel(8);
@@ -57,6 +59,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
     let (job_tx, mut job_rx) = mpsc::channel(256);
     let (tail_tx, mut tail_rx) = mpsc::channel(64);
     let mut tail: Option<RunningTail> = None;
+    // The running containers the Containers tab shows, followed for their charts.
+    let (stats_tx, mut stats_rx) = mpsc::channel(64);
+    let mut followers = crate::docker::stats::Followers::default();
     let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
     tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
 
@@ -101,6 +106,7 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
             Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
             Some((connection, loaded)) = answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
             Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
+            Some((id, sample)) = stats_rx.recv() => actions.push(Action::Stats(id, sample)),
             _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
             _ = refresh.tick() => actions.push(Action::RefreshTick),
             _ = retry.tick(), if matches!(state.aws, crate::aws::AwsStatus::NoCredentials { .. }) => {
@@ -129,6 +135,9 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
         }
         while let Ok((id, event)) = tail_rx.try_recv() {
             actions.push(Action::Tail(id, event));
+        }
+        while let Ok((id, sample)) = stats_rx.try_recv() {
+            actions.push(Action::Stats(id, sample));
         }
         // What the SDK retried, for the status line (read where something happened anyway).
         let throttled = crate::aws::pace::throttled();
@@ -233,13 +242,15 @@ pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
                 }
             }
         }
+        let followed = crate::app::charts::containers_followed(&state);
+        followers.follow_only(&followed, state.settings.docker_host.as_deref(), &stats_tx, &stop);
         if let Some(t) = &tail {
             let now = state.logs_watched();
             t.watched.send_if_modified(|was| std::mem::replace(was, now) != now);
         }
         if !state.quit
             && !unseen
-            && let Err(e) = guard.terminal.draw(|f| ui::draw(f, &state))
+            && let Err(e) = guard.draw(|f| ui::draw(f, &state))
         {
             failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot draw on the terminal"));
             break;
@@ -298,7 +309,7 @@ async fn clean_up(
         state.clock = Clock::now();
         if terminal {
             // A terminal that is gone (a dropped SSH session) does not stop the clean-up.
-            terminal = guard.terminal.draw(|f| ui::draw(f, state)).is_ok();
+            terminal = guard.draw(|f| ui::draw(f, state)).is_ok();
         }
         tokio::select! {
             Some(event) = job_rx.recv() => {
@@ -328,25 +339,6 @@ fn forces(key: &crossterm::event::KeyEvent) -> bool {
     key.kind != KeyEventKind::Release
         && (key.code == KeyCode::Char('q')
             || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)))
-}
-
-/// What earlier runs left behind (a restore cut short by `kill -9`, an upload
-/// never aborted): restores are finished in Jobs, the rest named in the
-/// status line. Only this machine is looked at, so the start stays fast.
-async fn look_for_leftovers(docker_host: Option<String>, tx: mpsc::Sender<Loaded>) {
-    let dirs = crate::config::Dirs::new();
-    let engine = crate::docker::Engine::connect(docker_host.as_deref()).await.ok();
-    let look = crate::doctor::Look { dirs: &dirs, engine: engine.as_ref(), aws: None, place: None };
-    let (found, _) = crate::doctor::find(&look).await;
-    let restores = found.iter().filter(|l| matches!(l, crate::doctor::Leftover::Restore(_))).count();
-    let others: Vec<String> = found
-        .iter()
-        .filter(|l| !matches!(l, crate::doctor::Leftover::Restore(_)))
-        .map(crate::doctor::Leftover::describe)
-        .collect();
-    if restores > 0 || !others.is_empty() {
-        let _ = tx.send(Loaded::Leftovers { restores, others }).await;
-    }
 }
 
 /// The log tail running for the Logs pane, and what the dashboard tells it.
@@ -388,181 +380,6 @@ async fn run_tail(
     let _ = out.send((id, TailEvent::Ended(ended.err().map(|e| e.to_string())))).await;
 }
 
-/// Writes saved log lines to a file that must not exist yet.
-fn save_logs(path: &std::path::Path, text: &str, lines: usize) -> Result<String, String> {
-    use std::io::Write;
-    let shown = path.display();
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!("not saved: {shown} already exists (nothing was overwritten)")
-            } else {
-                format!("not saved: cannot create {shown}: {e}")
-            }
-        })?;
-    match file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
-        Ok(()) => Ok(format!("saved {lines} lines to {shown}")),
-        Err(e) => {
-            let _ = std::fs::remove_file(path);
-            Err(format!("not saved: writing {shown} failed: {e}"))
-        }
-    }
-}
-
-/// How often a long list being loaded is shown as far as it has got.
-const SO_FAR_EVERY: Duration = Duration::from_millis(150);
-
-/// Runs one background load for a pane.
-async fn load(
-    clients: &AwsClients,
-    request: LoadRequest,
-    tx: &mpsc::Sender<(u64, Loaded)>,
-    connection: u64,
-) -> Loaded {
-    match request {
-        LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
-        LoadRequest::Images { repository, load } => {
-            let result = ecr::images(&clients.ecr, &repository).await;
-            Loaded::Images { repository, load, result }
-        }
-        LoadRequest::Clusters => Loaded::Clusters(crate::aws::ecs::clusters(&clients.ecs).await),
-        LoadRequest::Services { cluster, load } => {
-            // The first batches on screen at once, the rest as they come (a lost update is fine).
-            let mut shown: Option<std::time::Instant> = None;
-            let result = crate::aws::ecs::services_as_they_come(
-                &clients.ecs,
-                &clients.service_reads,
-                &cluster,
-                |so_far: &[crate::model::ecs::ServiceInfo]| {
-                    if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
-                        shown = Some(std::time::Instant::now());
-                        let services = so_far.to_vec();
-                        let _ = tx.try_send((
-                            connection,
-                            Loaded::ServicesSoFar { cluster: cluster.clone(), load, services },
-                        ));
-                    }
-                },
-            )
-            .await;
-            Loaded::Services { cluster, load, result }
-        }
-        LoadRequest::ServicesNamed { cluster, names, load } => {
-            let result =
-                crate::aws::ecs::services_named(&clients.ecs, &clients.service_reads, &cluster, &names).await;
-            Loaded::ServicesNamed { cluster, load, result }
-        }
-        LoadRequest::Tasks { cluster, service, load } => {
-            let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
-            Loaded::Tasks { cluster, service, load, result }
-        }
-        LoadRequest::DeployPlan { cluster, service, container, image } => Loaded::Plan(
-            crate::aws::ecs::plan_deploy(&clients.ecs, &cluster, &service, container.as_deref(), &image)
-                .await,
-        ),
-        LoadRequest::RollbackPlan { cluster, service } => {
-            Loaded::Plan(crate::aws::ecs::plan_rollback(&clients.ecs, &cluster, &service).await)
-        }
-        LoadRequest::Snapshots { bucket, prefix, container } => {
-            let dirs = crate::config::Dirs::new();
-            let here =
-                container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
-            // Head's ETag before the listing: a head that moves in between is seen moved next time.
-            let head = format!("{prefix}{}", crate::snapshots::line::HEAD);
-            let etag = crate::aws::s3::etag(&clients.s3, &bucket, &head, None).await.ok().flatten();
-            let result = crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await;
-            Loaded::Snapshots { bucket, prefix, here, etag, result }
-        }
-        LoadRequest::SnapshotsIfMoved { bucket, prefix, container, etag, here, whole } => {
-            let dirs = crate::config::Dirs::new();
-            let here_now =
-                container.and_then(|c| crate::snapshots::line::parent_of(&dirs.state, &bucket, &prefix, &c));
-            let head = format!("{prefix}{}", crate::snapshots::line::HEAD);
-            match crate::aws::s3::etag(&clients.s3, &bucket, &head, etag.as_deref()).await {
-                Ok(now) if !whole && now == etag && here_now == here => {
-                    Loaded::SnapshotsUnmoved { bucket, prefix, result: Ok(()) }
-                }
-                Ok(now) => {
-                    let result =
-                        crate::snapshots::list(&clients.s3, &bucket, &prefix, Some(&dirs.cache)).await;
-                    Loaded::Snapshots { bucket, prefix, here: here_now, etag: now, result }
-                }
-                Err(e) => Loaded::SnapshotsUnmoved { bucket, prefix, result: Err(e) },
-            }
-        }
-        LoadRequest::RestorePreview(job) => {
-            let result = job.preview(Some(clients), crate::time::unix_now()).await;
-            Loaded::RestorePreview { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
-        }
-        LoadRequest::SyncPlan(job) => {
-            let result = job.plan(&crate::jobs::JobContext::quiet(), clients).await;
-            Loaded::SyncPlan { job, result: result.map_err(|e| crate::error::chain(&e).join(": ")) }
-        }
-        LoadRequest::Buckets => Loaded::Buckets(crate::aws::s3::buckets(&clients.s3).await),
-        LoadRequest::ServiceNames { cluster } => Loaded::ServiceNames(
-            crate::aws::ecs::service_names(&clients.ecs, &clients.service_reads, &cluster).await,
-        ),
-        LoadRequest::CreateBucket { name, tag, settings, setup } => {
-            let result = crate::jobs::init::create_bucket(&settings, &name, &tag).await;
-            Loaded::BucketCreated { setup, name, result: result.map_err(|e| e.to_string()) }
-        }
-        LoadRequest::RemotePreview(mut job) => {
-            let result = job.preview(clients).await.map_err(|e| e.to_string());
-            Loaded::RemotePreview { job, result }
-        }
-        LoadRequest::InitPlan(job) => {
-            let result = job.plan().await;
-            Loaded::InitPlan { job, result }
-        }
-    }
-}
-
-/// A load from this machine: the engine (`docker_host`) or a file.
-async fn load_here(request: LocalLoad, docker_host: Option<String>) -> Loaded {
-    match request {
-        LocalLoad::Console(request) => console_prepared(&request).await,
-        LocalLoad::ContainerDetail { container, setup } => {
-            let result = match crate::docker::Engine::connect(docker_host.as_deref()).await {
-                Ok(engine) => engine.container(&container).await,
-                Err(e) => Err(e),
-            };
-            Loaded::ContainerDetail { setup, result: result.map_err(|e| e.to_string()) }
-        }
-        LocalLoad::Databases { container, preset, user, setup } => {
-            let listed = async {
-                let engine = crate::docker::Engine::connect(docker_host.as_deref()).await?;
-                let detail = engine.container(&container).await?;
-                let user = crate::jobs::databases::user_for(preset, user.as_deref(), &detail);
-                crate::jobs::databases::list(&engine, &detail, preset, &user).await
-            };
-            Loaded::Databases { setup, result: listed.await.map_err(|e| e.to_string()) }
-        }
-        LocalLoad::SwitchChoices { file } => {
-            Loaded::SwitchChoices(crate::app::switch::read_choices(file.as_deref()).await)
-        }
-        LocalLoad::SetupPreview { setup, file, profile } => {
-            let edited = tokio::task::spawn_blocking(move || {
-                let edited = crate::config::save::prepare(&file, &profile, &setup.chosen);
-                edited.map(|e| (SavePlan { setup, file, before: e.before, after: e.after }, e.lines))
-            })
-            .await;
-            Loaded::SetupPreview { result: edited.unwrap_or_else(|e| Err(e.to_string())) }
-        }
-    }
-}
-
-/// A console checked against its container, or why it cannot be opened.
-async fn console_prepared(request: &ConsoleRequest) -> Loaded {
-    let what = match request.kind {
-        ConsoleKind::Shell => "shell",
-        ConsoleKind::Sql => "sql",
-    };
-    Loaded::Console(
-        request.prepare().await.map_err(|e| format!("{what}: {}", crate::error::chain(&e).join(": "))),
-    )
-}
-
 /// Hands the terminal to `console` until its command ends: the dashboard stops
 /// reading keys and leaves the alternate screen (raw mode stays, so every key,
 /// Ctrl-C too, goes to the container), then takes the screen back, redraws all
@@ -584,7 +401,7 @@ async fn hand_over(
         Err(e) => Err(e.into()),
     };
     let _ = crate::ui::terminal::take_back();
-    let _ = guard.terminal.clear();
+    let _ = guard.clear();
     *input = Input::start(stop);
     match ended {
         Ok(Ended::Exited(0)) => format!("{program} in {container} ended"),
