@@ -38,6 +38,19 @@ start_layer() {
   LAYER_URL=$(sed -n 's/^listening on //p' "$log")
 }
 
+# make_services UPSTREAM CLUSTER N: a cluster of N services (desired 0) in moto at UPSTREAM.
+make_services() {
+  .venv/bin/python - "$@" <<'PY'
+import sys, boto3
+upstream, cluster, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ecs = boto3.client("ecs", endpoint_url=upstream)
+ecs.create_cluster(clusterName=cluster)
+ecs.register_task_definition(family="app", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}])
+for i in range(count):
+    ecs.create_service(cluster=cluster, serviceName=f"svc-{i:05d}", taskDefinition="app:1", desiredCount=0)
+PY
+}
+
 # bench_start SESSION: how every AWS benchmark starts: the release build in
 # `wharf`, tmux and the AWS CLI, a scratch directory in `work` (removed on exit,
 # with what was started and the tmux session SESSION), moto's test credentials,

@@ -28,14 +28,7 @@ endpoint=$LAYER_URL
 echo "realism layer: $(sed -n 2p "$work/realism.log")"
 echo "$services services; wharf paces its service reads at ${WHARF_ECS_READS:-48/20} (burst/s)"
 
-.venv/bin/python - "$upstream" "$services" <<'PY'
-import sys, boto3
-ecs = boto3.client("ecs", endpoint_url=sys.argv[1])
-ecs.create_cluster(clusterName="bench")
-ecs.register_task_definition(family="app", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}])
-for i in range(int(sys.argv[2])):
-    ecs.create_service(cluster="bench", serviceName=f"svc-{i:05d}", taskDefinition="app:1", desiredCount=0)
-PY
+make_services "$upstream" bench "$services"
 
 now() { date +%s.%N; }
 reset() { curl -s -X POST "$endpoint/realism/reset" >/dev/null; sleep 3; }  # and let the buckets fill

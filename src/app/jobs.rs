@@ -11,10 +11,36 @@ pub(super) fn start_job(state: &mut AppState, spec: JobSpec, effects: &mut Vec<E
     effects.push(Effect::StartJob { id, spec });
 }
 
+/// Starts a job and says so in the status line until it ends.
+pub(super) fn start_job_saying(
+    state: &mut AppState,
+    spec: JobSpec,
+    words: String,
+    effects: &mut Vec<Effect>,
+) {
+    let id = add_job(state, &spec);
+    effects.push(Effect::StartJob { id, spec });
+    state.flash = Some(words.clone());
+    state.flash_job = Some((id, words));
+}
+
+/// A key was pressed: the status line's message goes, unless it is about a
+/// job still running.
+pub(super) fn key_pressed(state: &mut AppState) {
+    let running = |id: JobId| state.jobs.jobs.iter().any(|j| j.id == id && j.state.is_active());
+    state.flash = match &state.flash_job {
+        Some((id, words)) if running(*id) => Some(words.clone()),
+        _ => None,
+    };
+}
+
 /// Lists a new job as queued and returns its id.
 pub(super) fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
     state.jobs.next_id += 1;
     let id = state.jobs.next_id;
+    // The cursor on the newest job (or none yet) follows to this one; moved up, it stays.
+    let shown = state.jobs.visible().len();
+    let following = state.jobs.cursor.selected + 1 >= shown;
     state.jobs.jobs.push(JobView {
         id,
         kind: spec.kind(),
@@ -31,6 +57,9 @@ pub(super) fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
         logs: super::logs::job_logs(spec),
         profile: state.settings.profile_name.clone(),
     });
+    if following {
+        state.jobs.cursor.selected = state.jobs.visible().len().saturating_sub(1);
+    }
     id
 }
 
@@ -84,6 +113,7 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
                     | JobKind::Run
                     | JobKind::Sync
             );
+            let said = state.flash_job.as_ref().is_some_and(|(id, _)| *id == job.id);
             job.state = match result {
                 JobResult::Done(output) => match output.attention {
                     Some(attention) => {
@@ -95,6 +125,13 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
                 JobResult::Busy(message) => JobState::Failed(vec![message]),
                 JobResult::Cancelled => JobState::Cancelled,
             };
+            if said {
+                // What the status line said stops being true: it says how the job ended.
+                let (_, words) = state.flash_job.take().unwrap_or_default();
+                if state.flash.as_deref() == Some(words.as_str()) {
+                    state.flash = Some(ended_words(job));
+                }
+            }
         }
     }
     if backed_up || initialised {
@@ -165,4 +202,16 @@ pub(super) fn leftovers(
         said.push(format!("{} leftovers of earlier runs: `wharf doctor --fix` settles them", others.len()));
     }
     state.flash = Some(said.join("; "));
+}
+
+/// How a job ended, for the status line.
+fn ended_words(job: &JobView) -> String {
+    let what = format!("{} {}", job.kind.label(), job.target);
+    match &job.state {
+        JobState::Done(..) => format!("{what}: done ✓"),
+        JobState::Attention { .. } => format!("{what}: done, and needs a look (see Jobs)"),
+        JobState::Failed(_) => format!("{what}: failed (see Jobs)"),
+        JobState::Cancelled => format!("{what}: cancelled"),
+        _ => what,
+    }
 }

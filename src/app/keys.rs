@@ -17,7 +17,7 @@ pub(super) fn handle_key(state: &mut AppState, event: KeyEvent, effects: &mut Ve
     if event.kind == KeyEventKind::Release || dialog_too_new(state) {
         return;
     }
-    state.flash = None;
+    super::jobs::key_pressed(state);
     let key = Key::from_event(event);
     tracing::debug!(?event, %key, "key");
     match state.overlay.clone() {

@@ -2,7 +2,6 @@
 //! and the jobs started from it (backup, remote backup, restore, undo, prune).
 
 use super::effect::{Effect, LoadRequest};
-use super::jobs::start_job;
 use super::setup::Goal;
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use super::update::show_dialog;
@@ -70,8 +69,8 @@ pub(super) fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
             state.flash = Some(format!("a backup of {} is already running (see Jobs)", job.container));
         }
         Ok(job) => {
-            state.flash = Some(format!("backing up {} (see Jobs)", job.container));
-            start_job(state, JobSpec::Backup(job), effects);
+            let words = format!("backing up {} (see Jobs)", job.container);
+            super::jobs::start_job_saying(state, JobSpec::Backup(job), words, effects);
         }
         Err(message) => state.flash = Some(format!("backup: {message}")),
     }

@@ -512,6 +512,9 @@ pub struct AppState {
     pub filtering: bool,
     /// A message for the status line, until the next key.
     pub flash: Option<String>,
+    /// A message about a job ("backing up db (see Jobs)"): it stays, keys or
+    /// not, until the job ends, and then says how it ended.
+    pub flash_job: Option<(JobId, String)>,
     pub quit: bool,
     /// When the open dialog appeared: it takes no answer in its first moments.
     pub overlay_since: Option<std::time::Instant>,
@@ -561,6 +564,7 @@ impl AppState {
             zoomed: false,
             filtering: false,
             flash: None,
+            flash_job: None,
             quit: false,
             overlay_since: None,
             waiting_dialogs: Default::default(),

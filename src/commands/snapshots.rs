@@ -252,33 +252,53 @@ pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> E
         Ok((_, list)) => list,
         Err(status) => return status,
     };
+    // What this machine's container holds, and where each snapshot stands: as the pane says it.
+    let container = settings.profile.database.as_ref().and_then(|d| d.container.as_deref());
+    let here = container
+        .and_then(|c| snapshots::line::parent_of(&crate::config::Dirs::new().state, &bucket, &prefix, c));
+    let rows = snapshots::graph::rows_by_id(&list);
+    let standings = snapshots::graph::standings(&list, &rows, here.as_deref());
     if json {
-        let rows: Vec<_> = list.iter().map(to_json).collect();
+        let rows: Vec<_> = list.iter().zip(&standings).map(|(s, standing)| to_json(s, standing)).collect();
         println!("{}", serde_json::Value::Array(rows));
         return code(exit::OK);
     }
     let now = Clock::now().wall;
-    println!("{:<36} {:>10} {:>10} {:<20} {:>5}  STATE", "ID", "RAW", "STORED", "CLASS", "AGE");
-    for s in &list {
+    let host_width =
+        list.iter().filter_map(|s| s.manifest.as_ref()?.host.as_ref()).map(|h| h.chars().count());
+    let host_width = host_width.max().unwrap_or(0).max(4);
+    println!(
+        "{:<44} {:<host_width$} {:>10} {:>10} {:<20} {:>5}  STATE",
+        "ID", "HOST", "RAW", "STORED", "CLASS", "AGE"
+    );
+    for (s, standing) in list.iter().zip(&standings) {
         let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
         let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
         let age = s.created().map_or("–".into(), |t| format::age(t, now));
-        let state = match (&s.problem, s.head) {
+        let host = s.manifest.as_ref().and_then(|m| m.host.as_deref()).unwrap_or("–");
+        let state = match (&s.problem, standing.words()) {
             (Some(problem), _) => problem.to_string(),
-            (None, true) => "complete, head of the line".into(),
-            (None, false) => "complete".into(),
+            (None, words) if words.is_empty() => "ok".into(),
+            (None, words) => words,
         };
-        println!("{:<36} {raw:>10} {stored:>10} {:<20} {age:>5}  {state}", s.id, s.storage_class());
+        println!(
+            "{:<44} {host:<host_width$} {raw:>10} {stored:>10} {:<20} {age:>5}  {state}",
+            s.id,
+            s.storage_class()
+        );
     }
     println!("{}", cost_line(&list));
     code(exit::OK)
 }
 
-fn to_json(s: &Snapshot) -> serde_json::Value {
+fn to_json(s: &Snapshot, standing: &snapshots::graph::Standing) -> serde_json::Value {
     json!({
         "id": s.id,
         "complete": s.is_complete(),
         "head": s.head,
+        "here": standing.here,
+        "off_line": standing.off_line,
+        "host": s.manifest.as_ref().and_then(|m| m.host.as_deref()),
         "problem": s.problem.as_ref().map(ToString::to_string),
         "storage_class": s.storage_class(),
         "stored_bytes": s.data.as_ref().map(|d| d.size),

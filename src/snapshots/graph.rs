@@ -44,6 +44,50 @@ pub fn rows_by_id(snapshots: &[Snapshot]) -> HashMap<String, GraphRow> {
     snapshots.iter().map(|s| s.id.clone()).zip(graph(&nodes)).collect()
 }
 
+/// Where each snapshot of a listing stands, as the Snapshots pane and
+/// `wharf snapshots` say it: head, here (what this machine's container
+/// holds), off the line (complete, but neither head nor one of its ancestors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub head: bool,
+    pub here: bool,
+    pub off_line: bool,
+}
+
+/// Each snapshot's [`Standing`], in the listing's order.
+pub fn standings(
+    snapshots: &[Snapshot],
+    rows: &HashMap<String, GraphRow>,
+    here: Option<&str>,
+) -> Vec<Standing> {
+    let has_head = snapshots.iter().any(|s| s.head);
+    snapshots
+        .iter()
+        .map(|s| Standing {
+            head: s.head,
+            here: here == Some(s.id.as_str()),
+            off_line: has_head && s.is_complete() && rows.get(s.id.as_str()).is_some_and(|r| !r.on_line),
+        })
+        .collect()
+}
+
+impl Standing {
+    /// `head · here`, `here · off line`, `off line` …; empty for none of them.
+    pub fn words(&self) -> String {
+        let mut words = Vec::new();
+        if self.head {
+            words.push("head");
+        }
+        if self.here {
+            words.push("here");
+        }
+        if self.off_line {
+            words.push("off line");
+        }
+        words.join(" · ")
+    }
+}
+
 /// The graph of `snapshots` (newest first), a row each in the same order.
 pub fn graph(snapshots: &[Node]) -> Vec<GraphRow> {
     let known: HashSet<&str> = snapshots.iter().map(|s| s.id).collect();

@@ -115,6 +115,25 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
         .filter_map(|s| s["id"].as_str())
         .collect();
     assert_eq!(heads, [winner.as_str()], "the listing marks head");
+    // Where each stands, as the pane says it: host, head, here (what the laptop holds), off line.
+    let entry = |id: &str| listed.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
+    // s4 became the line when --force-head built on it; home's s3 and the race's loser are off it.
+    assert_eq!(
+        (entry(&s4)["host"].as_str(), entry(&s4)["off_line"].as_bool()),
+        (Some("laptop"), Some(false))
+    );
+    assert_eq!((entry(&s3)["host"].as_str(), entry(&s3)["off_line"].as_bool()), (Some("home"), Some(true)));
+    let laptops = if a.0 == Some(0) { id(&a.1) } else { id(&b.1) };
+    assert_eq!(entry(&laptops)["here"], true, "{listed}");
+    let text = String::from_utf8(laptop.wharf(&["snapshots"]).stdout).unwrap();
+    let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string();
+    assert!(text.lines().next().is_some_and(|h| h.contains("HOST") && h.contains("STATE")), "{text}");
+    assert!(row(&winner).contains(" head"), "{text}");
+    assert!(row(&s4).contains(" laptop ") && row(&s4).ends_with(" ok"), "{text}");
+    assert!(row(&s3).contains(" home ") && row(&s3).ends_with("off line"), "{text}");
+    let loser = if a.0 == Some(0) { id(&b.1) } else { id(&a.1) };
+    assert!(row(&loser).ends_with("off line"), "{text}");
+    assert!(row(&laptops).contains("here"), "{text}");
 
     // Pruning to one keeps the line's head, and each machine's newest snapshot off the
     // line (diverged work somebody may still want): s3 of home and the race's loser.

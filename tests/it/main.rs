@@ -38,4 +38,5 @@ mod switch;
 mod sync;
 mod themes;
 mod together;
+mod truthful;
 mod update;

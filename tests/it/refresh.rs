@@ -302,3 +302,30 @@ async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() 
     let (code, _, _) = session.finish();
     assert_eq!(code, 0);
 }
+
+#[test]
+fn a_tall_screen_of_services_is_asked_for_under_three_percent_of_the_read_quota() {
+    let mut s = dashboard();
+    let load = s.ecs.services_load;
+    let many: Vec<ServiceInfo> = (0..2000).map(|i| service(&format!("svc-{i:05}"), 1)).collect();
+    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(many) }));
+    // ECS fills a tall terminal: 94 rows on screen, ten DescribeServices a round.
+    update(&mut s, Action::Resize(200, 100));
+    update(&mut s, key('3'));
+    update(&mut s, key('z'));
+    let mut calls = 0;
+    for _ in 0..600 {
+        later(&mut s, Duration::from_secs(1));
+        for request in asked(&update(&mut s, Action::RefreshTick)) {
+            if let LoadRequest::ServicesNamed { names, load, .. } = request {
+                calls += names.len().div_ceil(10);
+                let answer = Loaded::ServicesNamed { cluster: "dev".into(), load: *load, result: Ok(vec![]) };
+                update(&mut s, Action::Loaded(answer));
+            }
+        }
+    }
+    // The service-read quota refills 20 a second: 1,200 a minute; 3 % is 36.
+    let a_minute = calls as f64 / 10.0;
+    assert!(a_minute <= 36.0, "{a_minute} DescribeServices a minute");
+    assert!(a_minute >= 20.0, "the rows are still refreshed: {a_minute} a minute");
+}

@@ -108,18 +108,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
     // The line of history, drawn over the whole list (a filter shows some of
     // its rows), once there is one: a head, or manifests that name parents.
     let all = pane.list.loaded().map(Vec::as_slice).unwrap_or_default();
-    let has_head = all.iter().any(|s| s.head);
     let drawn = &pane.line;
     let lined = !drawn.is_empty();
     let width = art_width(drawn);
     let hosts =
         area.width >= HOSTS && all.iter().any(|s| s.manifest.as_ref().is_some_and(|m| m.host.is_some()));
+    // Where each stands in the whole list (a filter may hide head).
+    let standings = crate::snapshots::graph::standings(all, drawn, pane.here.as_deref());
+    let standing: HashMap<&str, _> = all.iter().map(|s| s.id.as_str()).zip(standings).collect();
     let marks: Vec<(&str, Style)> = visible
         .iter()
         .map(|s| {
-            let off_line =
-                has_head && s.is_complete() && drawn.get(s.id.as_str()).is_some_and(|r| !r.on_line);
-            let here = pane.here.as_deref() == Some(s.id.as_str());
+            let (off_line, here) =
+                standing.get(s.id.as_str()).map_or((false, false), |st| (st.off_line, st.here));
             let (bold, cyan) = (Style::new().bold(), Style::new().fg(Color::Cyan).bold());
             match (s.is_complete(), s.head, here) {
                 (false, _, _) => ("incomplete", Style::new().fg(Color::Yellow)),
