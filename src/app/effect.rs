@@ -94,6 +94,10 @@ pub enum LoadRequest {
         service: String,
         load: u64,
     },
+    /// The tags of a repository, newest image first, for a sync's picker.
+    SyncTags {
+        repository: String,
+    },
     /// The last hours of these services' CPU and memory utilization.
     Metrics {
         cluster: String,
@@ -203,6 +207,7 @@ pub enum Loaded {
         cluster: String,
         result: Result<Vec<(String, crate::model::metrics::Utilization)>, AwsError>,
     },
+    SyncTags(Result<Vec<crate::model::registry::RegistryImage>, AwsError>),
     /// A deploy or rollback worked out, to be confirmed.
     Plan(Result<Plan, AwsError>),
     /// The Logs pane's lines were saved: what to tell the user.

@@ -6,7 +6,7 @@
 use super::effect::{Effect, LoadRequest, LocalLoad};
 use super::images::ready_to_start;
 use super::jobs::start_job;
-use super::overlay::{Confirm, Confirmed, Overlay};
+use super::overlay::{Confirm, Confirmed, Overlay, PickItem, PickPurpose, Picker};
 use super::snapshots::ready_for_snapshots;
 use super::state::{AppState, ImagesTab, PaneId};
 use super::update::show_dialog;
@@ -78,8 +78,27 @@ pub(super) fn run_image(state: &mut AppState, image: String, effects: &mut Vec<E
 /// `S`: what this machine lacks, worked out in the background; the plan
 /// follows in a confirmation.
 pub(super) fn start_sync(state: &mut AppState, effects: &mut Vec<Effect>) {
+    sync_to(state, None, effects);
+}
+
+/// A sync to the service's image, or to `tag` of the profile's repository.
+fn sync_to(state: &mut AppState, tag: Option<String>, effects: &mut Vec<Effect>) {
     let Some((bucket, prefix)) = ready_for_snapshots(state, "sync") else { return };
-    match SyncJob::from_settings(&state.settings, None, None, None, bucket, prefix) {
+    let profile = &state.settings.profile;
+    if tag.is_none() && (profile.cluster.is_none() || profile.service.is_none()) {
+        // No service says which image: a tag of the profile's repository is asked for.
+        let Some(repository) = profile.repository.clone() else {
+            state.flash =
+                Some("sync: which image? set repository (or cluster and service) in wharf.toml".into());
+            return;
+        };
+        let title = format!("Image of {repository} to sync to");
+        state.overlay =
+            Some(Overlay::Pick(Picker { loading: true, ..Picker::new(&title, PickPurpose::SyncTag) }));
+        effects.push(Effect::Load(LoadRequest::SyncTags { repository }));
+        return;
+    }
+    match SyncJob::from_settings(&state.settings, tag, None, None, bucket, prefix) {
         Ok(job) => {
             state.flash = Some(format!("sync: looking at what {} lacks…", job.run.container));
             effects.push(Effect::Load(LoadRequest::SyncPlan(Box::new(job))));
@@ -138,4 +157,43 @@ pub(super) fn open_console(state: &mut AppState, kind: ConsoleKind, effects: &mu
             state.flash = Some(format!("{what}: {}", message.replace("give --container, or ", "")))
         }
     }
+}
+
+/// The repository's tags came: newest image first, its digest and age beside.
+pub(super) fn sync_tags_listed(
+    state: &mut AppState,
+    result: Result<Vec<crate::model::registry::RegistryImage>, crate::aws::AwsError>,
+) {
+    let now = state.clock.wall;
+    let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
+    if picker.purpose != PickPurpose::SyncTag {
+        return;
+    }
+    picker.loading = false;
+    match result {
+        Ok(images) => {
+            picker.items = images
+                .iter()
+                .flat_map(|i| {
+                    let age = i.pushed_at.map(|t| crate::format::age(t, now)).unwrap_or_default();
+                    let detail = format!("{} · {age}", i.short_digest());
+                    i.tags.iter().map(move |t| PickItem {
+                        value: t.clone(),
+                        label: t.clone(),
+                        detail: detail.clone(),
+                    })
+                })
+                .collect();
+            if picker.items.is_empty() {
+                picker.error =
+                    Some("the repository has no tagged image: push one first (p in Images)".into());
+            }
+        }
+        Err(e) => picker.error = Some(e.to_string()),
+    }
+}
+
+/// A tag picked: the sync to it is worked out, as `S` with a service.
+pub(super) fn sync_tag_picked(state: &mut AppState, tag: &str, effects: &mut Vec<Effect>) {
+    sync_to(state, Some(tag.to_string()), effects);
 }

@@ -86,6 +86,8 @@ pub enum PickPurpose {
     Database(Setup),
     /// Whether to save the settings the run was given on the command line too.
     Given(Setup),
+    /// The tag of the profile's repository a sync brings (no service says which).
+    SyncTag,
 }
 
 impl Picker {

@@ -462,6 +462,7 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
         }
         PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
         PickPurpose::Settings => super::settings::pick_again(state, &value, effects),
+        PickPurpose::SyncTag => super::machine::sync_tag_picked(state, &value, effects),
         PickPurpose::Cluster(mut setup) => {
             setup.chosen.push(Chosen::new("cluster", value));
             next(state, setup, effects);

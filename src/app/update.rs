@@ -276,6 +276,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         }
         Loaded::ServicesNamed { cluster, load, result } => ecs::services_named(state, cluster, load, result),
         Loaded::Metrics { cluster, result } => super::charts::metrics_loaded(state, cluster, result),
+        Loaded::SyncTags(result) => machine::sync_tags_listed(state, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
         Loaded::Images { repository, load, result } => {
             registry::images_loaded(state, repository, load, result)

@@ -99,6 +99,9 @@ pub(super) async fn load(
             let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
             Loaded::Tasks { cluster, service, load, result }
         }
+        LoadRequest::SyncTags { repository } => {
+            Loaded::SyncTags(ecr::images(&clients.ecr, &repository).await)
+        }
         LoadRequest::Metrics { cluster, services } => {
             let now = crate::time::unix_now();
             let result = crate::aws::metrics::utilization(&clients.metrics, &cluster, &services, now).await;

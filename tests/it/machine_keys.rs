@@ -107,11 +107,38 @@ fn s_shows_the_sync_plan_and_starts_it_only_after_a_yes() {
 }
 
 #[test]
-fn s_without_a_service_says_which_setting_is_missing() {
+fn s_without_a_service_asks_which_tag_of_the_repository() {
+    use wharf::jobs::sync::ImageSource;
+    use wharf::model::registry::RegistryImage;
+    // Neither service nor repository: says which setting would do.
     let mut s = with_snapshots(false);
     assert!(update(&mut s, key('S')).is_empty());
     assert_eq!(
         s.flash.as_deref(),
-        Some("sync: which image? set cluster and service in wharf.toml (sync takes what the service runs)")
+        Some("sync: which image? set repository (or cluster and service) in wharf.toml")
     );
+    // A repository: its tags are offered, newest image first, and the one picked is synced to.
+    s.settings.profile.repository = Some("app".into());
+    let effects = update(&mut s, key('S'));
+    assert_eq!(effects, [Effect::Load(LoadRequest::SyncTags { repository: "app".into() })]);
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    assert!(picker.loading && picker.title.contains("app"), "{picker:?}");
+    let image = |tags: &[&str], digest: &str, pushed_at| RegistryImage {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        digest: digest.into(),
+        pushed_at: Some(pushed_at),
+        size: None,
+    };
+    let images = vec![image(&["v4", "latest"], "sha256:4444", 200), image(&["v3"], "sha256:3333", 100)];
+    let connection = s.connection;
+    update(&mut s, Action::Answer { connection, loaded: Loaded::SyncTags(Ok(images)) });
+    let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
+    let offered: Vec<&str> = picker.items.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(offered, ["v4", "latest", "v3"]);
+    a_moment_later(&mut s);
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Down));
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Down));
+    let effects = update(&mut s, crate::support::code(crossterm::event::KeyCode::Enter));
+    let [Effect::Load(LoadRequest::SyncPlan(job))] = &effects[..] else { panic!("{effects:?}") };
+    assert_eq!(job.image, ImageSource::Tag { repository: "app".into(), tag: "v3".into() });
 }
