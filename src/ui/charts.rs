@@ -7,7 +7,7 @@ use ratatui::layout::{Direction, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Bar, BarChart, Chart, Dataset, GraphType};
+use ratatui::widgets::{Axis, Bar, BarChart, Chart, Dataset, GraphType, LegendPosition};
 
 use crate::format;
 use crate::model::metrics::{History, StatsSample, Utilization};
@@ -23,8 +23,10 @@ pub const MEMORY: Color = Color::Magenta;
 type Series<'a> = (&'a str, Color, &'a [(f64, f64)]);
 
 fn percent_chart(frame: &mut Frame, area: Rect, series: [Series; 2], span: f64, unit: f64) {
-    let top =
-        series.iter().flat_map(|(_, _, points)| points.iter().map(|p| p.1)).fold(100.0, f64::max).ceil();
+    // Up to a tenth above the highest point, in steps of 10 %: a quiet
+    // container's 3 % is not a flat line at the bottom of 100 %.
+    let highest = series.iter().flat_map(|(_, _, points)| points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let top = ((highest * 1.1 / 10.0).ceil() * 10.0).max(10.0);
     let datasets = series
         .iter()
         .map(|(name, colour, points)| {
@@ -46,7 +48,9 @@ fn percent_chart(frame: &mut Frame, area: Rect, series: [Series; 2], span: f64, 
     let y = Axis::default()
         .bounds([0.0, top])
         .labels([0.0, top / 2.0, top].map(|v| Line::from(format!("{v:.0}%")).fg(Color::DarkGray)));
-    frame.render_widget(Chart::new(datasets).x_axis(x).y_axis(y), area);
+    // The newest points are on the right: the legend goes top left.
+    let chart = Chart::new(datasets).x_axis(x).y_axis(y).legend_position(Some(LegendPosition::TopLeft));
+    frame.render_widget(chart, area);
 }
 
 /// A running container's chart: the latest figures in words, then CPU and
