@@ -166,8 +166,8 @@ pub fn ecs_every(state: &AppState) -> Duration {
     if state.ecs.service.is_some() {
         return ECS_EVERY;
     }
-    let calls = u32::from(super::charts::rows_on_screen(state, PaneId::Ecs)).div_ceil(10);
-    ECS_EVERY.max(ECS_CALL_EVERY * calls)
+    let calls = services_on_screen(state).len().div_ceil(10);
+    ECS_EVERY.max(ECS_CALL_EVERY * u32::try_from(calls).unwrap_or(u32::MAX))
 }
 
 /// The ECS rows on screen: the opened service's tasks (and its own row), or

@@ -212,3 +212,19 @@ async fn console_prepared(request: &ConsoleRequest) -> Loaded {
         request.prepare().await.map_err(|e| format!("{what}: {}", crate::error::chain(&e).join(": "))),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn saved_logs_are_readable_by_the_user_alone_and_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.log");
+        assert_eq!(super::save_logs(&path, "a\nb\n", 2), Ok(format!("saved 2 lines to {}", path.display())));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = super::save_logs(&path, "c\n", 1).unwrap_err();
+        assert!(again.contains("already exists (nothing was overwritten)"), "{again}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\n");
+    }
+}

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Keymap;
-use crate::app::{Action, AppState, Clock, Effect, LoadRequest, Loaded, update};
+use crate::app::{Action, AppState, Clock, Loaded, update};
 use crate::aws::AwsClients;
 use crate::config::Settings;
 use crate::docker::watch_engine;
@@ -22,8 +22,9 @@ use crate::logs::{TailEvent, TailTarget};
 use crate::session::Ended;
 use crate::ui::{self, terminal::TerminalGuard};
 
+mod effects;
 mod load;
-use load::{load, load_here, look_for_leftovers, save_logs};
+use load::look_for_leftovers;
 
 /// How often credentials are looked for again while there are none.
 const RETRY_CREDENTIALS: Duration = Duration::from_secs(20);
@@ -37,233 +38,252 @@ pub const CLEAN_UP_FOR: Duration = Duration::from_secs(30);
 /// Opens the dashboard and runs it until the user quits or a signal arrives.
 /// Returns the exit status: 0, or 128 + the signal's number.
 pub async fn run(settings: Settings, keymap: Keymap) -> Result<u8> {
-    let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
-    let mut state = AppState::new(settings, keymap, Clock::now());
-    let size = guard.terminal.size()?;
-    state.size = (size.width, size.height);
-    // The first frame goes out before anything slow is even started.
-    guard.draw(|f| ui::draw(f, &state))?;
-
-    let stop = CancellationToken::new();
-    let (engine_tx, mut engine_rx) = mpsc::channel(8);
-    tokio::spawn(watch_engine(state.settings.docker_host.clone(), engine_tx, stop.child_token()));
-    // Connections to AWS carry a number: after a switch, an earlier one that
-    // answers late is dropped.
-    let (aws_tx, mut aws_rx) = mpsc::channel(4);
-    let mut connection = 0u64;
-    connect(aws_tx.clone(), connection, state.settings.profile.clone());
-    let mut aws: Option<AwsClients> = None;
-    let (load_tx, mut load_rx) = mpsc::channel(16);
-    // AWS answers come with the connection they were asked under (`AppState::connection`).
-    let (answer_tx, mut answer_rx) = mpsc::channel::<(u64, Loaded)>(16);
-    let (job_tx, mut job_rx) = mpsc::channel(256);
-    let (tail_tx, mut tail_rx) = mpsc::channel(64);
-    let mut tail: Option<RunningTail> = None;
-    // The running containers the Containers tab shows, followed for their charts.
-    let (stats_tx, mut stats_rx) = mpsc::channel(64);
-    let mut followers = crate::docker::stats::Followers::default();
-    let mut pool = JobPool::new(JobPool::DEFAULT_LIMIT, job_tx);
-    tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
-
-    let mut input = Input::start(&stop);
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut tick = tokio::time::interval(TICK);
-    // Without credentials (an SSO session expired), they are looked for again
-    // now and then: after `aws sso login` the panes fill by themselves.
-    let mut retry =
-        tokio::time::interval_at(tokio::time::Instant::now() + RETRY_CREDENTIALS, RETRY_CREDENTIALS);
-    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // Once a second the panes looked at ask for what is due (`app::refresh`).
-    let mut refresh = tokio::time::interval(Duration::from_secs(1));
-    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-
-    let mut actions = Vec::new();
+    let mut dashboard = Dashboard::open(settings, keymap)?;
+    let mut timers = Timers::new();
+    let mut signals = Signals::new()?;
     let mut status = 0;
     // An error on the dashboard's own path ends it, after the same clean-up as a quit.
     let mut failure = None;
-    while !state.quit {
-        tokio::select! {
-            event = input.rx.recv() => match event {
-                Some(Ok(event)) => actions.extend(translate(event)),
-                Some(Err(e)) => {
-                    failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot read the terminal"));
-                    break;
-                }
-                // The terminal is gone: nothing more can be shown or typed.
-                None => actions.push(Action::Terminate),
-            },
-            Some(u) = engine_rx.recv() => actions.push(Action::Engine(u)),
-            Some(e) = job_rx.recv() => actions.push(Action::Job(e)),
-            Some((number, status, clients)) = aws_rx.recv() => {
-                if number == connection {
-                    aws = clients;
-                    actions.push(Action::Aws(status));
-                }
+    while !dashboard.state.quit {
+        let actions = match dashboard.next_actions(&mut timers, &mut signals).await {
+            Ok((actions, signalled)) => {
+                status = signalled.unwrap_or(status);
+                actions
             }
-            Some(loaded) = load_rx.recv() => actions.push(Action::Loaded(loaded)),
-            Some((connection, loaded)) = answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
-            Some((id, event)) = tail_rx.recv() => actions.push(Action::Tail(id, event)),
-            Some((id, sample)) = stats_rx.recv() => actions.push(Action::Stats(id, sample)),
-            _ = tick.tick(), if state.animating() => actions.push(Action::Tick),
-            _ = refresh.tick() => actions.push(Action::RefreshTick),
-            _ = retry.tick(), if matches!(state.aws, crate::aws::AwsStatus::NoCredentials { .. }) => {
-                connection += 1;
-                connect(aws_tx.clone(), connection, state.settings.profile.clone());
+            Err(e) => {
+                failure = Some(e);
+                break;
             }
-            _ = sigterm.recv() => (status, actions) = (128 + 15, vec![Action::Terminate]),
-            _ = sighup.recv() => (status, actions) = (128 + 1, vec![Action::Terminate]),
-            _ = sigint.recv() => (status, actions) = (128 + 2, vec![Action::Terminate]),
-        }
-        // Take everything else that is already waiting, then draw once.
-        while let Ok(Ok(event)) = input.rx.try_recv() {
-            actions.extend(translate(event));
-        }
-        while let Ok(u) = engine_rx.try_recv() {
-            actions.push(Action::Engine(u));
-        }
-        while let Ok(e) = job_rx.try_recv() {
-            actions.push(Action::Job(e));
-        }
-        while let Ok(loaded) = load_rx.try_recv() {
-            actions.push(Action::Loaded(loaded));
-        }
-        while let Ok((connection, loaded)) = answer_rx.try_recv() {
-            actions.push(Action::Answer { connection, loaded });
-        }
-        while let Ok((id, event)) = tail_rx.try_recv() {
-            actions.push(Action::Tail(id, event));
-        }
-        while let Ok((id, sample)) = stats_rx.try_recv() {
-            actions.push(Action::Stats(id, sample));
-        }
-        // What the SDK retried, for the status line (read where something happened anyway).
-        let throttled = crate::aws::pace::throttled();
-        if throttled > state.throttled.0 {
-            actions.push(Action::Throttled(throttled));
-        }
+        };
         if actions.is_empty() {
             continue;
         }
         // A refresh tick alone changes nothing on screen: no frame is drawn for it.
         let unseen = actions.iter().all(|a| matches!(a, Action::RefreshTick));
-        state.clock = Clock::now();
-        for action in actions.drain(..) {
-            for effect in update(&mut state, action) {
-                match effect {
-                    Effect::StartJob { id, spec } => pool.submit(id, spec, aws.clone()),
-                    Effect::CancelJob(id) => pool.cancel(id),
-                    // Running jobs keep the clients they were given.
-                    Effect::Connect(profile) => {
-                        connection += 1;
-                        aws = None;
-                        connect(aws_tx.clone(), connection, *profile);
-                    }
-                    Effect::Copy(text) => {
-                        use base64::Engine as _;
-                        let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-                        let _ = crossterm::execute!(
-                            std::io::stdout(),
-                            crossterm::style::Print(format!("\x1b]52;c;{encoded}\x07"))
-                        );
-                    }
-                    Effect::Tail { id, target } => {
-                        if let Some(old) = tail.take() {
-                            old.cancel.cancel();
-                        }
-                        if let Some(clients) = aws.clone() {
-                            let cancel = stop.child_token();
-                            let (older, older_rx) = mpsc::channel(4);
-                            let (watched, watched_rx) = tokio::sync::watch::channel(state.logs_watched());
-                            let control = crate::logs::TailControl {
-                                older: Some(older_rx),
-                                watched: watched_rx,
-                                unwatched_for: crate::logs::tail::UNWATCHED_FOR,
-                            };
-                            let run = run_tail(clients, id, target, control, tail_tx.clone(), cancel.clone());
-                            tokio::spawn(run);
-                            tail = Some(RunningTail { id, cancel, older, watched });
-                        }
-                    }
-                    Effect::TailOlder { id, lines } => {
-                        if let Some(t) = tail.as_ref().filter(|t| t.id == id) {
-                            let _ = t.older.try_send(lines);
-                        }
-                    }
-                    Effect::SaveLogs { path, text, lines } => {
-                        let tx = load_tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let _ = tx.blocking_send(Loaded::LogsSaved(save_logs(&path, &text, lines)));
-                        });
-                    }
-                    Effect::Attach(console) => {
-                        let words = hand_over(&mut guard, &mut input, &stop, &console, &state.settings).await;
-                        if let Ok(size) = guard.terminal.size() {
-                            update(&mut state, Action::Resize(size.width, size.height));
-                        }
-                        update(&mut state, Action::ConsoleEnded(words));
-                    }
-                    // The engine or a file, not AWS.
-                    Effect::LoadLocal(request) => {
-                        let (tx, docker_host) = (load_tx.clone(), state.settings.docker_host.clone());
-                        tokio::spawn(async move {
-                            let _ = tx.send(load_here(request, docker_host).await).await;
-                        });
-                    }
-                    Effect::SaveSettings(plan) => {
-                        let tx = load_tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let result =
-                                crate::config::save::commit(&plan.file, plan.before.as_deref(), &plan.after);
-                            let _ = tx.blocking_send(Loaded::SettingsSaved { plan, result });
-                        });
-                    }
-                    // A restore's preview needs no AWS for a cached snapshot or an undo.
-                    Effect::Load(LoadRequest::RestorePreview(job)) => {
-                        let (tx, clients, now) = (answer_tx.clone(), aws.clone(), state.clock.wall);
-                        let connection = state.connection;
-                        tokio::spawn(async move {
-                            let result = job.preview(clients.as_ref(), now).await;
-                            let result = result.map_err(|e| crate::error::chain(&e).join(": "));
-                            let _ = tx.send((connection, Loaded::RestorePreview { job, result })).await;
-                        });
-                    }
-                    Effect::Load(request) => {
-                        if let Some(clients) = aws.clone() {
-                            let (tx, connection) = (answer_tx.clone(), state.connection);
-                            tokio::spawn(async move {
-                                let loaded = load(&clients, request, &tx, connection).await;
-                                let _ = tx.send((connection, loaded)).await;
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        let followed = crate::app::charts::containers_followed(&state);
-        followers.follow_only(&followed, state.settings.docker_host.as_deref(), &stats_tx, &stop);
-        if let Some(t) = &tail {
-            let now = state.logs_watched();
-            t.watched.send_if_modified(|was| std::mem::replace(was, now) != now);
-        }
-        if !state.quit
-            && !unseen
-            && let Err(e) = guard.draw(|f| ui::draw(f, &state))
-        {
-            failure = Some(color_eyre::eyre::Report::new(e).wrap_err("cannot draw on the terminal"));
+        dashboard.apply(actions).await;
+        if let Err(e) = dashboard.draw(unseen) {
+            failure = Some(e);
             break;
         }
     }
-    let signals = Signals { sigterm, sighup, sigint };
-    clean_up(&mut guard, &mut state, &mut pool, &mut job_rx, &mut input.rx, signals).await;
-    stop.cancel();
-    pool.shutdown(Duration::from_millis(100)).await;
-    drop(guard);
+    dashboard.close(signals).await;
     match failure {
         Some(e) => Err(e),
         None => Ok(status),
+    }
+}
+
+/// Everything the event loop holds: the state, the terminal, and the ends
+/// of the channels everything else reports on.
+struct Dashboard {
+    state: AppState,
+    guard: TerminalGuard,
+    stop: CancellationToken,
+    input: Input,
+    engine_rx: mpsc::Receiver<crate::docker::EngineUpdate>,
+    /// Connections to AWS carry a number: after a switch, an earlier one that
+    /// answers late is dropped.
+    connection: u64,
+    aws: Option<AwsClients>,
+    aws_tx: mpsc::Sender<(u64, crate::aws::AwsStatus, Option<AwsClients>)>,
+    aws_rx: mpsc::Receiver<(u64, crate::aws::AwsStatus, Option<AwsClients>)>,
+    load_tx: mpsc::Sender<Loaded>,
+    load_rx: mpsc::Receiver<Loaded>,
+    /// AWS answers come with the connection they were asked under (`AppState::connection`).
+    answer_tx: mpsc::Sender<(u64, Loaded)>,
+    answer_rx: mpsc::Receiver<(u64, Loaded)>,
+    job_rx: mpsc::Receiver<crate::jobs::JobEvent>,
+    pool: JobPool,
+    tail: Option<RunningTail>,
+    tail_tx: mpsc::Sender<(u64, TailEvent)>,
+    tail_rx: mpsc::Receiver<(u64, TailEvent)>,
+    /// The running containers the Containers tab shows, followed for their charts.
+    stats_tx: mpsc::Sender<(String, crate::model::metrics::StatsSample)>,
+    stats_rx: mpsc::Receiver<(String, crate::model::metrics::StatsSample)>,
+    followers: crate::docker::stats::Followers,
+}
+
+impl Dashboard {
+    /// The terminal set up, the first frame drawn (before anything slow is
+    /// even started), then the engine, AWS and the leftovers asked for.
+    fn open(settings: Settings, keymap: Keymap) -> Result<Dashboard> {
+        let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
+        let mut state = AppState::new(settings, keymap, Clock::now());
+        let size = guard.terminal.size()?;
+        state.size = (size.width, size.height);
+        guard.draw(|f| ui::draw(f, &state))?;
+        let stop = CancellationToken::new();
+        let (engine_tx, engine_rx) = mpsc::channel(8);
+        tokio::spawn(watch_engine(state.settings.docker_host.clone(), engine_tx, stop.child_token()));
+        let (aws_tx, aws_rx) = mpsc::channel(4);
+        connect(aws_tx.clone(), 0, state.settings.profile.clone());
+        let (load_tx, load_rx) = mpsc::channel(16);
+        let (answer_tx, answer_rx) = mpsc::channel(16);
+        let (job_tx, job_rx) = mpsc::channel(256);
+        let (tail_tx, tail_rx) = mpsc::channel(64);
+        let (stats_tx, stats_rx) = mpsc::channel(64);
+        tokio::spawn(look_for_leftovers(state.settings.docker_host.clone(), load_tx.clone()));
+        let input = Input::start(&stop);
+        Ok(Dashboard {
+            state,
+            guard,
+            input,
+            engine_rx,
+            connection: 0,
+            aws: None,
+            aws_tx,
+            aws_rx,
+            load_tx,
+            load_rx,
+            answer_tx,
+            answer_rx,
+            job_rx,
+            pool: JobPool::new(JobPool::DEFAULT_LIMIT, job_tx),
+            tail: None,
+            tail_tx,
+            tail_rx,
+            stats_tx,
+            stats_rx,
+            followers: Default::default(),
+            stop,
+        })
+    }
+
+    /// Waits for something to happen, then takes everything else already
+    /// waiting: the actions to apply at once, and a signal's exit status.
+    async fn next_actions(
+        &mut self,
+        timers: &mut Timers,
+        signals: &mut Signals,
+    ) -> Result<(Vec<Action>, Option<u8>)> {
+        let mut actions = Vec::new();
+        let mut signalled = None;
+        let animating = self.state.animating();
+        let without_credentials = matches!(self.state.aws, crate::aws::AwsStatus::NoCredentials { .. });
+        tokio::select! {
+            event = self.input.rx.recv() => match event {
+                Some(Ok(event)) => actions.extend(translate(event)),
+                Some(Err(e)) => return Err(color_eyre::eyre::Report::new(e).wrap_err("cannot read the terminal")),
+                // The terminal is gone: nothing more can be shown or typed.
+                None => actions.push(Action::Terminate),
+            },
+            Some(u) = self.engine_rx.recv() => actions.push(Action::Engine(u)),
+            Some(e) = self.job_rx.recv() => actions.push(Action::Job(e)),
+            Some((number, status, clients)) = self.aws_rx.recv() => {
+                if number == self.connection {
+                    self.aws = clients;
+                    actions.push(Action::Aws(status));
+                }
+            }
+            Some(loaded) = self.load_rx.recv() => actions.push(Action::Loaded(loaded)),
+            Some((connection, loaded)) = self.answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
+            Some((id, event)) = self.tail_rx.recv() => actions.push(Action::Tail(id, event)),
+            Some((id, sample)) = self.stats_rx.recv() => actions.push(Action::Stats(id, sample)),
+            _ = timers.tick.tick(), if animating => actions.push(Action::Tick),
+            _ = timers.refresh.tick() => actions.push(Action::RefreshTick),
+            _ = timers.retry.tick(), if without_credentials => {
+                self.connection += 1;
+                connect(self.aws_tx.clone(), self.connection, self.state.settings.profile.clone());
+            }
+            _ = signals.sigterm.recv() => (signalled, actions) = (Some(128 + 15), vec![Action::Terminate]),
+            _ = signals.sighup.recv() => (signalled, actions) = (Some(128 + 1), vec![Action::Terminate]),
+            _ = signals.sigint.recv() => (signalled, actions) = (Some(128 + 2), vec![Action::Terminate]),
+        }
+        self.drain(&mut actions);
+        Ok((actions, signalled))
+    }
+
+    /// Everything else already waiting, so that it is drawn once.
+    fn drain(&mut self, actions: &mut Vec<Action>) {
+        while let Ok(Ok(event)) = self.input.rx.try_recv() {
+            actions.extend(translate(event));
+        }
+        while let Ok(u) = self.engine_rx.try_recv() {
+            actions.push(Action::Engine(u));
+        }
+        while let Ok(e) = self.job_rx.try_recv() {
+            actions.push(Action::Job(e));
+        }
+        while let Ok(loaded) = self.load_rx.try_recv() {
+            actions.push(Action::Loaded(loaded));
+        }
+        while let Ok((connection, loaded)) = self.answer_rx.try_recv() {
+            actions.push(Action::Answer { connection, loaded });
+        }
+        while let Ok((id, event)) = self.tail_rx.try_recv() {
+            actions.push(Action::Tail(id, event));
+        }
+        while let Ok((id, sample)) = self.stats_rx.try_recv() {
+            actions.push(Action::Stats(id, sample));
+        }
+        // What the SDK retried, for the status line (read where something happened anyway).
+        let throttled = crate::aws::pace::throttled();
+        if throttled > self.state.throttled.0 {
+            actions.push(Action::Throttled(throttled));
+        }
+    }
+
+    /// The actions applied, their effects carried out, and what follows the
+    /// state outside it (the containers followed, the tail's pause) set.
+    async fn apply(&mut self, actions: Vec<Action>) {
+        self.state.clock = Clock::now();
+        for action in actions {
+            for effect in update(&mut self.state, action) {
+                self.perform(effect).await;
+            }
+        }
+        let followed = crate::app::charts::containers_followed(&self.state);
+        let host = self.state.settings.docker_host.as_deref();
+        self.followers.follow_only(&followed, host, &self.stats_tx, &self.stop);
+        if let Some(t) = &self.tail {
+            let now = self.state.logs_watched();
+            t.watched.send_if_modified(|was| std::mem::replace(was, now) != now);
+        }
+    }
+
+    /// A frame, unless quitting or nothing that is seen changed.
+    fn draw(&mut self, unseen: bool) -> Result<()> {
+        if self.state.quit || unseen {
+            return Ok(());
+        }
+        let state = &self.state;
+        self.guard.draw(|f| ui::draw(f, state)).wrap_err("cannot draw on the terminal")?;
+        Ok(())
+    }
+
+    /// Quitting: running jobs are cancelled and given their clean-up, then
+    /// everything started is stopped.
+    async fn close(mut self, signals: Signals) {
+        let input = &mut self.input.rx;
+        clean_up(&mut self.guard, &mut self.state, &mut self.pool, &mut self.job_rx, input, signals).await;
+        self.stop.cancel();
+        self.pool.shutdown(Duration::from_millis(100)).await;
+    }
+}
+
+/// The loop's clocks: a running job's animation, the refreshes' once a
+/// second, and looking for credentials again while there are none.
+struct Timers {
+    tick: tokio::time::Interval,
+    refresh: tokio::time::Interval,
+    retry: tokio::time::Interval,
+}
+
+impl Timers {
+    fn new() -> Timers {
+        let every = |period: Duration, first: tokio::time::Instant| {
+            let mut interval = tokio::time::interval_at(first, period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            interval
+        };
+        let now = tokio::time::Instant::now();
+        // Without credentials (an SSO session expired), they are looked for again
+        // now and then: after `aws sso login` the panes fill by themselves.
+        Timers {
+            tick: every(TICK, now),
+            refresh: every(Duration::from_secs(1), now),
+            retry: every(RETRY_CREDENTIALS, now + RETRY_CREDENTIALS),
+        }
     }
 }
 
@@ -271,6 +291,16 @@ struct Signals {
     sigterm: Signal,
     sighup: Signal,
     sigint: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        Ok(Signals {
+            sigterm: signal(SignalKind::terminate())?,
+            sighup: signal(SignalKind::hangup())?,
+            sigint: signal(SignalKind::interrupt())?,
+        })
+    }
 }
 
 /// Connects to AWS with `profile`'s settings in the background; the answer
@@ -463,21 +493,5 @@ fn translate(event: Event) -> Option<Action> {
         Event::FocusGained => Some(Action::Focus(true)),
         Event::FocusLost => Some(Action::Focus(false)),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn saved_logs_are_readable_by_the_user_alone_and_never_overwrite() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("api.log");
-        assert_eq!(super::save_logs(&path, "a\nb\n", 2), Ok(format!("saved 2 lines to {}", path.display())));
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let again = super::save_logs(&path, "c\n", 1).unwrap_err();
-        assert!(again.contains("already exists (nothing was overwritten)"), "{again}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\n");
     }
 }
