@@ -1,6 +1,7 @@
 //! Subcommands: the same job code as the dashboard, with progress on stderr and
 //! the result on stdout.
 
+mod dispatch;
 mod doctor;
 mod ecs;
 mod images;
@@ -11,6 +12,7 @@ mod machine;
 mod snapshots;
 mod tags;
 
+pub use dispatch::dispatch;
 pub use doctor::doctor;
 pub use ecs::{Target, deploy, tasks};
 pub use images::images;
