@@ -96,12 +96,12 @@ pub enum Action {
     /// A background load finished.
     #[serde(skip)]
     Loaded(Loaded),
-    /// An AWS load finished that was asked for under AWS connection number
-    /// `connection` (see [`AppState::connection`]); dropped unless that is
-    /// still the one in force.
+    /// An AWS load finished that was asked with `ticket` (see
+    /// [`crate::app::asked`]); dropped unless it was asked under the AWS
+    /// connection in force and is still its view's current request.
     #[serde(skip)]
     Answer {
-        connection: u64,
+        ticket: crate::app::asked::Ticket,
         loaded: Loaded,
     },
     /// AWS has throttled this many attempts since wharf started.

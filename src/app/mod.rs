@@ -1,6 +1,7 @@
 //! The dashboard's state and the one function that changes it.
 
 pub mod action;
+pub mod asked;
 pub mod charts;
 mod ecs;
 pub mod effect;

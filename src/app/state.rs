@@ -529,6 +529,8 @@ pub struct AppState {
     /// Which AWS connection (profile, AWS profile, region) is in force: a
     /// switch moves it on, and an answer asked for under another is dropped.
     pub connection: u64,
+    /// Each view's current AWS request: only its answer is applied.
+    pub asked: super::asked::Asked,
     /// The AWS panes' refreshes while somebody looks.
     pub refresh: super::refresh::Refresh,
 }
@@ -572,6 +574,7 @@ impl AppState {
             throttled: (0, None),
             terminal_focused: true,
             connection: 0,
+            asked: Default::default(),
             refresh: Default::default(),
         }
     }

@@ -59,8 +59,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded, &mut effects),
-        Action::Answer { connection, loaded } if connection == state.connection => {
-            apply_loaded(state, loaded, &mut effects)
+        Action::Answer { ticket, loaded } if ticket.connection == state.connection => {
+            if state.asked.is_current(&ticket) {
+                apply_loaded(state, loaded, &mut effects)
+            } else {
+                // A newer request for the same view was made since: its answer is the one to show.
+                tracing::debug!(view = ?ticket.view, "dropped an answer a newer request overtook");
+            }
         }
         Action::Answer { loaded, .. } => {
             // Asked for under the profile, AWS profile or region before a switch: not this one's.
@@ -73,6 +78,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::ConsoleEnded(words) => state.flash = Some(words),
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
+    }
+    // Every AWS request asked for here makes the earlier ones of its view late.
+    for effect in &effects {
+        if let Effect::Load(request) = effect {
+            state.asked.ask(request.view());
+        }
     }
     let after = state.overlay.as_ref().map(std::mem::discriminant);
     if after.is_some() && after != before {

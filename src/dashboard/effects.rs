@@ -57,19 +57,21 @@ impl Dashboard {
             // A restore's preview needs no AWS for a cached snapshot or an undo.
             Effect::Load(LoadRequest::RestorePreview(job)) => {
                 let (tx, clients, now) = (self.answer_tx.clone(), self.aws.clone(), self.state.clock.wall);
-                let connection = self.state.connection;
+                let ticket =
+                    self.state.asked.ticket(self.state.connection, crate::app::asked::View::RestorePreview);
                 tokio::spawn(async move {
                     let result = job.preview(clients.as_ref(), now).await;
                     let result = result.map_err(|e| crate::error::chain(&e).join(": "));
-                    let _ = tx.send((connection, Loaded::RestorePreview { job, result })).await;
+                    let _ = tx.send((ticket, Loaded::RestorePreview { job, result })).await;
                 });
             }
             Effect::Load(request) => {
                 if let Some(clients) = self.aws.clone() {
-                    let (tx, connection) = (self.answer_tx.clone(), self.state.connection);
+                    let tx = self.answer_tx.clone();
+                    let ticket = self.state.asked.ticket(self.state.connection, request.view());
                     tokio::spawn(async move {
-                        let loaded = load(&clients, request, &tx, connection).await;
-                        let _ = tx.send((connection, loaded)).await;
+                        let loaded = load(&clients, request, &tx, ticket).await;
+                        let _ = tx.send((ticket, loaded)).await;
                     });
                 }
             }

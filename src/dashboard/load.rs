@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::app::asked::Ticket;
 use crate::app::setup::SavePlan;
 use crate::app::{LoadRequest, Loaded, LocalLoad};
 use crate::aws::{AwsClients, ecr};
@@ -59,8 +60,8 @@ const SO_FAR_EVERY: Duration = Duration::from_millis(150);
 pub(super) async fn load(
     clients: &AwsClients,
     request: LoadRequest,
-    tx: &mpsc::Sender<(u64, Loaded)>,
-    connection: u64,
+    tx: &mpsc::Sender<(Ticket, Loaded)>,
+    ticket: Ticket,
 ) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
@@ -81,7 +82,7 @@ pub(super) async fn load(
                         shown = Some(std::time::Instant::now());
                         let services = so_far.to_vec();
                         let _ = tx.try_send((
-                            connection,
+                            ticket,
                             Loaded::ServicesSoFar { cluster: cluster.clone(), load, services },
                         ));
                     }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Keymap;
+use crate::app::asked::Ticket;
 use crate::app::{Action, AppState, Clock, Loaded, update};
 use crate::aws::AwsClients;
 use crate::config::Settings;
@@ -89,9 +90,9 @@ struct Dashboard {
     aws_rx: mpsc::Receiver<(u64, crate::aws::AwsStatus, Option<AwsClients>)>,
     load_tx: mpsc::Sender<Loaded>,
     load_rx: mpsc::Receiver<Loaded>,
-    /// AWS answers come with the connection they were asked under (`AppState::connection`).
-    answer_tx: mpsc::Sender<(u64, Loaded)>,
-    answer_rx: mpsc::Receiver<(u64, Loaded)>,
+    /// AWS answers come with the ticket they were asked with (`app::asked`).
+    answer_tx: mpsc::Sender<(Ticket, Loaded)>,
+    answer_rx: mpsc::Receiver<(Ticket, Loaded)>,
     job_rx: mpsc::Receiver<crate::jobs::JobEvent>,
     pool: JobPool,
     tail: Option<RunningTail>,
@@ -176,7 +177,7 @@ impl Dashboard {
                 }
             }
             Some(loaded) = self.load_rx.recv() => actions.push(Action::Loaded(loaded)),
-            Some((connection, loaded)) = self.answer_rx.recv() => actions.push(Action::Answer { connection, loaded }),
+            Some((ticket, loaded)) = self.answer_rx.recv() => actions.push(Action::Answer { ticket, loaded }),
             Some((id, event)) = self.tail_rx.recv() => actions.push(Action::Tail(id, event)),
             Some((id, sample)) = self.stats_rx.recv() => actions.push(Action::Stats(id, sample)),
             _ = timers.tick.tick(), if animating => actions.push(Action::Tick),
@@ -207,8 +208,8 @@ impl Dashboard {
         while let Ok(loaded) = self.load_rx.try_recv() {
             actions.push(Action::Loaded(loaded));
         }
-        while let Ok((connection, loaded)) = self.answer_rx.try_recv() {
-            actions.push(Action::Answer { connection, loaded });
+        while let Ok((ticket, loaded)) = self.answer_rx.try_recv() {
+            actions.push(Action::Answer { ticket, loaded });
         }
         while let Ok((id, event)) = self.tail_rx.try_recv() {
             actions.push(Action::Tail(id, event));

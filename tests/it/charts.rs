@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use ratatui::style::Color;
 
-use wharf::app::{Action, Loaded, update};
+use wharf::app::asked::View;
+use wharf::app::{Action, Effect, LoadRequest, Loaded, update};
 use wharf::model::metrics::Utilization;
 
 use crate::e2e::Session;
@@ -73,17 +74,19 @@ fn utilization_is_kept_for_the_cluster_shown_and_says_when_there_is_none() {
     let cluster = s.ecs.cluster.clone().expect("the profile's cluster");
     let service = s.ecs.service.clone().expect("the profile's service");
     let busy = Utilization { cpu: vec![(1, 10.0), (2, 42.0)], memory: vec![(1, 17.0), (2, 18.0)] };
+    // Asked for once a second comes, as the dashboard asks while ECS is looked at.
+    let effects = update(&mut s, Action::RefreshTick);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Load(LoadRequest::Metrics { .. }))), "{effects:?}");
     // An answer for a cluster left is dropped.
     let late =
         Loaded::Metrics { cluster: "elsewhere".into(), result: Ok(vec![(service.clone(), busy.clone())]) };
-    let connection = s.connection;
-    update(&mut s, Action::Answer { connection, loaded: late });
+    crate::support::answer(&mut s, View::Metrics, late);
     assert!(s.ecs.metrics.is_empty());
     let answer = Loaded::Metrics {
         cluster,
         result: Ok(vec![(service.clone(), busy.clone()), ("quiet".into(), Utilization::default())]),
     };
-    update(&mut s, Action::Answer { connection, loaded: answer });
+    crate::support::answer(&mut s, View::Metrics, answer);
     assert_eq!(s.ecs.metrics.get(&service), Some(&busy));
     assert_eq!(s.ecs.metrics.get("quiet").map(Utilization::is_empty), Some(true));
 }

@@ -130,8 +130,7 @@ fn s_without_a_service_asks_which_tag_of_the_repository() {
         size: None,
     };
     let images = vec![image(&["v4", "latest"], "sha256:4444", 200), image(&["v3"], "sha256:3333", 100)];
-    let connection = s.connection;
-    update(&mut s, Action::Answer { connection, loaded: Loaded::SyncTags(Ok(images)) });
+    crate::support::answer(&mut s, wharf::app::asked::View::TagPicker, Loaded::SyncTags(Ok(images)));
     let Some(Overlay::Pick(picker)) = &s.overlay else { panic!("{:?}", s.overlay) };
     let offered: Vec<&str> = picker.items.iter().map(|i| i.value.as_str()).collect();
     assert_eq!(offered, ["v4", "latest", "v3"]);

@@ -14,6 +14,7 @@ mod history;
 mod init;
 mod jobs;
 mod keymap;
+mod late;
 mod layers;
 mod logs;
 mod logs_pane;

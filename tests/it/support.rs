@@ -577,3 +577,13 @@ pub fn snapshots_listed(
         result,
     })
 }
+
+/// The answer to `view`'s current request, handed over as the event loop does.
+pub fn answer(
+    s: &mut AppState,
+    view: wharf::app::asked::View,
+    loaded: wharf::app::Loaded,
+) -> Vec<wharf::app::Effect> {
+    let ticket = s.asked.ticket(s.connection, view);
+    wharf::app::update(s, Action::Answer { ticket, loaded })
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crossterm::event::KeyCode;
+use wharf::app::asked::{Ticket, View};
 use wharf::app::switch::Choices;
 use wharf::app::{Action, Effect, Keymap, LoadRequest, Loaded, LocalLoad, Overlay, update};
 use wharf::aws::AwsStatus;
@@ -194,22 +195,24 @@ fn a_plan_or_a_list_asked_for_before_a_switch_never_lands_after_it() {
         "arn:aws:ecs:eu-west-1:123:task-definition/app:9",
     );
     // Under dev, an answer lands as ever.
-    update(&mut s, Action::Answer { connection: before, loaded: Loaded::Plan(Ok(plan.clone())) });
+    s.asked.ask(View::DeployPlan);
+    let asked = s.asked.ticket(before, View::DeployPlan);
+    update(&mut s, Action::Answer { ticket: asked, loaded: Loaded::Plan(Ok(plan.clone())) });
     assert!(matches!(s.overlay, Some(Overlay::Confirm(_))), "{:?}", s.overlay);
     s.overlay = None;
 
     // Asked for under dev, answered after the switch to ops: dropped, and said.
     switch_to_ops(&mut s);
     assert_ne!(s.connection, before);
-    update(&mut s, Action::Answer { connection: before, loaded: Loaded::Plan(Ok(plan.clone())) });
+    update(&mut s, Action::Answer { ticket: asked, loaded: Loaded::Plan(Ok(plan.clone())) });
     assert!(s.overlay.is_none(), "a deploy plan of dev's shown under ops: {:?}", s.overlay);
     assert_eq!(s.flash.as_deref(), Some("dropped the deploy plan asked for before the switch: ask again"));
     let late = Loaded::Clusters(Ok(vec!["devs-cluster".into()]));
-    update(&mut s, Action::Answer { connection: before, loaded: late });
+    let ticket = Ticket { connection: before, ..s.asked.ticket(before, View::Clusters) };
+    update(&mut s, Action::Answer { ticket, loaded: late });
     assert!(s.ecs.clusters.loaded().is_none(), "dev's clusters in ops' pane: {:?}", s.ecs.clusters);
     // Ops' own answer lands.
     let own = Loaded::Clusters(Ok(vec!["ops-cluster".into()]));
-    let now = s.connection;
-    update(&mut s, Action::Answer { connection: now, loaded: own });
+    crate::support::answer(&mut s, View::Clusters, own);
     assert_eq!(s.ecs.clusters.loaded().map(|c| c.len()), Some(1));
 }
