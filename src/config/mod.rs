@@ -86,7 +86,7 @@ pub struct Database {
 }
 
 /// How data leaves and enters a database container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     Path,

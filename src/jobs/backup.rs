@@ -214,7 +214,7 @@ impl BackupJob {
             ctx.progress(Progress::stage("sqlcmd BACKUP DATABASE"));
         }
         let env = match &from {
-            ReadFrom::Dump(argv) => mysql::client_env(&engine, &container.name, self.preset.as_str(), argv)
+            ReadFrom::Dump(argv) => mysql::client_env(&engine, &container.name, self.preset, argv)
                 .await
                 .map_err(BackupError::from)?,
             _ => Vec::new(),

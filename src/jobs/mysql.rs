@@ -5,6 +5,7 @@
 //! `mariadb` as `MYSQL_PWD` in the exec's environment, never on a command
 //! line, where `ps` and the engine's logs would show it.
 
+use crate::config::Preset;
 use crate::docker::{DockerError, Engine};
 
 /// `MYSQL_PWD=…` for `user` in `container`, if its environment has the password.
@@ -39,11 +40,11 @@ pub fn user_of(argv: &[String]) -> &str {
 pub async fn client_env(
     engine: &Engine,
     container: &str,
-    preset: &str,
+    preset: Preset,
     argv: &[String],
 ) -> Result<Vec<String>, DockerError> {
     match preset {
-        "mysql" => password_env(engine, container, user_of(argv)).await,
+        Preset::Mysql => password_env(engine, container, user_of(argv)).await,
         _ => Ok(Vec::new()),
     }
 }

@@ -282,9 +282,11 @@ impl RunJob {
             return Ok(Some(restored));
         }
         self.start(ctx, engine).await?;
-        self.ready(ctx, engine, &manifest.preset).await?;
+        // A preset a newer wharf wrote and this one does not know: no check, no database made.
+        let preset = manifest.preset.parse::<Preset>().unwrap_or(Preset::Custom);
+        self.ready(ctx, engine, preset).await?;
         let database = manifest.database.as_deref().or(self.database.as_deref());
-        self.create_database(engine, &manifest.preset, database).await?;
+        self.create_database(engine, preset, database).await?;
         Ok(Some(restore.restore(ctx, aws).await?))
     }
 
@@ -306,18 +308,18 @@ impl RunJob {
         &self,
         ctx: &JobContext,
         engine: &Engine,
-        preset: &str,
+        preset: Preset,
     ) -> Result<(), RunError> {
         let checks: Vec<Vec<String>> = match preset {
-            "postgres" => vec![argv(&["pg_isready", "-q", "-h", "127.0.0.1"])],
-            "mysql" => vec![
+            Preset::Postgres => vec![argv(&["pg_isready", "-q", "-h", "127.0.0.1"])],
+            Preset::Mysql => vec![
                 argv(&["mariadb-admin", "ping", "-h", "127.0.0.1", "--silent"]),
                 argv(&["mysqladmin", "ping", "-h", "127.0.0.1", "--silent"]),
             ],
             _ => vec![],
         };
         let check = match preset {
-            "mssql" => "sqlcmd … SELECT 1".to_string(),
+            Preset::Mssql => "sqlcmd … SELECT 1".to_string(),
             _ => checks.first().map(|c| c.join(" ")).unwrap_or_default(),
         };
         if check.is_empty() {
@@ -326,7 +328,7 @@ impl RunJob {
         ctx.progress(Progress::stage(format!("waiting for {} to answer `{check}`", self.container)));
         let started = tokio::time::Instant::now();
         loop {
-            let answered = if preset == "mssql" {
+            let answered = if preset == Preset::Mssql {
                 mssql::ready(engine, &self.container, self.user.as_deref().unwrap_or("sa")).await.is_ok()
             } else {
                 let mut any = false;
@@ -377,16 +379,16 @@ impl RunJob {
     async fn create_database(
         &self,
         engine: &Engine,
-        preset: &str,
+        preset: Preset,
         database: Option<&str>,
     ) -> Result<(), RunError> {
         let argv = match (preset, database.filter(|d| *d != super::databases::ALL)) {
-            ("postgres", Some(name)) => {
+            (Preset::Postgres, Some(name)) => {
                 let user = self.user.as_deref().unwrap_or("postgres");
                 let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
                 argv(&["psql", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "postgres", "-c", &sql])
             }
-            ("mysql", Some(name)) => {
+            (Preset::Mysql, Some(name)) => {
                 let user = self.user.as_deref().unwrap_or("root");
                 let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", name.replace('`', "``"));
                 argv(&["mysql", "-u", user, "-e", &sql])

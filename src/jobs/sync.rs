@@ -436,7 +436,7 @@ impl SyncJob {
     async fn until_ready(&self, ctx: &JobContext) -> Result<(), SyncError> {
         let engine = Engine::connect(self.run.docker_host.as_deref()).await?;
         if lookup(&engine, &self.run.container).await?.is_some_and(|c| c.running) {
-            self.run.ready(ctx, &engine, self.run.preset.as_str()).await?;
+            self.run.ready(ctx, &engine, self.run.preset).await?;
         }
         Ok(())
     }

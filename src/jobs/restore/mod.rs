@@ -517,7 +517,7 @@ async fn save(
                 _ => None,
             },
         },
-        preset: r.preset().into(),
+        preset: r.preset().as_str().into(),
         content: from.content().into(),
         compression: "zstd".into(),
         key: String::new(),

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use super::replace::{Method, Replacement};
 use super::{RestoreError, RestoreJob, SnapshotSource, fetch::no_snapshot};
 use crate::aws::{AwsClients, s3};
+use crate::config::Preset;
 use crate::docker::{ContainerDetail, Engine};
 use crate::format;
 use crate::jobs::mysql;
@@ -141,14 +142,14 @@ async fn size_now(engine: &Engine, container: &ContainerDetail, r: &Replacement)
             Some(total)
         }
         Method::Dump { preset, dump, database: Some(database), .. }
-            if preset == "postgres" && database != "*" =>
+            if *preset == Preset::Postgres && database != "*" =>
         {
             let user = dump.get(dump.iter().position(|a| a == "-U")? + 1)?.clone();
             let sql = "SELECT pg_database_size(current_database())";
             output(argv(&["psql", "-U", &user, "-d", database, "-Atc", sql])).await
         }
         Method::Dump { preset, dump, database: Some(database), .. }
-            if preset == "mysql" && database != "*" =>
+            if *preset == Preset::Mysql && database != "*" =>
         {
             let user = mysql::user_of(dump).to_string();
             let sql = "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables \

@@ -71,7 +71,7 @@ pub enum Method {
     },
     /// A dump, read by `restore` on stdin; the safety copy is `dump`'s stdout.
     Dump {
-        preset: String,
+        preset: Preset,
         restore: Vec<String>,
         dump: Vec<String>,
         /// The database (`*`: every one), for the dump presets.
@@ -180,11 +180,11 @@ impl Replacement {
     }
 
     /// The preset a safety copy of this is restored with.
-    pub fn preset(&self) -> &str {
+    pub fn preset(&self) -> Preset {
         match &self.method {
-            Method::Path { .. } => Preset::Path.as_str(),
-            Method::Dump { preset, .. } => preset,
-            Method::Mssql { .. } => Preset::Mssql.as_str(),
+            Method::Path { .. } => Preset::Path,
+            Method::Dump { preset, .. } => *preset,
+            Method::Mssql { .. } => Preset::Mssql,
         }
     }
 
@@ -199,7 +199,7 @@ impl Replacement {
                 format!("{path} (named volume {v})")
             }
             Method::Path { path, mount: Some(m), .. } => format!("{path} (bind mount of {})", m.dir),
-            Method::Dump { preset, .. } => format!("the {preset} database"),
+            Method::Dump { preset, .. } => format!("the {} database", preset.as_str()),
             Method::Mssql { database, .. } => format!("SQL Server database {database}"),
         }
     }
@@ -229,7 +229,7 @@ impl Replacement {
                 self.through_helper(engine, mount, &name, body).await
             }
             Method::Dump { restore, preset, .. } => {
-                let env = mysql::client_env(engine, &self.container_id, preset, restore).await?;
+                let env = mysql::client_env(engine, &self.container_id, *preset, restore).await?;
                 engine
                     .exec_input(&self.container_id, restore, &env, body.map(Ok))
                     .await
@@ -314,7 +314,7 @@ fn dump_method(
             let named = manifest.database.as_deref().or(settings.database.as_deref());
             let database = databases::database_for(preset, named, &user, Some(container));
             Method::Dump {
-                preset: preset.as_str().into(),
+                preset,
                 restore: databases::restore_command(preset, &user, &database),
                 dump: databases::dump_command(preset, &user, &database),
                 database: Some(database),
@@ -334,7 +334,7 @@ fn dump_method(
                         .into(),
                 )
             })?;
-            Method::Dump { preset: preset.as_str().into(), restore, dump, database: None }
+            Method::Dump { preset, restore, dump, database: None }
         }
         Preset::Path => return Err(RestoreError::NoPath),
     })
