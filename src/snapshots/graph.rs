@@ -88,6 +88,25 @@ impl Standing {
     }
 }
 
+/// Newest first by the time their ids begin with; within one second, a
+/// snapshot before its parent (two backups of one machine can share a
+/// second, and their random ends say nothing of which came first).
+pub fn newest_first(snapshots: &mut [Snapshot]) {
+    let parents: HashMap<String, String> =
+        snapshots.iter().filter_map(|s| Some((s.id.clone(), s.manifest.as_ref()?.parent.clone()?))).collect();
+    let depth = |id: &str| {
+        let (mut depth, mut at) = (0usize, id);
+        while let Some(parent) = parents.get(at).filter(|_| depth <= parents.len()) {
+            (depth, at) = (depth + 1, parent);
+        }
+        depth
+    };
+    let second = |id: &str| id.get(..16).unwrap_or(id).to_string();
+    snapshots.sort_by_cached_key(|s| {
+        (std::cmp::Reverse(second(&s.id)), std::cmp::Reverse(depth(&s.id)), std::cmp::Reverse(s.id.clone()))
+    });
+}
+
 /// The graph of `snapshots` (newest first), a row each in the same order.
 pub fn graph(snapshots: &[Node]) -> Vec<GraphRow> {
     let known: HashSet<&str> = snapshots.iter().map(|s| s.id).collect();
@@ -96,7 +115,13 @@ pub fn graph(snapshots: &[Node]) -> Vec<GraphRow> {
     // head: tips above it (newer, off the line) take the lanes after it.
     let mut head_ahead = snapshots.iter().any(|s| s.head);
     let mut lanes: Vec<Option<String>> = vec![None];
+    // The line: head and its ancestors, walked by parent whatever the order.
+    let parents: HashMap<&str, &str> = snapshots.iter().filter_map(|s| Some((s.id, s.parent?))).collect();
     let mut line: HashSet<&str> = HashSet::new();
+    let mut at = snapshots.iter().find(|s| s.head).map(|s| s.id);
+    while let Some(id) = at.filter(|id| line.insert(id)) {
+        at = parents.get(id).copied();
+    }
     let mut rows = Vec::with_capacity(snapshots.len());
     for snapshot in snapshots {
         let waiting: Vec<usize> =
@@ -118,10 +143,7 @@ pub fn graph(snapshots: &[Node]) -> Vec<GraphRow> {
                 None => MAX_LANES - 1,
             }
         };
-        let on_line = snapshot.head || line.contains(snapshot.id);
-        if on_line && let Some(parent) = snapshot.parent {
-            line.insert(parent);
-        }
+        let on_line = line.contains(snapshot.id);
         let joining: Vec<usize> = waiting.iter().copied().filter(|&i| i != column).collect();
         rows.push(GraphRow { art: draw(&lanes, column, &joining), on_line });
         for &i in &joining {
@@ -214,6 +236,48 @@ mod tests {
     fn without_head_the_newest_starts_the_first_lane_and_nothing_is_on_the_line() {
         let list = [node("b", Some("a"), false), node("a", None, false)];
         assert_eq!(drawn(&list), [("●".into(), false), ("●".into(), false)]);
+    }
+
+    #[test]
+    fn the_line_is_head_and_its_ancestors_whatever_the_order() {
+        // b and c were made in the same second: c, the child, listed below its parent.
+        let list = [
+            node("d", Some("c"), true),
+            node("b", Some("a"), false),
+            node("c", Some("b"), false),
+            node("a", None, false),
+        ];
+        let line: Vec<bool> = graph(&list).into_iter().map(|r| r.on_line).collect();
+        assert_eq!(line, [true, true, true, true]);
+    }
+
+    #[test]
+    fn within_one_second_a_snapshot_comes_before_its_parent() {
+        let snapshot = |id: &str, parent: Option<&str>| {
+            let mut s = crate::snapshots::Snapshot {
+                id: id.into(),
+                data: None,
+                manifest: None,
+                problem: None,
+                head: false,
+            };
+            if let Some(p) = parent {
+                let text = format!(
+                    r#"{{"format":1,"id":"{id}","created":"2026-12-06T04:00:00Z","source":{{"kind":"container","name":"db","image":"i","image_id":"sha256:1"}},"preset":"path","content":"tar","compression":"zstd","key":"k","raw_bytes":1,"stored_bytes":1,"sha256":"00","storage_class":"STANDARD","wharf_version":"0","parent":"{p}"}}"#
+                );
+                s.manifest = Some(serde_json::from_str(&text).unwrap());
+            }
+            s
+        };
+        let mut list = vec![
+            snapshot("20261206T040000Z-db-laptop-aaaaa", Some("20261206T040000Z-db-laptop-zzzzz")),
+            snapshot("20261206T040000Z-db-laptop-zzzzz", Some("20261206T035900Z-db-home-bbbbb")),
+            snapshot("20261206T035900Z-db-home-bbbbb", None),
+            snapshot("20261206T040001Z-db-home-ccccc", None),
+        ];
+        newest_first(&mut list);
+        let ids: Vec<&str> = list.iter().map(|s| &s.id[17..]).collect();
+        assert_eq!(ids, ["db-home-ccccc", "db-laptop-aaaaa", "db-laptop-zzzzz", "db-home-bbbbb"]);
     }
 
     #[test]

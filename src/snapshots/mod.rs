@@ -206,7 +206,7 @@ pub async fn list(
             s.head = s.id == head.snapshot;
         }
     }
-    snapshots.sort_by(|a, b| b.id.cmp(&a.id));
+    graph::newest_first(&mut snapshots);
     Ok(snapshots)
 }
 
