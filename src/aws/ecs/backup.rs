@@ -25,29 +25,9 @@ pub async fn service_database(
     service: &str,
     container: Option<&str>,
 ) -> Result<ServiceDatabase, AwsError> {
-    let described =
-        ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
-    let svc = described.services().first().ok_or_else(|| {
-        let why = described.failures().first().and_then(|f| f.reason()).unwrap_or("MISSING");
-        AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}` ({why})"))
-    })?;
-    let definition_arn = svc
-        .task_definition()
-        .ok_or_else(|| AwsError::Service(format!("service `{service}` has no task definition")))?;
-    let definition = ecs
-        .describe_task_definition()
-        .task_definition(definition_arn)
-        .send()
-        .await
-        .map_err(from_sdk)?
-        .task_definition
-        .ok_or_else(|| AwsError::Service(format!("ECS returned no task definition for {definition_arn}")))?;
-    let containers = definition.container_definitions();
-    let chosen = match container {
-        Some(name) => containers.iter().find(|c| c.name() == Some(name)),
-        None => containers.iter().find(|c| c.essential().unwrap_or(true)).or_else(|| containers.first()),
-    }
-    .ok_or_else(|| AwsError::NotFound(format!("no such container in task definition {definition_arn}")))?;
+    let (svc, definition) = super::plan::current_definition(ecs, cluster, service).await?;
+    let definition_arn = definition.task_definition_arn().unwrap_or_default();
+    let chosen = super::plan::chosen_container(&definition, container)?;
     let log = chosen.log_configuration().filter(|l| l.log_driver() == &LogDriver::Awslogs).and_then(|l| {
         let options = l.options()?;
         Some((

@@ -28,41 +28,9 @@ pub async fn run_one_off(
     command: Vec<String>,
     started_by: &str,
 ) -> Result<StartedTask, AwsError> {
-    let described =
-        ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
-    let svc = described.services().first().ok_or_else(|| {
-        let why = described.failures().first().and_then(|f| f.reason()).unwrap_or("MISSING");
-        AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}` ({why})"))
-    })?;
-    let definition_arn = svc
-        .task_definition()
-        .ok_or_else(|| AwsError::Service(format!("service `{service}` has no task definition")))?;
-    let definition = ecs
-        .describe_task_definition()
-        .task_definition(definition_arn)
-        .send()
-        .await
-        .map_err(from_sdk)?
-        .task_definition
-        .ok_or_else(|| AwsError::Service(format!("ECS returned no task definition for {definition_arn}")))?;
-    let containers = definition.container_definitions();
-    let chosen = match container {
-        Some(name) => containers.iter().find(|c| c.name() == Some(name)).ok_or_else(|| {
-            let names: Vec<_> = containers.iter().filter_map(|c| c.name()).collect();
-            AwsError::NotFound(format!(
-                "no container `{name}` in task definition {} (it has {})",
-                definition_arn,
-                names.join(", ")
-            ))
-        })?,
-        None => containers
-            .iter()
-            .find(|c| c.essential().unwrap_or(true))
-            .or_else(|| containers.first())
-            .ok_or_else(|| {
-                AwsError::Service(format!("task definition {definition_arn} has no containers"))
-            })?,
-    };
+    let (svc, definition) = plan::current_definition(ecs, cluster, service).await?;
+    let definition_arn = definition.task_definition_arn().unwrap_or_default();
+    let chosen = plan::chosen_container(&definition, container)?;
     let name = chosen.name().unwrap_or_default().to_string();
 
     let mut run = ecs

@@ -57,20 +57,46 @@ impl Plan {
     }
 }
 
-async fn current_definition(
+/// The service and the task definition it runs now.
+pub(super) async fn current_definition(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &str,
 ) -> Result<(aws_sdk_ecs::types::Service, aws_sdk_ecs::types::TaskDefinition), AwsError> {
     let described =
         ecs.describe_services().cluster(cluster).services(service).send().await.map_err(from_sdk)?;
-    let svc =
-        described.services().first().cloned().ok_or_else(|| {
-            AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}`"))
-        })?;
-    let arn = svc.task_definition().unwrap_or_default().to_string();
-    let definition = describe_definition(ecs, &arn).await?;
+    let svc = described.services().first().cloned().ok_or_else(|| {
+        let why = described.failures().first().and_then(|f| f.reason()).unwrap_or("MISSING");
+        AwsError::NotFound(format!("no ECS service `{service}` in cluster `{cluster}` ({why})"))
+    })?;
+    let arn = svc
+        .task_definition()
+        .ok_or_else(|| AwsError::Service(format!("service `{service}` has no task definition")))?;
+    let definition = describe_definition(ecs, arn).await?;
     Ok((svc, definition))
+}
+
+/// The container of `definition` named `name`, else its first essential one.
+pub(super) fn chosen_container<'a>(
+    definition: &'a aws_sdk_ecs::types::TaskDefinition,
+    name: Option<&str>,
+) -> Result<&'a aws_sdk_ecs::types::ContainerDefinition, AwsError> {
+    let containers = definition.container_definitions();
+    let arn = definition.task_definition_arn().unwrap_or_default();
+    match name {
+        Some(name) => containers.iter().find(|c| c.name() == Some(name)).ok_or_else(|| {
+            let names: Vec<_> = containers.iter().filter_map(|c| c.name()).collect();
+            AwsError::NotFound(format!(
+                "no container `{name}` in task definition {arn} (it has {})",
+                names.join(", ")
+            ))
+        }),
+        None => containers
+            .iter()
+            .find(|c| c.essential().unwrap_or(true))
+            .or_else(|| containers.first())
+            .ok_or_else(|| AwsError::Service(format!("task definition {arn} has no containers"))),
+    }
 }
 
 pub(super) async fn describe_definition(
