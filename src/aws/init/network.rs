@@ -109,20 +109,8 @@ pub async fn allow_members(c: &InitClients, id: &str, port: u16) -> Result<(), A
         .group_id(id)
         .description("wharf init: its own members")
         .build();
-    let rule = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(i32::from(port))
-        .to_port(i32::from(port))
-        .user_id_group_pairs(members)
-        .build();
-    c.ec2
-        .authorize_security_group_ingress()
-        .group_id(id)
-        .ip_permissions(rule)
-        .send()
-        .await
-        .map_err(from_sdk)?;
-    Ok(())
+    let rule = tcp(port).user_id_group_pairs(members).build();
+    authorize(c, id, rule).await
 }
 
 /// The ports the group's own members may reach in it.
@@ -141,12 +129,22 @@ pub async fn members_may_reach(c: &InitClients, id: &str) -> Result<Vec<u16>, Aw
 pub async fn allow(c: &InitClients, id: &str, port: u16, from: &str) -> Result<(), AwsError> {
     let range =
         aws_sdk_ec2::types::IpRange::builder().cidr_ip(from).description("wharf init --public").build();
-    let rule = aws_sdk_ec2::types::IpPermission::builder()
+    authorize(c, id, tcp(port).ip_ranges(range).build()).await
+}
+
+/// A TCP rule for `port`, its sources still to be given.
+fn tcp(port: u16) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
+    aws_sdk_ec2::types::IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(i32::from(port))
         .to_port(i32::from(port))
-        .ip_ranges(range)
-        .build();
+}
+
+async fn authorize(
+    c: &InitClients,
+    id: &str,
+    rule: aws_sdk_ec2::types::IpPermission,
+) -> Result<(), AwsError> {
     c.ec2
         .authorize_security_group_ingress()
         .group_id(id)
