@@ -51,6 +51,18 @@ for i in range(count):
 PY
 }
 
+# bench_home ENDPOINT [LINE …]: a home in $work/home (its path in `home`) whose
+# wharf.toml's profile `bench` reaches ENDPOINT on cluster `bench`, with LINEs added.
+bench_home() {
+  home=$work/home
+  mkdir -p "$home/config/wharf"
+  {
+    printf 'default_profile = "bench"\n[profiles.bench]\nendpoint_url = "%s"\nregion = "eu-west-1"\ncluster = "bench"\n' "$1"
+    shift
+    printf '%s\n' "$@"
+  } >"$home/wharf.toml"
+}
+
 # bench_start SESSION: how every AWS benchmark starts: the release build in
 # `wharf`, tmux and the AWS CLI, a scratch directory in `work` (removed on exit,
 # with what was started and the tmux session SESSION), moto's test credentials,

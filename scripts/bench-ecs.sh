@@ -51,15 +51,7 @@ for round in $(seq "$rounds"); do
   python3 -c "print(f'| $round | {$t1 - $t0:.2f} | $n_wharf | $w_throttled | {$t3 - $t2:.2f} | $n_aws | $a_throttled | {($t1 - $t0) / ($t3 - $t2):.3f} |')"
 done
 
-home=$work/home
-mkdir -p "$home/config/wharf"
-cat >"$home/wharf.toml" <<TOML
-default_profile = "bench"
-[profiles.bench]
-endpoint_url = "$endpoint"
-region = "eu-west-1"
-cluster = "bench"
-TOML
+bench_home "$endpoint"
 first_screen_wharf() {
   python3 - "$wharf" "$home" "$services" <<'PY'
 import re, subprocess, sys, time

@@ -28,15 +28,7 @@ endpoint=$LAYER_URL
 echo "realism layer: $(sed -n 2p "$work/realism.log")"
 make_services "$upstream" bench "$services"
 
-home=$work/home
-mkdir -p "$home/config/wharf"
-cat >"$home/wharf.toml" <<TOML
-default_profile = "bench"
-[profiles.bench]
-endpoint_url = "$endpoint"
-region = "eu-west-1"
-cluster = "bench"
-TOML
+bench_home "$endpoint"
 session=$BENCH_SESSION
 stats() { curl -s "$endpoint/realism/stats"; }
 # calls_since FILE: the layer's calls since FILE's stats, by action, and their sum.
