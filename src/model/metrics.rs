@@ -68,16 +68,20 @@ impl Utilization {
 }
 
 /// Values as a line of block characters, one per value, scaled to `top`
-/// (or to the largest value, when that is larger).
-pub fn bars(values: impl IntoIterator<Item = f64>, top: f64) -> String {
+/// (or to the largest value, when that is larger); a blank where there is
+/// no reading, so that not looking is never drawn as 0 %.
+pub fn bars(values: impl IntoIterator<Item = Option<f64>>, top: f64) -> String {
     const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let values: Vec<f64> = values.into_iter().collect();
-    let top = values.iter().copied().fold(top, f64::max).max(f64::EPSILON);
+    let values: Vec<Option<f64>> = values.into_iter().collect();
+    let top = values.iter().flatten().copied().fold(top, f64::max).max(f64::EPSILON);
     values
         .iter()
-        .map(|v| {
-            let level = (v.max(0.0) / top * (LEVELS.len() - 1) as f64).round() as usize;
-            LEVELS[level.min(LEVELS.len() - 1)]
+        .map(|v| match v {
+            Some(v) => {
+                LEVELS
+                    [((v.max(0.0) / top * (LEVELS.len() - 1) as f64).round() as usize).min(LEVELS.len() - 1)]
+            }
+            None => ' ',
         })
         .collect()
 }
@@ -103,8 +107,9 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_top_or_the_largest() {
-        assert_eq!(bars([0.0, 50.0, 100.0], 100.0), "▁▅█");
-        assert_eq!(bars([0.0, 200.0], 100.0), "▁█");
+        assert_eq!(bars([Some(0.0), Some(50.0), Some(100.0)], 100.0), "▁▅█");
+        assert_eq!(bars([Some(0.0), Some(200.0)], 100.0), "▁█");
+        assert_eq!(bars([None, Some(100.0)], 100.0), " █", "no reading is no bar, not 0 %");
         assert_eq!(bars([], 100.0), "");
     }
 }

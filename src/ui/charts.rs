@@ -7,7 +7,7 @@ use ratatui::layout::{Direction, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Bar, BarChart, Chart, Dataset, GraphType, LegendPosition};
+use ratatui::widgets::{Axis, Bar, BarChart, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap};
 
 use crate::format;
 use crate::model::metrics::{History, StatsSample, Utilization};
@@ -55,7 +55,14 @@ fn percent_chart(frame: &mut Frame, area: Rect, series: [Series; 2], span: f64, 
 
 /// A running container's chart: the latest figures in words, then CPU and
 /// memory over the last ten minutes.
-pub fn container(frame: &mut Frame, heading: Rect, body: Rect, name: &str, history: Option<&History>) {
+pub fn container(
+    frame: &mut Frame,
+    heading: Rect,
+    body: Rect,
+    name: &str,
+    running: bool,
+    history: Option<&History>,
+) {
     let Some((history, latest)) = history.and_then(|h| Some((h, h.latest()?))) else {
         let words = Line::from(vec![
             Span::from(name.to_string()).bold().fg(Color::Cyan),
@@ -64,7 +71,12 @@ pub fn container(frame: &mut Frame, heading: Rect, body: Rect, name: &str, histo
         frame.render_widget(words, heading);
         return;
     };
-    frame.render_widget(container_line(name, latest), heading);
+    let mut line = container_line(name, latest);
+    if !running {
+        // Its figures are from before it stopped: said, not shown as now.
+        line.spans.insert(1, Span::from("  stopped; its last readings:").fg(Color::Yellow));
+    }
+    frame.render_widget(line, heading);
     let points = |f: fn(&StatsSample) -> f64| -> Vec<(f64, f64)> {
         history.last(History::KEEP).map(|s| ((s.at - latest.at) as f64, f(s))).collect()
     };
@@ -90,10 +102,20 @@ fn container_line(name: &str, s: &StatsSample) -> Line<'static> {
 
 /// A service's chart: CPU and memory utilization over the last three hours,
 /// or the words for none.
-pub fn service(frame: &mut Frame, area: Rect, utilization: Option<&Utilization>, now: i64) {
+pub fn service(
+    frame: &mut Frame,
+    area: Rect,
+    utilization: Option<&Utilization>,
+    failed: Option<&str>,
+    now: i64,
+) {
     match utilization {
         None => {
-            frame.render_widget(Line::from("asking CloudWatch for utilization…").fg(Color::DarkGray), area)
+            let words = match failed {
+                Some(e) => format!("no utilization: CloudWatch did not answer: {e}"),
+                None => "asking CloudWatch for utilization…".into(),
+            };
+            frame.render_widget(Paragraph::new(words).fg(Color::DarkGray).wrap(Wrap { trim: true }), area)
         }
         Some(u) if u.is_empty() => frame.render_widget(
             Line::from(

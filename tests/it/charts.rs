@@ -7,7 +7,7 @@ use std::time::Duration;
 use ratatui::style::Color;
 
 use wharf::app::asked::View;
-use wharf::app::{Action, Effect, LoadRequest, Loaded, update};
+use wharf::app::{Action, AppState, Effect, LoadRequest, Loaded, update};
 use wharf::model::metrics::Utilization;
 
 use crate::e2e::Session;
@@ -224,4 +224,67 @@ async fn a_services_utilization_from_cloudwatch_is_on_its_row_and_in_its_chart()
     session.send(b"q");
     let (status, _, _) = session.finish();
     assert_eq!(status, 0);
+}
+
+/// The text of a frame of `s` at 120×40, row by row.
+fn screen(s: &AppState) -> String {
+    let terminal = render(s, 120, 40);
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn utilization_cloudwatch_refused_is_said_not_awaited_forever() {
+    let mut s = configured();
+    update(&mut s, Action::RefreshTick);
+    let cluster = s.ecs.cluster.clone().unwrap();
+    let denied = Err(wharf::aws::AwsError::AccessDenied("not allowed: cloudwatch:GetMetricData".into()));
+    crate::support::answer(&mut s, View::Metrics, Loaded::Metrics { cluster, result: denied });
+    update(&mut s, key('3'));
+    update(&mut s, key('z'));
+    let shown = screen(&s);
+    assert!(
+        shown.contains("CloudWatch did not answer: access denied: not allowed: cloudwatch:GetMetricData"),
+        "{shown}"
+    );
+    assert!(!shown.contains("asking CloudWatch"), "{shown}");
+}
+
+#[test]
+fn a_container_that_stopped_says_its_figures_are_its_last() {
+    let mut s = configured();
+    let id = |s: &AppState| s.images.containers.iter().find(|c| c.name == "db").unwrap().id.clone();
+    let db = id(&s);
+    let reading = |at| wharf::model::metrics::StatsSample {
+        at,
+        cpu_percent: 80.0,
+        mem_used: 1 << 20,
+        mem_limit: 1 << 30,
+        net_rx: 0,
+        net_tx: 0,
+    };
+    update(&mut s, Action::Stats(db.clone(), reading(100)));
+    update(&mut s, key('1'));
+    update(&mut s, key(']'));
+    update(&mut s, key('z'));
+    update(&mut s, code(crossterm::event::KeyCode::Enter));
+    assert_eq!(s.images.open.as_deref(), Some(db.as_str()));
+    let shown = screen(&s);
+    assert!(shown.contains("CPU 80.0%") && !shown.contains("stopped"), "{shown}");
+    // The engine says it stopped: the chart stays, and says its figures are from before.
+    let wharf::docker::EngineUpdate::Snapshot { endpoint, api_version, images, mut containers } =
+        crate::support::sample_engine()
+    else {
+        unreachable!()
+    };
+    containers.iter_mut().filter(|c| c.name == "db").for_each(|c| c.state = "exited".into());
+    update(
+        &mut s,
+        Action::Engine(wharf::docker::EngineUpdate::Snapshot { endpoint, api_version, images, containers }),
+    );
+    let shown = screen(&s);
+    assert!(shown.contains("stopped; its last readings:") && shown.contains("CPU 80.0%"), "{shown}");
 }

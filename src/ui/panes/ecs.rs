@@ -89,10 +89,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
                 return;
             }
             let charted = area.width >= CHARTED;
+            let metrics_failed = state.refresh.metrics.failed.as_ref().map(|f| f.0.as_str());
             let rows = ecs.visible_services().into_iter().map(|s| {
                 let mut row = service_row(s, wide);
                 if charted {
-                    row.extend(utilization_cells(ecs.metrics.get(&s.name)));
+                    row.extend(utilization_cells(ecs.metrics.get(&s.name), metrics_failed.is_some()));
                 }
                 Row::new(row)
             });
@@ -136,7 +137,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             let body = if body.height >= CHART_ROOM {
                 let [chart, rest] =
                     Layout::vertical([Constraint::Length(body.height / 2), Constraint::Min(0)]).areas(body);
-                charts::service(frame, chart, ecs.metrics.get(service), state.clock.wall);
+                let failed = state.refresh.metrics.failed.as_ref().map(|f| f.0.as_str());
+                charts::service(frame, chart, ecs.metrics.get(service), failed, state.clock.wall);
                 rest
             } else {
                 body
@@ -275,16 +277,18 @@ fn service_row(s: &ServiceInfo, wide: bool) -> Vec<Cell<'static>> {
 
 /// A service's latest CPU and memory utilization, each with its last
 /// points as a line of bars; "no metrics" when CloudWatch has none.
-fn utilization_cells(utilization: Option<&Utilization>) -> [Cell<'static>; 2] {
+fn utilization_cells(utilization: Option<&Utilization>, failed: bool) -> [Cell<'static>; 2] {
     let Some(u) = utilization else {
-        return [Cell::from("…").fg(Color::DarkGray), Cell::from("…").fg(Color::DarkGray)];
+        // Not asked yet (…), or CloudWatch did not answer (–: the heading of an opened service says why).
+        let mark = if failed { "–" } else { "…" };
+        return [Cell::from(mark).fg(Color::DarkGray), Cell::from(mark).fg(Color::DarkGray)];
     };
     if u.is_empty() {
         return [Cell::from("no metrics").fg(Color::DarkGray), Cell::from("")];
     }
     let cell = |series: &[(i64, f64)], colour: Color| {
         let Some(latest) = series.last() else { return Cell::from("–").fg(Color::DarkGray) };
-        let recent = series[series.len().saturating_sub(SPARK)..].iter().map(|p| p.1);
+        let recent = series[series.len().saturating_sub(SPARK)..].iter().map(|p| Some(p.1));
         Cell::from(Line::from(vec![
             Span::from(format!("{:>4.0}% ", latest.1)),
             Span::from(bars(recent, 100.0)).fg(colour),

@@ -64,7 +64,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
         && let Some(open) = pane.open.as_ref().and_then(|id| pane.containers.iter().find(|c| &c.id == id))
     {
         let [heading, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
-        crate::ui::charts::container(frame, heading, chart, &open.name, pane.stats.get(&open.id));
+        let running = open.state == "running";
+        crate::ui::charts::container(frame, heading, chart, &open.name, running, pane.stats.get(&open.id));
         return;
     }
     if let Some(lines) = message {
@@ -172,10 +173,10 @@ fn usage_cells(history: Option<&History>, charted: bool) -> [Cell<'static>; 2] {
     let mut cpu = vec![Span::from(format!("{:>4.0}%", latest.cpu_percent))];
     if charted {
         // The highest reading of each 5 s, so a short burst still shows.
-        let mut slots = [0.0f64; SPARK];
+        let mut slots: [Option<f64>; SPARK] = [None; SPARK];
         for s in history.last(60) {
-            let slot = ((latest.at - s.at) / 5).clamp(0, SPARK as i64 - 1) as usize;
-            slots[SPARK - 1 - slot] = slots[SPARK - 1 - slot].max(s.cpu_percent);
+            let slot = &mut slots[SPARK - 1 - ((latest.at - s.at) / 5).clamp(0, SPARK as i64 - 1) as usize];
+            *slot = Some(slot.map_or(s.cpu_percent, |v| v.max(s.cpu_percent)));
         }
         cpu.push(" ".into());
         cpu.push(Span::from(bars(slots, 100.0)).fg(charts::CPU));
