@@ -123,7 +123,8 @@ async fn two_machines_keep_one_line_and_a_backup_off_it_diverges_without_losing_
         (Some("laptop"), Some(false))
     );
     assert_eq!((entry(&s3)["host"].as_str(), entry(&s3)["off_line"].as_bool()), (Some("home"), Some(true)));
-    let laptops = if a.0 == Some(0) { id(&a.1) } else { id(&b.1) };
+    // `a` is the laptop's backup of the race, won or not: what the laptop holds now.
+    let laptops = id(&a.1);
     assert_eq!(entry(&laptops)["here"], true, "{listed}");
     let text = String::from_utf8(laptop.wharf(&["snapshots"]).stdout).unwrap();
     let row = |id: &str| text.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string();
