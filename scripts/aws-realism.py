@@ -30,7 +30,9 @@ does the first N S3 calls of ACTION upstream and then answers 500, as when
 an answer is lost on the way back (the client's retry then meets its own write). `GET /realism/stats` answers calls per action, pages served,
 calls throttled, refused and failed, and the most S3 calls of a kind under way
 at once, as JSON; `POST /realism/reset` zeroes them and refills
-the buckets.
+the buckets; `POST /realism/fail` with `ACTION=N` as its body makes the next N
+calls of ACTION fail from then on (`ACTION=0` ends it), for a failure in the
+middle of a run.
 
   aws-realism.py --upstream http://127.0.0.1:5000 [--port 0] [--latency-ms 40]
                  [--bucket GROUP=BURST/RATE ...] [--fail ACTION=N ...] [--lose ACTION=N ...]
@@ -317,6 +319,11 @@ def make_handler(realism):
             if self.path.startswith("/realism/"):
                 if self.path == "/realism/reset":
                     realism.reset()
+                if self.path == "/realism/fail":
+                    # ACTION=N in the body: from now on the next N calls of ACTION fail (0: none).
+                    action, _, n = body.decode().strip().partition("=")
+                    with realism.lock:
+                        realism.failures[action] = int(n)
                 with realism.lock:
                     stats = json.dumps(realism.stats).encode()
                 return self.answer(200, [("Content-Type", "application/json")], stats)

@@ -2,20 +2,25 @@
 //! view (the services shown, the deploy plan awaited, the bucket picker …);
 //! asking again for a view makes the earlier request's answer late. The
 //! answer comes back with its [`Ticket`] (the AWS connection, the view, the
-//! request's number), and `update` keeps only the view's current one:
+//! request's number; the engine's and the files' answers too), and `update` keeps only the view's current one:
 //! answers from before a switch (another connection) and answers overtaken
-//! by a newer request are dropped in that one place.
+//! by a newer request are dropped in that one place. Leaving a view (a
+//! service closed, a repository left, a picker closed) makes its answers
+//! late too, so no pane compares places or numbers of its own.
 
 use std::collections::HashMap;
 
-use super::effect::LoadRequest;
+use super::effect::{LoadRequest, LocalLoad};
+use super::overlay::{PickPurpose, Picker};
 
 /// What an answer fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
     Clusters,
-    /// A cluster's services: the listing and its refreshes.
+    /// A cluster's services, listed whole.
     Services,
+    /// The services on screen described again (a refresh of the listing's rows).
+    ServiceRows,
     Tasks,
     Metrics,
     Repositories,
@@ -31,6 +36,23 @@ pub enum View {
     ServicePicker,
     TagPicker,
     NewBucket,
+    // Read on this machine (the engine, a file), asked the same way.
+    Console,
+    ContainerDetail,
+    SetupPreview,
+    SwitchPicker,
+    DatabasePicker,
+}
+
+impl View {
+    /// The views whose answers are about this one's: asking for (or leaving)
+    /// a cluster's services makes its rows' refresh and its metrics late.
+    fn within(self) -> &'static [View] {
+        match self {
+            View::Services => &[View::ServiceRows, View::Metrics],
+            _ => &[],
+        }
+    }
 }
 
 impl LoadRequest {
@@ -40,7 +62,8 @@ impl LoadRequest {
             LoadRequest::Images { .. } => View::RegistryImages,
             LoadRequest::Snapshots { .. } | LoadRequest::SnapshotsIfMoved { .. } => View::Snapshots,
             LoadRequest::Clusters => View::Clusters,
-            LoadRequest::Services { .. } | LoadRequest::ServicesNamed { .. } => View::Services,
+            LoadRequest::Services { .. } => View::Services,
+            LoadRequest::ServicesNamed { .. } => View::ServiceRows,
             LoadRequest::Tasks { .. } => View::Tasks,
             LoadRequest::Metrics { .. } => View::Metrics,
             LoadRequest::DeployPlan { .. } | LoadRequest::RollbackPlan { .. } => View::DeployPlan,
@@ -52,6 +75,35 @@ impl LoadRequest {
             LoadRequest::ServiceNames { .. } => View::ServicePicker,
             LoadRequest::SyncTags { .. } => View::TagPicker,
             LoadRequest::CreateBucket { .. } => View::NewBucket,
+        }
+    }
+}
+
+impl LocalLoad {
+    pub fn view(&self) -> View {
+        match self {
+            LocalLoad::Console(_) => View::Console,
+            LocalLoad::ContainerDetail { .. } => View::ContainerDetail,
+            LocalLoad::SetupPreview { .. } => View::SetupPreview,
+            LocalLoad::SwitchChoices { .. } => View::SwitchPicker,
+            LocalLoad::Databases { .. } => View::DatabasePicker,
+        }
+    }
+}
+
+impl Picker {
+    /// The view whose answer fills this list, while it is being fetched.
+    pub fn awaits(&self) -> Option<View> {
+        if !self.loading {
+            return None;
+        }
+        match self.purpose {
+            PickPurpose::Bucket(_) => Some(View::BucketPicker),
+            PickPurpose::Service(_) => Some(View::ServicePicker),
+            PickPurpose::SyncTag => Some(View::TagPicker),
+            PickPurpose::Switch(_) => Some(View::SwitchPicker),
+            PickPurpose::Database(_) => Some(View::DatabasePicker),
+            _ => None,
         }
     }
 }
@@ -76,8 +128,15 @@ pub struct Asked {
 impl Asked {
     /// A new request for `view`: whatever was asked for it before is late now.
     pub fn ask(&mut self, view: View) {
-        self.last += 1;
-        self.current.insert(view, self.last);
+        for &view in std::iter::once(&view).chain(view.within()) {
+            self.last += 1;
+            self.current.insert(view, self.last);
+        }
+    }
+
+    /// `view` is no longer shown (or awaited): any answer on its way for it is late.
+    pub fn leave(&mut self, view: View) {
+        self.ask(view);
     }
 
     /// The ticket of `view`'s current request under `connection`.

@@ -89,16 +89,9 @@ pub(super) fn metrics_missing(state: &AppState) -> bool {
 
 /// Utilization came: kept for the cluster it was asked for. CloudWatch not
 /// answering leaves what was there (the charts say nothing new).
-pub(super) fn metrics_loaded(
-    state: &mut AppState,
-    cluster: String,
-    result: Result<Vec<(String, Utilization)>, AwsError>,
-) {
+pub(super) fn metrics_loaded(state: &mut AppState, result: Result<Vec<(String, Utilization)>, AwsError>) {
     let now = state.clock.wall;
     state.refresh.metrics.answered(now, result.as_ref().err().map(|e| e.to_string()));
-    if state.ecs.cluster.as_deref() != Some(cluster.as_str()) {
-        return;
-    }
     match result {
         Ok(found) => state.ecs.metrics.extend(found),
         Err(e) => tracing::warn!(error = %e, "CloudWatch metrics not read"),

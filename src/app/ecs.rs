@@ -1,6 +1,7 @@
 //! The ECS pane: clusters → services → tasks, and the changes made from it
 //! (deploy, rollback).
 
+use super::asked::View;
 use super::effect::{Effect, LoadRequest};
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use super::update::show_dialog;
@@ -29,9 +30,7 @@ pub(super) fn open_cluster(state: &mut AppState, cluster: String, effects: &mut 
     state.ecs.service_cursor = Default::default();
     state.ecs.metrics.clear();
     state.refresh.metrics = Default::default();
-    state.ecs.services_load += 1;
-    let load = state.ecs.services_load;
-    effects.push(Effect::Load(LoadRequest::Services { cluster, load }));
+    effects.push(Effect::Load(LoadRequest::Services { cluster }));
 }
 
 pub(super) fn open_service(
@@ -44,9 +43,7 @@ pub(super) fn open_service(
     state.ecs.tasks = Load::Loading;
     state.ecs.task_cursor = Default::default();
     state.refresh.metrics.asked = None;
-    state.ecs.tasks_load += 1;
-    let load = state.ecs.tasks_load;
-    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service, load }));
+    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service }));
 }
 
 /// `enter`: opens the selected cluster, or the selected service.
@@ -73,14 +70,17 @@ pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
 
 /// `esc`: from a service back to its cluster, from a cluster to the list.
 pub(super) fn back(state: &mut AppState) {
-    // An answer still on its way is for a view the user has left.
+    // An answer still on its way is for a view the user has left; the
+    // refresh it was, if it was one, is not awaited any more.
     if state.ecs.service.is_some() {
         state.ecs.service = None;
-        state.ecs.tasks_load += 1;
+        state.asked.leave(View::Tasks);
     } else {
         state.ecs.cluster = None;
-        state.ecs.services_load += 1;
+        state.asked.leave(View::Services);
+        state.refresh.metrics.waiting = false;
     }
+    state.refresh.ecs.waiting = false;
 }
 
 pub(super) fn clusters_loaded(state: &mut AppState, result: Result<Vec<String>, AwsError>) {
@@ -90,17 +90,13 @@ pub(super) fn clusters_loaded(state: &mut AppState, result: Result<Vec<String>, 
     ecs.cluster_cursor.selected = ecs.cluster_cursor.selected.min(len.saturating_sub(1));
 }
 
-/// A cluster's services, whole; an answer for a cluster the user has since left is dropped.
+/// A cluster's services, whole.
 pub(super) fn services_loaded(
     state: &mut AppState,
     cluster: String,
-    load: u64,
     result: Result<Vec<ServiceInfo>, AwsError>,
 ) {
     let ecs = &mut state.ecs;
-    if load != ecs.services_load {
-        return;
-    }
     ecs.services_complete = true;
     let result = result.map_err(|e| match e {
         AwsError::NotFound(_) => format!("no ECS cluster `{cluster}` here"),
@@ -112,18 +108,9 @@ pub(super) fn services_loaded(
 }
 
 /// Services on screen described again: each replaces its row (one deleted
-/// since stays until the list is read whole); an answer for another listing
-/// than the one shown is dropped.
-pub(super) fn services_named(
-    state: &mut AppState,
-    cluster: String,
-    load: u64,
-    result: Result<Vec<ServiceInfo>, AwsError>,
-) {
+/// since stays until the list is read whole).
+pub(super) fn services_named(state: &mut AppState, result: Result<Vec<ServiceInfo>, AwsError>) {
     let ecs = &mut state.ecs;
-    if load != ecs.services_load || ecs.cluster.as_ref() != Some(&cluster) {
-        return;
-    }
     let watch = &mut state.refresh.ecs;
     let fresh = match result {
         Ok(fresh) => fresh,
@@ -142,9 +129,9 @@ pub(super) fn services_named(
 }
 
 /// The services listed and described so far, while the whole list is not in.
-pub(super) fn services_so_far(state: &mut AppState, load: u64, services: Vec<ServiceInfo>) {
+pub(super) fn services_so_far(state: &mut AppState, services: Vec<ServiceInfo>) {
     let ecs = &mut state.ecs;
-    if load != ecs.services_load || ecs.services_complete {
+    if ecs.services_complete {
         return;
     }
     ecs.services = Load::Loaded(services);
@@ -152,12 +139,9 @@ pub(super) fn services_so_far(state: &mut AppState, load: u64, services: Vec<Ser
     ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
 }
 
-/// A service's tasks; an answer for a service the user has since left is dropped.
-pub(super) fn tasks_loaded(state: &mut AppState, load: u64, result: Result<Vec<TaskInfo>, AwsError>) {
+/// A service's tasks.
+pub(super) fn tasks_loaded(state: &mut AppState, result: Result<Vec<TaskInfo>, AwsError>) {
     let ecs = &mut state.ecs;
-    if load != ecs.tasks_load || ecs.service.is_none() {
-        return;
-    }
     let result = result.map_err(|e| e.to_string());
     super::refresh::settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
     let profile = &state.settings.profile;

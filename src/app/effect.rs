@@ -58,8 +58,6 @@ pub enum LoadRequest {
     Repositories,
     Images {
         repository: String,
-        /// The load's number, handed back with its answer.
-        load: u64,
     },
     Snapshots {
         bucket: String,
@@ -81,18 +79,15 @@ pub enum LoadRequest {
     Clusters,
     Services {
         cluster: String,
-        load: u64,
     },
-    /// These services (the rows on screen) described again, for the load `load` shows.
+    /// These services (the rows on screen) described again.
     ServicesNamed {
         cluster: String,
         names: Vec<String>,
-        load: u64,
     },
     Tasks {
         cluster: String,
         service: String,
-        load: u64,
     },
     /// The tags of a repository, newest image first, for a sync's picker.
     SyncTags {
@@ -159,11 +154,9 @@ pub enum Loaded {
     Repositories(Result<Vec<Repository>, AwsError>),
     Images {
         repository: String,
-        load: u64,
         result: Result<Vec<RegistryImage>, AwsError>,
     },
-    /// The snapshots under `bucket`/`prefix` (an answer for another place —
-    /// asked for before a switch — is dropped), and the one the database
+    /// The snapshots under `bucket`/`prefix`, and the one the database
     /// container holds on this machine, if known.
     Snapshots {
         bucket: String,
@@ -182,25 +175,21 @@ pub enum Loaded {
     Clusters(Result<Vec<String>, AwsError>),
     Services {
         cluster: String,
-        load: u64,
         result: Result<Vec<ServiceInfo>, AwsError>,
     },
     /// Services on screen described again: they replace their rows.
     ServicesNamed {
         cluster: String,
-        load: u64,
         result: Result<Vec<ServiceInfo>, AwsError>,
     },
     /// The services described so far; the whole list follows as `Services`.
     ServicesSoFar {
         cluster: String,
-        load: u64,
         services: Vec<ServiceInfo>,
     },
     Tasks {
         cluster: String,
         service: String,
-        load: u64,
         result: Result<Vec<TaskInfo>, AwsError>,
     },
     Metrics {

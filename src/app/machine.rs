@@ -166,9 +166,6 @@ pub(super) fn sync_tags_listed(
 ) {
     let now = state.clock.wall;
     let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
-    if picker.purpose != PickPurpose::SyncTag {
-        return;
-    }
     picker.loading = false;
     match result {
         Ok(images) => {

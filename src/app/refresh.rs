@@ -183,9 +183,7 @@ fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
     state.refresh.ecs.asked = Some(state.clock.mono);
     state.refresh.ecs.waiting = true;
     if let Some(service) = state.ecs.service.clone() {
-        state.ecs.tasks_load += 1;
-        let load = state.ecs.tasks_load;
-        effects.push(Effect::Load(LoadRequest::Tasks { cluster: cluster.clone(), service, load }));
+        effects.push(Effect::Load(LoadRequest::Tasks { cluster: cluster.clone(), service }));
     }
     if names.is_empty() {
         if state.ecs.service.is_none() {
@@ -193,7 +191,7 @@ fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
         }
         return state.ecs.service.is_some();
     }
-    effects.push(Effect::Load(LoadRequest::ServicesNamed { cluster, names, load: state.ecs.services_load }));
+    effects.push(Effect::Load(LoadRequest::ServicesNamed { cluster, names }));
     true
 }
 
@@ -233,11 +231,7 @@ fn registry(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
     state.refresh.registry.asked = Some(state.clock.mono);
     state.refresh.registry.waiting = true;
     match state.registry.open.clone() {
-        Some(repository) => {
-            state.registry.images_load += 1;
-            let load = state.registry.images_load;
-            effects.push(Effect::Load(LoadRequest::Images { repository, load }));
-        }
+        Some(repository) => effects.push(Effect::Load(LoadRequest::Images { repository })),
         None => effects.push(Effect::Load(LoadRequest::Repositories)),
     }
     true
@@ -256,7 +250,8 @@ pub fn note(state: &AppState, pane: PaneId) -> Option<String> {
         let from = good_at.as_ref().map_or(String::new(), |t| {
             format!(" · rows from {} ago", crate::format::age(*t, state.clock.wall))
         });
-        return Some(format!("refresh failed: {error}{from}"));
+        // The age first: a narrow heading cuts the end, and the error can be long.
+        return Some(format!("refresh failed{from}: {error}"));
     }
     (!state.terminal_focused && matches!(state.aws, AwsStatus::Ready { .. })).then(|| "paused".into())
 }

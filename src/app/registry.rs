@@ -1,5 +1,6 @@
 //! The Registry pane: ECR's repositories and an opened repository's images.
 
+use super::asked::View;
 use super::effect::{Effect, LoadRequest};
 use super::state::{AppState, Load};
 use crate::aws::AwsError;
@@ -18,16 +19,15 @@ pub(super) fn open_repository(state: &mut AppState, repository: String, effects:
     state.registry.open = Some(repository.clone());
     state.registry.images = Load::Loading;
     state.registry.image_cursor = Default::default();
-    state.registry.images_load += 1;
-    let load = state.registry.images_load;
-    effects.push(Effect::Load(LoadRequest::Images { repository, load }));
+    effects.push(Effect::Load(LoadRequest::Images { repository }));
 }
 
 /// `esc`: back to the repositories; the images' answer, if it is still on its
 /// way, is for a view the user has left.
 pub(super) fn close(state: &mut AppState) {
     state.registry.open = None;
-    state.registry.images_load += 1;
+    state.asked.leave(View::RegistryImages);
+    state.refresh.registry.waiting = false;
 }
 
 /// `enter` on a repository: its images.
@@ -48,14 +48,9 @@ pub(super) fn repositories_loaded(state: &mut AppState, result: Result<Vec<Repos
 pub(super) fn images_loaded(
     state: &mut AppState,
     repository: String,
-    load: u64,
     result: Result<Vec<RegistryImage>, AwsError>,
 ) {
     let registry = &mut state.registry;
-    // An answer for a repository the user has since left (or opened again) is dropped.
-    if load != registry.images_load {
-        return;
-    }
     let result = result.map_err(|e| match e {
         AwsError::NotFound(_) => format!("no repository `{repository}` in this registry"),
         e => e.to_string(),

@@ -218,9 +218,6 @@ pub(super) fn databases_listed(
     let mut profile = state.settings.profile.clone();
     apply(&mut profile, &setup.chosen);
     let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
-    if !matches!(&picker.purpose, PickPurpose::Database(s) if *s == setup) {
-        return;
-    }
     picker.loading = false;
     if state.flash.as_deref().is_some_and(|f| f.starts_with("looking at ")) {
         state.flash = None;
@@ -367,9 +364,6 @@ fn show_lines(state: &mut AppState, setup: Setup, effects: &mut Vec<Effect>) {
 /// The service names of the cluster picked, for the list.
 pub(super) fn services_listed(state: &mut AppState, result: Result<Vec<String>, crate::aws::AwsError>) {
     let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
-    if !matches!(picker.purpose, PickPurpose::Service(_)) {
-        return;
-    }
     picker.loading = false;
     match result {
         Ok(names) => {

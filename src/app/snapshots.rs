@@ -20,11 +20,14 @@ pub fn snapshot_place(state: &AppState) -> Option<(String, String)> {
 }
 
 pub(super) fn load_snapshots(state: &mut AppState, effects: &mut Vec<Effect>) {
-    if let Some((bucket, prefix)) = snapshot_place(state) {
-        state.snapshots.list = Load::Loading;
-        let container = state.settings.profile.database.as_ref().and_then(|d| d.container.clone());
-        effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix, container }));
-    }
+    let Some((bucket, prefix)) = snapshot_place(state) else {
+        // No place to list: an answer from the place before is not this one's.
+        state.asked.leave(super::asked::View::Snapshots);
+        return;
+    };
+    state.snapshots.list = Load::Loading;
+    let container = state.settings.profile.database.as_ref().and_then(|d| d.container.clone());
+    effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix, container }));
 }
 
 /// The checks before a snapshot job: AWS, a bucket, and not read-only.
@@ -210,23 +213,16 @@ pub(super) fn ask_to_restore(state: &mut AppState, job: RestoreJob, lines: Vec<S
 }
 
 /// Head had not moved: the listing shown is current (or the check failed, and it is kept).
-pub(super) fn snapshots_unmoved(state: &mut AppState, place: (String, String), result: Result<(), AwsError>) {
-    if snapshot_place(state).as_ref() == Some(&place) {
-        state.refresh.snapshots.answered(state.clock.wall, result.err().map(|e| e.to_string()));
-    }
+pub(super) fn snapshots_unmoved(state: &mut AppState, result: Result<(), AwsError>) {
+    state.refresh.snapshots.answered(state.clock.wall, result.err().map(|e| e.to_string()));
 }
 
 pub(super) fn snapshots_loaded(
     state: &mut AppState,
-    place: (String, String),
     here: Option<String>,
     etag: Option<String>,
     result: Result<Vec<Snapshot>, AwsError>,
 ) {
-    if snapshot_place(state).as_ref() != Some(&place) {
-        tracing::debug!(?place, "snapshots of a place no longer shown: dropped");
-        return;
-    }
     let pane = &mut state.snapshots;
     if result.is_ok() {
         pane.here = here;

@@ -181,9 +181,6 @@ pub struct RegistryPane {
     pub open: Option<String>,
     pub images: Load<Vec<RegistryImage>>,
     pub image_cursor: Cursor,
-    /// The load the images shown are waiting for: a later answer with another
-    /// number is for a repository the user has left, and is dropped.
-    pub images_load: u64,
 }
 
 impl RegistryPane {
@@ -219,10 +216,6 @@ pub struct EcsPane {
     pub service: Option<String>,
     pub tasks: Load<Vec<TaskInfo>>,
     pub task_cursor: Cursor,
-    /// The loads the services and the tasks shown are waiting for (see
-    /// [`RegistryPane::images_load`]).
-    pub services_load: u64,
-    pub tasks_load: u64,
     /// The image digest the profile's service runs, from its tasks when they
     /// were last loaded.
     pub runs: Option<String>,

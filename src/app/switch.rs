@@ -46,9 +46,6 @@ pub(super) fn open(state: &mut AppState, effects: &mut Vec<Effect>) {
 /// The files were read: the list, the current choices marked.
 pub(super) fn choices_read(state: &mut AppState, result: Result<Choices, String>) {
     let Some(Overlay::Pick(picker)) = &mut state.overlay else { return };
-    if !matches!(picker.purpose, PickPurpose::Switch(_)) {
-        return;
-    }
     picker.loading = false;
     let choices = match result {
         Ok(choices) => choices,
@@ -110,14 +107,9 @@ pub(super) fn picked(state: &mut AppState, choices: Choices, value: &str, effect
         }
         _ => return,
     };
-    // What the AWS panes showed was the old account's or region's. The load
-    // numbers move on, so that an answer asked for before arriving late is dropped.
-    let (images_load, services_load, tasks_load) =
-        (state.registry.images_load + 1, state.ecs.services_load + 1, state.ecs.tasks_load + 1);
+    // What the AWS panes showed was the old account's or region's.
     state.registry = Default::default();
-    state.registry.images_load = images_load;
     state.ecs = Default::default();
-    (state.ecs.services_load, state.ecs.tasks_load) = (services_load, tasks_load);
     state.snapshots = Default::default();
     state.refresh = Default::default();
     state.aws = AwsStatus::Checking;

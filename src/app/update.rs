@@ -23,6 +23,7 @@ pub(super) const PAGE: usize = 10;
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
     let mut effects = Vec::new();
     let before = state.overlay.as_ref().map(std::mem::discriminant);
+    let awaiting = awaited_by_overlay(state);
     match action {
         Action::Input(key) => handle_key(state, key, &mut effects),
         Action::Paste(text) => {
@@ -79,10 +80,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Terminate => state.quit = true,
         action => perform(state, action, &mut effects),
     }
-    // Every AWS request asked for here makes the earlier ones of its view late.
+    // A list closed (or answered) before its answer came: that answer is late.
+    if let Some(view) = awaiting.filter(|v| awaited_by_overlay(state) != Some(*v)) {
+        state.asked.leave(view);
+    }
+    // Every request asked for here makes the earlier ones of its view late.
     for effect in &effects {
-        if let Effect::Load(request) = effect {
-            state.asked.ask(request.view());
+        match effect {
+            Effect::Load(request) => state.asked.ask(request.view()),
+            Effect::LoadLocal(request) => state.asked.ask(request.view()),
+            _ => {}
         }
     }
     let after = state.overlay.as_ref().map(std::mem::discriminant);
@@ -97,6 +104,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         state.overlay_since = Some(state.clock.mono);
     }
     effects
+}
+
+fn awaited_by_overlay(state: &AppState) -> Option<super::asked::View> {
+    match &state.overlay {
+        Some(Overlay::Pick(picker)) => picker.awaits(),
+        _ => None,
+    }
 }
 
 /// Opens a dialog that a background result brought: it never replaces (or is
@@ -223,9 +237,9 @@ fn move_cursor(state: &mut AppState, to: impl Fn(usize, usize) -> usize) {
 fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>) {
     match loaded {
         Loaded::Clusters(result) => ecs::clusters_loaded(state, result),
-        Loaded::Services { cluster, load, result } => ecs::services_loaded(state, cluster, load, result),
-        Loaded::ServicesSoFar { load, services, .. } => ecs::services_so_far(state, load, services),
-        Loaded::Tasks { load, result, .. } => ecs::tasks_loaded(state, load, result),
+        Loaded::Services { cluster, result } => ecs::services_loaded(state, cluster, result),
+        Loaded::ServicesSoFar { services, .. } => ecs::services_so_far(state, services),
+        Loaded::Tasks { result, .. } => ecs::tasks_loaded(state, result),
         Loaded::Plan(Ok(plan)) => ecs::ask_to_apply(state, plan),
         Loaded::Plan(Err(e)) => state.flash = Some(format!("cannot work out the change: {e}")),
         Loaded::LogsSaved(Ok(message) | Err(message)) => state.flash = Some(message),
@@ -237,9 +251,7 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::SyncPlan { result: Err(e), .. } => state.flash = Some(format!("sync: {e}")),
         Loaded::Console(Ok(console)) => effects.push(Effect::Attach(console)),
         Loaded::Buckets(result) => {
-            if let Some(Overlay::Pick(picker)) = &mut state.overlay
-                && matches!(picker.purpose, super::overlay::PickPurpose::Bucket(_))
-            {
+            if let Some(Overlay::Pick(picker)) = &mut state.overlay {
                 picker.loading = false;
                 match result {
                     Ok(names) => {
@@ -279,19 +291,15 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         Loaded::SettingsSaved { result: Err(e), .. } => state.flash = Some(format!("not saved: {e}")),
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),
-        Loaded::Snapshots { bucket, prefix, here, etag, result } => {
-            snapshots::snapshots_loaded(state, (bucket, prefix), here, etag, result)
+        Loaded::Snapshots { here, etag, result, .. } => {
+            snapshots::snapshots_loaded(state, here, etag, result)
         }
-        Loaded::SnapshotsUnmoved { bucket, prefix, result } => {
-            snapshots::snapshots_unmoved(state, (bucket, prefix), result)
-        }
-        Loaded::ServicesNamed { cluster, load, result } => ecs::services_named(state, cluster, load, result),
-        Loaded::Metrics { cluster, result } => super::charts::metrics_loaded(state, cluster, result),
+        Loaded::SnapshotsUnmoved { result, .. } => snapshots::snapshots_unmoved(state, result),
+        Loaded::ServicesNamed { result, .. } => ecs::services_named(state, result),
+        Loaded::Metrics { result, .. } => super::charts::metrics_loaded(state, result),
         Loaded::SyncTags(result) => machine::sync_tags_listed(state, result),
         Loaded::Repositories(result) => registry::repositories_loaded(state, result),
-        Loaded::Images { repository, load, result } => {
-            registry::images_loaded(state, repository, load, result)
-        }
+        Loaded::Images { repository, result } => registry::images_loaded(state, repository, result),
     }
 }
 

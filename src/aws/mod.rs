@@ -84,7 +84,7 @@ impl AwsClients {
         // The control-plane clients retry throttling for longer, adaptively
         // (the SDK slows itself down when AWS throttles); every client counts
         // throttled attempts for the status line.
-        let patient = aws_config::retry::RetryConfig::adaptive().with_max_attempts(READ_ATTEMPTS);
+        let patient = aws_config::retry::RetryConfig::adaptive().with_max_attempts(read_attempts());
         let ecr = aws_sdk_ecr::config::Builder::from(config)
             .retry_config(patient.clone())
             .interceptor(pace::ThrottleCounter)
@@ -117,6 +117,16 @@ impl AwsClients {
 /// Attempts an ECS, ECR or CloudWatch Logs call gets before a throttling
 /// error is final (the SDK's default is 3): with backoff, about a minute.
 const READ_ATTEMPTS: u32 = 8;
+
+/// `AWS_MAX_ATTEMPTS` when the user set it (as the AWS CLI and every SDK
+/// read it), else [`READ_ATTEMPTS`].
+fn read_attempts() -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(READ_ATTEMPTS)
+}
 
 /// The S3 client's configuration: path-style whenever an endpoint URL is set.
 pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {

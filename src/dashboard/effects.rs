@@ -40,11 +40,12 @@ impl Dashboard {
                 }
                 update(&mut self.state, Action::ConsoleEnded(words));
             }
-            // The engine or a file, not AWS.
+            // The engine or a file, not AWS; its answer is ticketed all the same.
             Effect::LoadLocal(request) => {
-                let (tx, docker_host) = (self.load_tx.clone(), self.state.settings.docker_host.clone());
+                let (tx, docker_host) = (self.answer_tx.clone(), self.state.settings.docker_host.clone());
+                let ticket = self.state.asked.ticket(self.state.connection, request.view());
                 tokio::spawn(async move {
-                    let _ = tx.send(load_here(request, docker_host).await).await;
+                    let _ = tx.send((ticket, load_here(request, docker_host).await)).await;
                 });
             }
             Effect::SaveSettings(plan) => {

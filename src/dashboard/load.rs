@@ -65,12 +65,12 @@ pub(super) async fn load(
 ) -> Loaded {
     match request {
         LoadRequest::Repositories => Loaded::Repositories(ecr::repositories(&clients.ecr).await),
-        LoadRequest::Images { repository, load } => {
+        LoadRequest::Images { repository } => {
             let result = ecr::images(&clients.ecr, &repository).await;
-            Loaded::Images { repository, load, result }
+            Loaded::Images { repository, result }
         }
         LoadRequest::Clusters => Loaded::Clusters(crate::aws::ecs::clusters(&clients.ecs).await),
-        LoadRequest::Services { cluster, load } => {
+        LoadRequest::Services { cluster } => {
             // The first batches on screen at once, the rest as they come (a lost update is fine).
             let mut shown: Option<std::time::Instant> = None;
             let result = crate::aws::ecs::services_as_they_come(
@@ -81,24 +81,22 @@ pub(super) async fn load(
                     if shown.is_none_or(|t| t.elapsed() >= SO_FAR_EVERY) {
                         shown = Some(std::time::Instant::now());
                         let services = so_far.to_vec();
-                        let _ = tx.try_send((
-                            ticket,
-                            Loaded::ServicesSoFar { cluster: cluster.clone(), load, services },
-                        ));
+                        let _ = tx
+                            .try_send((ticket, Loaded::ServicesSoFar { cluster: cluster.clone(), services }));
                     }
                 },
             )
             .await;
-            Loaded::Services { cluster, load, result }
+            Loaded::Services { cluster, result }
         }
-        LoadRequest::ServicesNamed { cluster, names, load } => {
+        LoadRequest::ServicesNamed { cluster, names } => {
             let result =
                 crate::aws::ecs::services_named(&clients.ecs, &clients.service_reads, &cluster, &names).await;
-            Loaded::ServicesNamed { cluster, load, result }
+            Loaded::ServicesNamed { cluster, result }
         }
-        LoadRequest::Tasks { cluster, service, load } => {
+        LoadRequest::Tasks { cluster, service } => {
             let result = crate::aws::ecs::tasks(&clients.ecs, &cluster, Some(&service)).await;
-            Loaded::Tasks { cluster, service, load, result }
+            Loaded::Tasks { cluster, service, result }
         }
         LoadRequest::SyncTags { repository } => {
             Loaded::SyncTags(ecr::images(&clients.ecr, &repository).await)

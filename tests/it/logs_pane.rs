@@ -41,11 +41,7 @@ fn with_a_task() -> AppState {
         rollout: Some("COMPLETED".into()),
         events: vec![],
     };
-    let load = s.ecs.services_load;
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(vec![service]) }),
-    );
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(vec![service]) }));
     let task = TaskInfo {
         id: TASK.into(),
         last_status: "RUNNING".into(),
@@ -56,8 +52,7 @@ fn with_a_task() -> AppState {
         task_definition: "api:3".into(),
         containers: vec![],
     };
-    let load = s.ecs.tasks_load;
-    let tasks = Loaded::Tasks { load, cluster: "dev".into(), service: "api".into(), result: Ok(vec![task]) };
+    let tasks = Loaded::Tasks { cluster: "dev".into(), service: "api".into(), result: Ok(vec![task]) };
     update(&mut s, Action::Loaded(tasks));
     update(&mut s, key('3'));
     s

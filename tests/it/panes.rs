@@ -246,8 +246,7 @@ fn registry_loaded() -> AppState {
             150_000_000,
         ),
     ];
-    let load = s.registry.images_load;
-    update(&mut s, Action::Loaded(Loaded::Images { load, repository: "app".into(), result: Ok(images) }));
+    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result: Ok(images) }));
     update(&mut s, key('2'));
     s
 }
@@ -298,11 +297,9 @@ fn registry_errors_are_shown_in_words() {
     use wharf::app::Loaded;
     use wharf::aws::AwsError;
     let mut s = configured();
-    let load = s.registry.images_load;
     update(
         &mut s,
         Action::Loaded(Loaded::Images {
-            load,
             repository: "app".into(),
             result: Err(AwsError::Throttled("Rate exceeded".into())),
         }),
@@ -431,8 +428,7 @@ fn ecs_pane_services_and_tasks() {
         ],
     };
     let services = vec![service("app", 2, 2, "COMPLETED"), service("worker", 0, 1, "IN_PROGRESS")];
-    let load = s.ecs.services_load;
-    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(services) }));
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(services) }));
     let task = |id: &str, status: &str, digest: &str, up: i64| TaskInfo {
         id: id.into(),
         last_status: status.into(),
@@ -453,15 +449,9 @@ fn ecs_pane_services_and_tasks() {
         task("5f0c6e2a9b1d4c3e8f7a6b5c4d3e2f1a", "RUNNING", "b7e1f2a3c4d5e6f708192a3b", 3600),
         task("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "PENDING", "b7e1f2a3c4d5e6f708192a3b", 20),
     ];
-    let load = s.ecs.tasks_load;
     update(
         &mut s,
-        Action::Loaded(Loaded::Tasks {
-            load,
-            cluster: "dev".into(),
-            service: "app".into(),
-            result: Ok(tasks),
-        }),
+        Action::Loaded(Loaded::Tasks { cluster: "dev".into(), service: "app".into(), result: Ok(tasks) }),
     );
     update(&mut s, key('3'));
     snapshot("ecs_tasks", &s);
@@ -483,8 +473,7 @@ fn ecs_pane_shows_names_as_pages_arrive_and_what_is_described_as_it_is() {
     described.task_definition = "api:12".into();
     described.rollout = Some("COMPLETED".into());
     let services = vec![described, ServiceInfo::listed("billing"), ServiceInfo::listed("cron")];
-    let load = s.ecs.services_load;
-    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { load, cluster: "dev".into(), services }));
+    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { cluster: "dev".into(), services }));
     snapshot("ecs_services_listed", &s);
 }
 

@@ -34,9 +34,8 @@ fn dashboard() -> wharf::app::AppState {
     update(&mut s, Action::Resize(120, 40));
     let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
     assert!(!effects.is_empty(), "being ready loads the panes");
-    let load = s.ecs.services_load;
     let services = vec![service("api", 1), service("db", 1), service("web", 2)];
-    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(services) }));
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(services) }));
     update(&mut s, Action::Loaded(Loaded::Repositories(Ok(vec![]))));
     let snapshots = Loaded::Snapshots {
         bucket: "snaps".into(),
@@ -88,8 +87,7 @@ fn each_pane_asks_when_due_and_never_twice_at_once() {
     assert!(asked(&update(&mut s, Action::RefreshTick)).is_empty());
 
     // The answers: a count changed in the console moves the row by itself.
-    let load = s.ecs.services_load;
-    let answer = Loaded::ServicesNamed { cluster: "dev".into(), load, result: Ok(vec![service("db", 3)]) };
+    let answer = Loaded::ServicesNamed { cluster: "dev".into(), result: Ok(vec![service("db", 3)]) };
     update(&mut s, Action::Loaded(answer));
     assert_eq!(s.ecs.services.loaded().unwrap()[1].desired, 3);
     let unmoved = Loaded::SnapshotsUnmoved { bucket: "snaps".into(), prefix: String::new(), result: Ok(()) };
@@ -100,14 +98,14 @@ fn each_pane_asks_when_due_and_never_twice_at_once() {
     later(&mut s, ECS_EVERY);
     let requests = asked(&update(&mut s, Action::RefreshTick)).len();
     assert_eq!(requests, 1, "only ECS is due after 5 s");
-    update(&mut s, Action::Loaded(Loaded::ServicesNamed { cluster: "dev".into(), load, result: Ok(vec![]) }));
+    update(&mut s, Action::Loaded(Loaded::ServicesNamed { cluster: "dev".into(), result: Ok(vec![]) }));
     later(&mut s, SNAPSHOTS_EVERY);
     let effects = update(&mut s, Action::RefreshTick);
     let requests = asked(&effects);
     assert_eq!(requests.len(), 2, "ECS and the snapshots after 15 s more: {requests:?}");
     assert!(!requests.iter().any(|r| matches!(r, LoadRequest::Repositories)));
     // The listing is read whole now and then, head moved or not (a diverged backup moves none).
-    update(&mut s, Action::Loaded(Loaded::ServicesNamed { cluster: "dev".into(), load, result: Ok(vec![]) }));
+    update(&mut s, Action::Loaded(Loaded::ServicesNamed { cluster: "dev".into(), result: Ok(vec![]) }));
     let unmoved = Loaded::SnapshotsUnmoved { bucket: "snaps".into(), prefix: String::new(), result: Ok(()) };
     update(&mut s, Action::Loaded(unmoved));
     later(&mut s, LISTING_EVERY);
@@ -161,17 +159,18 @@ fn nobody_looking_asks_nothing_and_looking_again_asks_at_once() {
 fn a_refresh_that_fails_keeps_the_rows_and_says_so_until_one_succeeds() {
     let mut s = dashboard();
     update(&mut s, Action::RefreshTick);
-    let load = s.ecs.services_load;
     let failed = Loaded::ServicesNamed {
         cluster: "dev".into(),
-        load,
+
         result: Err(wharf::aws::AwsError::Throttled("Rate exceeded".into())),
     };
     update(&mut s, Action::Loaded(failed));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(3), "the rows stay");
     let note = refresh::note(&s, PaneId::Ecs).unwrap();
-    assert!(note.starts_with("refresh failed: ") && note.contains("Rate exceeded"), "{note}");
-    assert!(note.contains("rows from 0s ago"), "{note}");
+    assert!(
+        note.starts_with("refresh failed · rows from 0s ago: ") && note.contains("Rate exceeded"),
+        "{note}"
+    );
     // A failed listing of the snapshots keeps its rows too.
     let failed = Loaded::Snapshots {
         bucket: "snaps".into(),
@@ -186,7 +185,7 @@ fn a_refresh_that_fails_keeps_the_rows_and_says_so_until_one_succeeds() {
 
     later(&mut s, ECS_EVERY);
     update(&mut s, Action::RefreshTick);
-    let ok = Loaded::ServicesNamed { cluster: "dev".into(), load, result: Ok(vec![service("api", 0)]) };
+    let ok = Loaded::ServicesNamed { cluster: "dev".into(), result: Ok(vec![service("api", 0)]) };
     update(&mut s, Action::Loaded(ok));
     assert_eq!(refresh::note(&s, PaneId::Ecs), None);
     assert_eq!(s.ecs.services.loaded().unwrap()[0].desired, 0);
@@ -214,7 +213,8 @@ fn r_refreshes_the_focused_pane_now() {
 /// The real binary in a terminal, left open on one home through its own
 /// realism layer (whose counts are this test's alone): another machine's
 /// backup shows with the status line saying so, a desired count changed
-/// through the API shows, and with the terminal unfocused nothing is asked.
+/// through the API shows, a refresh that fails keeps the rows and says so
+/// (until one succeeds), and with the terminal unfocused nothing is asked.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() {
     use crate::e2e::Session;
@@ -232,6 +232,8 @@ async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() 
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_REGION", "eu-west-1"),
+        // A failed refresh is final after two attempts, not the eight wharf makes by default.
+        ("AWS_MAX_ATTEMPTS", "2"),
     ];
     let mut session = Session::start_with(140, 40, &env, Some(&config));
     session.wait_for("no snapshots yet");
@@ -271,6 +273,19 @@ async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() 
     crate::support::eventually(Duration::from_secs(10), "the new desired count", || row(&session, "3 "));
     eprintln!("a desired count changed through the API on screen after {:?}", seen.elapsed());
 
+    // ECS fails every DescribeServices: the row stays, the heading says the refresh failed.
+    layer.fail("DescribeServices", 1000);
+    crate::support::eventually(Duration::from_secs(20), "the failed refresh said", || {
+        session.contents().contains("refresh failed")
+    });
+    assert!(row(&session, "3 "), "the rows stay:\n{}", session.contents());
+    assert!(session.contents().contains("rows from"), "{}", session.contents());
+    layer.fail("DescribeServices", 0);
+    crate::support::eventually(Duration::from_secs(20), "a refresh that succeeds again", || {
+        !session.contents().contains("refresh failed")
+    });
+    assert!(row(&session, "3 "));
+
     // The terminal loses focus: "paused", and no call at all for 30 s.
     session.send(b"\x1b[O");
     session.wait_for("paused");
@@ -306,9 +321,8 @@ async fn a_dashboard_left_open_follows_what_others_change_and_rests_unfocused() 
 #[test]
 fn a_tall_screen_of_services_is_asked_for_under_three_percent_of_the_read_quota() {
     let mut s = dashboard();
-    let load = s.ecs.services_load;
     let many: Vec<ServiceInfo> = (0..2000).map(|i| service(&format!("svc-{i:05}"), 1)).collect();
-    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(many) }));
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(many) }));
     // ECS fills a tall terminal: 94 rows on screen, ten DescribeServices a round.
     update(&mut s, Action::Resize(200, 100));
     update(&mut s, key('3'));
@@ -317,9 +331,9 @@ fn a_tall_screen_of_services_is_asked_for_under_three_percent_of_the_read_quota(
     for _ in 0..600 {
         later(&mut s, Duration::from_secs(1));
         for request in asked(&update(&mut s, Action::RefreshTick)) {
-            if let LoadRequest::ServicesNamed { names, load, .. } = request {
+            if let LoadRequest::ServicesNamed { names, .. } = request {
                 calls += names.len().div_ceil(10);
-                let answer = Loaded::ServicesNamed { cluster: "dev".into(), load: *load, result: Ok(vec![]) };
+                let answer = Loaded::ServicesNamed { cluster: "dev".into(), result: Ok(vec![]) };
                 update(&mut s, Action::Loaded(answer));
             }
         }

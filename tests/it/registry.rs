@@ -2,6 +2,7 @@
 //! `wharf tags` command, and how the pane's state follows loads.
 
 use wharf::app::Keymap;
+use wharf::app::asked::View;
 use wharf::app::{Action, Effect, Load, LoadRequest, Loaded, PaneId, update};
 use wharf::aws::{AwsError, AwsStatus, ecr};
 use wharf::config::{Profile, Settings};
@@ -105,7 +106,7 @@ fn credentials_start_the_registry_loads() {
         effects,
         [
             Effect::Load(LoadRequest::Repositories),
-            Effect::Load(LoadRequest::Images { repository: "app".into(), load: s.registry.images_load }),
+            Effect::Load(LoadRequest::Images { repository: "app".into() }),
             Effect::Load(LoadRequest::Clusters),
         ]
     );
@@ -133,26 +134,22 @@ fn enter_opens_a_repository_and_esc_goes_back() {
     assert_eq!(s.focus, PaneId::Registry);
     update(&mut s, key('j'));
     let effects = update(&mut s, code(crossterm::event::KeyCode::Enter));
-    assert_eq!(
-        effects,
-        [Effect::Load(LoadRequest::Images { repository: "db".into(), load: s.registry.images_load })]
-    );
+    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "db".into() })]);
     assert_eq!(s.registry.images, Load::Loading);
 
     // An answer for a repository the user has left is dropped.
-    let load = s.registry.images_load;
+    let asked = s.asked.ticket(s.connection, View::RegistryImages);
     update(&mut s, code(crossterm::event::KeyCode::Esc));
     assert_eq!(s.registry.open, None);
-    update(&mut s, Action::Loaded(Loaded::Images { load, repository: "db".into(), result: Ok(vec![]) }));
+    let loaded = Loaded::Images { repository: "db".into(), result: Ok(vec![]) };
+    update(&mut s, Action::Answer { ticket: asked, loaded });
     assert_eq!(s.registry.images, Load::Loading);
 
     // Errors are kept for the pane, in words.
     update(&mut s, code(crossterm::event::KeyCode::Enter));
-    let load = s.registry.images_load;
     update(
         &mut s,
         Action::Loaded(Loaded::Images {
-            load,
             repository: "db".into(),
             result: Err(AwsError::AccessDenied("not allowed: ecr:DescribeImages".into())),
         }),
@@ -161,8 +158,8 @@ fn enter_opens_a_repository_and_esc_goes_back() {
 }
 
 /// Leaving a repository and opening it again asks again; the first answer,
-/// arriving late, is for the view that was left and is dropped by its load
-/// number, though it names the same repository.
+/// arriving late, is for the view that was left and is dropped by its ticket,
+/// though it names the same repository.
 #[test]
 fn a_late_answer_for_a_view_left_is_dropped_even_for_the_same_repository() {
     let mut s = state();
@@ -171,18 +168,22 @@ fn a_late_answer_for_a_view_left_is_dropped_even_for_the_same_repository() {
     update(&mut s, key('2'));
     update(&mut s, key('j'));
     update(&mut s, code(crossterm::event::KeyCode::Enter));
-    let first = s.registry.images_load;
+    let first = s.asked.ticket(s.connection, View::RegistryImages);
     update(&mut s, code(crossterm::event::KeyCode::Esc));
+    // Left: even with nothing asked since, the first answer is late.
+    let late = || Loaded::Images {
+        repository: "db".into(),
+        result: Err(AwsError::AccessDenied("the first answer".into())),
+    };
+    update(&mut s, Action::Answer { ticket: first, loaded: late() });
+    assert_eq!(s.registry.images, Load::Loading, "the answer for a view left is dropped");
     let effects = update(&mut s, code(crossterm::event::KeyCode::Enter));
-    let second = s.registry.images_load;
-    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "db".into(), load: second })]);
+    let second = s.asked.ticket(s.connection, View::RegistryImages);
+    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "db".into() })]);
     assert_ne!(first, second);
-    let late = Err(AwsError::AccessDenied("the first answer".into()));
-    update(&mut s, Action::Loaded(Loaded::Images { repository: "db".into(), load: first, result: late }));
+    update(&mut s, Action::Answer { ticket: first, loaded: late() });
     assert_eq!(s.registry.images, Load::Loading, "the late answer is dropped");
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Images { repository: "db".into(), load: second, result: Ok(vec![]) }),
-    );
+    let answer = Loaded::Images { repository: "db".into(), result: Ok(vec![]) };
+    update(&mut s, Action::Answer { ticket: second, loaded: answer });
     assert_eq!(s.registry.images, Load::Loaded(vec![]));
 }

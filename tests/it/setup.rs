@@ -470,17 +470,17 @@ fn the_settings_panel_picks_the_database_and_its_user_again() {
             tables: Some(tables),
             the_images,
         };
-    // A late answer for another set-up is dropped; this one's fills the list.
+    // A late answer (an earlier set-up's request) is dropped; this one's fills the list.
+    let asked = s.asked.ticket(s.connection, wharf::app::asked::View::DatabasePicker);
     let mut other = setup.clone();
     other.chosen.push(Chosen::new("bucket", "elsewhere"));
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Databases { setup: other, result: Ok(vec![found("x", 1, 1, false)]) }),
-    );
+    let late = Loaded::Databases { setup: other, result: Ok(vec![found("x", 1, 1, false)]) };
+    update(&mut s, Action::Answer { ticket: wharf::app::asked::Ticket { number: 0, ..asked }, loaded: late });
     let Some(Overlay::Pick(picker)) = &s.overlay else { panic!() };
     assert!(picker.loading && picker.items.is_empty());
     let listed = vec![found("shop", 9_000_000, 4, true), found("postgres", 7_000_000, 0, false)];
-    update(&mut s, Action::Loaded(Loaded::Databases { setup: setup.clone(), result: Ok(listed) }));
+    let loaded = Loaded::Databases { setup: setup.clone(), result: Ok(listed) };
+    update(&mut s, Action::Answer { ticket: asked, loaded });
     let Some(Overlay::Pick(picker)) = &s.overlay else { panic!() };
     let rows: Vec<(&str, &str)> =
         picker.items.iter().map(|i| (i.value.as_str(), i.detail.as_str())).collect();

@@ -48,8 +48,7 @@ fn service_runs(s: &mut AppState, digest: &str) {
             exit_code: None,
         }],
     };
-    let load = s.ecs.tasks_load;
-    let loaded = Loaded::Tasks { cluster: "dev".into(), service: "app".into(), load, result: Ok(vec![task]) };
+    let loaded = Loaded::Tasks { cluster: "dev".into(), service: "app".into(), result: Ok(vec![task]) };
     update(s, Action::Loaded(loaded));
 }
 
@@ -70,9 +69,8 @@ fn the_images_pane_marks_what_ecs_runs_and_ecr_tags_and_the_status_line_says_wha
         pushed_at: None,
         size: None,
     };
-    let load = s.registry.images_load;
     let result = Ok(vec![pushed("v1", NEW), pushed("v0", OLD)]);
-    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), load, result }));
+    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result }));
     let mut list = sample_snapshots();
     list[0].head = true;
     let (head, older) = (list[0].id.clone(), list[1].id.clone());

@@ -251,6 +251,22 @@ impl Realism {
     pub fn stats(&self) -> serde_json::Value {
         stats_of(&self.url)
     }
+
+    /// From now on the next `n` calls of `action` fail (0: none do).
+    pub fn fail(&self, action: &str, n: u32) {
+        let status = Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "POST",
+                "--data",
+                &format!("{action}={n}"),
+                &format!("{}/realism/fail", self.url),
+            ])
+            .status()
+            .expect("curl");
+        assert!(status.success(), "the realism layer took the failure");
+    }
 }
 
 impl Drop for Realism {

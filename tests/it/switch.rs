@@ -39,7 +39,8 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
     update(&mut s, key('5'));
     let started = update(&mut s, key('b'));
     assert!(started.iter().any(|e| matches!(e, Effect::StartJob { .. })), "{started:?}");
-    let old_images = s.registry.images_load;
+    let old_images = s.asked.ticket(s.connection, wharf::app::asked::View::RegistryImages);
+    let old_snapshots = s.asked.ticket(s.connection, wharf::app::asked::View::Snapshots);
 
     let effects = update(&mut s, key('@'));
     assert_eq!(effects, [Effect::LoadLocal(LocalLoad::SwitchChoices { file: Some("wharf.toml".into()) })]);
@@ -82,8 +83,8 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
     assert!(screen.contains("[dev] "), "{screen}");
 
     // A registry answer asked for before the switch is dropped.
-    let late = Loaded::Images { repository: "app".into(), load: old_images, result: Ok(Vec::new()) };
-    update(&mut s, Action::Loaded(late));
+    let late = Loaded::Images { repository: "app".into(), result: Ok(Vec::new()) };
+    update(&mut s, Action::Answer { ticket: old_images, loaded: late });
     assert!(s.registry.images.loaded().is_none());
     // So is the old bucket's listing, however late it comes.
     let late = Loaded::Snapshots {
@@ -93,7 +94,7 @@ fn picking_another_profile_empties_the_aws_panes_connects_again_and_reloads_them
         etag: None,
         result: Ok(sample_snapshots()),
     };
-    update(&mut s, Action::Loaded(late));
+    update(&mut s, Action::Answer { ticket: old_snapshots, loaded: late });
     assert!(s.snapshots.list.loaded().is_none(), "dev's snapshots never show under ops");
     let listed = crate::support::snapshots_listed(&s, None, Ok(sample_snapshots()));
     update(&mut s, listed);

@@ -384,10 +384,7 @@ fn a_finished_push_reloads_the_open_repository() {
     };
     let effects =
         update(&mut s, Action::Job(JobEvent { id: 1, update: JobUpdate::Finished(JobResult::Done(output)) }));
-    assert_eq!(
-        effects,
-        [Effect::Load(LoadRequest::Images { repository: "app".into(), load: s.registry.images_load })]
-    );
+    assert_eq!(effects, [Effect::Load(LoadRequest::Images { repository: "app".into() })]);
 }
 
 #[test]
@@ -700,10 +697,11 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
     let profile = Profile { cluster: Some("dev".into()), service: Some("api".into()), ..Profile::default() };
     let mut s = state_with(Settings { profile, ..Settings::default() }, Keymap::defaults().unwrap());
     let effects = update(&mut s, Action::Aws(AwsStatus::Ready { region: None, endpoint: None }));
+    let dev = s.asked.ticket(s.connection, wharf::app::asked::View::Services);
     for wanted in [
         LoadRequest::Clusters,
-        LoadRequest::Services { cluster: "dev".into(), load: s.ecs.services_load },
-        LoadRequest::Tasks { cluster: "dev".into(), service: "api".into(), load: s.ecs.tasks_load },
+        LoadRequest::Services { cluster: "dev".into() },
+        LoadRequest::Tasks { cluster: "dev".into(), service: "api".into() },
     ] {
         assert!(effects.contains(&Effect::Load(wanted.clone())), "{wanted:?} in {effects:?}");
     }
@@ -718,18 +716,9 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
         events: vec![],
     };
     update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into(), "prod".into()]))));
-    let load = s.ecs.services_load;
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Services {
-            load,
-            cluster: "dev".into(),
-            result: Ok(vec![service("api"), service("web")]),
-        }),
-    );
-    // An answer to an earlier load (a cluster the user has left) is dropped by its number.
-    let load = s.ecs.services_load - 1;
-    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "prod".into(), result: Ok(vec![]) }));
+    let services =
+        Loaded::Services { cluster: "dev".into(), result: Ok(vec![service("api"), service("web")]) };
+    update(&mut s, Action::Answer { ticket: dev, loaded: services.clone() });
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2));
 
     update(&mut s, key('3'));
@@ -741,23 +730,16 @@ fn the_ecs_pane_opens_at_the_profiles_service_and_drills_down_and_back() {
     );
     update(&mut s, key('j'));
     let effects = update(&mut s, code(KeyCode::Enter));
-    assert_eq!(
-        effects,
-        [Effect::Load(LoadRequest::Tasks {
-            cluster: "dev".into(),
-            service: "web".into(),
-            load: s.ecs.tasks_load
-        })]
-    );
+    assert_eq!(effects, [Effect::Load(LoadRequest::Tasks { cluster: "dev".into(), service: "web".into() })]);
     update(&mut s, code(KeyCode::Esc));
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.ecs.cluster, None, "back to the clusters");
     update(&mut s, key('j'));
     let effects = update(&mut s, code(KeyCode::Enter));
-    assert_eq!(
-        effects,
-        [Effect::Load(LoadRequest::Services { cluster: "prod".into(), load: s.ecs.services_load })]
-    );
+    assert_eq!(effects, [Effect::Load(LoadRequest::Services { cluster: "prod".into() })]);
+    // dev's listing asked again arrives late, after prod was opened: dropped by its ticket.
+    update(&mut s, Action::Answer { ticket: dev, loaded: services });
+    assert_eq!(s.ecs.services, wharf::app::Load::Loading, "prod's services are awaited");
 }
 
 #[test]
@@ -784,11 +766,7 @@ fn b_in_the_ecs_pane_starts_a_remote_backup_of_the_service() {
         rollout: None,
         events: vec![],
     };
-    let load = s.ecs.services_load;
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Services { load, cluster: "dev".into(), result: Ok(vec![service]) }),
-    );
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "dev".into(), result: Ok(vec![service]) }));
     update(&mut s, key('3'));
     // First what would run is worked out and shown; nothing starts yet.
     let effects = update(&mut s, key('b'));
@@ -860,11 +838,7 @@ pub(crate) fn with_registry_image(protected: bool) -> wharf::app::AppState {
     update(&mut s, Action::Loaded(Loaded::Repositories(Ok(vec![repo]))));
     let image =
         RegistryImage { tags: vec!["v3".into()], digest: "sha256:abc".into(), pushed_at: None, size: None };
-    let load = s.registry.images_load;
-    update(
-        &mut s,
-        Action::Loaded(Loaded::Images { load, repository: "app".into(), result: Ok(vec![image]) }),
-    );
+    update(&mut s, Action::Loaded(Loaded::Images { repository: "app".into(), result: Ok(vec![image]) }));
     update(&mut s, key('2'));
     s
 }
@@ -973,19 +947,16 @@ fn a_long_service_list_is_shown_as_it_comes_and_then_whole() {
     };
     let first: Vec<_> = (0..10).map(service).collect();
     let all: Vec<_> = (0..2000).map(service).collect();
-    let load = s.ecs.services_load;
-    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { load, cluster: "big".into(), services: first }));
+    update(&mut s, Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: first }));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(10), "the first batch is on screen");
     assert!(!s.ecs.services_complete);
-    let load = s.ecs.services_load;
-    update(&mut s, Action::Loaded(Loaded::Services { load, cluster: "big".into(), result: Ok(all.clone()) }));
+    update(&mut s, Action::Loaded(Loaded::Services { cluster: "big".into(), result: Ok(all.clone()) }));
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
     assert!(s.ecs.services_complete);
     // A late partial answer does not shrink the whole list.
-    let load = s.ecs.services_load;
     update(
         &mut s,
-        Action::Loaded(Loaded::ServicesSoFar { load, cluster: "big".into(), services: all[..20].to_vec() }),
+        Action::Loaded(Loaded::ServicesSoFar { cluster: "big".into(), services: all[..20].to_vec() }),
     );
     assert_eq!(s.ecs.services.loaded().map(Vec::len), Some(2000));
 }
