@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::effect::{Effect, LoadRequest};
-use super::refresh::looked_at;
+use super::shared::{looked_at, rows_on_screen};
 use super::state::{AppState, ImagesTab, PaneId};
 use crate::aws::AwsError;
 use crate::model::metrics::{StatsSample, Utilization};
@@ -29,16 +29,6 @@ pub fn containers_followed(state: &AppState) -> Vec<String> {
     let visible = pane.visible_containers();
     let first = (pane.container_cursor.selected + 1).saturating_sub(rows);
     visible.iter().skip(first).take(rows).filter(|c| c.state == "running").map(|c| c.id.clone()).collect()
-}
-
-/// How many rows of a list a pane shows: its height less borders and headings.
-pub fn rows_on_screen(state: &AppState, pane: PaneId) -> u16 {
-    let height = if state.zoomed && state.focus == pane {
-        state.size.1.saturating_sub(6)
-    } else {
-        (state.size.1.saturating_sub(2) / 3).saturating_sub(4)
-    };
-    height.max(1)
 }
 
 /// A reading arrived; the readings of containers no longer there go.
@@ -68,7 +58,7 @@ pub(super) fn ask_metrics(state: &mut AppState, effects: &mut Vec<Effect>) {
     let Some(cluster) = state.ecs.cluster.clone() else { return };
     let services = match &state.ecs.service {
         Some(service) => vec![service.clone()],
-        None if state.ecs.services_complete => super::refresh::services_on_screen(state),
+        None if state.ecs.services_complete => super::shared::services_on_screen(state),
         None => return,
     };
     if services.is_empty() {
@@ -84,7 +74,7 @@ pub(super) fn metrics_missing(state: &AppState) -> bool {
     if state.ecs.service.is_some() || !state.ecs.services_complete {
         return false;
     }
-    super::refresh::services_on_screen(state).iter().any(|s| !state.ecs.metrics.contains_key(s))
+    super::shared::services_on_screen(state).iter().any(|s| !state.ecs.metrics.contains_key(s))
 }
 
 /// Utilization came: kept for the cluster it was asked for. CloudWatch not

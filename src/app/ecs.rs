@@ -3,48 +3,12 @@
 
 use super::asked::View;
 use super::effect::{Effect, LoadRequest};
+use super::shared::{open_cluster, open_service, show_dialog};
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
-use super::update::show_dialog;
 use crate::aws::ecs::Plan;
 use crate::aws::{AwsError, AwsStatus};
 use crate::jobs::DeployJob;
 use crate::model::ecs::{ServiceInfo, TaskInfo};
-
-/// Lists the clusters, and opens the profile's cluster and service when set.
-pub(super) fn load_ecs(state: &mut AppState, effects: &mut Vec<Effect>) {
-    state.ecs.clusters = Load::Loading;
-    effects.push(Effect::Load(LoadRequest::Clusters));
-    if let Some(cluster) = state.settings.profile.cluster.clone() {
-        open_cluster(state, cluster.clone(), effects);
-        if let Some(service) = state.settings.profile.service.clone() {
-            open_service(state, cluster, service, effects);
-        }
-    }
-}
-
-pub(super) fn open_cluster(state: &mut AppState, cluster: String, effects: &mut Vec<Effect>) {
-    state.ecs.cluster = Some(cluster.clone());
-    state.ecs.service = None;
-    state.ecs.services = Load::Loading;
-    state.ecs.services_complete = false;
-    state.ecs.service_cursor = Default::default();
-    state.ecs.metrics.clear();
-    state.refresh.metrics = Default::default();
-    effects.push(Effect::Load(LoadRequest::Services { cluster }));
-}
-
-pub(super) fn open_service(
-    state: &mut AppState,
-    cluster: String,
-    service: String,
-    effects: &mut Vec<Effect>,
-) {
-    state.ecs.service = Some(service.clone());
-    state.ecs.tasks = Load::Loading;
-    state.ecs.task_cursor = Default::default();
-    state.refresh.metrics.asked = None;
-    effects.push(Effect::Load(LoadRequest::Tasks { cluster, service }));
-}
 
 /// `enter`: opens the selected cluster, or the selected service.
 pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
@@ -102,7 +66,7 @@ pub(super) fn services_loaded(
         AwsError::NotFound(_) => format!("no ECS cluster `{cluster}` here"),
         e => e.to_string(),
     });
-    super::refresh::settle(&mut ecs.services, &mut state.refresh.ecs, state.clock.wall, result);
+    super::shared::settle(&mut ecs.services, &mut state.refresh.ecs, state.clock.wall, result);
     let len = ecs.visible_services().len();
     ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
 }
@@ -143,7 +107,7 @@ pub(super) fn services_so_far(state: &mut AppState, services: Vec<ServiceInfo>) 
 pub(super) fn tasks_loaded(state: &mut AppState, result: Result<Vec<TaskInfo>, AwsError>) {
     let ecs = &mut state.ecs;
     let result = result.map_err(|e| e.to_string());
-    super::refresh::settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
+    super::shared::settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
     let profile = &state.settings.profile;
     if ecs.cluster.is_some()
         && (&ecs.cluster, &ecs.service) == (&profile.cluster, &profile.service)
@@ -208,7 +172,7 @@ pub(super) fn start_deploy(state: &mut AppState, effects: &mut Vec<Effect>) {
     let p = &state.settings.profile;
     let unknown = state.focus != PaneId::Ecs && (p.cluster.is_none() || p.service.is_none());
     if unknown && !state.settings.read_only && matches!(state.aws, AwsStatus::Ready { .. }) {
-        super::setup::start(state, super::setup::Goal::Deploy(format!("{uri}@{image}")), effects);
+        super::setup::start(state, super::overlay::Goal::Deploy(format!("{uri}@{image}")), effects);
         return;
     }
     let Some((cluster, service)) = ready_to_change(state, "deploy") else { return };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::setup::{SavePlan, Setup};
+use super::overlay::{Choices, SavePlan, Setup};
 use crate::aws::AwsError;
 use crate::aws::ecs::Plan;
 use crate::docker::ContainerDetail;
@@ -225,7 +225,7 @@ pub enum Loaded {
         job: Box<crate::jobs::init::InitJob>,
         result: Result<crate::jobs::init::InitPlan, AwsError>,
     },
-    SwitchChoices(Result<super::switch::Choices, String>),
+    SwitchChoices(Result<Choices, String>),
     ContainerDetail {
         setup: Setup,
         result: Result<ContainerDetail, String>,

@@ -1,25 +1,10 @@
 //! The Images pane: the engine's images and containers as they change, and
 //! the jobs started from them (push, bake).
 
-use super::state::{AppState, EngineView, ImagesTab, Load, Overlay, PaneId, Prompt, PromptPurpose};
+use super::shared::ready_to_start;
+use super::state::{AppState, EngineView, ImagesTab, Load, Overlay, Prompt, PromptPurpose};
 use crate::aws::AwsStatus;
 use crate::docker::EngineUpdate;
-
-/// The checks every job started from the Images pane makes: the right tab is
-/// shown (else it is shown, and the user picks), and wharf is not read-only.
-pub(super) fn ready_to_start(state: &mut AppState, job: &str, tab: ImagesTab, what: &str) -> bool {
-    if state.focus != PaneId::Images || state.images.tab != tab {
-        state.focus = PaneId::Images;
-        state.images.tab = tab;
-        state.flash = Some(format!("{job}: select {what}, then press the key again"));
-        return false;
-    }
-    if state.settings.read_only {
-        state.flash = Some(format!("read-only: {job} is disabled (started with --read-only)"));
-        return false;
-    }
-    true
-}
 
 pub(super) fn start_bake(state: &mut AppState) {
     if !ready_to_start(state, "bake", ImagesTab::Containers, "a container") {

@@ -3,26 +3,9 @@
 //! pane, a backup or prune the Snapshots pane).
 
 use super::effect::{Effect, LoadRequest};
+use super::shared::start_job;
 use super::state::{AppState, JobState, JobView, Load};
 use crate::jobs::{JobEvent, JobId, JobKind, JobResult, JobSpec, JobUpdate, Progress, RecoverJob};
-
-pub(super) fn start_job(state: &mut AppState, spec: JobSpec, effects: &mut Vec<Effect>) {
-    let id = add_job(state, &spec);
-    effects.push(Effect::StartJob { id, spec });
-}
-
-/// Starts a job and says so in the status line until it ends.
-pub(super) fn start_job_saying(
-    state: &mut AppState,
-    spec: JobSpec,
-    words: String,
-    effects: &mut Vec<Effect>,
-) {
-    let id = add_job(state, &spec);
-    effects.push(Effect::StartJob { id, spec });
-    state.flash = Some(words.clone());
-    state.flash_job = Some((id, words));
-}
 
 /// A key was pressed: the status line's message goes, unless it is about a
 /// job still running.
@@ -32,35 +15,6 @@ pub(super) fn key_pressed(state: &mut AppState) {
         Some((id, words)) if running(*id) => Some(words.clone()),
         _ => None,
     };
-}
-
-/// Lists a new job as queued and returns its id.
-pub(super) fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
-    state.jobs.next_id += 1;
-    let id = state.jobs.next_id;
-    // The cursor on the newest job (or none yet) follows to this one; moved up, it stays.
-    let shown = state.jobs.visible().len();
-    let following = state.jobs.cursor.selected + 1 >= shown;
-    state.jobs.jobs.push(JobView {
-        id,
-        kind: spec.kind(),
-        target: spec.target(),
-        state: JobState::Queued,
-        progress: Progress::stage("queued"),
-        queued_at: state.clock.mono,
-        started_at: None,
-        finished_at: None,
-        repository: match spec {
-            JobSpec::Push(p) => Some(p.repository.clone()),
-            _ => None,
-        },
-        logs: super::logs::job_logs(spec),
-        profile: state.settings.profile_name.clone(),
-    });
-    if following {
-        state.jobs.cursor.selected = state.jobs.visible().len().saturating_sub(1);
-    }
-    id
 }
 
 pub(super) fn cancel_selected_job(state: &mut AppState, effects: &mut Vec<Effect>) {
@@ -135,12 +89,12 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
         }
     }
     if backed_up || initialised {
-        super::snapshots::load_snapshots(state, effects);
+        super::shared::load_snapshots(state, effects);
     }
     if initialised {
         state.registry.repositories = Load::Loading;
         effects.push(Effect::Load(LoadRequest::Repositories));
-        super::ecs::load_ecs(state, effects);
+        super::shared::load_ecs(state, effects);
     }
     // What ECR holds has changed: show it.
     let Some(repository) = pushed else { return };
@@ -153,7 +107,7 @@ pub(super) fn apply_job(state: &mut AppState, event: JobEvent, effects: &mut Vec
         effects.push(Effect::Load(LoadRequest::Repositories));
     }
     if let Some(open) = state.registry.open.clone() {
-        super::registry::open_repository(state, open, effects);
+        super::shared::open_repository(state, open, effects);
     }
 }
 

@@ -6,9 +6,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::effect::Effect;
-use super::jobs::start_job;
 use super::keymap::{Key, Section};
-use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Picker, Prompt, PromptPurpose};
+use super::shared::start_job;
+use super::state::{
+    AppState, Confirm, Confirmed, Load, Overlay, PaneId, PickPurpose, Picker, Prompt, PromptPurpose,
+};
 use super::update::{PAGE, dialog_too_new, perform};
 use crate::docker::parse_reference;
 use crate::jobs::{BakeJob, JobSpec, PushJob};
@@ -121,7 +123,13 @@ fn pick_key(state: &mut AppState, mut picker: Picker, event: KeyEvent, effects: 
                 let Some(item) = picker.visible().get(picker.cursor.selected).map(|i| i.value.clone()) else {
                     return;
                 };
-                super::setup::picked(state, picker.purpose, item, effects);
+                state.overlay = None;
+                match picker.purpose {
+                    PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &item, effects),
+                    PickPurpose::Settings => super::settings::pick_again(state, &item, effects),
+                    PickPurpose::SyncTag => super::machine::sync_tag_picked(state, &item, effects),
+                    purpose => super::setup::picked(state, purpose, item, effects),
+                }
                 return;
             }
             Edit::Cancel if !picker.cursor.filter.is_empty() => {

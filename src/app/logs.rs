@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::action::Action;
 use super::effect::Effect;
+use super::shared::service_target;
 use super::state::{AppState, LogsPane, Overlay, PaneId, Prompt, PromptPurpose, TimeMode};
 use crate::aws::AwsStatus;
 use crate::logs::buffer::clean;
@@ -45,23 +46,6 @@ pub(super) fn start_tail(state: &mut AppState, effects: &mut Vec<Effect>) {
     }
 }
 
-/// Each stream's newest lines a tail in the pane starts with: more than any
-/// screen shows, one read per stream, never the history before them.
-pub const FIRST_LINES: usize = 1_000;
-
-fn service_target(cluster: String, service: String) -> TailTarget {
-    TailTarget {
-        cluster,
-        service: Some(service),
-        task: None,
-        replacing: None,
-        since: None,
-        newest: FIRST_LINES,
-        follow: true,
-        live: true,
-    }
-}
-
 /// The selected task, or the selected (or opened) service.
 fn ecs_target(state: &AppState) -> Option<TailTarget> {
     let ecs = &state.ecs;
@@ -79,15 +63,6 @@ fn ecs_target(state: &AppState) -> Option<TailTarget> {
             let service = ecs.visible_services().get(ecs.service_cursor.selected)?.name.clone();
             Some(service_target(cluster, service))
         }
-    }
-}
-
-/// The target a deploy job's `l` tails: the service's tasks that are not on
-/// the revision it ran before.
-fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
-    TailTarget {
-        replacing: Some(from.to_string()),
-        ..service_target(cluster.to_string(), service.to_string())
     }
 }
 
@@ -337,14 +312,4 @@ pub(super) fn save(state: &mut AppState, text: &str, effects: &mut Vec<Effect>) 
     }
     effects.push(Effect::SaveLogs { path, text: out, lines: buffer.len() });
     Ok(())
-}
-
-/// What `l` tails for a job: a deploy's or rollback's new tasks.
-pub(super) fn job_logs(spec: &crate::jobs::JobSpec) -> Option<TailTarget> {
-    match spec {
-        crate::jobs::JobSpec::Deploy(d) => {
-            Some(deploy_target(&d.plan.cluster, &d.plan.service, &d.plan.from))
-        }
-        _ => None,
-    }
 }

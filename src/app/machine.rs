@@ -4,12 +4,9 @@
 //! shell or the SQL client to change the schema.
 
 use super::effect::{Effect, LoadRequest, LocalLoad};
-use super::images::ready_to_start;
-use super::jobs::start_job;
 use super::overlay::{Confirm, Confirmed, Overlay, PickItem, PickPurpose, Picker};
-use super::snapshots::ready_for_snapshots;
+use super::shared::{ready_for_snapshots, ready_to_start, show_dialog, start_job};
 use super::state::{AppState, ImagesTab, PaneId};
-use super::update::show_dialog;
 use crate::aws::AwsStatus;
 use crate::jobs::console::{ConsoleKind, ConsoleRequest};
 use crate::jobs::pull::{PullJob, Wanted};
@@ -61,7 +58,7 @@ pub(super) fn start_run(state: &mut AppState, effects: &mut Vec<Effect>) {
     let image = if image.repository == "<none>" { image.id.clone() } else { image.reference() };
     // No database container named yet: its name is asked (and saved), then the run goes on.
     if state.settings.profile.database.as_ref().and_then(|d| d.container.as_ref()).is_none() {
-        super::setup::start(state, super::setup::Goal::Run(image), effects);
+        super::setup::start(state, super::overlay::Goal::Run(image), effects);
         return;
     }
     run_image(state, image, effects);

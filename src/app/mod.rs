@@ -1,4 +1,6 @@
-//! The dashboard's state and the one function that changes it.
+//! The dashboard's state and the one function that changes it. Its files
+//! are layered (see `shared.rs`): the state and what the panes share, the
+//! set-ups, the panes (none uses another), and `update`/`keys`/`refresh` on top.
 
 pub mod action;
 pub mod asked;
@@ -16,11 +18,13 @@ pub mod refresh;
 mod registry;
 mod settings;
 pub mod setup;
+pub mod shared;
 pub mod snapshots;
 pub mod standing;
 pub mod state;
 pub mod switch;
 pub mod update;
+pub mod watch;
 
 pub use action::Action;
 pub use effect::{Effect, LoadRequest, Loaded, LocalLoad};

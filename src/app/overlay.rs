@@ -1,8 +1,11 @@
 //! What covers the panes for a moment: help, a question (yes or no), a
 //! one-line text field, or a list to pick from, and what an answer goes on to do.
 
-use super::setup::{SavePlan, Setup};
+use std::collections::BTreeMap;
+
 use super::state::Cursor;
+use crate::config::Profile;
+use crate::config::save::Chosen;
 use crate::jobs::{DeployJob, PruneJob, PushJob, RestoreJob, SyncJob};
 
 /// A live list to pick one item from: typing filters it, arrows move,
@@ -77,7 +80,7 @@ pub enum PickPurpose {
     Container(Setup),
     DataPath(Setup),
     /// A wharf profile, an AWS profile or a region, from what was read.
-    Switch(Box<super::switch::Choices>),
+    Switch(Box<Choices>),
     /// The set-up panel's settings.
     Settings,
     Cluster(Setup),
@@ -224,4 +227,51 @@ pub enum Overlay {
     Prompt(Prompt),
     Confirm(Confirm),
     Pick(Picker),
+}
+
+/// The action a set-up goes on with once its choices are saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goal {
+    Backup,
+    /// One setting picked again from the set-up panel: saved, nothing more.
+    Again(String),
+    /// The deploy of this image (`repository-uri@digest`) to the service picked.
+    Deploy(String),
+    /// The run of this local image as the database container named.
+    Run(String),
+}
+
+/// The choices of one set-up so far, in the order they were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub goal: Goal,
+    pub chosen: Vec<Chosen>,
+    /// Whether the settings this run was given on the command line or in
+    /// the environment were offered for saving too.
+    pub offered_given: bool,
+}
+
+impl Setup {
+    pub fn new(goal: Goal) -> Setup {
+        Setup { goal, chosen: Vec::new(), offered_given: false }
+    }
+}
+
+/// What the dashboard writes once the user has seen it: the file's new text,
+/// and the text it replaces (a file changed meanwhile is not overwritten).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavePlan {
+    pub setup: Setup,
+    pub file: std::path::PathBuf,
+    pub before: Option<String>,
+    pub after: String,
+}
+
+/// What can be switched to, read when the list is opened.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Choices {
+    /// The configuration file's profiles.
+    pub profiles: BTreeMap<String, Profile>,
+    /// `~/.aws/config`'s profiles.
+    pub aws_profiles: Vec<String>,
 }

@@ -6,9 +6,10 @@
 //! `R` asks for the focused pane now. A refresh that fails keeps the rows and
 //! says so in the pane's heading.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::effect::{Effect, LoadRequest};
+use super::shared::{looked_at, services_on_screen};
 use super::state::{AppState, Load, PaneId};
 use crate::aws::AwsStatus;
 
@@ -22,80 +23,6 @@ pub const REGISTRY_EVERY: Duration = Duration::from_secs(60);
 /// The listing is read again this often even when head did not move: a
 /// backup that diverged from the line moves no head.
 pub const LISTING_EVERY: Duration = Duration::from_secs(120);
-
-/// Where each refreshing pane stands.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Refresh {
-    pub ecs: Watch,
-    pub snapshots: Watch,
-    pub registry: Watch,
-    /// The ECS services' utilization, for their charts.
-    pub metrics: Watch,
-    /// `HEAD.json`'s ETag when the listing shown was read (`None`: no head).
-    pub head_etag: Option<String>,
-    /// When the listing shown was read.
-    pub listed: Option<Instant>,
-    /// Whether a refreshing pane was looked at, at the last refresh tick.
-    pub looking: bool,
-}
-
-/// One pane's refreshes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Watch {
-    /// When it last asked (by itself, by `R`, or by a load).
-    pub asked: Option<Instant>,
-    /// An answer to a refresh is awaited: no second one is asked meanwhile.
-    pub waiting: bool,
-    /// The last refresh failed: why, and when (Unix seconds) the rows shown were read.
-    pub failed: Option<(String, Option<i64>)>,
-    /// When the rows shown were read (Unix seconds).
-    pub good_at: Option<i64>,
-}
-
-/// An answer awaited this long is taken as lost (a switch dropped it): the pane asks again.
-const LOST_AFTER: Duration = Duration::from_secs(60);
-
-impl Watch {
-    pub fn due(&self, now: Instant, every: Duration) -> bool {
-        let since = |t: Instant| now.saturating_duration_since(t);
-        match self.asked {
-            None => true,
-            Some(t) if self.waiting => since(t) >= LOST_AFTER,
-            Some(t) => since(t) >= every,
-        }
-    }
-
-    /// An answer came: rows read now, or why not (the rows are kept).
-    pub fn answered(&mut self, now: i64, error: Option<String>) {
-        self.waiting = false;
-        match error {
-            None => (self.failed, self.good_at) = (None, Some(now)),
-            Some(e) => self.failed = Some((e, self.good_at)),
-        }
-    }
-}
-
-/// An answer put in place: new rows, or the error — in place of the rows
-/// only when there are none to keep (a refresh that fails never blanks a pane).
-pub(super) fn settle<T>(shown: &mut Load<T>, watch: &mut Watch, now: i64, result: Result<T, String>) {
-    match result {
-        Ok(rows) => {
-            *shown = Load::Loaded(rows);
-            watch.answered(now, None);
-        }
-        Err(e) if matches!(shown, Load::Loaded(_)) => watch.answered(now, Some(e)),
-        Err(e) => {
-            *shown = Load::Failed(e);
-            watch.waiting = false;
-            watch.failed = None;
-        }
-    }
-}
-
-/// Whether `pane` is on screen for somebody to see.
-pub fn looked_at(state: &AppState, pane: PaneId) -> bool {
-    state.terminal_focused && (!state.zoomed || state.focus == pane)
-}
 
 /// The once-a-second tick: asks for what is due on the panes looked at.
 pub(super) fn tick(state: &mut AppState, effects: &mut Vec<Effect>) {
@@ -195,18 +122,9 @@ fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
     true
 }
 
-/// The services' names in the rows the ECS pane shows now: the pane's
-/// height around the cursor, as the table scrolls to keep it in view.
-pub fn services_on_screen(state: &AppState) -> Vec<String> {
-    let rows = usize::from(super::charts::rows_on_screen(state, PaneId::Ecs));
-    let visible = state.ecs.visible_services();
-    let first = (state.ecs.service_cursor.selected + 1).saturating_sub(rows);
-    visible.iter().skip(first).take(rows).map(|s| s.name.clone()).collect()
-}
-
 /// The snapshots' head, asked only to differ from the one the listing was read with.
 fn snapshots(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
-    let Some((bucket, prefix)) = super::snapshots::snapshot_place(state) else { return false };
+    let Some((bucket, prefix)) = super::shared::snapshot_place(state) else { return false };
     if !matches!(state.snapshots.list, Load::Loaded(_) | Load::Failed(_)) {
         return false;
     }

@@ -1,26 +1,11 @@
 //! The Registry pane: ECR's repositories and an opened repository's images.
 
 use super::asked::View;
-use super::effect::{Effect, LoadRequest};
-use super::state::{AppState, Load};
+use super::effect::Effect;
+use super::shared::open_repository;
+use super::state::AppState;
 use crate::aws::AwsError;
 use crate::model::registry::{RegistryImage, Repository};
-
-/// Lists the repositories, and opens the profile's repository when it has one.
-pub(super) fn load_registry(state: &mut AppState, effects: &mut Vec<Effect>) {
-    state.registry.repositories = Load::Loading;
-    effects.push(Effect::Load(LoadRequest::Repositories));
-    if let Some(repository) = state.settings.profile.repository.clone() {
-        open_repository(state, repository, effects);
-    }
-}
-
-pub(super) fn open_repository(state: &mut AppState, repository: String, effects: &mut Vec<Effect>) {
-    state.registry.open = Some(repository.clone());
-    state.registry.images = Load::Loading;
-    state.registry.image_cursor = Default::default();
-    effects.push(Effect::Load(LoadRequest::Images { repository }));
-}
 
 /// `esc`: back to the repositories; the images' answer, if it is still on its
 /// way, is for a view the user has left.
@@ -40,7 +25,7 @@ pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
 pub(super) fn repositories_loaded(state: &mut AppState, result: Result<Vec<Repository>, AwsError>) {
     let registry = &mut state.registry;
     let result = result.map_err(|e| e.to_string());
-    super::refresh::settle(&mut registry.repositories, &mut state.refresh.registry, state.clock.wall, result);
+    super::shared::settle(&mut registry.repositories, &mut state.refresh.registry, state.clock.wall, result);
     let len = registry.visible_repositories().len();
     registry.repo_cursor.selected = registry.repo_cursor.selected.min(len.saturating_sub(1));
 }
@@ -55,7 +40,7 @@ pub(super) fn images_loaded(
         AwsError::NotFound(_) => format!("no repository `{repository}` in this registry"),
         e => e.to_string(),
     });
-    super::refresh::settle(&mut registry.images, &mut state.refresh.registry, state.clock.wall, result);
+    super::shared::settle(&mut registry.images, &mut state.refresh.registry, state.clock.wall, result);
     let len = registry.visible_images().len();
     registry.image_cursor.selected = registry.image_cursor.selected.min(len.saturating_sub(1));
 }

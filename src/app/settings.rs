@@ -4,7 +4,8 @@
 
 use super::effect::{Effect, LoadRequest};
 use super::overlay::{Confirm, Confirmed, PickItem, PickPurpose, Picker};
-use super::setup::{Goal, Setup, next};
+use super::overlay::{Goal, Setup};
+use super::setup::next;
 use super::state::{AppState, Overlay};
 use crate::jobs::init::{InitJob, InitPlan, InitRequest};
 
@@ -133,7 +134,7 @@ pub(super) fn init_planned(state: &mut AppState, mut job: InitJob, plan: InitPla
     }
     let lines = plan.lines();
     job.plan = Some(plan);
-    super::update::show_dialog(
+    super::shared::show_dialog(
         state,
         Overlay::Confirm(Confirm {
             title: "Create on AWS".into(),

@@ -11,7 +11,8 @@
 
 use super::effect::{Effect, LoadRequest, LocalLoad};
 use super::overlay::{
-    CREATE, Confirm, Confirmed, Creates, PickItem, PickPurpose, Picker, Prompt, PromptPurpose,
+    CREATE, Confirm, Confirmed, Creates, Goal, PickItem, PickPurpose, Picker, Prompt, PromptPurpose,
+    SavePlan, Setup,
 };
 use super::state::{AppState, Overlay};
 use crate::config::save::{Chosen, detect_preset};
@@ -19,47 +20,9 @@ use crate::config::{Preset, Profile, StorageClass};
 use crate::docker::ContainerDetail;
 use crate::snapshots::pricing;
 
-/// The action a set-up goes on with once its choices are saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Goal {
-    Backup,
-    /// One setting picked again from the set-up panel: saved, nothing more.
-    Again(String),
-    /// The deploy of this image (`repository-uri@digest`) to the service picked.
-    Deploy(String),
-    /// The run of this local image as the database container named.
-    Run(String),
-}
-
-/// The choices of one set-up so far, in the order they were made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setup {
-    pub goal: Goal,
-    pub chosen: Vec<Chosen>,
-    /// Whether the settings this run was given on the command line or in
-    /// the environment were offered for saving too.
-    pub offered_given: bool,
-}
-
-impl Setup {
-    pub fn new(goal: Goal) -> Setup {
-        Setup { goal, chosen: Vec::new(), offered_given: false }
-    }
-}
-
 /// The profile's keys a run may be given on the command line or in the
 /// environment, which a first run's file would otherwise lack.
 const GIVEN: [&str; 4] = ["endpoint_url", "region", "aws_profile", "registry"];
-
-/// What the dashboard writes once the user has seen it: the file's new text,
-/// and the text it replaces (a file changed meanwhile is not overwritten).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavePlan {
-    pub setup: Setup,
-    pub file: std::path::PathBuf,
-    pub before: Option<String>,
-    pub after: String,
-}
 
 /// Whether `goal` lacks a setting a set-up can pick.
 pub(super) fn needed(state: &AppState, goal: Goal) -> bool {
@@ -454,9 +417,8 @@ pub(super) fn picked(state: &mut AppState, purpose: PickPurpose, value: String, 
             setup.chosen.push(Chosen::new("database.path", value));
             next(state, setup, effects);
         }
-        PickPurpose::Switch(choices) => super::switch::picked(state, *choices, &value, effects),
-        PickPurpose::Settings => super::settings::pick_again(state, &value, effects),
-        PickPurpose::SyncTag => super::machine::sync_tag_picked(state, &value, effects),
+        // The lists that are not a set-up's are answered where they were opened.
+        PickPurpose::Switch(_) | PickPurpose::Settings | PickPurpose::SyncTag => {}
         PickPurpose::Cluster(mut setup) => {
             setup.chosen.push(Chosen::new("cluster", value));
             next(state, setup, effects);
@@ -590,7 +552,7 @@ pub(super) fn previewed(state: &mut AppState, plan: SavePlan, lines: Vec<String>
         Goal::Deploy(_) => "Then the deploy is worked out and shown, for a yes.".to_string(),
         Goal::Run(image) => format!("Then the container is created from {image} and started."),
     });
-    super::update::show_dialog(
+    super::shared::show_dialog(
         state,
         Overlay::Confirm(Confirm {
             title: "Save settings".into(),
@@ -600,7 +562,7 @@ pub(super) fn previewed(state: &mut AppState, plan: SavePlan, lines: Vec<String>
     );
 }
 
-/// The file is written: the choices are in force, and the goal goes on.
+/// The file is written: the choices are in force.
 pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effect>) {
     apply(&mut state.settings.profile, &plan.setup.chosen);
     state.settings.file = Some(plan.file.clone());
@@ -609,13 +571,13 @@ pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effe
     }
     state.flash = Some(format!("saved to {}", plan.file.display()));
     if chosen(&plan.setup, "bucket") || chosen(&plan.setup, "prefix") {
-        super::snapshots::load_snapshots(state, effects);
+        super::shared::load_snapshots(state, effects);
     }
+    // A backup or a run goes on in its pane (`update` hands it over); a deploy is worked out here.
     match &plan.setup.goal {
-        Goal::Backup => super::snapshots::start_backup(state, effects),
         Goal::Deploy(image) => {
             // The ECS pane opens at the profile's service, as at the start.
-            super::ecs::load_ecs(state, effects);
+            super::shared::load_ecs(state, effects);
             let p = &state.settings.profile;
             if let (Some(cluster), Some(service)) = (p.cluster.clone(), p.service.clone()) {
                 state.flash = Some(format!("saved; working out the deploy to {service}…"));
@@ -627,8 +589,7 @@ pub(super) fn saved(state: &mut AppState, plan: SavePlan, effects: &mut Vec<Effe
                 }));
             }
         }
-        Goal::Run(image) => super::machine::run_image(state, image.clone(), effects),
-        Goal::Again(_) => {}
+        Goal::Backup | Goal::Run(_) | Goal::Again(_) => {}
     }
 }
 

@@ -2,9 +2,9 @@
 //! and the jobs started from it (backup, remote backup, restore, undo, prune).
 
 use super::effect::{Effect, LoadRequest};
-use super::setup::Goal;
-use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
-use super::update::show_dialog;
+use super::overlay::Goal;
+use super::shared::{ready_for_snapshots, show_dialog};
+use super::state::{AppState, Confirm, Confirmed, Overlay, PaneId, Prompt, PromptPurpose};
 use crate::aws::{AwsError, AwsStatus};
 use crate::jobs::backup::BackupRequest;
 use crate::jobs::restore::SnapshotSource;
@@ -12,40 +12,6 @@ use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
 use crate::model::snapshots::Snapshot;
 use crate::snapshots;
 use crate::snapshots::prune::{self, Retention};
-
-/// Where snapshots live, when the profile says.
-pub fn snapshot_place(state: &AppState) -> Option<(String, String)> {
-    let profile = &state.settings.profile;
-    Some((profile.bucket.clone()?, snapshots::normalise_prefix(profile.prefix.as_deref())))
-}
-
-pub(super) fn load_snapshots(state: &mut AppState, effects: &mut Vec<Effect>) {
-    let Some((bucket, prefix)) = snapshot_place(state) else {
-        // No place to list: an answer from the place before is not this one's.
-        state.asked.leave(super::asked::View::Snapshots);
-        return;
-    };
-    state.snapshots.list = Load::Loading;
-    let container = state.settings.profile.database.as_ref().and_then(|d| d.container.clone());
-    effects.push(Effect::Load(LoadRequest::Snapshots { bucket, prefix, container }));
-}
-
-/// The checks before a snapshot job: AWS, a bucket, and not read-only.
-pub(super) fn ready_for_snapshots(state: &mut AppState, job: &str) -> Option<(String, String)> {
-    if state.settings.read_only {
-        state.flash = Some(format!("read-only: {job} is disabled (started with --read-only)"));
-        return None;
-    }
-    if !matches!(state.aws, AwsStatus::Ready { .. }) {
-        state.flash = Some(format!("{job} needs AWS credentials, and none were found"));
-        return None;
-    }
-    let place = snapshot_place(state);
-    if place.is_none() {
-        state.flash = Some(format!("{job}: no bucket for snapshots; set bucket (and prefix) in wharf.toml"));
-    }
-    place
-}
 
 pub(super) fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
     if state.focus == PaneId::Ecs {
@@ -73,7 +39,7 @@ pub(super) fn start_backup(state: &mut AppState, effects: &mut Vec<Effect>) {
         }
         Ok(job) => {
             let words = format!("backing up {} (see Jobs)", job.container);
-            super::jobs::start_job_saying(state, JobSpec::Backup(job), words, effects);
+            super::shared::start_job_saying(state, JobSpec::Backup(job), words, effects);
         }
         Err(message) => state.flash = Some(format!("backup: {message}")),
     }
@@ -230,7 +196,7 @@ pub(super) fn snapshots_loaded(
         state.refresh.listed = Some(state.clock.mono);
     }
     let result = result.map_err(|e| e.to_string());
-    super::refresh::settle(&mut pane.list, &mut state.refresh.snapshots, state.clock.wall, result);
+    super::shared::settle(&mut pane.list, &mut state.refresh.snapshots, state.clock.wall, result);
     pane.line = pane.list.loaded().map(|l| snapshots::graph::rows_by_id(l)).unwrap_or_default();
     let len = pane.visible().len();
     pane.cursor.selected = pane.cursor.selected.min(len.saturating_sub(1));

@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::keymap::{Keymap, Section};
-pub use super::overlay::{Confirm, Confirmed, Overlay, PickItem, PickPurpose, Picker, Prompt, PromptPurpose};
+pub use super::overlay::{
+    Choices, Confirm, Confirmed, Goal, Overlay, PickItem, PickPurpose, Picker, Prompt, PromptPurpose,
+    SavePlan, Setup,
+};
 use crate::aws::AwsStatus;
 use crate::config::Settings;
 use crate::jobs::{JobId, JobKind, Progress};
@@ -525,7 +528,7 @@ pub struct AppState {
     /// Each view's current AWS request: only its answer is applied.
     pub asked: super::asked::Asked,
     /// The AWS panes' refreshes while somebody looks.
-    pub refresh: super::refresh::Refresh,
+    pub refresh: super::watch::Refresh,
 }
 
 impl AppState {

@@ -7,19 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::effect::{Effect, LocalLoad};
-use super::overlay::{PickItem, PickPurpose, Picker};
+use super::overlay::{Choices, PickItem, PickPurpose, Picker};
 use super::state::{AppState, Overlay};
 use crate::aws::AwsStatus;
-use crate::config::Profile;
-
-/// What can be switched to, read when the list is opened.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Choices {
-    /// The configuration file's profiles.
-    pub profiles: BTreeMap<String, Profile>,
-    /// `~/.aws/config`'s profiles.
-    pub aws_profiles: Vec<String>,
-}
 
 /// Reads what can be switched to: `file`'s profiles and the AWS profiles.
 pub async fn read_choices(file: Option<&std::path::Path>) -> Result<Choices, String> {

@@ -7,8 +7,9 @@
 use super::action::Action;
 use super::effect::{Effect, Loaded};
 use super::keys::{after_filter_edit, handle_key, text_field};
-use super::state::{AppState, ImagesTab, Overlay, PaneId, PromptPurpose};
-use super::{ecs, images, jobs, machine, registry, snapshots};
+use super::shared::show_dialog;
+use super::state::{AppState, Goal, ImagesTab, Overlay, PaneId, PromptPurpose};
+use super::{ecs, images, jobs, machine, registry, shared, snapshots};
 use crate::aws::AwsStatus;
 use crate::jobs::console::ConsoleKind;
 
@@ -54,9 +55,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             state.aws = status;
             if ready {
-                registry::load_registry(state, &mut effects);
-                snapshots::load_snapshots(state, &mut effects);
-                ecs::load_ecs(state, &mut effects);
+                shared::load_registry(state, &mut effects);
+                shared::load_snapshots(state, &mut effects);
+                shared::load_ecs(state, &mut effects);
             }
         }
         Action::Loaded(loaded) => apply_loaded(state, loaded, &mut effects),
@@ -110,18 +111,6 @@ fn awaited_by_overlay(state: &AppState) -> Option<super::asked::View> {
     match &state.overlay {
         Some(Overlay::Pick(picker)) => picker.awaits(),
         _ => None,
-    }
-}
-
-/// Opens a dialog that a background result brought: it never replaces (or is
-/// answered by keys meant for) a dialog that is open; it waits its turn.
-pub(super) fn show_dialog(state: &mut AppState, dialog: Overlay) {
-    if state.overlay.is_some() {
-        state.waiting_dialogs.push_back(dialog);
-    } else {
-        // "working out …" has been answered.
-        state.flash = None;
-        state.overlay = Some(dialog);
     }
 }
 
@@ -287,7 +276,16 @@ fn apply_loaded(state: &mut AppState, loaded: Loaded, effects: &mut Vec<Effect>)
         }
         Loaded::SetupPreview { result: Ok((plan, lines)) } => super::setup::previewed(state, plan, lines),
         Loaded::SetupPreview { result: Err(e) } => state.flash = Some(format!("set-up: {e}; nothing saved")),
-        Loaded::SettingsSaved { plan, result: Ok(()) } => super::setup::saved(state, *plan, effects),
+        Loaded::SettingsSaved { plan, result: Ok(()) } => {
+            let goal = plan.setup.goal.clone();
+            super::setup::saved(state, *plan, effects);
+            // The goal the set-up was for goes on in its pane.
+            match goal {
+                Goal::Backup => snapshots::start_backup(state, effects),
+                Goal::Run(image) => machine::run_image(state, image, effects),
+                Goal::Deploy(_) | Goal::Again(_) => {}
+            }
+        }
         Loaded::SettingsSaved { result: Err(e), .. } => state.flash = Some(format!("not saved: {e}")),
         Loaded::Console(Err(e)) => state.flash = Some(e),
         Loaded::Leftovers { restores, others } => jobs::leftovers(state, restores, others, effects),

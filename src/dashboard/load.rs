@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::app::asked::Ticket;
-use crate::app::setup::SavePlan;
+use crate::app::state::SavePlan;
 use crate::app::{LoadRequest, Loaded, LocalLoad};
 use crate::aws::{AwsClients, ecr};
 use crate::jobs::console::{ConsoleKind, ConsoleRequest};

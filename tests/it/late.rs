@@ -131,7 +131,7 @@ fn every_kind_of_load_drops_an_answer_a_newer_request_overtook() {
     assert_eq!((late, now.as_str()), (before, "Some([\"v2\"])"), "registry images");
 
     // Snapshots.
-    let (bucket, prefix) = wharf::app::snapshots::snapshot_place(&s).unwrap();
+    let (bucket, prefix) = wharf::app::shared::snapshot_place(&s).unwrap();
     let snapshots = |list: Vec<wharf::snapshots::Snapshot>| Loaded::Snapshots {
         bucket: bucket.clone(),
         prefix: prefix.clone(),
@@ -180,7 +180,7 @@ fn every_kind_of_load_drops_an_answer_a_newer_request_overtook() {
 
     // A local load: the switch picker's choices (files read on this machine).
     let choices = |aws: &str| {
-        Loaded::SwitchChoices(Ok(wharf::app::switch::Choices {
+        Loaded::SwitchChoices(Ok(wharf::app::state::Choices {
             profiles: Default::default(),
             aws_profiles: vec![aws.to_string()],
         }))

@@ -84,3 +84,70 @@ fn each_layer_imports_only_itself_and_the_layers_below() {
     }
     assert!(broken.is_empty(), "the import rules are broken:\n{}", broken.join("\n"));
 }
+
+/// Inside `app/`, lowest first (see `src/app/shared.rs`): the state and its
+/// vocabulary with what the panes share; the set-ups any pane may start; the
+/// panes; and the top that hands each action to its pane.
+const APP_LAYERS: &[&[&str]] = &[
+    &["action", "asked", "effect", "keymap", "overlay", "shared", "standing", "state", "watch"],
+    &["setup"],
+    &["charts", "ecs", "images", "jobs", "logs", "machine", "registry", "settings", "snapshots", "switch"],
+    &["keys", "mod", "refresh", "update"],
+];
+/// The panes' layer: a pane never uses another pane.
+const PANES: usize = 2;
+
+/// The modules of `app/` a line names: `super::ecs::…`, `super::{ecs, jobs}`, `crate::app::state::…`.
+fn app_modules_named(line: &str) -> Vec<String> {
+    let mut named = Vec::new();
+    for prefix in ["super::", "crate::app::"] {
+        let mut rest = line;
+        while let Some(at) = rest.find(prefix) {
+            rest = &rest[at + prefix.len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let inside = group.split('}').next().unwrap_or_default();
+                named.extend(
+                    inside.split(',').map(|m| m.trim().split("::").next().unwrap_or_default().to_string()),
+                );
+            } else {
+                named.push(rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
+            }
+        }
+    }
+    named.retain(|m| !m.is_empty() && m != "self");
+    named
+}
+
+#[test]
+fn inside_app_no_pane_uses_another_pane_or_the_files_above_it() {
+    let app = crate::support::repo_path("src/app");
+    let layer = |m: &str| APP_LAYERS.iter().position(|l| l.contains(&m));
+    let mut broken = Vec::new();
+    let mut files = Vec::new();
+    sources(&app, &mut files);
+    for file in &files {
+        let module = module_of(&app, file);
+        let Some(own) = layer(&module) else {
+            broken.push(format!("{}: `app::{module}` is in no layer of app/", file.display()));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for used in app_modules_named(line) {
+                if used == module {
+                    continue;
+                }
+                let Some(theirs) = layer(&used) else { continue };
+                let sideways = theirs == own && own == PANES;
+                if theirs > own || sideways {
+                    let how = if sideways { "another pane" } else { "a file above it" };
+                    broken.push(format!("{}:{}: `{module}` uses `{used}`, {how}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "app/'s layers are broken:\n{}", broken.join("\n"));
+}

@@ -55,7 +55,7 @@ fn target(cluster: &str, service: &str, follow: bool) -> TailTarget {
         task: None,
         replacing: None,
         since: None,
-        newest: wharf::app::logs::FIRST_LINES,
+        newest: wharf::app::shared::FIRST_LINES,
         follow,
         live: true,
     }

@@ -6,7 +6,7 @@
 //! and the real engine.
 
 use crossterm::event::KeyCode;
-use wharf::app::setup::{SavePlan, Setup};
+use wharf::app::state::{SavePlan, Setup};
 use wharf::app::{Action, AppState, Effect, LoadRequest, Loaded, LocalLoad, Overlay, PickPurpose, update};
 use wharf::aws::AwsStatus;
 use wharf::config::save::{self, Chosen};

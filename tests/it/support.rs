@@ -584,7 +584,7 @@ pub fn snapshots_listed(
     here: Option<&str>,
     result: Result<Vec<wharf::snapshots::Snapshot>, wharf::aws::AwsError>,
 ) -> Action {
-    let (bucket, prefix) = wharf::app::snapshots::snapshot_place(s).expect("a bucket in the profile");
+    let (bucket, prefix) = wharf::app::shared::snapshot_place(s).expect("a bucket in the profile");
     Action::Loaded(wharf::app::Loaded::Snapshots {
         bucket,
         prefix,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crossterm::event::KeyCode;
 use wharf::app::asked::{Ticket, View};
-use wharf::app::switch::Choices;
+use wharf::app::state::Choices;
 use wharf::app::{Action, Effect, Keymap, LoadRequest, Loaded, LocalLoad, Overlay, update};
 use wharf::aws::AwsStatus;
 use wharf::config::{ConfigFile, Settings};
