@@ -348,7 +348,7 @@ fn storage_classes(setup: Setup) -> Picker {
     let items = StorageClass::ALL
         .into_iter()
         .map(|class| {
-            let terms = pricing::terms(class.as_str());
+            let terms = pricing::terms(&class.into());
             let minimum = match terms.minimum_days {
                 0 => "no minimum".to_string(),
                 days => format!("billed for at least {days} days"),

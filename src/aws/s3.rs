@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::error::{AwsError, from_sdk};
 use crate::config::StorageClass;
 pub use crate::model::snapshots::Object;
+use crate::model::snapshots::S3Class;
 
 /// A multipart upload that was started and not completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +93,7 @@ async fn list_range(
             objects.push(Object {
                 key: key.to_string(),
                 size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                storage_class: o.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+                storage_class: o.storage_class().map_or(S3Class::Standard, |c| S3Class::named(c.as_str())),
                 last_modified: o.last_modified().map(|t| t.secs()),
             });
         }
@@ -254,7 +255,7 @@ pub async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Ob
     Ok(Object {
         key: key.to_string(),
         size: out.content_length().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-        storage_class: out.storage_class().map_or("STANDARD", |c| c.as_str()).to_string(),
+        storage_class: out.storage_class().map_or(S3Class::Standard, |c| S3Class::named(c.as_str())),
         last_modified: out.last_modified().map(|t| t.secs()),
     })
 }

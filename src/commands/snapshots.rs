@@ -15,6 +15,7 @@ use crate::jobs::backup::BackupRequest;
 use crate::jobs::lock::Wait;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
+use crate::model::snapshots::S3Class;
 use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 
@@ -309,17 +310,18 @@ fn to_json(s: &Snapshot, standing: &snapshots::graph::Standing) -> serde_json::V
 
 /// `monthly: $0.05 (STANDARD 1.2 GB $0.03 · ONEZONE_IA 2.0 GB $0.02), prices of 2026-11`
 pub fn cost_line(list: &[Snapshot]) -> String {
-    let mut per_class: std::collections::BTreeMap<&str, u64> = Default::default();
+    // By the class's name, so that the line reads in the same order everywhere.
+    let mut per_class: std::collections::BTreeMap<&str, (&S3Class, u64)> = Default::default();
     for s in list {
         if let Some(d) = &s.data {
-            *per_class.entry(d.storage_class.as_str()).or_default() += d.size;
+            per_class.entry(d.storage_class.as_str()).or_insert((&d.storage_class, 0)).1 += d.size;
         }
     }
     // + 0.0: an empty sum of floats is -0.0, which prints as "-0.00".
-    let total: f64 = per_class.iter().map(|(c, b)| pricing::monthly_cost(c, *b)).sum::<f64>() + 0.0;
+    let total: f64 = per_class.values().map(|(c, b)| pricing::monthly_cost(c, *b)).sum::<f64>() + 0.0;
     let parts: Vec<String> = per_class
         .iter()
-        .map(|(c, b)| format!("{c} {} ${:.2}", format::bytes(*b), pricing::monthly_cost(c, *b)))
+        .map(|(name, (c, b))| format!("{name} {} ${:.2}", format::bytes(*b), pricing::monthly_cost(c, *b)))
         .collect();
     format!(
         "storage: ${total:.2}/month ({}), S3 list prices of {}",

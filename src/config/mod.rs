@@ -202,6 +202,12 @@ impl StorageClass {
     }
 }
 
+impl From<StorageClass> for crate::model::snapshots::S3Class {
+    fn from(class: StorageClass) -> Self {
+        crate::model::snapshots::S3Class::named(class.as_str())
+    }
+}
+
 impl std::str::FromStr for StorageClass {
     type Err = String;
 

@@ -265,7 +265,7 @@ impl BackupJob {
             raw_bytes: stored.raw_bytes,
             stored_bytes: stored.stored_bytes,
             sha256: stored.sha256.clone(),
-            storage_class: self.storage_class.as_str().into(),
+            storage_class: self.storage_class.into(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
             parent: line::parent_of(&Dirs::new().state, &self.bucket, &self.prefix, &container.name),

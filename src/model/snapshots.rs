@@ -23,7 +23,7 @@ pub struct Manifest {
     pub stored_bytes: u64,
     /// Of the stored (compressed) object, hex.
     pub sha256: String,
-    pub storage_class: String,
+    pub storage_class: S3Class,
     pub wharf_version: String,
     /// The machine that made it (`WHARF_HOST`, else the host name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,11 +78,14 @@ impl Snapshot {
             .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
     }
 
-    pub fn storage_class(&self) -> &str {
-        self.data.as_ref().map_or_else(
-            || self.manifest.as_ref().map_or("STANDARD", |m| m.storage_class.as_str()),
-            |d| d.storage_class.as_str(),
-        )
+    /// The data object's class as S3 listed it, else the manifest's.
+    pub fn storage_class(&self) -> &S3Class {
+        static STANDARD: S3Class = S3Class::Standard;
+        self.data
+            .as_ref()
+            .map(|d| &d.storage_class)
+            .or(self.manifest.as_ref().map(|m| &m.storage_class))
+            .unwrap_or(&STANDARD)
     }
 }
 
@@ -121,13 +124,98 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// An object's S3 storage class. The classes whose terms wharf knows are
+/// variants; any other (one S3 adds later, `LOCAL` for a safety copy's
+/// manifest on this machine) is kept by its name. Written as S3 names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum S3Class {
+    #[default]
+    Standard,
+    IntelligentTiering,
+    StandardIa,
+    OnezoneIa,
+    GlacierIr,
+    Glacier,
+    DeepArchive,
+    Other(String),
+}
+
+impl S3Class {
+    /// The class S3 calls `name`.
+    pub fn named(name: &str) -> S3Class {
+        match name {
+            "STANDARD" => S3Class::Standard,
+            "INTELLIGENT_TIERING" => S3Class::IntelligentTiering,
+            "STANDARD_IA" => S3Class::StandardIa,
+            "ONEZONE_IA" => S3Class::OnezoneIa,
+            "GLACIER_IR" => S3Class::GlacierIr,
+            "GLACIER" => S3Class::Glacier,
+            "DEEP_ARCHIVE" => S3Class::DeepArchive,
+            other => S3Class::Other(other.to_string()),
+        }
+    }
+
+    /// The name S3 uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            S3Class::Standard => "STANDARD",
+            S3Class::IntelligentTiering => "INTELLIGENT_TIERING",
+            S3Class::StandardIa => "STANDARD_IA",
+            S3Class::OnezoneIa => "ONEZONE_IA",
+            S3Class::GlacierIr => "GLACIER_IR",
+            S3Class::Glacier => "GLACIER",
+            S3Class::DeepArchive => "DEEP_ARCHIVE",
+            S3Class::Other(name) => name,
+        }
+    }
+
+    /// The class in a narrow column: `ONEZONE_IA` → `1Z-IA`.
+    pub fn short(&self) -> &str {
+        match self {
+            S3Class::Standard => "STD",
+            S3Class::IntelligentTiering => "INT-TIER",
+            S3Class::StandardIa => "STD-IA",
+            S3Class::OnezoneIa => "1Z-IA",
+            S3Class::GlacierIr => "GLACIER-IR",
+            S3Class::Glacier => "GLACIER",
+            S3Class::DeepArchive => "DEEP-ARCH",
+            S3Class::Other(name) => name,
+        }
+    }
+}
+
+impl From<String> for S3Class {
+    fn from(name: String) -> S3Class {
+        S3Class::named(&name)
+    }
+}
+
+impl From<&str> for S3Class {
+    fn from(name: &str) -> S3Class {
+        S3Class::named(name)
+    }
+}
+
+impl From<S3Class> for String {
+    fn from(class: S3Class) -> String {
+        class.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for S3Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One object under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     pub key: String,
     pub size: u64,
     /// As S3 reports it; `STANDARD` when it says nothing.
-    pub storage_class: String,
+    pub storage_class: S3Class,
     /// Unix seconds.
     pub last_modified: Option<i64>,
 }

@@ -6,10 +6,11 @@
 /// When the table below was read.
 pub const PRICES_AS_OF: &str = "2026-11";
 
+use crate::model::snapshots::S3Class;
+
 /// One storage class's terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Terms {
-    pub class: &'static str,
     /// USD per GB-month stored.
     pub per_gb_month: f64,
     /// Storage is charged for at least this many days, deleted earlier or not.
@@ -20,70 +21,29 @@ pub struct Terms {
     pub needs_restore: bool,
 }
 
-const TABLE: [Terms; 7] = [
-    Terms {
-        class: "STANDARD",
-        per_gb_month: 0.023,
-        minimum_days: 0,
-        retrieval_per_gb: 0.0,
-        needs_restore: false,
-    },
-    Terms {
-        class: "INTELLIGENT_TIERING",
-        per_gb_month: 0.023,
-        minimum_days: 0,
-        retrieval_per_gb: 0.0,
-        needs_restore: false,
-    },
-    Terms {
-        class: "STANDARD_IA",
-        per_gb_month: 0.0125,
-        minimum_days: 30,
-        retrieval_per_gb: 0.01,
-        needs_restore: false,
-    },
-    Terms {
-        class: "ONEZONE_IA",
-        per_gb_month: 0.01,
-        minimum_days: 30,
-        retrieval_per_gb: 0.01,
-        needs_restore: false,
-    },
-    Terms {
-        class: "GLACIER_IR",
-        per_gb_month: 0.004,
-        minimum_days: 90,
-        retrieval_per_gb: 0.03,
-        needs_restore: false,
-    },
-    Terms {
-        class: "GLACIER",
-        per_gb_month: 0.0036,
-        minimum_days: 90,
-        retrieval_per_gb: 0.01,
-        needs_restore: true,
-    },
-    Terms {
-        class: "DEEP_ARCHIVE",
-        per_gb_month: 0.00099,
-        minimum_days: 180,
-        retrieval_per_gb: 0.02,
-        needs_restore: true,
-    },
-];
+const fn terms_of(per_gb_month: f64, minimum_days: u32, retrieval_per_gb: f64, needs_restore: bool) -> Terms {
+    Terms { per_gb_month, minimum_days, retrieval_per_gb, needs_restore }
+}
 
-/// The terms of `class`; an unknown class is priced as STANDARD.
-pub fn terms(class: &str) -> Terms {
-    TABLE.iter().find(|t| t.class == class).copied().unwrap_or(TABLE[0])
+/// The terms of `class`; a class wharf does not know is priced as STANDARD.
+pub fn terms(class: &S3Class) -> Terms {
+    match class {
+        S3Class::Standard | S3Class::IntelligentTiering | S3Class::Other(_) => terms_of(0.023, 0, 0.0, false),
+        S3Class::StandardIa => terms_of(0.0125, 30, 0.01, false),
+        S3Class::OnezoneIa => terms_of(0.01, 30, 0.01, false),
+        S3Class::GlacierIr => terms_of(0.004, 90, 0.03, false),
+        S3Class::Glacier => terms_of(0.0036, 90, 0.01, true),
+        S3Class::DeepArchive => terms_of(0.00099, 180, 0.02, true),
+    }
 }
 
 /// USD a month for `bytes` in `class`.
-pub fn monthly_cost(class: &str, bytes: u64) -> f64 {
+pub fn monthly_cost(class: &S3Class, bytes: u64) -> f64 {
     terms(class).per_gb_month * bytes as f64 / 1e9
 }
 
 /// What to know before reading (restoring) `bytes` stored in `class`, if anything.
-pub fn restore_warning(class: &str, bytes: u64) -> Option<String> {
+pub fn restore_warning(class: &S3Class, bytes: u64) -> Option<String> {
     let t = terms(class);
     if t.needs_restore {
         return Some(format!(
@@ -100,7 +60,7 @@ pub fn restore_warning(class: &str, bytes: u64) -> Option<String> {
 }
 
 /// What to know before deleting something stored in `class` `age_days` ago, if anything.
-pub fn delete_warning(class: &str, age_days: u32) -> Option<String> {
+pub fn delete_warning(class: &S3Class, age_days: u32) -> Option<String> {
     let t = terms(class);
     (age_days < t.minimum_days).then(|| {
         format!(

@@ -4,6 +4,7 @@
 
 mod backup;
 mod charts;
+mod classes;
 mod cli;
 mod config;
 mod databases;

@@ -524,7 +524,7 @@ async fn save(
         raw_bytes: 0,
         stored_bytes: 0,
         sha256: String::new(),
-        storage_class: "LOCAL".into(),
+        storage_class: crate::model::snapshots::S3Class::Other("LOCAL".into()),
         wharf_version: env!("CARGO_PKG_VERSION").into(),
         host: Some(snapshots::host_name()),
         parent: None,

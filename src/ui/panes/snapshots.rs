@@ -150,7 +150,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             cells.push(Cell::from(host));
         }
         if wide {
-            cells.push(Cell::from(short_class(s.storage_class())));
+            cells.push(Cell::from(s.storage_class().short().to_string()));
             let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
             cells.push(Cell::from(Line::from(raw).right_aligned()));
         }
@@ -193,19 +193,6 @@ fn art_width(drawn: &HashMap<String, GraphRow>) -> usize {
     drawn.values().map(|r| r.art.chars().count()).max().unwrap_or(0)
 }
 
-/// `ONEZONE_IA` → `1Z-IA`: the class in a narrow column.
-fn short_class(class: &str) -> String {
-    match class {
-        "STANDARD" => "STD".into(),
-        "STANDARD_IA" => "STD-IA".into(),
-        "ONEZONE_IA" => "1Z-IA".into(),
-        "INTELLIGENT_TIERING" => "INT-TIER".into(),
-        "GLACIER_IR" => "GLACIER-IR".into(),
-        "DEEP_ARCHIVE" => "DEEP-ARCH".into(),
-        other => other.into(),
-    }
-}
-
 /// `$0.05/month`, over what is listed.
 fn monthly(list: &[Snapshot]) -> String {
     let total: f64 = list
@@ -225,7 +212,7 @@ fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> 
     if let Some(problem) = &s.problem {
         lines.push(Line::from(format!("cannot be restored: {problem}")).fg(Color::Yellow));
     }
-    let class = s.storage_class().to_string();
+    let class = s.storage_class().clone();
     let stored = s.data.as_ref().map_or(0, |d| d.size);
     let age = s.created().map_or("?".into(), |t| format::age(t, now));
     if let Some(m) = &s.manifest {
