@@ -77,11 +77,17 @@ fn utilization_is_kept_for_the_cluster_shown_and_says_when_there_is_none() {
     // Asked for once a second comes, as the dashboard asks while ECS is looked at.
     let effects = update(&mut s, Action::RefreshTick);
     assert!(effects.iter().any(|e| matches!(e, Effect::Load(LoadRequest::Metrics { .. }))), "{effects:?}");
-    // An answer for a cluster left is dropped.
+    // An answer for a cluster left (esc from the service, esc from the cluster) is dropped.
+    let asked = s.asked.ticket(s.connection, View::Metrics);
+    let mut left = s.clone();
+    update(&mut left, crate::support::key('3'));
+    update(&mut left, crate::support::code(crossterm::event::KeyCode::Esc));
+    update(&mut left, crate::support::code(crossterm::event::KeyCode::Esc));
+    assert_eq!(left.ecs.cluster, None);
     let late =
-        Loaded::Metrics { cluster: "elsewhere".into(), result: Ok(vec![(service.clone(), busy.clone())]) };
-    crate::support::answer(&mut s, View::Metrics, late);
-    assert!(s.ecs.metrics.is_empty());
+        Loaded::Metrics { cluster: cluster.clone(), result: Ok(vec![(service.clone(), busy.clone())]) };
+    update(&mut left, Action::Answer { ticket: asked, loaded: late });
+    assert!(left.ecs.metrics.is_empty());
     let answer = Loaded::Metrics {
         cluster,
         result: Ok(vec![(service.clone(), busy.clone()), ("quiet".into(), Utilization::default())]),

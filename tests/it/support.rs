@@ -257,6 +257,8 @@ impl Realism {
         let status = Command::new("curl")
             .args([
                 "-sf",
+                "-o",
+                "/dev/null",
                 "-X",
                 "POST",
                 "--data",
