@@ -3,7 +3,7 @@
 
 use super::asked::View;
 use super::effect::{Effect, LoadRequest};
-use super::shared::{open_cluster, open_service, show_dialog};
+use super::shared::{open_cluster, open_service, settle, show_dialog};
 use super::state::{AppState, Confirm, Confirmed, Load, Overlay, PaneId, Prompt, PromptPurpose};
 use crate::aws::ecs::Plan;
 use crate::aws::{AwsError, AwsStatus};
@@ -49,7 +49,13 @@ pub(super) fn back(state: &mut AppState) {
 
 pub(super) fn clusters_loaded(state: &mut AppState, result: Result<Vec<String>, AwsError>) {
     let ecs = &mut state.ecs;
-    ecs.clusters = result.map_or_else(|e| Load::Failed(e.to_string()), Load::Loaded);
+    let result = result.map_err(|e| e.to_string());
+    if ecs.cluster.is_none() {
+        // The list on screen, asked again: a refresh that fails keeps it.
+        settle(&mut ecs.clusters, &mut state.refresh.ecs, state.clock.wall, result);
+    } else {
+        ecs.clusters = result.map_or_else(Load::Failed, Load::Loaded);
+    }
     let len = ecs.visible_clusters().len();
     ecs.cluster_cursor.selected = ecs.cluster_cursor.selected.min(len.saturating_sub(1));
 }
@@ -66,7 +72,7 @@ pub(super) fn services_loaded(
         AwsError::NotFound(_) => format!("no ECS cluster `{cluster}` here"),
         e => e.to_string(),
     });
-    super::shared::settle(&mut ecs.services, &mut state.refresh.ecs, state.clock.wall, result);
+    settle(&mut ecs.services, &mut state.refresh.ecs, state.clock.wall, result);
     let len = ecs.visible_services().len();
     ecs.service_cursor.selected = ecs.service_cursor.selected.min(len.saturating_sub(1));
 }
@@ -107,7 +113,7 @@ pub(super) fn services_so_far(state: &mut AppState, services: Vec<ServiceInfo>) 
 pub(super) fn tasks_loaded(state: &mut AppState, result: Result<Vec<TaskInfo>, AwsError>) {
     let ecs = &mut state.ecs;
     let result = result.map_err(|e| e.to_string());
-    super::shared::settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
+    settle(&mut ecs.tasks, &mut state.refresh.ecs, state.clock.wall, result);
     let profile = &state.settings.profile;
     if ecs.cluster.is_some()
         && (&ecs.cluster, &ecs.service) == (&profile.cluster, &profile.service)

@@ -20,6 +20,8 @@ pub const ECS_EVERY: Duration = Duration::from_secs(5);
 pub const ECS_CALL_EVERY: Duration = Duration::from_secs(2);
 pub const SNAPSHOTS_EVERY: Duration = Duration::from_secs(15);
 pub const REGISTRY_EVERY: Duration = Duration::from_secs(60);
+/// The list of clusters (one `ListClusters` page): clusters come and go rarely.
+pub const CLUSTERS_EVERY: Duration = Duration::from_secs(60);
 /// The listing is read again this often even when head did not move: a
 /// backup that diverged from the line moves no head.
 pub const LISTING_EVERY: Duration = Duration::from_secs(120);
@@ -90,6 +92,9 @@ pub(super) fn now(state: &mut AppState, effects: &mut Vec<Effect>) {
 /// How often the ECS rows are asked for: every 5 s, or less often when the
 /// rows on screen take more than two or three calls.
 pub fn ecs_every(state: &AppState) -> Duration {
+    if state.ecs.cluster.is_none() {
+        return CLUSTERS_EVERY;
+    }
     if state.ecs.service.is_some() {
         return ECS_EVERY;
     }
@@ -97,10 +102,15 @@ pub fn ecs_every(state: &AppState) -> Duration {
     ECS_EVERY.max(ECS_CALL_EVERY * u32::try_from(calls).unwrap_or(u32::MAX))
 }
 
-/// The ECS rows on screen: the opened service's tasks (and its own row), or
-/// the services on screen, described again; the rows stay while it asks.
+/// The ECS rows on screen: the opened service's tasks (and its own row), the
+/// services on screen described again, or the clusters; the rows stay while it asks.
 fn ecs(state: &mut AppState, effects: &mut Vec<Effect>) -> bool {
-    let Some(cluster) = state.ecs.cluster.clone() else { return false };
+    let Some(cluster) = state.ecs.cluster.clone() else {
+        state.refresh.ecs.asked = Some(state.clock.mono);
+        state.refresh.ecs.waiting = true;
+        effects.push(Effect::Load(LoadRequest::Clusters));
+        return true;
+    };
     let names: Vec<String> = match &state.ecs.service {
         Some(service) => vec![service.clone()],
         None if state.ecs.services_complete => services_on_screen(state),

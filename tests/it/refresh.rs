@@ -343,3 +343,33 @@ fn a_tall_screen_of_services_is_asked_for_under_three_percent_of_the_read_quota(
     assert!(a_minute <= 36.0, "{a_minute} DescribeServices a minute");
     assert!(a_minute >= 20.0, "the rows are still refreshed: {a_minute} a minute");
 }
+
+/// The clusters' list is a view of its own: `R` asks for it again at once
+/// (a cluster made since appears), it refreshes by itself every minute, and
+/// a refresh that fails keeps the list.
+#[test]
+fn the_clusters_list_refreshes_and_a_failed_refresh_keeps_it() {
+    let mut s = dashboard();
+    update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into()]))));
+    update(&mut s, key('3'));
+    update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
+    assert_eq!(s.ecs.cluster, None);
+    // The first tick asks for everything looked at; then `R` asks again at once.
+    update(&mut s, Action::RefreshTick);
+    let effects = update(&mut s, key('R'));
+    assert_eq!(asked(&effects), [&LoadRequest::Clusters], "{effects:?}");
+    update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into(), "new".into()]))));
+    assert_eq!(s.ecs.visible_clusters(), ["dev", "new"]);
+    // By itself: not before a minute, then once (the other panes ask what is theirs meanwhile).
+    let clusters =
+        |effects: &[Effect]| asked(effects).into_iter().filter(|r| **r == LoadRequest::Clusters).count();
+    later(&mut s, Duration::from_secs(30));
+    assert_eq!(clusters(&update(&mut s, Action::RefreshTick)), 0);
+    later(&mut s, Duration::from_secs(31));
+    assert_eq!(clusters(&update(&mut s, Action::RefreshTick)), 1);
+    let failed = Loaded::Clusters(Err(wharf::aws::AwsError::Service("connection refused".into())));
+    update(&mut s, Action::Loaded(failed));
+    assert_eq!(s.ecs.visible_clusters(), ["dev", "new"], "the list stays");
+    let note = refresh::note(&s, PaneId::Ecs).unwrap();
+    assert!(note.starts_with("refresh failed · rows from") && note.contains("connection refused"), "{note}");
+}
