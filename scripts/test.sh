@@ -6,7 +6,7 @@
 #     postgresql-15, mariadb-server-core and mariadb-client (copied into
 #     PostgreSQL and MariaDB test images for the postgres and mysql presets),
 #     awscli (copied into the image that stands in for the AWS CLI's own in a
-#     remote backup task)
+#     remote backup task), zstd (`tar --zstd` reads an exported snapshot)
 #   - a Python virtual environment (.venv) with moto[server]>=5.2.5, started on
 #     127.0.0.1 for the AWS-backed tests (its URL is in WHARF_TEST_MOTO_URL),
 #     and in front of it the realism layer (scripts/aws-realism.py: latency,
@@ -31,6 +31,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server-core)
 [ -x /usr/bin/mariadb-dump ] || missing+=(mariadb-client)
 [ -x /usr/bin/aws ] || missing+=(awscli)
+[ -x /usr/bin/zstd ] || missing+=(zstd)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -311,6 +311,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a snapshot as the plain file it holds (a directory's .tar.zst, a
+    /// dump as its client wrote it), for tools that know nothing of wharf
+    Export {
+        /// The snapshot's id (see `wharf snapshots`)
+        snapshot: String,
+        /// The file to write [default: <id>.tar.zst, or <id>.dump/.sql/.bak for a dump, here]; never replaced
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        place: SnapshotPlace,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete old and incomplete snapshots (manifest first) and abort stale uploads
     Prune {
         /// Keep this many newest complete snapshots [default: the profile's keep]

@@ -57,6 +57,9 @@ pub async fn dispatch(
             super::doctor(settings, fix, json).await
         }
         Command::Snapshots { place, json } => super::snapshots(settings, &place, json).await,
+        Command::Export { snapshot, output, place, json } => {
+            super::export(settings, snapshot, output, &place, json).await
+        }
         Command::Prune { keep, older_than, dry_run, yes, place, json } => {
             let retention = crate::snapshots::prune::Retention {
                 keep: keep.or(settings.profile.keep),

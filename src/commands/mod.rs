@@ -21,7 +21,7 @@ pub use job::run_job;
 pub use logs::{LogsRequest, logs};
 pub use machine::{RunRequest, SyncRequest, pull, run, shell, sync};
 pub use snapshots::{
-    RemoteRequest, RestoreRequest, backup, cost_line, prune, remote_backup, restore, snapshots,
+    RemoteRequest, RestoreRequest, backup, cost_line, export, prune, remote_backup, restore, snapshots,
 };
 pub use tags::tags;
 

@@ -116,6 +116,29 @@ pub struct RestoreRequest {
     pub wait: Wait,
 }
 
+/// `wharf export`: the snapshot's plain file, from the cache or fetched and verified.
+pub async fn export(
+    settings: &Settings,
+    id: String,
+    output: Option<std::path::PathBuf>,
+    at: &SnapshotPlace,
+    json: bool,
+) -> ExitCode {
+    if let Err(e) = snapshots::check_id(&id) {
+        return usage(&e.to_string());
+    }
+    if let Some(path) = output.as_ref().filter(|p| p.exists()) {
+        return usage(&format!("{} is there already; give another -o, or move it away", path.display()));
+    }
+    let place = match place(settings, at) {
+        Ok(place) => place,
+        Err(status) => return status,
+    };
+    let job = crate::jobs::export::ExportJob::from_settings(settings, id, place, output);
+    let aws = aws::connect(&settings.profile).await.1;
+    run_job(JobSpec::Export(job), json, aws).await
+}
+
 pub async fn restore(
     settings: &Settings,
     request: RestoreRequest,

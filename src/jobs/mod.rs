@@ -7,6 +7,7 @@ pub mod bake;
 pub mod console;
 pub mod databases;
 pub mod deploy;
+pub mod export;
 pub mod init;
 mod layers;
 pub mod lock;
@@ -65,6 +66,7 @@ pub enum JobKind {
     Run,
     Sync,
     Init,
+    Export,
 }
 
 impl JobKind {
@@ -82,6 +84,7 @@ impl JobKind {
             JobKind::Run => "run",
             JobKind::Sync => "sync",
             JobKind::Init => "init",
+            JobKind::Export => "export",
         }
     }
 }
@@ -171,6 +174,7 @@ pub enum JobSpec {
     Run(RunJob),
     Sync(Box<SyncJob>),
     Init(Box<init::InitJob>),
+    Export(export::ExportJob),
 }
 
 impl JobSpec {
@@ -188,6 +192,7 @@ impl JobSpec {
             JobSpec::Run(_) => JobKind::Run,
             JobSpec::Sync(_) => JobKind::Sync,
             JobSpec::Init(_) => JobKind::Init,
+            JobSpec::Export(_) => JobKind::Export,
         }
     }
 
@@ -226,6 +231,9 @@ impl JobSpec {
                 None => format!("{} → head of s3://{}/{}", s.run.container, s.bucket, s.prefix),
             },
             JobSpec::Init(i) => format!("profile {} on AWS", i.request.profile),
+            JobSpec::Export(e) => {
+                format!("{} → {}", e.id, e.output.as_ref().map_or(".".into(), |p| p.display().to_string()))
+            }
         }
     }
 
@@ -244,6 +252,7 @@ impl JobSpec {
             JobSpec::Run(r) => r.run(ctx, aws).await,
             JobSpec::Sync(s) => s.run(ctx, aws).await,
             JobSpec::Init(i) => i.run(ctx).await,
+            JobSpec::Export(e) => e.run(ctx, aws).await,
         }
     }
 }

@@ -11,6 +11,7 @@ mod databases;
 mod docker;
 mod e2e;
 mod ecs;
+mod export;
 mod history;
 mod init;
 mod jobs;

@@ -12,7 +12,8 @@ use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::files;
 use crate::jobs::{JobContext, Progress};
-use crate::snapshots::{self, Manifest, pricing};
+use crate::snapshots::local::{self, LocalSnapshot};
+use crate::snapshots::{self, Manifest, cache, pricing};
 
 pub(super) fn no_snapshot(e: AwsError, id: &str, bucket: &str, prefix: &str) -> RestoreError {
     match e {
@@ -48,7 +49,7 @@ pub(super) async fn remote_manifest(
 
 /// The snapshot's object (ranged GETs, several at once), written to `to` in
 /// order and hashed on the way.
-pub(super) async fn download(
+async fn download(
     ctx: &JobContext,
     aws: &AwsClients,
     bucket: &str,
@@ -75,4 +76,76 @@ pub(super) async fn download(
     }
     // No fsync: a cached copy is checked against its SHA-256 before every use.
     Ok((done, format!("{:x}", hasher.finalize())))
+}
+
+/// A verified snapshot here, and whether it was already in the cache.
+pub(crate) struct Fetched {
+    pub local: LocalSnapshot,
+    pub from_cache: bool,
+    /// A cached copy stays held while it is used: the cache's trim leaves it alone.
+    pub _in_use: Option<cache::InUse>,
+}
+
+/// Snapshot `id`'s verified copy in the cache: the copy there when it checks
+/// out (one that does not is fetched again), else fetched from S3 into a part
+/// file of this process, checked against its manifest's size and SHA-256,
+/// and only then put in place. `untouched` is what a refusal leaves as it was.
+pub(crate) async fn cached(
+    ctx: &JobContext,
+    aws: Option<&AwsClients>,
+    cache: &Path,
+    (id, bucket, prefix): (&str, &str, &str),
+    untouched: &str,
+) -> Result<Fetched, RestoreError> {
+    let dir = local::cached_dir(cache, id)?;
+    let in_use = cache::hold(cache, id)?;
+    if let Some(local) = LocalSnapshot::open(&dir) {
+        ctx.progress(Progress::stage("checking the cached copy"));
+        match check(&local, untouched).await {
+            Ok(()) => return Ok(Fetched { local, from_cache: true, _in_use: Some(in_use) }),
+            Err(_) => {
+                tracing::warn!(id, "cached snapshot does not match its manifest; fetching again");
+                let _ = std::fs::remove_file(local.data());
+            }
+        }
+    }
+    let aws = aws.ok_or_else(|| RestoreError::NoAws(id.to_string()))?;
+    let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
+    files::private_dir(&dir)?;
+    // Of this process: another fetching the same snapshot writes its own.
+    let part = dir.join(format!("data.part.{}", std::process::id()));
+    let downloaded = download(ctx, aws, bucket, &manifest, size, &part).await;
+    let verified = downloaded.and_then(|got| verify(&manifest, got, untouched));
+    if let Err(e) = verified {
+        let _ = std::fs::remove_file(&part);
+        return Err(e);
+    }
+    let local = LocalSnapshot { dir: dir.clone(), manifest };
+    std::fs::rename(&part, local.data())?;
+    files::write_atomic(&dir.join("manifest.json"), &text)?;
+    Ok(Fetched { local, from_cache: false, _in_use: Some(in_use) })
+}
+
+/// A local snapshot's data checks out against its manifest, or is refused.
+pub(super) async fn check(local: &LocalSnapshot, untouched: &str) -> Result<(), RestoreError> {
+    let copy = local.clone();
+    let checked = tokio::task::spawn_blocking(move || copy.check())
+        .await
+        .map_err(|e| RestoreError::Decompress(e.to_string()))??;
+    checked.map_or_else(|got| verify(&local.manifest, got, untouched), |()| Ok(()))
+}
+
+/// Size and SHA-256 as the manifest says, or the snapshot is refused.
+fn verify(manifest: &Manifest, (size, sha): (u64, String), untouched: &str) -> Result<(), RestoreError> {
+    if size == manifest.stored_bytes && sha == manifest.sha256 {
+        return Ok(());
+    }
+    Err(RestoreError::Corrupt {
+        id: manifest.id.clone(),
+        container: untouched.to_string(),
+        expected: manifest.sha256.clone(),
+        actual: sha,
+        expected_bytes: manifest.stored_bytes,
+        actual_bytes: size,
+    })
 }

@@ -30,13 +30,13 @@ use super::{Cancelled, JobContext, JobError, JobOutput, Progress, mssql, mysql};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Settings};
 use crate::docker::{ContainerDetail, DockerError, Engine};
-use crate::files;
 use crate::format;
 use crate::records::{Held, RecordError};
 use crate::snapshots::cache;
 use crate::snapshots::local::{self, LocalSnapshot};
 use crate::snapshots::{self, Manifest, Source};
-use fetch::{download, remote_manifest};
+pub(crate) use fetch::{Fetched, cached};
+use fetch::{check, remote_manifest};
 use journal::{Journal, Phase};
 pub use recover::{RecoverJob, Recovered, recover, recover_all};
 pub use replace::{DumpSettings, Method, Replacement};
@@ -312,72 +312,13 @@ impl RestoreJob {
                 let newest = local::safety_copies(&self.cache, container).into_iter().next();
                 let local = newest.ok_or_else(|| RestoreError::NothingToUndo(container.to_string()))?;
                 ctx.progress(Progress::stage("checking the safety copy"));
-                self.check(&local).await?;
+                check(&local, &self.container).await?;
                 return Ok(Fetched { local, from_cache: true, _in_use: None });
             }
             SnapshotSource::S3 { id, bucket, prefix } => (id, bucket, prefix),
         };
-        let dir = local::cached_dir(&self.cache, id)?;
-        // Held from here until the restore is over: the cache's trim leaves it alone.
-        let in_use = cache::hold(&self.cache, id)?;
-        if let Some(local) = LocalSnapshot::open(&dir) {
-            ctx.progress(Progress::stage("checking the cached copy"));
-            match self.check(&local).await {
-                Ok(()) => return Ok(Fetched { local, from_cache: true, _in_use: Some(in_use) }),
-                Err(_) => {
-                    tracing::warn!(id, "cached snapshot does not match its manifest; fetching again");
-                    let _ = std::fs::remove_file(local.data());
-                }
-            }
-        }
-        let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
-        let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
-        files::private_dir(&dir)?;
-        // Of this process: another restoring the same snapshot into another container writes its own.
-        let part = dir.join(format!("data.part.{}", std::process::id()));
-        let downloaded = download(ctx, aws, bucket, &manifest, size, &part).await;
-        let verified = downloaded.and_then(|got| self.verify(&manifest, got));
-        if let Err(e) = verified {
-            let _ = std::fs::remove_file(&part);
-            return Err(e);
-        }
-        let local = LocalSnapshot { dir: dir.clone(), manifest };
-        std::fs::rename(&part, local.data())?;
-        files::write_atomic(&dir.join("manifest.json"), &text)?;
-        Ok(Fetched { local, from_cache: false, _in_use: Some(in_use) })
+        cached(ctx, aws, &self.cache, (id, bucket, prefix), &self.container).await
     }
-
-    /// A local snapshot's data checks out against its manifest, or is refused.
-    async fn check(&self, local: &LocalSnapshot) -> Result<(), RestoreError> {
-        let copy = local.clone();
-        let checked = tokio::task::spawn_blocking(move || copy.check())
-            .await
-            .map_err(|e| RestoreError::Decompress(e.to_string()))??;
-        checked.map_or_else(|got| self.verify(&local.manifest, got), |()| Ok(()))
-    }
-
-    /// Size and SHA-256 as the manifest says, or the snapshot is refused.
-    fn verify(&self, manifest: &Manifest, (size, sha): (u64, String)) -> Result<(), RestoreError> {
-        if size == manifest.stored_bytes && sha == manifest.sha256 {
-            return Ok(());
-        }
-        Err(RestoreError::Corrupt {
-            id: manifest.id.clone(),
-            container: self.container.clone(),
-            expected: manifest.sha256.clone(),
-            actual: sha,
-            expected_bytes: manifest.stored_bytes,
-            actual_bytes: size,
-        })
-    }
-}
-
-/// A verified snapshot here, and whether it was already in the cache.
-struct Fetched {
-    local: LocalSnapshot,
-    from_cache: bool,
-    /// A cached copy stays held while the restore uses it.
-    _in_use: Option<cache::InUse>,
 }
 
 /// The cached snapshots the journals of restores (running or cut short) name.
