@@ -27,7 +27,10 @@ ServerException for the JSON APIs), for the retries to be seen; ACTION is an
 X-Amz-Target's action (`ListServices`) or an S3 call as the stats name it
 (`s3:PUT:part` is UploadPart, `s3:GET:range` a ranged GET). `--lose ACTION=N`
 does the first N S3 calls of ACTION upstream and then answers 500, as when
-an answer is lost on the way back (the client's retry then meets its own write). `GET /realism/stats` answers calls per action, pages served,
+an answer is lost on the way back (the client's retry then meets its own write).
+`--up-mbit N` and `--down-mbit N` carry request and answer bodies at a home
+line's speed (one line shared by every call at once), and the stats count
+the bytes carried each way. `GET /realism/stats` answers calls per action, pages served,
 calls throttled, refused and failed, and the most S3 calls of a kind under way
 at once, as JSON; `POST /realism/reset` zeroes them and refills
 the buckets; `POST /realism/fail` with `ACTION=N` as its body makes the next N
@@ -110,14 +113,38 @@ class Bucket:
             self.tokens, self.at = self.burst, time.monotonic()
 
 
+class Link:
+    """One direction of the client's line at `mbit` megabits a second, shared
+    by every call at once (a home connection is one line): each piece waits
+    for its turn on the line."""
+
+    PIECE = 64 * 1024
+
+    def __init__(self, mbit):
+        self.rate = mbit * 1_000_000 / 8 if mbit else None  # bytes a second; None: no limit
+        self.free_at = 0.0
+        self.lock = threading.Lock()
+
+    def carry(self, n):
+        """Waits as long as `n` bytes take on the line, after what is already on it."""
+        if not self.rate or n <= 0:
+            return
+        with self.lock:
+            now = time.monotonic()
+            self.free_at = max(now, self.free_at) + n / self.rate
+            wait = self.free_at - now
+        time.sleep(wait)
+
+
 class Realism:
-    def __init__(self, upstream, latency, buckets, failures=None, losses=None):
+    def __init__(self, upstream, latency, buckets, failures=None, losses=None, up_mbit=None, down_mbit=None):
         parsed = urllib.parse.urlsplit(upstream)
         self.host, self.port = parsed.hostname, parsed.port or 80
         self.latency = latency
         self.buckets = buckets  # group → (burst, rate)
         self.failures = dict(failures or {})  # action → calls left to fail
         self.losses = dict(losses or {})  # action → calls left whose answers are lost
+        self.up, self.down = Link(up_mbit), Link(down_mbit)
         self.live = {}
         # When each multipart upload began, by its id (see multipart_times).
         self.initiated = {}
@@ -130,7 +157,11 @@ class Realism:
 
     def reset(self):
         with self.lock:
-            self.stats = {"calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}, "lost": {}, "most_at_once": {}}
+            self.stats = {
+                "calls": {}, "pages": {}, "throttled": {}, "refused": {}, "failed": {}, "lost": {}, "most_at_once": {},
+                # Bodies carried, client → AWS and back (what a metered line counts).
+                "bytes": {"up": 0, "down": 0},
+            }
             self.in_flight = {}
             self.live = {g: Bucket(b, r) for g, (b, r) in self.buckets.items()}
 
@@ -227,7 +258,10 @@ class Realism:
     def settings(self):
         groups = ", ".join(f"{g} {b}/{r}/s" for g, (b, r) in sorted(self.buckets.items()))
         failing = "".join(f"; the first {n} {a} fail" for a, n in sorted(self.failures.items()))
-        return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them{failing}"
+        line = "".join(
+            f"; {name} {link.rate * 8 / 1e6:g} Mbit/s" for name, link in (("up", self.up), ("down", self.down)) if link.rate
+        )
+        return f"latency {self.latency * 1000:.0f} ms; ECS buckets (burst/refill): {groups}; ECS and ECR lists paged as AWS pages them{failing}{line}"
 
 
 def cbor_timestamps_as_doubles(data):
@@ -308,7 +342,13 @@ def make_handler(realism):
             self.send_header("Content-Length", length)
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(body)
+                if not self.path.startswith("/realism/"):
+                    with realism.lock:
+                        realism.stats["bytes"]["down"] += len(body)
+                for at in range(0, len(body), Link.PIECE):
+                    piece = body[at : at + Link.PIECE]
+                    realism.down.carry(len(piece))
+                    self.wfile.write(piece)
 
         def error(self, status, kind, message):
             body = json.dumps({"__type": kind, "message": message}).encode()
@@ -316,6 +356,11 @@ def make_handler(realism):
 
         def handle_any(self):
             body = self.body()
+            if not self.path.startswith("/realism/"):
+                with realism.lock:
+                    realism.stats["bytes"]["up"] += len(body)
+                for at in range(0, len(body), Link.PIECE):
+                    realism.up.carry(min(Link.PIECE, len(body) - at))
             if self.path.startswith("/realism/"):
                 if self.path == "/realism/reset":
                     realism.reset()
@@ -433,6 +478,8 @@ def main():
     parser.add_argument("--bucket", action="append", default=[], metavar="GROUP=BURST/RATE")
     parser.add_argument("--fail", action="append", default=[], metavar="ACTION=N")
     parser.add_argument("--lose", action="append", default=[], metavar="ACTION=N")
+    parser.add_argument("--up-mbit", type=float, default=None, help="the client's upload bandwidth (megabits a second)")
+    parser.add_argument("--down-mbit", type=float, default=None, help="the client's download bandwidth")
     args = parser.parse_args()
     failures, losses = {}, {}
     for spec in args.fail:
@@ -446,7 +493,7 @@ def main():
         group, quota = spec.split("=")
         burst, rate = quota.split("/")
         buckets[group] = (float(burst), float(rate))
-    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets, failures, losses)
+    realism = Realism(args.upstream, args.latency_ms / 1000.0, buckets, failures, losses, args.up_mbit, args.down_mbit)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(realism))
     server.daemon_threads = True
     try:

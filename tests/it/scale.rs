@@ -145,3 +145,42 @@ async fn ecr_images_come_in_pages_of_a_thousand_each_exactly_once() {
     let stats = layer.stats();
     assert_eq!(stats["pages"]["AmazonEC2ContainerRegistry_V20150921.DescribeImages"], 2, "{stats}");
 }
+
+/// A home line: the layer carries a backup's upload at its upload speed and a
+/// restore's download at its download speed, and counts the bytes each way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_home_line_carries_backups_and_restores_at_its_speed_and_counts_the_bytes() {
+    let mut cleanup = crate::support::Cleanup::default();
+    let container = crate::backup::data_container(&mut cleanup);
+    crate::backup::fill(&container, 4);
+    let bucket = bucket().await;
+    let layer = Realism::start(&["--latency-ms", "5", "--up-mbit", "16", "--down-mbit", "64"]);
+    let config = format!(
+        "[profiles.t]\nbucket = \"{bucket}\"\n[profiles.t.database]\ncontainer = \"{container}\"\npath = \"/data\"\n"
+    );
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wharf.toml"), &config).unwrap();
+    let started = std::time::Instant::now();
+    let out = wharf_at(&layer.url, &["backup", "--json"], home.path());
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let backup: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = backup["stored_bytes"].as_u64().unwrap();
+    let up = layer.stats()["bytes"]["up"].as_u64().unwrap();
+    assert!(up >= stored && stored > 6_000_000, "{up} bytes up for {stored} stored");
+    let line = stored as f64 * 8.0 / 16e6;
+    assert!(took.as_secs_f64() >= line, "{took:?} for {stored} bytes at 16 Mbit/s ({line:.1} s)");
+
+    // Another machine restores it: the download at 64 Mbit/s.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("wharf.toml"), &config).unwrap();
+    let id = backup["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = wharf_at(&layer.url, &["restore", id, "--yes"], other.path());
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let down = layer.stats()["bytes"]["down"].as_u64().unwrap();
+    assert!(down >= stored, "{down} bytes down");
+    assert!(took.as_secs_f64() >= stored as f64 * 8.0 / 64e6, "{took:?}");
+    eprintln!("{stored} bytes: up at 16 Mbit/s in the backup, down at 64 Mbit/s in {took:?}");
+}
