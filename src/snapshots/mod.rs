@@ -3,6 +3,7 @@
 //! each storage class costs and demands.
 
 pub mod cache;
+pub mod chunks;
 pub mod graph;
 pub mod line;
 pub mod local;
