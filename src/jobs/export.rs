@@ -140,6 +140,7 @@ pub fn plain_name(manifest: &Manifest) -> String {
 /// is stored), through a part file renamed into place. Returns its size.
 fn write_plain(local: &LocalSnapshot, to: &Path) -> std::io::Result<u64> {
     let name = to.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    remove_dead_parts(to, &name);
     let part = to.with_file_name(format!(".{name}.part-{}", std::process::id()));
     let written = (|| {
         let mut out = std::fs::File::create(&part)?;
@@ -167,6 +168,25 @@ fn write_plain(local: &LocalSnapshot, to: &Path) -> std::io::Result<u64> {
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             Err(e)
+        }
+    }
+}
+
+/// The part files an export of the same file left when it was killed (its
+/// process is gone): they go before this one writes its own.
+fn remove_dead_parts(to: &Path, name: &str) {
+    let dir = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!(".{name}.part-");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::info!(file, "removing the part file of an export that was cut short");
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

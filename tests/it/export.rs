@@ -55,11 +55,14 @@ async fn a_directory_snapshot_is_a_tar_zst_that_tar_reads_and_nothing_is_overwri
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("is there already"), "{}", stderr(&out));
     assert_eq!(md5(&file), before);
-    // Elsewhere: from the cache now.
+    // Elsewhere: from the cache now; what an export killed on the way left there goes.
     let again = home.path().join("again.tar.zst");
+    let dead = home.path().join(".again.tar.zst.part-4194303");
+    std::fs::write(&dead, b"half an export").unwrap();
     let exported = json(&wharf(&["export", &id, "-o", again.to_str().unwrap(), "--json"], home.path()));
     assert_eq!(exported["from_cache"], true);
     assert_eq!(md5(&again), before);
+    assert!(!dead.exists(), "the part file of a killed export is gone");
 
     // The bucket's copy changed behind wharf's back, on a machine without the cached copy:
     // refused, and no file (whole or part) is left.
