@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The second backup, before chunked snapshots: what a backup after a small
+# change moves and costs today, beside restic on the same bytes, in one run.
+# It is the "before" of the issue "Snapshots that move only what changed".
+#
+#   data:    SIZE MiB (default 256) of incompressible files (1 MiB each) on a
+#            named volume of a running busybox container
+#   change:  164 KiB overwritten in the middle of one file
+#   wharf:   wharf backup (format 1: the whole stream, compressed, every time)
+#   restic:  docker cp C:/data - | restic backup --stdin (content-defined
+#            chunks, deduplicated), its S3 back end on the same server
+#
+# Twice: at loopback speed, and through the realism layer as a home line
+# (20 Mbit/s up, 100 Mbit/s down). Bytes up are the layer's count of request
+# bodies. moto (from .venv, as the tests use it) is the S3 server.
+#
+# Needs a release build (cargo build --release) and the test set-up's .venv
+# (bash scripts/test.sh makes it). Installs restic if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${SIZE:-256}
+wharf=$PWD/target/release/wharf
+[ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
+[ -x .venv/bin/moto_server ] || { echo "run bash scripts/test.sh once first (it makes .venv)" >&2; exit 1; }
+command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic >/dev/null; }
+bash scripts/test-images.sh >/dev/null
+
+work=$(mktemp -d -p "$PWD/target")
+db=wharf-bench-second-$$
+volume=wharf-bench-second-$$
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  docker rm -f "$db" >/dev/null 2>&1 || true
+  docker volume rm -f "$volume" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+moto=http://127.0.0.1:$port
+for _ in $(seq 100); do curl -s -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache
+
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
+up() { curl -s "$1/realism/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes"]["up"])'; }
+mb() { python3 -c "print(f'{$1 / 1e6:.1f}')"; }
+
+docker volume create "$volume" >/dev/null
+docker run -d --init --name "$db" -v "$volume:/data" wharf-test/busybox:latest sleep 360000 >/dev/null
+docker exec "$db" sh -c "for i in \$(seq $size); do head -c 1048576 /dev/urandom > /data/f\$i; done"
+change() { docker exec "$db" sh -c "head -c 167936 /dev/urandom | dd of=/data/f$((size / 2)) bs=4096 seek=64 conv=notrunc 2>/dev/null"; }
+
+printf '| line | tool | first backup s | first MB up | second backup s | second MB up | second / first (time) | second / first (bytes) |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+for line in loopback home; do
+  lport=$(free_port)
+  case $line in
+    loopback) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 1 >"$work/layer-$line.log" 2>&1 & ;;
+    home) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 20 --up-mbit 20 --down-mbit 100 >"$work/layer-$line.log" 2>&1 & ;;
+  esac
+  pids+=($!)
+  layer=http://127.0.0.1:$lport
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/layer-$line.log" && break; sleep 0.1; done
+  bucket=second-$line
+  curl -s -X PUT "$moto/$bucket" >/dev/null
+  export XDG_CACHE_HOME=$work/$line/cache XDG_STATE_HOME=$work/$line/state XDG_CONFIG_HOME=$work/$line/config
+
+  # wharf, format 1.
+  w() { "$wharf" --endpoint-url "$layer" backup --container "$db" --path /data --bucket "$bucket" --prefix wharf --json >/dev/null 2>>"$work/wharf.err"; }
+  b0=$(up "$layer"); t0=$(now); w; t1=$(now); b1=$(up "$layer")
+  change
+  t2=$(now); w; t3=$(now); b2=$(up "$layer")
+  printf '| %s | wharf (format 1) | %s | %s | %s | %s | %s | %s |\n' "$line" "$(secs "$t0" "$t1")" "$(mb $((b1 - b0)))" \
+    "$(secs "$t2" "$t3")" "$(mb $((b2 - b1)))" "$(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")" \
+    "$(python3 -c "print(f'{($b2 - $b1) / ($b1 - $b0):.3f}')")"
+
+  # restic, from the same archive stream.
+  export RESTIC_REPOSITORY=s3:$layer/$bucket/restic
+  restic init -q >/dev/null
+  r() { docker cp "$db:/data" - | restic backup -q --stdin --stdin-filename data.tar >/dev/null; }
+  b0=$(up "$layer"); t0=$(now); r; t1=$(now); b1=$(up "$layer")
+  change
+  t2=$(now); r; t3=$(now); b2=$(up "$layer")
+  printf '| %s | restic %s | %s | %s | %s | %s | %s | %s |\n' "$line" "$(restic version | cut -d' ' -f2)" \
+    "$(secs "$t0" "$t1")" "$(mb $((b1 - b0)))" "$(secs "$t2" "$t3")" "$(mb $((b2 - b1)))" \
+    "$(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")" "$(python3 -c "print(f'{($b2 - $b1) / ($b1 - $b0):.3f}')")"
+done
