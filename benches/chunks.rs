@@ -19,17 +19,10 @@ use wharf::snapshots::chunks::chunks_sized;
 const SIZE: usize = 256 * 1024 * 1024;
 const CHANGE: usize = 164 * 1024;
 
-/// Deterministic incompressible bytes (xorshift), so every run measures the same stream.
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
+/// Incompressible bytes.
+fn random(len: usize) -> Vec<u8> {
+    let mut out = vec![0; len];
+    getrandom::fill(&mut out).expect("system randomness");
     out
 }
 
@@ -40,16 +33,16 @@ fn set(data: &[u8], sizes: (usize, usize, usize)) -> (HashSet<String>, Vec<(Stri
 }
 
 fn main() {
-    let first = random(SIZE, 0x5eed);
+    let first = random(SIZE);
     let mut overwritten = first.clone();
-    overwritten[SIZE / 2..SIZE / 2 + CHANGE].copy_from_slice(&random(CHANGE, 7));
+    overwritten[SIZE / 2..SIZE / 2 + CHANGE].copy_from_slice(&random(CHANGE));
     let mut inserted = first[..SIZE / 3].to_vec();
-    inserted.extend_from_slice(&random(CHANGE, 9));
+    inserted.extend_from_slice(&random(CHANGE));
     inserted.extend_from_slice(&first[SIZE / 3..]);
     let mut scattered = first.clone();
     for i in 0..10 {
         let at = (i * 2 + 1) * SIZE / 21;
-        scattered[at..at + 16 * 1024].copy_from_slice(&random(16 * 1024, 100 + i as u64));
+        scattered[at..at + 16 * 1024].copy_from_slice(&random(16 * 1024));
     }
 
     let started = Instant::now();

@@ -35,7 +35,8 @@ pub(super) fn open_selected(state: &mut AppState, effects: &mut Vec<Effect>) {
 /// `esc`: from a service back to its cluster, from a cluster to the list.
 pub(super) fn back(state: &mut AppState) {
     // An answer still on its way is for a view the user has left; the
-    // refresh it was, if it was one, is not awaited any more.
+    // refresh it was, if it was one, is not awaited any more, and a failed
+    // one is not this view's to say.
     if state.ecs.service.is_some() {
         state.ecs.service = None;
         state.asked.leave(View::Tasks);
@@ -44,7 +45,7 @@ pub(super) fn back(state: &mut AppState) {
         state.asked.leave(View::Services);
         state.refresh.metrics.waiting = false;
     }
-    state.refresh.ecs.waiting = false;
+    (state.refresh.ecs.waiting, state.refresh.ecs.failed) = (false, None);
 }
 
 pub(super) fn clusters_loaded(state: &mut AppState, result: Result<Vec<String>, AwsError>) {

@@ -12,7 +12,7 @@ use crate::model::registry::{RegistryImage, Repository};
 pub(super) fn close(state: &mut AppState) {
     state.registry.open = None;
     state.asked.leave(View::RegistryImages);
-    state.refresh.registry.waiting = false;
+    (state.refresh.registry.waiting, state.refresh.registry.failed) = (false, None);
 }
 
 /// `enter` on a repository: its images.

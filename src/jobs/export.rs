@@ -3,7 +3,7 @@
 //! dump as its client wrote it (`pg_restore`, `mysql`, SQL Server's
 //! `RESTORE`). The snapshot is the cache's verified copy (fetched and
 //! checked against its manifest's SHA-256 first when it is not there); the
-//! file is written beside its name and renamed into place when whole, so a
+//! file is written beside its name and linked into place when whole, so a
 //! cut-short export leaves no file that looks finished, and an existing file
 //! is never replaced.
 
@@ -18,7 +18,7 @@ use crate::aws::AwsClients;
 use crate::config::{Dirs, Settings};
 use crate::format;
 use crate::snapshots::local::LocalSnapshot;
-use crate::snapshots::{self, Manifest, cache};
+use crate::snapshots::{Manifest, cache};
 
 /// Write snapshot `id` under `bucket`/`prefix` to a plain file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,6 @@ pub struct ExportJob {
 pub enum ExportError {
     #[error(transparent)]
     Fetch(#[from] RestoreError),
-    #[error("snapshot {0} was written by a newer wharf (manifest format {1}); upgrade wharf to export it")]
-    NewerFormat(String, u32),
     #[error("{0} is there already; nothing was written (give another -o, or move it away)")]
     Exists(String),
     #[error("writing {0}: {1}")]
@@ -75,29 +73,27 @@ impl ExportJob {
     }
 
     async fn export(&self, ctx: &JobContext, aws: Option<&AwsClients>) -> Result<JobOutput, ExportError> {
-        if let Some(path) = &self.output
-            && path.exists()
-        {
-            return Err(ExportError::Exists(path.display().to_string()));
-        }
         let shown =
             self.output.as_ref().map_or_else(|| "the exported file".to_string(), |p| p.display().to_string());
         let place = (self.id.as_str(), self.bucket.as_str(), self.prefix.as_str());
         let fetched = cached(ctx, aws, &self.cache, place, &shown).await?;
         let manifest = &fetched.local.manifest;
-        if manifest.format > snapshots::FORMAT {
-            return Err(ExportError::NewerFormat(self.id.clone(), manifest.format));
-        }
         let output = self.output.clone().unwrap_or_else(|| PathBuf::from(plain_name(manifest)));
         if output.exists() {
             return Err(ExportError::Exists(output.display().to_string()));
         }
         ctx.progress(Progress::stage(format!("writing {}", output.display())));
         let (local, to) = (fetched.local.clone(), output.clone());
-        let bytes = tokio::task::spawn_blocking(move || write_plain(&local, &to))
+        let written = tokio::task::spawn_blocking(move || write_plain(&local, &to))
             .await
-            .map_err(|e| ExportError::Write(output.display().to_string(), std::io::Error::other(e)))?
-            .map_err(|e| ExportError::Write(output.display().to_string(), e))?;
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let bytes = match written {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ExportError::Exists(output.display().to_string()));
+            }
+            Err(e) => return Err(ExportError::Write(output.display().to_string(), e)),
+        };
         Ok(JobOutput {
             attention: None,
             summary: format!(
@@ -137,7 +133,7 @@ pub fn plain_name(manifest: &Manifest) -> String {
 }
 
 /// The data file as the plain file it holds (a dump decompressed; a tar as it
-/// is stored), through a part file renamed into place. Returns its size.
+/// is stored), through a part file linked into place. Returns its size.
 fn write_plain(local: &LocalSnapshot, to: &Path) -> std::io::Result<u64> {
     let name = to.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     remove_dead_parts(to, &name);
@@ -155,21 +151,17 @@ fn write_plain(local: &LocalSnapshot, to: &Path) -> std::io::Result<u64> {
         out.sync_all()?;
         Ok(bytes)
     })();
-    match written {
-        Ok(bytes) => {
-            // Never over a file that appeared meanwhile.
-            if to.exists() {
-                let _ = std::fs::remove_file(&part);
-                return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "it is there already"));
-            }
-            std::fs::rename(&part, to)?;
-            Ok(bytes)
+    // Linked into place, not renamed: a link never replaces a file that is
+    // there (one that appeared meanwhile too); it fails with AlreadyExists.
+    // A file system without links (a FAT stick) gets a rename after a look.
+    let placed = written.and_then(|bytes| match std::fs::hard_link(&part, to) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !to.exists() => {
+            std::fs::rename(&part, to).map(|()| bytes)
         }
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
+        linked => linked.map(|()| bytes),
+    });
+    let _ = std::fs::remove_file(&part);
+    placed
 }
 
 /// The part files an export of the same file left when it was killed (its

@@ -116,7 +116,7 @@ impl std::fmt::Display for Problem {
         match self {
             Problem::NoManifest => write!(f, "incomplete: no manifest (an interrupted backup)"),
             Problem::NewerFormat(n) => {
-                write!(f, "written by a newer wharf (manifest format {n}); upgrade wharf to restore it")
+                write!(f, "written by a newer wharf (manifest format {n}); upgrade wharf to read it")
             }
             Problem::Unreadable(e) => write!(f, "unreadable manifest: {e}"),
             Problem::DataMissing(key) => write!(f, "its data object {key} is missing"),

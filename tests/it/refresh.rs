@@ -352,8 +352,16 @@ fn the_clusters_list_refreshes_and_a_failed_refresh_keeps_it() {
     let mut s = dashboard();
     update(&mut s, Action::Loaded(Loaded::Clusters(Ok(vec!["dev".into()]))));
     update(&mut s, key('3'));
+    // The services' refresh failed; back on the clusters, that is not said of them.
+    let failed = Loaded::ServicesNamed {
+        cluster: "dev".into(),
+        result: Err(wharf::aws::AwsError::Service("x".into())),
+    };
+    update(&mut s, Action::Loaded(failed));
+    assert!(refresh::note(&s, PaneId::Ecs).is_some_and(|n| n.starts_with("refresh failed")));
     update(&mut s, crate::support::code(crossterm::event::KeyCode::Esc));
     assert_eq!(s.ecs.cluster, None);
+    assert!(!refresh::note(&s, PaneId::Ecs).is_some_and(|n| n.starts_with("refresh failed")));
     // The first tick asks for everything looked at; then `R` asks again at once.
     update(&mut s, Action::RefreshTick);
     let effects = update(&mut s, key('R'));

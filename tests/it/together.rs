@@ -137,6 +137,20 @@ async fn prune_keeps_what_a_newer_wharf_wrote_and_what_it_cannot_read() {
     };
     assert!(problem(newer).starts_with("written by a newer wharf"), "{listed}");
     assert!(problem(garbled).starts_with("unreadable manifest"), "{listed}");
+    // Restoring or exporting one says the same, and changes nothing.
+    for args in [vec!["restore", newer, "--yes"], vec!["export", newer, "-o", "newer.out"]] {
+        let out = laptop.wharf(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let said = stderr(&out);
+        assert!(
+            said.contains(&format!(
+                "snapshot {newer}: written by a newer wharf (manifest format 99); upgrade wharf"
+            )),
+            "{said}"
+        );
+    }
+    let out = laptop.wharf(&["export", garbled, "-o", "garbled.out"]);
+    assert!(stderr(&out).contains(&format!("snapshot {garbled}: unreadable manifest: ")), "{}", stderr(&out));
 }
 
 /// Open multipart uploads under `prefix`, each with how many parts it has.

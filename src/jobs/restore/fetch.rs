@@ -12,6 +12,7 @@ use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::files;
 use crate::jobs::{JobContext, Progress};
+use crate::model::snapshots::Object;
 use crate::snapshots::local::{self, LocalSnapshot};
 use crate::snapshots::{self, Manifest, cache, pricing};
 
@@ -35,16 +36,27 @@ pub(super) async fn remote_manifest(
     prefix: &str,
 ) -> Result<(Manifest, Vec<u8>, u64), RestoreError> {
     ctx.progress(Progress::stage("reading the manifest"));
-    let key = snapshots::manifest_key(prefix, id);
-    let text = s3::get(&aws.s3, bucket, &key).await.map_err(|e| no_snapshot(e, id, bucket, prefix))?;
-    let manifest: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| RestoreError::BadManifest(id.to_string(), e.to_string()))?;
-    let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+    let (manifest, text, object) = manifest_and_object(aws, id, bucket, prefix).await?;
     if pricing::terms(&object.storage_class).needs_restore {
         let warning = pricing::restore_warning(&object.storage_class, object.size).unwrap_or_default();
         return Err(RestoreError::NeedsThaw(warning));
     }
-    Ok((manifest, text.to_vec(), object.size))
+    Ok((manifest, text, object.size))
+}
+
+/// Snapshot `id`'s manifest as this wharf reads it (a newer wharf's is said
+/// to be one, not "unreadable"), its text, and its data object as S3 has it.
+pub(super) async fn manifest_and_object(
+    aws: &AwsClients,
+    id: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Manifest, Vec<u8>, Object), RestoreError> {
+    let key = snapshots::manifest_key(prefix, id);
+    let text = s3::get(&aws.s3, bucket, &key).await.map_err(|e| no_snapshot(e, id, bucket, prefix))?;
+    let manifest = snapshots::read_manifest(&text).map_err(|p| RestoreError::Unusable(id.to_string(), p))?;
+    let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+    Ok((manifest, text.to_vec(), object))
 }
 
 /// The snapshot's object (ranged GETs, several at once), written to `to` in

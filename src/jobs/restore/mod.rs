@@ -122,8 +122,9 @@ pub enum RestoreError {
     NoAws(String),
     #[error("no snapshot {id} in s3://{bucket}/{prefix} (or it is incomplete: no manifest)")]
     NoSnapshot { id: String, bucket: String, prefix: String },
-    #[error("snapshot {0}'s manifest is unreadable: {1}")]
-    BadManifest(String, String),
+    /// Its manifest is a newer wharf's, or damaged.
+    #[error("snapshot {0}: {1}")]
+    Unusable(String, crate::snapshots::Problem),
     #[error(transparent)]
     BadId(#[from] crate::snapshots::BadId),
     #[error("{0}")]

@@ -5,8 +5,8 @@
 use futures::StreamExt;
 
 use super::replace::{Method, Replacement};
-use super::{RestoreError, RestoreJob, SnapshotSource, fetch::no_snapshot};
-use crate::aws::{AwsClients, s3};
+use super::{RestoreError, RestoreJob, SnapshotSource, fetch::manifest_and_object};
+use crate::aws::AwsClients;
 use crate::config::Preset;
 use crate::docker::{ContainerDetail, Engine};
 use crate::format;
@@ -34,12 +34,7 @@ impl RestoreJob {
                     Some(local) => (local.manifest, None),
                     None => {
                         let aws = aws.ok_or_else(|| RestoreError::NoAws(id.clone()))?;
-                        let text = s3::get(&aws.s3, bucket, &snapshots::manifest_key(prefix, id))
-                            .await
-                            .map_err(|e| no_snapshot(e, id, bucket, prefix))?;
-                        let manifest: Manifest = serde_json::from_slice(&text)
-                            .map_err(|e| RestoreError::BadManifest(id.clone(), e.to_string()))?;
-                        let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+                        let (manifest, _, object) = manifest_and_object(aws, id, bucket, prefix).await?;
                         (manifest, Some((object.storage_class, object.size)))
                     }
                 }
