@@ -684,6 +684,14 @@ pub(crate) fn postgres_container(cleanup: &mut Cleanup) -> String {
     name
 }
 
+/// A running PostgreSQL whose database `app` holds what `sql` makes.
+pub(crate) fn postgres_app(cleanup: &mut Cleanup, sql: &str) -> String {
+    let container = postgres_container(cleanup);
+    psql(&container, "postgres", "CREATE DATABASE app");
+    psql(&container, "app", sql);
+    container
+}
+
 /// A `wharf.toml` whose one profile backs up and restores database `app` of
 /// the PostgreSQL `container` into `bucket`.
 pub(crate) fn postgres_profile(bucket: &str, container: &str) -> String {
@@ -712,11 +720,8 @@ pub(crate) fn psql(container: &str, database: &str, sql: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_postgres_preset_round_trips_a_real_database() {
     let mut cleanup = Cleanup::default();
-    let container = postgres_container(&mut cleanup);
-    psql(&container, "postgres", "CREATE DATABASE app");
-    psql(
-        &container,
-        "app",
+    let container = postgres_app(
+        &mut cleanup,
         "CREATE TABLE notes (id int PRIMARY KEY, body text, blob bytea);
          INSERT INTO notes SELECT i, md5(i::text), decode(md5(i::text) || md5((i * 7)::text), 'hex')
            FROM generate_series(1, 20000) AS i;",

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::backup::{bucket, data_container, postgres_container, postgres_profile, psql, stderr, wharf};
+use crate::backup::{bucket, data_container, postgres_app, postgres_profile, stderr, wharf};
 use crate::support::{Cleanup, docker, moto_clients};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -88,11 +88,8 @@ async fn a_directory_snapshot_is_a_tar_zst_that_tar_reads_and_nothing_is_overwri
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_snapshot_is_a_dump_pg_restore_reads() {
     let mut cleanup = Cleanup::default();
-    let container = postgres_container(&mut cleanup);
-    psql(&container, "postgres", "CREATE DATABASE app");
-    psql(
-        &container,
-        "app",
+    let container = postgres_app(
+        &mut cleanup,
         "CREATE TABLE orders (id int primary key, item text); INSERT INTO orders VALUES (1, 'anchor')",
     );
     let bucket = bucket().await;

@@ -594,13 +594,10 @@ pub(crate) fn journal_phase(home: &Path) -> String {
 /// brings back what a restore replaced.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_restore_keeps_a_safety_copy_and_a_failing_dump_changes_nothing() {
-    use crate::backup::{object, postgres_container, postgres_profile, psql};
+    use crate::backup::{object, postgres_app, postgres_profile, psql};
     let mut cleanup = Cleanup::default();
-    let container = postgres_container(&mut cleanup);
-    psql(&container, "postgres", "CREATE DATABASE app");
-    psql(
-        &container,
-        "app",
+    let container = postgres_app(
+        &mut cleanup,
         "CREATE TABLE notes (id int PRIMARY KEY, body text);
          INSERT INTO notes SELECT i, md5(i::text) FROM generate_series(1, 20000) AS i;
          CREATE TABLE later (id int PRIMARY KEY, body text);
