@@ -46,7 +46,7 @@ pub fn start_job_saying(state: &mut AppState, spec: JobSpec, words: String, effe
 }
 
 /// Lists a new job as queued and returns its id.
-pub fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
+fn add_job(state: &mut AppState, spec: &JobSpec) -> JobId {
     state.jobs.next_id += 1;
     let id = state.jobs.next_id;
     // The cursor on the newest job (or none yet) follows to this one; moved up, it stays.
@@ -239,7 +239,7 @@ pub fn service_target(cluster: String, service: String) -> TailTarget {
 
 /// The target a deploy job's `l` tails: the service's tasks that are not on
 /// the revision it ran before.
-pub fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
+fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
     TailTarget {
         replacing: Some(from.to_string()),
         ..service_target(cluster.to_string(), service.to_string())
@@ -247,7 +247,7 @@ pub fn deploy_target(cluster: &str, service: &str, from: &str) -> TailTarget {
 }
 
 /// What `l` tails for a job: a deploy's or rollback's new tasks.
-pub fn job_logs(spec: &JobSpec) -> Option<TailTarget> {
+fn job_logs(spec: &JobSpec) -> Option<TailTarget> {
     match spec {
         JobSpec::Deploy(d) => Some(deploy_target(&d.plan.cluster, &d.plan.service, &d.plan.from)),
         _ => None,
