@@ -263,6 +263,9 @@ pub enum Command {
         /// Make this snapshot head of the line even if another machine's snapshot is head
         #[arg(long, conflicts_with = "remote")]
         force_head: bool,
+        /// Store the whole stream as one object (format 1), not as chunks shared with other snapshots
+        #[arg(long, conflicts_with = "remote")]
+        full: bool,
         /// If another operation holds the container (a restore, a backup, a sync), exit 4 at once instead of waiting
         #[arg(long, conflicts_with = "remote")]
         no_wait: bool,

@@ -6,7 +6,9 @@
 //!   nobody holds), and wharf-shaped uploads under the profile's prefix that
 //!   are over a day old with no part for a day: aborted;
 //! - restore helper containers no restore is using: removed;
-//! - interrupted downloads and safety copies in the cache: deleted.
+//! - interrupted downloads and safety copies in the cache: deleted;
+//! - locks in the bucket (`PREFIX/locks/`) of a backup or prune that died:
+//!   this machine's once their process is gone, anyone's after a day.
 //!
 //! Work another wharf is doing right now (its lock is held) is left alone.
 
@@ -18,7 +20,7 @@ use crate::docker::{Engine, HELPER_LABEL};
 use crate::jobs::restore::journal::{self, Journal};
 use crate::jobs::restore::replace::OWNER_LABEL;
 use crate::jobs::uploads::{UploadRecord, abandoned_uploads, abort_abandoned, upload_records};
-use crate::snapshots::local;
+use crate::snapshots::{local, locks};
 
 /// One thing left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Leftover {
     Helper { id: String, name: String },
     /// A file or directory of an interrupted download or safety copy.
     Cache { path: PathBuf, why: &'static str },
+    /// A lock in the bucket whose holder is gone (a backup or prune killed).
+    Lock { bucket: String, key: String, why: String },
 }
 
 impl Leftover {
@@ -51,6 +55,7 @@ impl Leftover {
             }
             Leftover::Helper { name, .. } => format!("helper   container {name}: --fix removes it"),
             Leftover::Cache { path, why } => format!("cache    {} ({why}): --fix deletes it", path.display()),
+            Leftover::Lock { bucket, key, why } => format!("lock     s3://{bucket}/{key} ({why}): --fix deletes it"),
         }
     }
 }
@@ -108,6 +113,13 @@ pub async fn find(look: &Look<'_>) -> (Vec<Leftover>, Vec<String>) {
                         .map(|a| Leftover::Upload(a.upload)),
                 ),
                 Err(e) => notes.push(format!("cannot list the open uploads in s3://{bucket}/{prefix}: {e}")),
+            }
+            match locks::list(&aws.s3, bucket, prefix).await {
+                Ok(found_locks) => found.extend(found_locks.into_iter().filter_map(|l| {
+                    let why = gone_holder(&l, now)?;
+                    Some(Leftover::Lock { bucket: bucket.clone(), key: l.key, why })
+                })),
+                Err(e) => notes.push(format!("cannot list the locks in s3://{bucket}/{prefix}: {e}")),
             }
         }
         (None, Some(_)) => notes.push("no AWS credentials: S3 uploads were not looked at".into()),
@@ -179,6 +191,23 @@ fn cache_leftovers(cache: &Path, restores: &[Leftover]) -> Vec<Leftover> {
     found
 }
 
+/// Locks older than this are a gone holder's whichever machine wrote them.
+const LOCK_LEFT_SECS: i64 = 86_400;
+
+/// Why a lock's holder is surely gone: this machine's process is not
+/// running, or nobody refreshed it for a day.
+fn gone_holder(lock: &locks::Found, now: i64) -> Option<String> {
+    let holder = lock.holder.as_ref();
+    let here = holder.is_some_and(|h| h.host == crate::snapshots::host_name());
+    match holder {
+        Some(h) if here && !Path::new(&format!("/proc/{}", h.pid)).exists() => {
+            Some(format!("{} on this machine, pid {} is gone", h.kind, h.pid))
+        }
+        _ if now - lock.written > LOCK_LEFT_SECS => Some(format!("{}; not refreshed for a day", lock.describe(now))),
+        _ => None,
+    }
+}
+
 /// Settles `leftover`; says what was done.
 pub async fn fix(look: &Look<'_>, leftover: &Leftover) -> Result<String, String> {
     match leftover {
@@ -209,6 +238,11 @@ pub async fn fix(look: &Look<'_>, leftover: &Leftover) -> Result<String, String>
             let engine = look.engine.ok_or("no Docker engine")?;
             engine.remove(id).await.map_err(|e| e.to_string())?;
             Ok(format!("removed helper container {name}"))
+        }
+        Leftover::Lock { bucket, key, .. } => {
+            let aws = look.aws.ok_or("no AWS credentials to delete the lock with")?;
+            crate::aws::s3::delete(&aws.s3, bucket, std::slice::from_ref(key)).await.map_err(|e| e.to_string())?;
+            Ok(format!("deleted the lock s3://{bucket}/{key}"))
         }
         Leftover::Cache { path, .. } => {
             let removed =

@@ -53,15 +53,16 @@ pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result
 /// start up to the first of `splits` (sorted keys), one from there up to the
 /// next, and so on. A long listing takes the time of its longest range, not
 /// of all its pages one after the other (S3 pages by 1,000 and each page is a
-/// round trip); the objects come in key order, each once.
+/// round trip); the objects come in key order, each once, up to `through`.
 pub async fn list_split(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
     splits: &[String],
+    through: Option<&str>,
 ) -> Result<Vec<Object>, AwsError> {
     let bounds: Vec<Option<&str>> =
-        std::iter::once(None).chain(splits.iter().map(|s| Some(s.as_str()))).chain([None]).collect();
+        std::iter::once(None).chain(splits.iter().map(|s| Some(s.as_str()))).chain([through]).collect();
     let ranges = bounds.windows(2).map(|w| list_range(s3, bucket, prefix, w[0], w[1]));
     let lists = futures::future::try_join_all(ranges).await?;
     Ok(lists.into_iter().flatten().collect())
@@ -222,6 +223,31 @@ pub async fn put_if(
     match put.send().await {
         Ok(_) => Ok(true),
         // 412: the condition failed; 409: a write to the same key raced this one.
+        Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(false),
+        Err(e) => Err(from_sdk(e)),
+    }
+}
+
+/// Writes a snapshot chunk (zstd) in `storage_class` unless the bucket holds
+/// one by that name already (`If-None-Match: *`): chunks are named by their
+/// content, so one that is there is this one. `Ok(false)`: it was there.
+pub async fn put_chunk(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Bytes,
+    storage_class: StorageClass,
+) -> Result<bool, AwsError> {
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/zstd")
+        .storage_class(storage_class.to_s3())
+        .if_none_match("*")
+        .body(ByteStream::from(body));
+    match put.send().await {
+        Ok(_) => Ok(true),
         Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(false),
         Err(e) => Err(from_sdk(e)),
     }

@@ -174,7 +174,7 @@ async fn backup(settings: &Settings, command: Command) -> ExitCode {
             super::remote_backup(settings, request, &place, json).await
         }
         Command::Backup {
-            container, preset, path, storage_class, force_head, no_wait, place, json, ..
+            container, preset, path, storage_class, force_head, full, no_wait, place, json, ..
         } => {
             let wait = wait(no_wait);
             let request = crate::jobs::backup::BackupRequest {
@@ -183,6 +183,7 @@ async fn backup(settings: &Settings, command: Command) -> ExitCode {
                 path,
                 storage_class,
                 force_head,
+                full,
                 wait,
             };
             super::backup(settings, request, &place, json).await

@@ -15,7 +15,6 @@ use crate::jobs::backup::BackupRequest;
 use crate::jobs::lock::Wait;
 use crate::jobs::restore::SnapshotSource;
 use crate::jobs::{BackupJob, JobSpec, PruneJob, RemoteBackupJob, RestoreJob};
-use crate::model::snapshots::S3Class;
 use crate::snapshots::prune::{self as plan, Retention};
 use crate::snapshots::{self, Snapshot, pricing};
 
@@ -297,7 +296,7 @@ pub async fn snapshots(settings: &Settings, at: &SnapshotPlace, json: bool) -> E
     );
     for (s, standing) in list.iter().zip(&standings) {
         let raw = s.manifest.as_ref().map_or("–".into(), |m| format::bytes(m.raw_bytes));
-        let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
+        let stored = s.stored_bytes().map_or("–".into(), format::bytes);
         let age = s.created().map_or("–".into(), |t| format::age(t, now));
         let host = s.manifest.as_ref().and_then(|m| m.host.as_deref()).unwrap_or("–");
         let state = match (&s.problem, standing.words()) {
@@ -325,7 +324,10 @@ fn to_json(s: &Snapshot, standing: &snapshots::graph::Standing) -> serde_json::V
         "host": s.manifest.as_ref().and_then(|m| m.host.as_deref()),
         "problem": s.problem.as_ref().map(ToString::to_string),
         "storage_class": s.storage_class(),
-        "stored_bytes": s.data.as_ref().map(|d| d.size),
+        "stored_bytes": s.stored_bytes(),
+        "format": s.manifest.as_ref().map(|m| m.format),
+        "new_bytes": s.manifest.as_ref().and_then(|m| m.new_bytes),
+        "shared_bytes": s.manifest.as_ref().filter(|m| m.is_chunked()).map(|m| m.stored_bytes.saturating_sub(m.new_bytes.unwrap_or(0))),
         "created": s.created().map(snapshots::rfc3339),
         "manifest": s.manifest,
     })
@@ -333,13 +335,7 @@ fn to_json(s: &Snapshot, standing: &snapshots::graph::Standing) -> serde_json::V
 
 /// `monthly: $0.05 (STANDARD 1.2 GB $0.03 · ONEZONE_IA 2.0 GB $0.02), prices of 2026-11`
 pub fn cost_line(list: &[Snapshot]) -> String {
-    // By the class's name, so that the line reads in the same order everywhere.
-    let mut per_class: std::collections::BTreeMap<&str, (&S3Class, u64)> = Default::default();
-    for s in list {
-        if let Some(d) = &s.data {
-            per_class.entry(d.storage_class.as_str()).or_insert((&d.storage_class, 0)).1 += d.size;
-        }
-    }
+    let per_class = pricing::stored_by_class(list);
     // + 0.0: an empty sum of floats is -0.0, which prints as "-0.00".
     let total: f64 = per_class.values().map(|(c, b)| pricing::monthly_cost(c, *b)).sum::<f64>() + 0.0;
     let parts: Vec<String> = per_class

@@ -54,6 +54,9 @@ pub struct Profile {
     /// How much wharf's cache directory may hold besides safety copies
     /// (`"500MiB"`, `"20GiB"`; default 10 GiB): least recently used goes first.
     pub cache_limit: Option<Size>,
+    /// `chunked` (the default: content-defined chunks, each stored once) or
+    /// `full` (the whole stream as one object, as wharf before 0.2 wrote).
+    pub snapshot_format: Option<SnapshotFormat>,
     /// This profile's `wharf init`'s own id (saved by its first run): the
     /// tag `wharf:init:<id>` marks what it made and uses.
     pub init_id: Option<String>,
@@ -94,6 +97,17 @@ pub enum Preset {
     Mysql,
     Mssql,
     Custom,
+}
+
+/// How a backup stores its stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotFormat {
+    /// Format 2: content-defined chunks under `PREFIX/chunks/`, each stored once.
+    #[default]
+    Chunked,
+    /// Format 1: the whole stream, compressed, as one object.
+    Full,
 }
 
 /// The S3 storage classes a snapshot can be stored in.

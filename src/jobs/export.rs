@@ -140,7 +140,7 @@ fn write_plain(local: &LocalSnapshot, to: &Path) -> std::io::Result<u64> {
     let part = to.with_file_name(format!(".{name}.part-{}", std::process::id()));
     let written = (|| {
         let mut out = std::fs::File::create(&part)?;
-        let mut data = std::fs::File::open(local.data())?;
+        let mut data = local.compressed()?;
         let tar = local.manifest.content == "tar";
         let bytes = if tar || local.manifest.compression == "none" {
             std::io::copy(&mut data, &mut out)?

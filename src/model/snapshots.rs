@@ -17,11 +17,13 @@ pub struct Manifest {
     /// `tar` (a directory) or `dump` (a command's output).
     pub content: String,
     pub compression: String,
-    /// The key of the data object.
+    /// The key of the data object (format 2: the prefix its chunks are under).
     pub key: String,
     pub raw_bytes: u64,
+    /// Format 2: the chunks' compressed bytes, each counted as often as the stream holds it.
     pub stored_bytes: u64,
-    /// Of the stored (compressed) object, hex.
+    /// Format 1: of the stored (compressed) object; format 2: of the whole
+    /// stream, uncompressed. Hex.
     pub sha256: String,
     pub storage_class: S3Class,
     pub wharf_version: String,
@@ -35,6 +37,37 @@ pub struct Manifest {
     /// For the dump presets: the database dumped (`*`: every database of the server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// Format 2: the stream's chunks in order, each stored once under
+    /// `PREFIX/chunks/<sha256>` (zstd), whatever snapshots share it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<ChunkRef>,
+    /// Format 2: what this backup uploaded (the chunks the bucket lacked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_bytes: Option<u64>,
+}
+
+impl Manifest {
+    /// Whether the data is chunks (format 2), not one object.
+    pub fn is_chunked(&self) -> bool {
+        self.format >= 2
+    }
+
+    /// The size and SHA-256 a copy's data is checked against: the stored
+    /// object's (format 1), the whole uncompressed stream's (format 2).
+    pub fn checked_as(&self) -> (u64, &str) {
+        if self.is_chunked() { (self.raw_bytes, &self.sha256) } else { (self.stored_bytes, &self.sha256) }
+    }
+}
+
+/// One chunk of a format-2 snapshot's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChunkRef {
+    /// Of the chunk's uncompressed bytes, hex: its name.
+    pub sha256: String,
+    /// Uncompressed.
+    pub size: u64,
+    /// As stored (zstd).
+    pub stored: u64,
 }
 
 /// Where the data came from.
@@ -76,6 +109,15 @@ impl Snapshot {
             .and_then(|m| parse(&m.created))
             .or_else(|| id_time(&self.id).and_then(|t| parse(&t)))
             .or_else(|| self.data.as_ref().and_then(|d| d.last_modified))
+    }
+
+    /// What the snapshot stores of its own: its data object, or (chunked)
+    /// the chunks its backup sent (the others it shares with older snapshots).
+    pub fn stored_bytes(&self) -> Option<u64> {
+        match self.manifest.as_ref().filter(|m| m.is_chunked()) {
+            Some(m) => m.new_bytes,
+            None => self.data.as_ref().map(|d| d.size),
+        }
     }
 
     /// The data object's class as S3 listed it, else the manifest's.

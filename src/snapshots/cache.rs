@@ -14,7 +14,10 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::local::{cached_dir, snapshot_cache};
+use std::collections::{HashMap, HashSet};
+
+use super::local::{LocalSnapshot, cached_dir, snapshot_cache};
+use super::store::Store;
 
 /// A cached snapshot copy a job is using: trimming leaves it alone until this is dropped.
 #[derive(Debug)]
@@ -82,14 +85,13 @@ pub struct Trimmed {
 
 /// Deletes snapshot copies, least recently used first, until everything but
 /// the safety copies fits in `limit`; never one in use, nor one a journal of
-/// a restore cut short names (`needed`).
+/// a restore cut short names (`needed`). A chunked copy frees the chunks in
+/// the store no other copy uses; chunks no copy names (a backup or fetch cut
+/// short) go whenever no job holds the store.
 pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
     let mut left = usage(cache).bounded;
     let mut trimmed = Trimmed::default();
-    if left <= limit {
-        trimmed.left = left;
-        return trimmed;
-    }
+    let store = Store::new(cache);
     let mut copies: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(snapshot_cache(cache))
         .into_iter()
         .flatten()
@@ -105,6 +107,14 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
         })
         .collect();
     copies.sort();
+    // How many copies name each chunk.
+    let chunks_of = |dir: &Path| LocalSnapshot::manifest_in(dir).map(|m| m.chunks).unwrap_or_default();
+    let mut users: HashMap<String, usize> = HashMap::new();
+    for (_, dir) in &copies {
+        for chunk in chunks_of(dir).iter().map(|c| c.sha256.clone()).collect::<HashSet<_>>() {
+            *users.entry(chunk).or_default() += 1;
+        }
+    }
     for (_, dir) in copies {
         if left <= limit {
             break;
@@ -128,17 +138,33 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
             trimmed.in_use.push(id);
             continue;
         }
+        let chunks: HashSet<String> = chunks_of(&dir).into_iter().map(|c| c.sha256).collect();
         let size = size_of(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {
                 // Deleted while locked: whoever opened it before waits on a file no one finds again.
                 let _ = std::fs::remove_file(lock_path(&dir));
-                left = left.saturating_sub(size);
+                // The chunks no other copy uses go with it (below, in one pass over the store).
+                let mut own = 0;
+                for chunk in chunks {
+                    if let Some(n) = users.get_mut(&chunk) {
+                        *n -= 1;
+                        if *n == 0 {
+                            own += std::fs::metadata(store.path(&chunk)).map_or(0, |m| m.len());
+                        }
+                    }
+                }
+                left = left.saturating_sub(size + own);
                 trimmed.freed += size;
                 trimmed.removed.push(id);
             }
             Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a cached snapshot"),
         }
+    }
+    if store.dir.is_dir() {
+        let keep: HashSet<String> = users.into_iter().filter(|(_, n)| *n > 0).map(|(c, _)| c).collect();
+        trimmed.freed += store.trim_to(&keep);
+        left = usage(cache).bounded;
     }
     trimmed.left = left;
     trimmed

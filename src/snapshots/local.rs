@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::Manifest;
+use super::store::Store;
+use crate::model::snapshots::ChunkRef;
 use crate::docker::DockerError;
 use crate::files;
 
@@ -47,28 +49,63 @@ impl LocalError {
 
 impl LocalSnapshot {
     /// The snapshot in `dir`, if its manifest is there and readable and its
-    /// data file exists (whether the data is whole is for [`LocalSnapshot::check`]).
+    /// data is here: the data file, or (chunked) every chunk in the store
+    /// (whether the data is whole is for [`LocalSnapshot::check`]).
     pub fn open(dir: &Path) -> Option<LocalSnapshot> {
-        let text = std::fs::read(dir.join("manifest.json")).ok()?;
-        let manifest: Manifest = serde_json::from_slice(&text).ok()?;
+        let manifest = Self::manifest_in(dir)?;
         let snapshot = LocalSnapshot { dir: dir.to_path_buf(), manifest };
-        snapshot.data().exists().then_some(snapshot)
+        snapshot.missing_chunks().is_empty().then_some(())?;
+        (snapshot.manifest.is_chunked() || snapshot.data().exists()).then_some(snapshot)
     }
 
-    /// The data file.
+    /// The manifest kept in `dir`, whatever of its data is here.
+    pub fn manifest_in(dir: &Path) -> Option<Manifest> {
+        let text = std::fs::read(dir.join("manifest.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// The data file (of a snapshot that is one object).
     pub fn data(&self) -> PathBuf {
         self.dir.join(data_file(&self.manifest))
     }
 
-    /// Whether the data file has the size and SHA-256 its manifest records
-    /// (reads the whole file: call it off the async threads).
-    pub fn check(&self) -> std::io::Result<Result<(), (u64, String)>> {
-        let (size, sha) = hash_file(&self.data())?;
-        Ok(if size == self.manifest.stored_bytes && sha == self.manifest.sha256 {
-            Ok(())
-        } else {
-            Err((size, sha))
+    /// The store a chunked copy's chunks are in: the cache's, beside `snapshots/`.
+    pub fn store(&self) -> Store {
+        let cache = self.dir.parent().and_then(Path::parent).unwrap_or(&self.dir);
+        Store::new(cache)
+    }
+
+    /// The chunks of a chunked copy the store lacks, each once.
+    pub fn missing_chunks(&self) -> Vec<ChunkRef> {
+        let store = self.store();
+        let mut seen = std::collections::HashSet::new();
+        self.manifest
+            .chunks
+            .iter()
+            .filter(|c| seen.insert(c.sha256.as_str()) && !store.has(&c.sha256))
+            .cloned()
+            .collect()
+    }
+
+    /// The data as stored: one zstd stream (the data file, or the chunks one
+    /// after another), or the dump itself when it was kept uncompressed.
+    pub fn compressed(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(match self.manifest.is_chunked() {
+            true => Box::new(self.store().stream(&self.manifest.chunks)),
+            false => Box::new(std::fs::File::open(self.data())?),
         })
+    }
+
+    /// Whether the data has the size and SHA-256 its manifest records: of
+    /// the data file, or (chunked) of the whole stream the chunks make (reads
+    /// it all: call it off the async threads).
+    pub fn check(&self) -> std::io::Result<Result<(), (u64, String)>> {
+        let (size, sha) = match self.manifest.is_chunked() {
+            true => hash_reader(zstd::stream::read::Decoder::new(self.compressed()?)?)?,
+            false => hash_file(&self.data())?,
+        };
+        let (want_size, want_sha) = self.manifest.checked_as();
+        Ok(if size == want_size && sha == want_sha { Ok(()) } else { Err((size, sha)) })
     }
 }
 
@@ -119,7 +156,11 @@ pub fn prune_safety_copies(cache: &Path, container: &str, keep: usize) {
 
 /// Size and SHA-256 of a file.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
+    hash_reader(std::fs::File::open(path)?)
+}
+
+/// Size and SHA-256 of what `file` reads.
+pub fn hash_reader(mut file: impl Read) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     let mut size = 0;

@@ -7,10 +7,12 @@ pub mod chunks;
 pub mod graph;
 pub mod line;
 pub mod local;
+pub mod locks;
 pub mod pricing;
 pub mod prune;
+pub mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -19,8 +21,10 @@ use crate::aws::AwsError;
 use crate::aws::s3::{self, Object};
 pub use crate::model::snapshots::{Manifest, Problem, Snapshot, Source};
 
-/// The manifest format this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// The newest manifest format this build writes and reads: 2, chunks
+/// (`PREFIX/chunks/<sha256>`); 1, the whole stream as one object
+/// (`PREFIX/ID/data.<kind>.zst`), still read and written with `--full`.
+pub const FORMAT: u32 = 2;
 
 /// `prefix` as keys are built from it: empty, or ending in one `/`.
 pub fn normalise_prefix(prefix: Option<&str>) -> String {
@@ -102,6 +106,30 @@ pub fn data_key(prefix: &str, id: &str, content: &str) -> String {
     format!("{prefix}{id}/data.{content}.zst")
 }
 
+pub fn chunks_prefix(prefix: &str) -> String {
+    format!("{prefix}chunks/")
+}
+
+pub fn chunk_key(prefix: &str, sha256: &str) -> String {
+    format!("{prefix}chunks/{sha256}")
+}
+
+/// The chunks under `prefix` and their stored sizes.
+pub async fn bucket_chunks(
+    s3_client: &crate::aws::S3Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<HashMap<String, u64>, AwsError> {
+    let under = chunks_prefix(prefix);
+    let objects = s3::list(s3_client, bucket, &under).await?;
+    Ok(objects.into_iter().filter_map(|o| Some((o.key.strip_prefix(&under)?.to_string(), o.size))).collect())
+}
+
+/// The chunk names a set of manifests use.
+pub fn used_by<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> HashSet<String> {
+    manifests.into_iter().flat_map(|m| m.chunks.iter().map(|c| c.sha256.clone())).collect()
+}
+
 pub fn manifest_key(prefix: &str, id: &str) -> String {
     format!("{prefix}{id}/manifest.json")
 }
@@ -136,8 +164,11 @@ pub async fn list(
     // The ids seen last time say where to split the listing into ranges read side by side.
     let splits = kept.as_ref().map(|k| k.splits(prefix)).unwrap_or_default();
     // Which one is head of the line (`HEAD.json`, no snapshot of its own), read beside the listing.
+    // Ids begin with a digit: the listing stops before `chunks/` and `locks/`,
+    // which may hold thousands of keys.
+    let through = format!("{prefix}:");
     let (objects, head) = tokio::join!(
-        s3::list_split(s3_client, bucket, prefix, &splits),
+        s3::list_split(s3_client, bucket, prefix, &splits, Some(&through)),
         line::head(s3_client, bucket, prefix)
     );
     for object in objects? {
@@ -176,7 +207,7 @@ pub async fn list(
                 }
             };
             match read_manifest(&bytes) {
-                Ok(m) if snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
+                Ok(m) if !m.is_chunked() && snapshot.data.as_ref().is_none_or(|d| d.key != m.key) => {
                     snapshot.problem = Some(Problem::DataMissing(m.key.clone()));
                     snapshot.manifest = Some(m);
                 }

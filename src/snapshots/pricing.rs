@@ -6,7 +6,9 @@
 /// When the table below was read.
 pub const PRICES_AS_OF: &str = "2026-11";
 
-use crate::model::snapshots::S3Class;
+use std::collections::{BTreeMap, HashSet};
+
+use crate::model::snapshots::{S3Class, Snapshot};
 
 /// One storage class's terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,4 +71,25 @@ pub fn delete_warning(class: &S3Class, age_days: u32) -> Option<String> {
             t.minimum_days - age_days
         )
     })
+}
+
+/// What `list` stores, by class (keyed by the class's name, so that lines
+/// read in one order everywhere): each data object, and each chunk once
+/// however many snapshots share it.
+pub fn stored_by_class(list: &[Snapshot]) -> BTreeMap<String, (S3Class, u64)> {
+    let mut per_class: BTreeMap<String, (S3Class, u64)> = BTreeMap::new();
+    let mut add = |class: &S3Class, bytes: u64| {
+        per_class.entry(class.as_str().to_string()).or_insert((class.clone(), 0)).1 += bytes;
+    };
+    let mut chunks_seen = HashSet::new();
+    for s in list {
+        if let Some(d) = &s.data {
+            add(&d.storage_class, d.size);
+        }
+        if let Some(m) = s.manifest.as_ref().filter(|m| m.is_chunked()) {
+            let own: u64 = m.chunks.iter().filter(|c| chunks_seen.insert(c.sha256.as_str())).map(|c| c.stored).sum();
+            add(&m.storage_class, own);
+        }
+    }
+    per_class
 }

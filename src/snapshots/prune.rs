@@ -103,6 +103,7 @@ pub fn plan(list: &[Snapshot], retention: Retention, prefix: &str, now: i64) -> 
                     id: s.id.clone(),
                     reason,
                     keys,
+                    // A chunked snapshot's own chunks go when the prune frees what no snapshot uses.
                     bytes: s.data.as_ref().map_or(0, |d| d.size),
                     warning: pricing::delete_warning(s.storage_class(), age_days),
                 });

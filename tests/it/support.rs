@@ -522,6 +522,8 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         host: None,
         parent: None,
         database: None,
+        chunks: Vec::new(),
+        new_bytes: None,
     };
     vec![
         Snapshot {

@@ -276,6 +276,8 @@ impl RemoteBackupJob {
             host: Some(snapshots::host_name()),
             parent: None,
             database: stored.database.clone(),
+            chunks: Vec::new(),
+            new_bytes: None,
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         let manifest_key = snapshots::manifest_key(&self.prefix, id);

@@ -14,7 +14,7 @@ use crate::files;
 use crate::jobs::{JobContext, Progress};
 use crate::model::snapshots::Object;
 use crate::snapshots::local::{self, LocalSnapshot};
-use crate::snapshots::{self, Manifest, cache, pricing};
+use crate::snapshots::{self, Manifest, cache, pricing, store};
 
 pub(super) fn no_snapshot(e: AwsError, id: &str, bucket: &str, prefix: &str) -> RestoreError {
     match e {
@@ -55,7 +55,16 @@ pub(super) async fn manifest_and_object(
     let key = snapshots::manifest_key(prefix, id);
     let text = s3::get(&aws.s3, bucket, &key).await.map_err(|e| no_snapshot(e, id, bucket, prefix))?;
     let manifest = snapshots::read_manifest(&text).map_err(|p| RestoreError::Unusable(id.to_string(), p))?;
-    let object = s3::head(&aws.s3, bucket, &manifest.key).await?;
+    let object = match manifest.is_chunked() {
+        // Its chunks are in the snapshot's class, each checked as it comes.
+        true => Object {
+            key: manifest.key.clone(),
+            size: manifest.stored_bytes,
+            storage_class: manifest.storage_class.clone(),
+            last_modified: None,
+        },
+        false => s3::head(&aws.s3, bucket, &manifest.key).await?,
+    };
     Ok((manifest, text.to_vec(), object))
 }
 
@@ -117,13 +126,23 @@ pub(crate) async fn cached(
             Ok(()) => return Ok(Fetched { local, from_cache: true, _in_use: Some(in_use) }),
             Err(_) => {
                 tracing::warn!(id, "cached snapshot does not match its manifest; fetching again");
-                let _ = std::fs::remove_file(local.data());
+                match local.manifest.is_chunked() {
+                    true => drop_damaged_chunks(&local).await,
+                    false => {
+                        let _ = std::fs::remove_file(local.data());
+                    }
+                }
             }
         }
     }
     let aws = aws.ok_or_else(|| RestoreError::NoAws(id.to_string()))?;
     let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
     files::private_dir(&dir)?;
+    if manifest.is_chunked() {
+        let local = fetch_chunks(ctx, aws, (bucket, prefix), LocalSnapshot { dir, manifest }, &text, untouched)
+            .await?;
+        return Ok(Fetched { local, from_cache: false, _in_use: Some(in_use) });
+    }
     // Of this process: another fetching the same snapshot writes its own.
     let part = dir.join(format!("data.part.{}", std::process::id()));
     let downloaded = download(ctx, aws, bucket, &manifest, size, &part).await;
@@ -149,15 +168,100 @@ pub(super) async fn check(local: &LocalSnapshot, untouched: &str) -> Result<(), 
 
 /// Size and SHA-256 as the manifest says, or the snapshot is refused.
 fn verify(manifest: &Manifest, (size, sha): (u64, String), untouched: &str) -> Result<(), RestoreError> {
-    if size == manifest.stored_bytes && sha == manifest.sha256 {
+    let (want_size, want_sha) = manifest.checked_as();
+    if size == want_size && sha == want_sha {
         return Ok(());
     }
     Err(RestoreError::Corrupt {
         id: manifest.id.clone(),
         container: untouched.to_string(),
-        expected: manifest.sha256.clone(),
+        expected: want_sha.to_string(),
         actual: sha,
-        expected_bytes: manifest.stored_bytes,
+        expected_bytes: want_size,
         actual_bytes: size,
     })
+}
+
+/// Chunk GETs in flight at once.
+const CHUNKS_AT_ONCE: usize = 8;
+
+/// A chunked snapshot made whole here: its manifest kept in its directory
+/// first (so trimming the cache counts its chunks as used), the chunks the
+/// store lacks fetched side by side and each checked against its name
+/// before it goes in, then the whole stream checked against the manifest.
+async fn fetch_chunks(
+    ctx: &JobContext,
+    aws: &AwsClients,
+    (bucket, prefix): (&str, &str),
+    local: LocalSnapshot,
+    text: &[u8],
+    untouched: &str,
+) -> Result<LocalSnapshot, RestoreError> {
+    let store = local.store();
+    let _held = store.hold()?;
+    files::write_atomic(&local.dir.join("manifest.json"), text)?;
+    let missing = local.missing_chunks();
+    let total: u64 = missing.iter().map(|c| c.stored).sum();
+    let id = local.manifest.id.clone();
+    let mut done = 0u64;
+    let mut fetched = futures::stream::iter(missing.into_iter().map(|chunk| {
+        let (store, key) = (store.clone(), snapshots::chunk_key(prefix, &chunk.sha256));
+        let id = id.clone();
+        async move {
+            let bytes = s3::get(&aws.s3, bucket, &key).await?;
+            let size = bytes.len() as u64;
+            tokio::task::spawn_blocking(move || {
+                store::check(&chunk, &bytes)?;
+                store.put(&chunk.sha256, &bytes)?;
+                Ok::<_, store::BadChunk>(size)
+            })
+            .await
+            .map_err(|e| RestoreError::Decompress(e.to_string()))?
+            .map_err(|e| match e {
+                store::BadChunk::Io(e) => RestoreError::Cache(e),
+                bad => RestoreError::BadChunk { id, why: bad.to_string(), container: untouched.to_string() },
+            })
+        }
+    }))
+    .buffer_unordered(CHUNKS_AT_ONCE);
+    while let Some(size) = fetched.next().await {
+        let size = match size {
+            Ok(size) => size,
+            Err(e) => {
+                let _ = std::fs::remove_file(local.dir.join("manifest.json"));
+                return Err(e);
+            }
+        };
+        done += size;
+        ctx.progress(Progress {
+            stage: format!("fetching the chunks of {} this machine lacks", local.manifest.id),
+            done,
+            total: Some(total),
+            bytes: true,
+            detail: vec![],
+        });
+    }
+    ctx.progress(Progress::stage("checking the whole snapshot"));
+    if let Err(e) = check(&local, untouched).await {
+        let _ = std::fs::remove_file(local.dir.join("manifest.json"));
+        return Err(e);
+    }
+    Ok(local)
+}
+
+/// Deletes the chunks of a chunked copy that are not what their names say
+/// (the disk damaged them), so they are fetched again.
+async fn drop_damaged_chunks(local: &LocalSnapshot) {
+    let local = local.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let store = local.store();
+        for chunk in &local.manifest.chunks {
+            let path = store.path(&chunk.sha256);
+            let whole = std::fs::read(&path).is_ok_and(|bytes| store::check(chunk, &bytes).is_ok());
+            if !whole {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    })
+    .await;
 }

@@ -141,6 +141,8 @@ pub enum RestoreError {
         expected_bytes: u64,
         actual_bytes: u64,
     },
+    #[error("snapshot {id}: {why} in the bucket; it is refused and {container} is untouched")]
+    BadChunk { id: String, why: String, container: String },
     #[error("snapshot {0} was made with preset `{1}`, which this build cannot restore")]
     Preset(String, String),
     #[error("the `custom` preset needs database.restore_command in wharf.toml")]
@@ -474,6 +476,8 @@ async fn save(
             Method::Dump { database, .. } => database.clone(),
             _ => None,
         },
+        chunks: Vec::new(),
+        new_bytes: None,
     };
     let stage = format!("keeping a safety copy of {}", r.what());
     let progress = progress_in_bytes(ctx, stage, 0);

@@ -460,7 +460,7 @@ fn unpack(
     (impl Stream<Item = Bytes> + Send + 'static, tokio::task::JoinHandle<Result<(), RestoreError>>),
     RestoreError,
 > {
-    let file = std::fs::File::open(snapshot.data())?;
+    let file = snapshot.compressed()?;
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let plain = snapshot.manifest.compression == "none";
     let decompressing =

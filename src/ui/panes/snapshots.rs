@@ -155,7 +155,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState) {
             cells.push(Cell::from(Line::from(raw).right_aligned()));
         }
         if medium {
-            let stored = s.data.as_ref().map_or("–".into(), |d| format::bytes(d.size));
+            let stored = s.stored_bytes().map_or("–".into(), format::bytes);
             cells.push(Cell::from(Line::from(stored).right_aligned()));
         }
         if wide {
@@ -195,11 +195,8 @@ fn art_width(drawn: &HashMap<String, GraphRow>) -> usize {
 
 /// `$0.05/month`, over what is listed.
 fn monthly(list: &[Snapshot]) -> String {
-    let total: f64 = list
-        .iter()
-        .filter_map(|s| s.data.as_ref())
-        .map(|d| pricing::monthly_cost(&d.storage_class, d.size))
-        .sum();
+    let total: f64 =
+        pricing::stored_by_class(list).values().map(|(class, bytes)| pricing::monthly_cost(class, *bytes)).sum();
     // An empty sum of floats is -0.0, which prints as "-0.00".
     format!("${:.2}/month", total + 0.0)
 }
@@ -213,7 +210,7 @@ fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> 
         lines.push(Line::from(format!("cannot be restored: {problem}")).fg(Color::Yellow));
     }
     let class = s.storage_class().clone();
-    let stored = s.data.as_ref().map_or(0, |d| d.size);
+    let stored = s.stored_bytes().unwrap_or(0);
     let age = s.created().map_or("?".into(), |t| format::age(t, now));
     if let Some(m) = &s.manifest {
         lines.push(field("created", format!("{} ({age} ago)", m.created)));
@@ -226,7 +223,16 @@ fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> 
         lines.push(field("source", format!("{} {} ({})", m.source.kind, m.source.name, m.source.image)));
         lines.push(field(
             "size",
-            format!("{} raw → {} stored", format::bytes(m.raw_bytes), format::bytes(m.stored_bytes)),
+            match m.new_bytes.filter(|_| m.is_chunked()) {
+                Some(new) => format!(
+                    "{} raw → {} in {} chunks, {} of them new with this backup",
+                    format::bytes(m.raw_bytes),
+                    format::bytes(m.stored_bytes),
+                    m.chunks.len(),
+                    format::bytes(new)
+                ),
+                None => format!("{} raw → {} stored", format::bytes(m.raw_bytes), format::bytes(m.stored_bytes)),
+            },
         ));
     }
     lines.push(field("class", format!("{class}, ${:.3}/month", pricing::monthly_cost(&class, stored))));

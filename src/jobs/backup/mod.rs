@@ -1,38 +1,33 @@
-//! Backup: data out of a container, through zstd and SHA-256, into an S3
-//! multipart upload, and the manifest written last. One streaming pipeline with
-//! bounded channels, so memory stays flat whatever the size:
+//! Backup: data out of a container into a new snapshot, its manifest written
+//! last. Two formats, each one streaming pipeline with bounded channels, so
+//! memory stays flat whatever the size:
 //!
-//! ```text
-//! engine stream ─▶ [raw chunks, 16] ─▶ zstd + SHA-256 (a blocking thread) ─▶ [parts, 1] ─▶ up to 4 UploadPart calls
-//! ```
+//! - chunked (format 2, the default; `chunked.rs`): content-defined chunks,
+//!   only those the bucket lacks compressed and sent;
+//! - full (format 1, `--full`; `full.rs`): the whole stream through zstd into
+//!   one multipart upload, parts of 8 MiB and up ([`s3::part_size`]).
 //!
-//! Parts are 8 MiB for most backups and grow with the size expected and the
-//! parts already sent ([`s3::part_size`]), so a backup of up to 5 TiB fits in
-//! S3's 10,000 parts; fewer go up at once as they grow (at most 256 MiB in
-//! flight, or one part).
-//!
-//! Cancelled or failed at any point, the upload is aborted and no manifest is
-//! written: nothing is left behind.
+//! Cancelled or failed at any point, no manifest is written: a full backup's
+//! upload is aborted; a chunked one's new chunks stay for prune to free
+//! (they may be another backup's too).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod chunked;
+mod full;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use super::lock::{self, Wait};
 use super::uploads::{abandon, claim_upload};
 use super::{Cancelled, JobContext, JobError, JobOutput, NoAws, Progress, databases, mssql, mysql};
-use crate::aws::s3::{self, Part, Upload};
+use crate::aws::s3::{self, Upload};
 use crate::aws::{AwsClients, AwsError};
-use crate::config::{Dirs, Preset, Settings, StorageClass};
+use crate::config::{Dirs, Preset, Settings, SnapshotFormat, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::format;
-use crate::snapshots::{self, Manifest, Source, line};
+use crate::snapshots::store::Store;
+use crate::snapshots::{self, Manifest, Source, cache, line};
 
 /// Parts on their way to S3 at once, at most...
 const IN_FLIGHT: usize = 4;
@@ -63,6 +58,9 @@ pub struct BackupJob {
     pub force_head: bool,
     /// Whether to wait while another operation holds the container.
     pub wait: Wait,
+    pub format: SnapshotFormat,
+    /// What the cache may hold besides safety copies (the profile's `cache_limit`).
+    pub cache_limit: u64,
 }
 
 /// What a backup was asked for (flags, or a key in the dashboard), before the
@@ -74,6 +72,8 @@ pub struct BackupRequest {
     pub path: Option<String>,
     pub storage_class: Option<StorageClass>,
     pub force_head: bool,
+    /// Format 1 (the whole stream as one object) whatever the profile says.
+    pub full: bool,
     pub wait: Wait,
 }
 
@@ -113,6 +113,12 @@ impl BackupJob {
             docker_host: settings.docker_host.clone(),
             force_head: request.force_head,
             wait: request.wait,
+            format: if request.full {
+                SnapshotFormat::Full
+            } else {
+                settings.profile.snapshot_format.unwrap_or_default()
+            },
+            cache_limit: settings.profile.cache_limit.unwrap_or(crate::config::DEFAULT_CACHE_LIMIT).0,
         })
     }
 }
@@ -130,6 +136,8 @@ pub enum BackupError {
     Docker(#[from] DockerError),
     #[error("compressing failed: {0}")]
     Compress(String),
+    #[error("this machine's cache: {0}")]
+    Io(std::io::Error),
 }
 
 /// What went into S3.
@@ -138,6 +146,100 @@ pub struct Stored {
     pub raw_bytes: u64,
     pub stored_bytes: u64,
     pub sha256: String,
+}
+
+/// Keeps a chunked snapshot's manifest as this machine's copy of it (its
+/// chunks are in the store): a restore of it here fetches nothing.
+fn keep_copy(cache: &std::path::Path, id: &str, manifest: &[u8]) {
+    let kept = snapshots::local::cached_dir(cache, id)
+        .map_err(std::io::Error::other)
+        .and_then(|dir| {
+            crate::files::private_dir(&dir)?;
+            crate::files::write_atomic(&dir.join("manifest.json"), manifest)
+        });
+    if let Err(e) = kept {
+        tracing::warn!(id, error = %e, "cannot keep the snapshot's manifest in the cache");
+    }
+}
+
+impl BackupJob {
+    /// Reads the data out of the container and stores it: chunks (into
+    /// `chunk_store` here and the bucket) when a store is given, else one
+    /// multipart upload to `key`.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_data(
+        &self,
+        ctx: &JobContext,
+        aws: &AwsClients,
+        engine: &Engine,
+        (container, from, id, env): (&str, &ReadFrom, &str, &[String]),
+        key: &str,
+        expected: Option<u64>,
+        chunk_store: Option<&Store>,
+    ) -> Result<chunked::ChunkedStored, JobError> {
+        let known = match chunk_store {
+            Some(_) => {
+                ctx.progress(Progress::stage("listing the chunks the bucket holds"));
+                snapshots::bucket_chunks(&aws.s3, &self.bucket, &self.prefix).await.map_err(BackupError::from)?
+            }
+            None => Default::default(),
+        };
+        let reading = read_data(engine, container, from, id, env).await.map_err(BackupError::from)?;
+        let (source, backup_file) = (reading.stream, reading.file);
+        let outcome = match chunk_store {
+            Some(chunk_store) => {
+                let place = (self.bucket.as_str(), self.prefix.as_str(), self.storage_class);
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
+                    r = chunked::store(ctx, source, aws, place, chunk_store, known, expected) => r,
+                }
+            }
+            None => self.upload_whole(ctx, aws, source, key, expected).await,
+        };
+        if let Some(file) = &backup_file {
+            mssql::remove(engine, container, file).await;
+        }
+        outcome
+    }
+
+    /// The whole stream as one multipart upload (format 1).
+    async fn upload_whole(
+        &self,
+        ctx: &JobContext,
+        aws: &AwsClients,
+        source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
+        key: &str,
+        expected: Option<u64>,
+    ) -> Result<chunked::ChunkedStored, JobError> {
+        ctx.progress(Progress::stage("starting the upload"));
+        let upload =
+            Upload::start(&aws.s3, &self.bucket, key, self.storage_class).await.map_err(BackupError::from)?;
+        // If this process dies before the upload is completed or aborted,
+        // `wharf doctor` finds it by this record.
+        let claim = claim_upload(&upload);
+        let outcome = tokio::select! {
+            _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
+            r = full::store(ctx, source, &upload, expected) => r,
+        };
+        let stored = match outcome {
+            Ok((stored, parts)) => match upload.complete(parts).await {
+                Ok(()) => stored,
+                Err(e) => return Err(abandon(&upload, claim, BackupError::from(e).into()).await),
+            },
+            Err(e) => return Err(abandon(&upload, claim, e).await),
+        };
+        if let Some(claim) = claim {
+            let _ = claim.clear_for_good();
+        }
+        Ok(chunked::ChunkedStored {
+            raw_bytes: stored.raw_bytes,
+            stored_bytes: stored.stored_bytes,
+            sha256: stored.sha256,
+            chunks: Vec::new(),
+            new_bytes: stored.stored_bytes,
+            new_chunks: 0,
+        })
+    }
 }
 
 impl BackupJob {
@@ -160,7 +262,13 @@ impl BackupJob {
             Preset::Path => ReadFrom::Path(self.path.clone().ok_or(BackupError::NoPath)?),
             Preset::Postgres | Preset::Mysql => {
                 let (user, database) = self.user_and_database(container);
-                ReadFrom::Dump(databases::dump_command(self.preset, &user, &database))
+                let mut argv = databases::dump_command(self.preset, &user, &database);
+                // Chunks dedupe what is not compressed yet: pg_dump's custom format
+                // uncompressed (each chunk is compressed on its own, as it is stored).
+                if self.format == SnapshotFormat::Chunked && argv.first().is_some_and(|a| a == "pg_dump") {
+                    argv.insert(2, "-Z0".into());
+                }
+                ReadFrom::Dump(argv)
             }
             Preset::Mssql => ReadFrom::Mssql {
                 user: self.user.clone().unwrap_or_else(|| "sa".into()),
@@ -219,61 +327,81 @@ impl BackupJob {
                 .map_err(BackupError::from)?,
             _ => Vec::new(),
         };
-        let reading =
-            read_data(&engine, &container.name, &from, &id, &env).await.map_err(BackupError::from)?;
-        let (source, backup_file) = (reading.stream, reading.file);
+        let chunked = self.format == SnapshotFormat::Chunked;
+        let cache = Dirs::new().cache;
+        let chunk_store = Store::new(&cache);
+        // Chunked: this backup's lock in the bucket before anything is read, and
+        // this machine's store held while chunks go into it unnamed.
+        let held = match chunked {
+            true => Some((
+                chunk_store.hold().map_err(BackupError::Io)?,
+                cache::hold(&cache, &id).map_err(BackupError::Io)?,
+                chunked::BackupLock::take(&ctx, &aws, &self.bucket, &self.prefix, &id).await?,
+            )),
+            false => None,
+        };
+        let written = self.write_data(&ctx, &aws, &engine, (&container.name, &from, &id, &env), &key, expected, held.as_ref().map(|_| &chunk_store)).await;
+        let release = |held: Option<(_, _, chunked::BackupLock)>| async move {
+            if let Some((_, _, lock)) = held {
+                lock.release().await;
+            }
+        };
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                release(held).await;
+                return Err(e);
+            }
+        };
+        if held.as_ref().is_some_and(|(_, _, lock)| !lock.held_throughout()) {
+            release(held).await;
+            return Err(BackupError::Aws(AwsError::Service(
+                "this backup could not refresh its lock in the bucket for too long (asleep, or offline), \
+                 so a prune may have deleted chunks it counts on; nothing was written: back up again"
+                    .into(),
+            ))
+            .into());
+        }
         let path = match &from {
             ReadFrom::Path(p) => Some(p.clone()),
             _ => None,
         };
 
-        ctx.progress(Progress::stage("starting the upload"));
-        let upload = Upload::start(&aws.s3, &self.bucket, &key, self.storage_class)
-            .await
-            .map_err(BackupError::from)?;
-        // If this process dies before the upload is completed or aborted,
-        // `wharf doctor` finds it by this record.
-        let claim = claim_upload(&upload);
-        let outcome = tokio::select! {
-            _ = ctx.cancel.cancelled() => Err(Cancelled.into()),
-            r = store(&ctx, source, &upload, expected) => r,
-        };
-        if let Some(file) = &backup_file {
-            mssql::remove(&engine, &container.name, file).await;
-        }
-        let stored = match outcome {
-            Ok((stored, parts)) => match upload.complete(parts).await {
-                Ok(()) => stored,
-                Err(e) => return Err(abandon(&upload, claim, BackupError::from(e).into()).await),
-            },
-            Err(e) => return Err(abandon(&upload, claim, e).await),
-        };
-        if let Some(claim) = claim {
-            let _ = claim.clear_for_good();
-        }
-
         ctx.progress(Progress::stage("writing the manifest"));
         let manifest = Manifest {
-            format: snapshots::FORMAT,
+            format: if chunked { snapshots::FORMAT } else { 1 },
             id: id.clone(),
             created: snapshots::rfc3339(now),
             source: source_of(&container, path.as_deref()),
             preset: self.preset.as_str().into(),
             content: content.into(),
             compression: "zstd".into(),
-            key: key.clone(),
-            raw_bytes: stored.raw_bytes,
-            stored_bytes: stored.stored_bytes,
-            sha256: stored.sha256.clone(),
+            key: if chunked { snapshots::chunks_prefix(&self.prefix) } else { key.clone() },
+            raw_bytes: written.raw_bytes,
+            stored_bytes: written.stored_bytes,
+            sha256: written.sha256.clone(),
             storage_class: self.storage_class.into(),
             wharf_version: env!("CARGO_PKG_VERSION").into(),
             host: Some(snapshots::host_name()),
             parent: line::parent_of(&Dirs::new().state, &self.bucket, &self.prefix, &container.name),
             database: dumped.as_ref().map(|(_, database)| database.clone()),
+            chunks: written.chunks.clone(),
+            new_bytes: chunked.then_some(written.new_bytes),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         let manifest_key = snapshots::manifest_key(&self.prefix, &id);
-        write_manifest(&aws.s3, &self.bucket, &manifest_key, &key, body).await?;
+        let data_key = (!chunked).then_some(key.as_str());
+        let wrote = write_manifest(&aws.s3, &self.bucket, &manifest_key, data_key, body.clone()).await;
+        if chunked && wrote.is_ok() {
+            // This machine holds every chunk it sent: the manifest kept names them
+            // (before the store is let go, so no trim takes them meanwhile).
+            keep_copy(&cache, &id, &body);
+        }
+        release(held).await;
+        wrote?;
+        if chunked {
+            cache::trim(&cache, self.cache_limit, &crate::jobs::restore::journal_snapshots(&Dirs::new().state));
+        }
         ctx.progress(Progress::stage("moving the head of the line"));
         let new_head =
             line::Head { snapshot: id.clone(), host: snapshots::host_name(), at: manifest.created.clone() };
@@ -328,22 +456,38 @@ impl BackupJob {
         };
         Ok(JobOutput {
             attention,
-            summary: format!(
-                "{id}: {} → {} ({}) in s3://{}/{key}; {head_words}",
-                format::bytes(stored.raw_bytes),
-                format::bytes(stored.stored_bytes),
-                self.storage_class.as_str(),
-                self.bucket
-            ),
+            summary: match chunked {
+                false => format!(
+                    "{id}: {} → {} ({}) in s3://{}/{key}; {head_words}",
+                    format::bytes(written.raw_bytes),
+                    format::bytes(written.stored_bytes),
+                    self.storage_class.as_str(),
+                    self.bucket
+                ),
+                true => format!(
+                    "{id}: {} in {} chunks, {} new ({} sent, {}) in s3://{}/{}; {head_words}",
+                    format::bytes(written.raw_bytes),
+                    written.chunks.len(),
+                    written.new_chunks,
+                    format::bytes(written.new_bytes),
+                    self.storage_class.as_str(),
+                    self.bucket,
+                    manifest.key
+                ),
+            },
             copy: Some(id.clone()),
             json: json!({
                 "id": id,
                 "bucket": self.bucket,
-                "key": key,
+                "key": manifest.key,
+                "format": manifest.format,
                 "storage_class": self.storage_class.as_str(),
-                "raw_bytes": stored.raw_bytes,
-                "stored_bytes": stored.stored_bytes,
-                "sha256": stored.sha256,
+                "raw_bytes": written.raw_bytes,
+                "stored_bytes": written.stored_bytes,
+                "sha256": written.sha256,
+                "chunks": written.chunks.len(),
+                "new_chunks": written.new_chunks,
+                "new_bytes": written.new_bytes,
                 "parent": manifest.parent,
                 "head": head_json,
                 "database": manifest.database,
@@ -368,7 +512,7 @@ async fn write_manifest(
     s3_client: &crate::aws::S3Client,
     bucket: &str,
     manifest_key: &str,
-    data_key: &str,
+    data_key: Option<&str>,
     body: Vec<u8>,
 ) -> Result<(), BackupError> {
     let written = s3::put_if(s3_client, bucket, manifest_key, body.clone(), s3::Only::IfAbsent).await;
@@ -384,7 +528,10 @@ async fn write_manifest(
         .into()),
         (written, Ok(None)) => {
             // Without a manifest the data is an incomplete snapshot: this run's own, removed.
-            if let Err(e) = s3::delete(s3_client, bucket, &[data_key.to_string()]).await {
+            // (A chunked backup's chunks may be others' too: prune frees the ones no snapshot uses.)
+            if let Some(data_key) = data_key
+                && let Err(e) = s3::delete(s3_client, bucket, &[data_key.to_string()]).await
+            {
                 tracing::warn!(key = data_key, error = %e, "cannot delete the data of a backup without a manifest");
             }
             Err(written
@@ -469,163 +616,4 @@ async fn disk_usage(engine: &Engine, container: &str, path: &str) -> Option<u64>
     }
     let kib: u64 = String::from_utf8_lossy(&text).split_whitespace().next()?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Streams `source` through zstd and SHA-256 into `upload`'s parts; returns what
-/// was stored and the parts to complete the upload with.
-pub async fn store(
-    ctx: &JobContext,
-    source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
-    upload: &Upload,
-    expected: Option<u64>,
-) -> Result<(Stored, Vec<Part>), JobError> {
-    let raw = Arc::new(AtomicU64::new(0));
-    let sent = Arc::new(AtomicU64::new(0));
-    let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
-    let (part_tx, part_rx) = mpsc::channel::<Bytes>(1);
-    let compressor = tokio::task::spawn_blocking(move || compress(raw_rx, part_tx, expected));
-
-    let report = |stage: &str| {
-        let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
-        // Parts are counted once they are in S3, so a ratio means something only at the end.
-        let ratio = if s > 0 && stage == "uploaded" {
-            format!(", {:.1}×", r as f64 / s as f64)
-        } else {
-            String::new()
-        };
-        ctx.progress(Progress {
-            stage: format!("{stage}: read {}, stored {}{ratio}", format::bytes(r), format::bytes(s)),
-            done: r,
-            total: expected.map(|e| e.max(r)),
-            bytes: true,
-            detail: vec![],
-        });
-    };
-
-    let read = async {
-        let mut source = Box::pin(source);
-        let mut reported = 0;
-        while let Some(chunk) = source.next().await {
-            let chunk = chunk.map_err(BackupError::from)?;
-            let total = raw.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            if raw_tx.send(chunk).await.is_err() {
-                break; // The compressor stopped; its error says why.
-            }
-            if total - reported >= 1 << 20 {
-                reported = total;
-                report("backing up");
-            }
-        }
-        drop(raw_tx);
-        Ok::<_, BackupError>(())
-    };
-    let send = async {
-        let mut part_rx = part_rx;
-        let mut running: JoinSet<Result<(Part, u64), AwsError>> = JoinSet::new();
-        let mut parts = Vec::new();
-        let mut number = 0;
-        while let Some(body) = part_rx.recv().await {
-            let at_once = (IN_FLIGHT_BYTES / body.len().max(1)).clamp(1, IN_FLIGHT);
-            while running.len() >= at_once {
-                if let Some(done) = running.join_next().await {
-                    let (part, size) = joined(done)?;
-                    sent.fetch_add(size, Ordering::Relaxed);
-                    parts.push(part);
-                    report("backing up");
-                }
-            }
-            number += 1;
-            let upload = upload.clone();
-            running.spawn(async move {
-                let size = body.len() as u64;
-                upload.part(number, body).await.map(|p| (p, size))
-            });
-        }
-        while let Some(done) = running.join_next().await {
-            let (part, size) = joined(done)?;
-            sent.fetch_add(size, Ordering::Relaxed);
-            parts.push(part);
-            report("backing up");
-        }
-        Ok::<_, BackupError>(parts)
-    };
-    let (read, parts) = tokio::join!(read, send);
-    let compressed = compressor.await.map_err(|e| BackupError::Compress(e.to_string()))?;
-    // The first failure is the one to tell: a broken source or S3 beats the compressor's broken pipe.
-    read?;
-    let parts = parts?;
-    let (stored_bytes, sha256) = compressed?;
-    report("uploaded");
-    Ok((Stored { raw_bytes: raw.load(Ordering::Relaxed), stored_bytes, sha256 }, parts))
-}
-
-fn joined(
-    done: Result<Result<(Part, u64), AwsError>, tokio::task::JoinError>,
-) -> Result<(Part, u64), BackupError> {
-    done.map_err(|e| BackupError::Aws(AwsError::Service(e.to_string())))?.map_err(BackupError::from)
-}
-
-/// The blocking end of the pipeline: zstd over the raw chunks, SHA-256 over the
-/// compressed bytes, cut into parts.
-fn compress(
-    mut raw: mpsc::Receiver<Bytes>,
-    parts: mpsc::Sender<Bytes>,
-    expected: Option<u64>,
-) -> Result<(u64, String), BackupError> {
-    let size = s3::part_size(1, expected);
-    let buffer = BytesMut::with_capacity(size);
-    let sink = PartSink { buffer, size, number: 1, expected, hasher: Sha256::new(), total: 0, parts };
-    let mut encoder =
-        zstd::stream::write::Encoder::new(sink, LEVEL).map_err(|e| BackupError::Compress(e.to_string()))?;
-    let io = |e: std::io::Error| BackupError::Compress(e.to_string());
-    while let Some(chunk) = raw.blocking_recv() {
-        std::io::Write::write_all(&mut encoder, &chunk).map_err(io)?;
-    }
-    let mut sink = encoder.finish().map_err(io)?;
-    sink.send_part().map_err(io)?;
-    Ok((sink.total, format!("{:x}", sink.hasher.finalize())))
-}
-
-struct PartSink {
-    buffer: BytesMut,
-    /// The size of the part being filled, and its number.
-    size: usize,
-    number: u32,
-    expected: Option<u64>,
-    hasher: Sha256,
-    total: u64,
-    parts: mpsc::Sender<Bytes>,
-}
-
-impl PartSink {
-    fn send_part(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let part = self.buffer.split().freeze();
-        self.number += 1;
-        self.size = s3::part_size(self.number, self.expected);
-        self.buffer.reserve(self.size);
-        self.parts
-            .blocking_send(part)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
-    }
-}
-
-impl std::io::Write for PartSink {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = self.size - self.buffer.len();
-        let n = data.len().min(room);
-        self.buffer.extend_from_slice(&data[..n]);
-        self.hasher.update(&data[..n]);
-        self.total += n as u64;
-        if self.buffer.len() == self.size {
-            self.send_part()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
