@@ -55,7 +55,9 @@ impl Leftover {
             }
             Leftover::Helper { name, .. } => format!("helper   container {name}: --fix removes it"),
             Leftover::Cache { path, why } => format!("cache    {} ({why}): --fix deletes it", path.display()),
-            Leftover::Lock { bucket, key, why } => format!("lock     s3://{bucket}/{key} ({why}): --fix deletes it"),
+            Leftover::Lock { bucket, key, why } => {
+                format!("lock     s3://{bucket}/{key} ({why}): --fix deletes it")
+            }
         }
     }
 }
@@ -203,7 +205,9 @@ fn gone_holder(lock: &locks::Found, now: i64) -> Option<String> {
         Some(h) if here && !Path::new(&format!("/proc/{}", h.pid)).exists() => {
             Some(format!("{} on this machine, pid {} is gone", h.kind, h.pid))
         }
-        _ if now - lock.written > LOCK_LEFT_SECS => Some(format!("{}; not refreshed for a day", lock.describe(now))),
+        _ if now - lock.written > LOCK_LEFT_SECS => {
+            Some(format!("{}; not refreshed for a day", lock.describe(now)))
+        }
         _ => None,
     }
 }
@@ -241,7 +245,9 @@ pub async fn fix(look: &Look<'_>, leftover: &Leftover) -> Result<String, String>
         }
         Leftover::Lock { bucket, key, .. } => {
             let aws = look.aws.ok_or("no AWS credentials to delete the lock with")?;
-            crate::aws::s3::delete(&aws.s3, bucket, std::slice::from_ref(key)).await.map_err(|e| e.to_string())?;
+            crate::aws::s3::delete(&aws.s3, bucket, std::slice::from_ref(key))
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(format!("deleted the lock s3://{bucket}/{key}"))
         }
         Leftover::Cache { path, .. } => {

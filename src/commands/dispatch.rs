@@ -174,7 +174,16 @@ async fn backup(settings: &Settings, command: Command) -> ExitCode {
             super::remote_backup(settings, request, &place, json).await
         }
         Command::Backup {
-            container, preset, path, storage_class, force_head, full, no_wait, place, json, ..
+            container,
+            preset,
+            path,
+            storage_class,
+            force_head,
+            full,
+            no_wait,
+            place,
+            json,
+            ..
         } => {
             let wait = wait(no_wait);
             let request = crate::jobs::backup::BackupRequest {

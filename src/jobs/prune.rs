@@ -144,11 +144,19 @@ async fn free_chunks(aws: &AwsClients, bucket: &str, prefix: &str) -> Result<Fre
 /// Deletes in batches of this many keys, each only while the prune lock is fresh.
 const DELETE_BATCH: usize = 1000;
 
-async fn free_unused(aws: &AwsClients, bucket: &str, prefix: &str, taken_at: i64) -> Result<FreedChunks, AwsError> {
+async fn free_unused(
+    aws: &AwsClients,
+    bucket: &str,
+    prefix: &str,
+    taken_at: i64,
+) -> Result<FreedChunks, AwsError> {
     let listed = snapshots::list(&aws.s3, bucket, prefix, None).await?;
     if let Some(s) = listed.iter().find(|s| s.problem.as_ref().is_some_and(|p| !p.understood())) {
         let problem = s.problem.as_ref().map(ToString::to_string).unwrap_or_default();
-        return Ok(FreedChunks { kept_because: Some(format!("{}: {problem}", s.id)), ..FreedChunks::default() });
+        return Ok(FreedChunks {
+            kept_because: Some(format!("{}: {problem}", s.id)),
+            ..FreedChunks::default()
+        });
     }
     let used = snapshots::used_by(listed.iter().filter_map(|s| s.manifest.as_ref()));
     let unused: Vec<(String, u64)> = snapshots::bucket_chunks(&aws.s3, bucket, prefix)

@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 
 use super::Manifest;
 use super::store::Store;
-use crate::model::snapshots::ChunkRef;
 use crate::docker::DockerError;
 use crate::files;
+use crate::model::snapshots::ChunkRef;
 
 /// zstd's level for what is written here: a safety copy is local and short-
 /// lived, and is written while the container is stopped, so speed beats size.

@@ -96,7 +96,11 @@ impl Found {
 }
 
 /// Every lock under `prefix`, each read.
-pub async fn list(s3_client: &crate::aws::S3Client, bucket: &str, prefix: &str) -> Result<Vec<Found>, AwsError> {
+pub async fn list(
+    s3_client: &crate::aws::S3Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Found>, AwsError> {
     let objects: Vec<Object> = s3::list(s3_client, bucket, &locks_prefix(prefix)).await?;
     let mut found = Vec::with_capacity(objects.len());
     for o in objects {

@@ -25,6 +25,9 @@ pub use crate::model::snapshots::{Manifest, Problem, Snapshot, Source};
 /// (`PREFIX/chunks/<sha256>`); 1, the whole stream as one object
 /// (`PREFIX/ID/data.<kind>.zst`), still read and written with `--full`.
 pub const FORMAT: u32 = 2;
+/// The format of a snapshot stored as one object (a full backup, a remote
+/// backup, a safety copy on this machine).
+pub const WHOLE: u32 = 1;
 
 /// `prefix` as keys are built from it: empty, or ending in one `/`.
 pub fn normalise_prefix(prefix: Option<&str>) -> String {

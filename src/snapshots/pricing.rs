@@ -87,7 +87,8 @@ pub fn stored_by_class(list: &[Snapshot]) -> BTreeMap<String, (S3Class, u64)> {
             add(&d.storage_class, d.size);
         }
         if let Some(m) = s.manifest.as_ref().filter(|m| m.is_chunked()) {
-            let own: u64 = m.chunks.iter().filter(|c| chunks_seen.insert(c.sha256.as_str())).map(|c| c.stored).sum();
+            let own: u64 =
+                m.chunks.iter().filter(|c| chunks_seen.insert(c.sha256.as_str())).map(|c| c.stored).sum();
             add(&m.storage_class, own);
         }
     }

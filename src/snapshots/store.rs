@@ -66,7 +66,13 @@ impl Store {
     }
 
     fn lock_file(&self) -> std::io::Result<File> {
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(self.dir.join(".lock"))
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir.join(".lock"))
     }
 
     /// Keeps `compressed` as chunk `sha256`, whose bytes the caller checked.

@@ -70,6 +70,24 @@ pub(crate) async fn object(bucket: &str, key: &str) -> Vec<u8> {
     out.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
+/// The stream a backup's `--json` result stored, uncompressed: its data
+/// object (format 1), or its chunks one after another (format 2).
+pub(crate) async fn stream(bucket: &str, result: &serde_json::Value) -> Vec<u8> {
+    let key = result["key"].as_str().unwrap();
+    if result["format"] != 2 {
+        return zstd::decode_all(&object(bucket, key).await[..]).unwrap();
+    }
+    let manifest_key = key.replace("chunks/", &format!("{}/manifest.json", result["id"].as_str().unwrap()));
+    let manifest: serde_json::Value = serde_json::from_slice(&object(bucket, &manifest_key).await).unwrap();
+    let mut whole = Vec::new();
+    for chunk in manifest["chunks"].as_array().unwrap() {
+        let stored = object(bucket, &format!("{key}{}", chunk["sha256"].as_str().unwrap())).await;
+        whole.extend(zstd::decode_all(&stored[..]).unwrap());
+    }
+    whole
+}
+
+/// Format 1, as `--full` (and wharf before chunks) writes it: one object.
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_and_restore_a_directory_round_trip() {
     let mut cleanup = Cleanup::default();
@@ -91,6 +109,7 @@ async fn backup_and_restore_a_directory_round_trip() {
             &bucket,
             "--prefix",
             "team/app",
+            "--full",
             "--json",
         ],
         home.path(),
@@ -196,14 +215,14 @@ async fn a_corrupted_snapshot_is_refused_and_the_container_is_untouched() {
     let bucket = bucket().await;
     let home = tempfile::tempdir().unwrap();
     let out = wharf(
-        &["backup", "--container", &container, "--path", "/data", "--bucket", &bucket, "--json"],
+        &["backup", "--container", &container, "--path", "/data", "--bucket", &bucket, "--full", "--json"],
         home.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let (id, key) = (result["id"].as_str().unwrap(), result["key"].as_str().unwrap());
 
-    // One byte changes in S3.
+    // One byte changes in S3 (format 1; a chunk's: `chunked::a_chunk_damaged_in_the_bucket…`).
     let mut stored = object(&bucket, key).await;
     let middle = stored.len() / 2;
     stored[middle] ^= 0x01;
@@ -249,6 +268,9 @@ fn big_backup(container: &str, bucket: &str, prefix: &str) -> BackupJob {
         docker_host: None,
         force_head: false,
         wait: wharf::jobs::lock::Wait::Yes,
+        // The cut-short tests below are of the multipart upload (format 1).
+        format: wharf::config::SnapshotFormat::Full,
+        cache_limit: wharf::config::DEFAULT_CACHE_LIMIT.0,
     }
 }
 
@@ -512,12 +534,30 @@ async fn prune_aborts_only_wharfs_own_uploads_a_day_old_and_a_day_without_a_part
     let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
         .match_requests(|r| r.upload_id() == Some("stale"))
         .then_output(|| AbortMultipartUploadOutput::builder().build());
+    // Freeing chunks: the prune lock taken and given back, over a bucket holding no snapshot and no chunk.
+    let lock = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("p/locks/prune.json"))
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let unlock = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests(|r| r.key() == Some("p/locks/prune.json"))
+        .then_output(|| aws_sdk_s3::operation::delete_object::DeleteObjectOutput::builder().build());
+    let empty = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build());
+    let no_head = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
+        aws_sdk_s3::operation::get_object::GetObjectError::NoSuchKey(
+            aws_sdk_s3::types::error::NoSuchKey::builder().build(),
+        )
+    });
     let interceptor = MockResponseInterceptor::new()
         .rule_mode(RuleMode::MatchAny)
         .with_rule(&list)
         .with_rule(&stale_parts)
         .with_rule(&alive_parts)
-        .with_rule(&abort);
+        .with_rule(&abort)
+        .with_rule(&lock)
+        .with_rule(&unlock)
+        .with_rule(&empty)
+        .with_rule(&no_head);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
             .with_test_defaults()
@@ -565,7 +605,7 @@ restore_command = ["sh", "-c", "cat > /data/restored.bin"]
     let out = wharf(&["backup", "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(result["key"].as_str().unwrap().ends_with("/data.dump.zst"), "{result}");
+    assert_eq!(result["format"], 2, "chunks, by default: {result}");
     assert_eq!(result["storage_class"], "STANDARD_IA", "the profile's class");
     assert_eq!(result["raw_bytes"], 3000 * 1024, "exactly the command's stdout");
 
@@ -735,8 +775,7 @@ async fn the_postgres_preset_round_trips_a_real_database() {
     let out = wharf(&["backup", "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let stored = object(&bucket, result["key"].as_str().unwrap()).await;
-    let dump = zstd::decode_all(&stored[..]).unwrap();
+    let dump = stream(&bucket, &result).await;
     assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom-format archive");
 
     psql(
@@ -810,7 +849,7 @@ async fn the_mssql_preset_moves_a_backup_file_out_and_back_with_the_password_in_
     let out = wharf(&["backup", "--json"], home.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(result["key"].as_str().unwrap().ends_with("/data.tar.zst"), "{result}");
+    assert_eq!(result["format"], 2, "chunks, by default: {result}");
     let leftovers = || docker(&["exec", &name, "sh", "-c", "ls /tmp | grep -c wharf- || true"]);
     assert_eq!(leftovers(), "0", "the backup file is removed from the container");
 

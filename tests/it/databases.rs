@@ -159,8 +159,7 @@ async fn every_database_of_a_postgresql_server_at_once_round_trips() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["database"], "*");
-    let dump =
-        zstd::decode_all(&crate::backup::object(&bucket, result["key"].as_str().unwrap()).await[..]).unwrap();
+    let dump = crate::backup::stream(&bucket, &result).await;
     assert!(
         String::from_utf8_lossy(&dump[..2000]).contains("PostgreSQL database cluster dump"),
         "pg_dumpall's SQL"

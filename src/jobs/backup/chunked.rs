@@ -75,7 +75,9 @@ impl BackupLock {
         loop {
             locks::write_shared(&aws.s3, bucket, prefix, id).await.map_err(BackupError::from)?;
             let now = crate::time::unix_now();
-            let Some(prune) = locks::pruning(&aws.s3, bucket, prefix, now).await.map_err(BackupError::from)? else {
+            let Some(prune) =
+                locks::pruning(&aws.s3, bucket, prefix, now).await.map_err(BackupError::from)?
+            else {
                 break;
             };
             locks::release(&aws.s3, bucket, &key).await;

@@ -151,12 +151,10 @@ pub struct Stored {
 /// Keeps a chunked snapshot's manifest as this machine's copy of it (its
 /// chunks are in the store): a restore of it here fetches nothing.
 fn keep_copy(cache: &std::path::Path, id: &str, manifest: &[u8]) {
-    let kept = snapshots::local::cached_dir(cache, id)
-        .map_err(std::io::Error::other)
-        .and_then(|dir| {
-            crate::files::private_dir(&dir)?;
-            crate::files::write_atomic(&dir.join("manifest.json"), manifest)
-        });
+    let kept = snapshots::local::cached_dir(cache, id).map_err(std::io::Error::other).and_then(|dir| {
+        crate::files::private_dir(&dir)?;
+        crate::files::write_atomic(&dir.join("manifest.json"), manifest)
+    });
     if let Err(e) = kept {
         tracing::warn!(id, error = %e, "cannot keep the snapshot's manifest in the cache");
     }
@@ -180,7 +178,9 @@ impl BackupJob {
         let known = match chunk_store {
             Some(_) => {
                 ctx.progress(Progress::stage("listing the chunks the bucket holds"));
-                snapshots::bucket_chunks(&aws.s3, &self.bucket, &self.prefix).await.map_err(BackupError::from)?
+                snapshots::bucket_chunks(&aws.s3, &self.bucket, &self.prefix)
+                    .await
+                    .map_err(BackupError::from)?
             }
             None => Default::default(),
         };
@@ -340,7 +340,17 @@ impl BackupJob {
             )),
             false => None,
         };
-        let written = self.write_data(&ctx, &aws, &engine, (&container.name, &from, &id, &env), &key, expected, held.as_ref().map(|_| &chunk_store)).await;
+        let written = self
+            .write_data(
+                &ctx,
+                &aws,
+                &engine,
+                (&container.name, &from, &id, &env),
+                &key,
+                expected,
+                held.as_ref().map(|_| &chunk_store),
+            )
+            .await;
         let release = |held: Option<(_, _, chunked::BackupLock)>| async move {
             if let Some((_, _, lock)) = held {
                 lock.release().await;
@@ -369,7 +379,7 @@ impl BackupJob {
 
         ctx.progress(Progress::stage("writing the manifest"));
         let manifest = Manifest {
-            format: if chunked { snapshots::FORMAT } else { 1 },
+            format: if chunked { snapshots::FORMAT } else { snapshots::WHOLE },
             id: id.clone(),
             created: snapshots::rfc3339(now),
             source: source_of(&container, path.as_deref()),
@@ -400,7 +410,11 @@ impl BackupJob {
         release(held).await;
         wrote?;
         if chunked {
-            cache::trim(&cache, self.cache_limit, &crate::jobs::restore::journal_snapshots(&Dirs::new().state));
+            cache::trim(
+                &cache,
+                self.cache_limit,
+                &crate::jobs::restore::journal_snapshots(&Dirs::new().state),
+            );
         }
         ctx.progress(Progress::stage("moving the head of the line"));
         let new_head =

@@ -254,7 +254,7 @@ impl RemoteBackupJob {
     ) -> Result<JobOutput, JobError> {
         let object = s3::head(&aws.s3, &self.bucket, key).await.map_err(RemoteBackupError::from)?;
         let manifest = Manifest {
-            format: snapshots::FORMAT,
+            format: snapshots::WHOLE,
             id: id.to_string(),
             created: snapshots::rfc3339(now),
             source: Source {

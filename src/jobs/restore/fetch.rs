@@ -139,8 +139,9 @@ pub(crate) async fn cached(
     let (manifest, text, size) = remote_manifest(ctx, aws, id, bucket, prefix).await?;
     files::private_dir(&dir)?;
     if manifest.is_chunked() {
-        let local = fetch_chunks(ctx, aws, (bucket, prefix), LocalSnapshot { dir, manifest }, &text, untouched)
-            .await?;
+        let local =
+            fetch_chunks(ctx, aws, (bucket, prefix), LocalSnapshot { dir, manifest }, &text, untouched)
+                .await?;
         return Ok(Fetched { local, from_cache: false, _in_use: Some(in_use) });
     }
     // Of this process: another fetching the same snapshot writes its own.

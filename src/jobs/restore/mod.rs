@@ -448,7 +448,7 @@ async fn save(
     };
     let reading = read_data(engine, &r.container_id, &from, &id, &env).await?;
     let manifest = Manifest {
-        format: snapshots::FORMAT,
+        format: snapshots::WHOLE,
         id: id.clone(),
         created: snapshots::rfc3339(now),
         source: Source {

@@ -195,8 +195,10 @@ fn art_width(drawn: &HashMap<String, GraphRow>) -> usize {
 
 /// `$0.05/month`, over what is listed.
 fn monthly(list: &[Snapshot]) -> String {
-    let total: f64 =
-        pricing::stored_by_class(list).values().map(|(class, bytes)| pricing::monthly_cost(class, *bytes)).sum();
+    let total: f64 = pricing::stored_by_class(list)
+        .values()
+        .map(|(class, bytes)| pricing::monthly_cost(class, *bytes))
+        .sum();
     // An empty sum of floats is -0.0, which prints as "-0.00".
     format!("${:.2}/month", total + 0.0)
 }
@@ -231,7 +233,9 @@ fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> 
                     m.chunks.len(),
                     format::bytes(new)
                 ),
-                None => format!("{} raw → {} stored", format::bytes(m.raw_bytes), format::bytes(m.stored_bytes)),
+                None => {
+                    format!("{} raw → {} stored", format::bytes(m.raw_bytes), format::bytes(m.stored_bytes))
+                }
             },
         ));
     }
