@@ -103,7 +103,7 @@ fn configuration_errors_exit_2_naming_file_and_line() {
     let out = wharf(&["--profile", "prod", "images"], home.path());
     assert_eq!(
         stderr(&out),
-        "error: wharf.toml:3:1: unknown key `buckt`, expected one of `aws_profile`, `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `uploader_image`, `log_lines`, `cache_limit`, `init_id`, `subnets`, `database`\n"
+        "error: wharf.toml:3:1: unknown key `buckt`, expected one of `aws_profile`, `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `uploader_image`, `log_lines`, `cache_limit`, `snapshot_format`, `init_id`, `subnets`, `database`\n"
     );
     std::fs::write(home.path().join("wharf.toml"), "[profiles.dev]\n").unwrap();
     let out = wharf(&["--profile", "prod", "images"], home.path());

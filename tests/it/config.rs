@@ -54,7 +54,7 @@ fn unknown_key_names_key_file_and_line() {
         "tests/fixtures/config/unknown_key.toml:5:1: unknown key `clustr`, expected one of `aws_profile`, \
          `region`, `endpoint_url`, `registry`, `repository`, `cluster`, `service`, `container`, `bucket`, \
          `prefix`, `storage_class`, `keep`, `older_than`, `protected`, `remote_backup_command`, `uploader_image`, `log_lines`, \
-         `cache_limit`, `init_id`, `subnets`, `database`"
+         `cache_limit`, `snapshot_format`, `init_id`, `subnets`, `database`"
     );
     assert_eq!(
         load("unknown_top_key.toml", Overrides::default()).unwrap_err(),

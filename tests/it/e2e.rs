@@ -257,6 +257,14 @@ async fn quitting_during_a_backup_waits_for_its_clean_up_and_leaves_no_upload() 
     let (code, transcript, screen) = session.finish();
     assert_eq!(code, 0);
     assert_restored(&transcript, &screen);
+    // No snapshot, no lock, no upload: only the chunks sent so far, which a prune frees.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wharf.toml"), &config).unwrap();
+    let pruned = crate::backup::wharf(&["prune", "--yes", "--json"], home.path());
+    assert_eq!(pruned.status.code(), Some(0), "{}", crate::backup::stderr(&pruned));
+    let pruned: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
+    assert!(pruned["chunks_kept_because"].is_null(), "the backup's lock went with it: {pruned}");
+    assert!(pruned["freed_chunks"].as_u64().unwrap() > 0, "{pruned}");
     let s3 = crate::support::moto_clients().await.s3;
     crate::backup::nothing_left(&s3, &bucket, "quit/").await;
 }

@@ -4,6 +4,7 @@
 
 mod backup;
 mod charts;
+mod chunked;
 mod chunking;
 mod classes;
 mod cli;

@@ -33,14 +33,22 @@ async fn the_cache_the_state_and_what_is_in_them_are_the_users_alone() {
         (cache.clone(), 0o700),
         (state.clone(), 0o700),
         (cache.join("snapshots").join(&id), 0o700),
-        (cache.join("snapshots").join(&id).join("data.tar.zst"), 0o600),
         (cache.join("snapshots").join(&id).join("manifest.json"), 0o600),
+        (cache.join("chunks"), 0o700),
         (safety.clone(), 0o700),
         (safety.join("data.tar.zst"), 0o600),
         (safety.join("manifest.json"), 0o600),
         (state.join("restores"), 0o700),
         (state.join("wharf.log"), 0o600),
     ];
+    // The snapshot's chunks, each in its fan directory.
+    for fan in std::fs::read_dir(cache.join("chunks")).unwrap().flatten().filter(|e| e.path().is_dir()) {
+        checked.push((fan.path(), 0o700));
+        for chunk in std::fs::read_dir(fan.path()).unwrap().flatten() {
+            checked.push((chunk.path(), 0o600));
+        }
+    }
+    assert!(checked.len() >= 12, "chunks were looked at: {checked:?}");
     for lock in std::fs::read_dir(state.join("restores")).unwrap().flatten() {
         checked.push((lock.path(), 0o600));
     }

@@ -279,7 +279,7 @@ async fn a_new_user_with_no_file_gets_a_first_snapshot_by_picking() {
     let listed = clients.s3.list_objects_v2().bucket(&bucket).prefix("wharf/").send().await.unwrap();
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(keys.iter().any(|k| k.ends_with("/manifest.json")), "a complete snapshot: {keys:?}");
-    assert!(keys.iter().any(|k| k.contains("/data.")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.contains("/chunks/")), "{keys:?}");
     // The snapshot holds the user's rows: gone from the database, they come back.
     psql(&container, "app", "DELETE FROM notes WHERE id % 2 = 0");
     let head: serde_json::Value =
