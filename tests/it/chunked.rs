@@ -203,6 +203,22 @@ impl Home {
     }
 }
 
+/// Fetches every snapshot `home` lists on an empty machine, whole (its chunks
+/// each checked, then the stream's SHA-256); returns the listing.
+fn every_listed_snapshot_is_whole(home: &Home, bucket: &str, container: &str) -> Vec<serde_json::Value> {
+    let listed = json(&home.command(&["snapshots", "--json"]).output().unwrap());
+    let listed = listed.as_array().unwrap().clone();
+    let empty = Home::new("empty", bucket, container);
+    for snapshot in &listed {
+        assert_eq!(snapshot["complete"], true, "{snapshot}");
+        let id = snapshot["id"].as_str().unwrap();
+        let to = empty.dir.path().join(format!("{id}.dump"));
+        let out = empty.command(&["export", id, "-o", to.to_str().unwrap()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{id} cannot be fetched whole: {}", stderr(&out));
+    }
+    listed
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn prunes_racing_backups_from_two_homes_leave_every_listed_snapshot_whole() {
     let mut cleanup = Cleanup::default();
@@ -246,6 +262,8 @@ async fn prunes_racing_backups_from_two_homes_leave_every_listed_snapshot_whole(
             let result = json(&out);
             backed_up.push(result["id"].as_str().unwrap().to_string());
         }
+        // Before the next round's prune takes them: every snapshot listed is whole.
+        every_listed_snapshot_is_whole(&pruner, &bucket, &dbs[0]);
     }
     eprintln!("chunks freed by prunes that ran beside backups: {freed_during}");
 
@@ -253,18 +271,8 @@ async fn prunes_racing_backups_from_two_homes_leave_every_listed_snapshot_whole(
     let settled = json(&pruner.command(&["prune", "--json", "--yes"]).output().unwrap());
     assert!(settled["chunks_kept_because"].is_null(), "{settled}");
 
-    // Every listed snapshot is whole, fetched on an empty machine.
-    let listed = json(&pruner.command(&["snapshots", "--json"]).output().unwrap());
-    let listed = listed.as_array().unwrap();
-    assert!(listed.len() >= 2, "each home's newest is there: {listed:?}");
-    let empty = Home::new("empty", &bucket, &dbs[0]);
-    for snapshot in listed {
-        assert_eq!(snapshot["complete"], true, "{snapshot}");
-        let id = snapshot["id"].as_str().unwrap();
-        let to = empty.dir.path().join(format!("{id}.dump"));
-        let out = empty.command(&["export", id, "-o", to.to_str().unwrap()]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{id} cannot be fetched whole: {}", stderr(&out));
-    }
+    let listed = every_listed_snapshot_is_whole(&pruner, &bucket, &dbs[0]);
+    assert!(!listed.is_empty(), "head at least: {listed:?}");
     let newest = &backed_up[backed_up.len() - 2..];
     assert!(listed.iter().any(|s| s["id"] == newest[0].as_str() || s["id"] == newest[1].as_str()));
 }

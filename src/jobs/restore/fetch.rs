@@ -209,7 +209,13 @@ async fn fetch_chunks(
         let (store, key) = (store.clone(), snapshots::chunk_key(prefix, &chunk.sha256));
         let id = id.clone();
         async move {
-            let bytes = s3::get(&aws.s3, bucket, &key).await?;
+            let bytes = match s3::get(&aws.s3, bucket, &key).await {
+                Err(AwsError::NotFound(_)) => {
+                    let why = format!("chunk {} is not in the bucket", chunk.sha256);
+                    return Err(RestoreError::BadChunk { id, why, container: untouched.to_string() });
+                }
+                got => got?,
+            };
             let size = bytes.len() as u64;
             tokio::task::spawn_blocking(move || {
                 store::check(&chunk, &bytes)?;
