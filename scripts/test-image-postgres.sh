@@ -12,7 +12,7 @@ set -euo pipefail
 
 image=wharf-test/postgres:15
 # Built again when this script's image changes (an older build lacks what tests rely on).
-version=3
+version=4
 if [ "$(docker image inspect -f '{{index .Config.Labels "wharf.test.version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   exit 0
 fi
@@ -31,7 +31,7 @@ mkdir -p "$root/var/run/postgresql" "$root/var/lib/postgresql/data" "$root/usr/s
 chmod 700 "$root/var/lib/postgresql/data"
 
 mkdir -p "$root$pg/bin"
-for tool in postgres initdb pg_ctl pg_isready pg_dump pg_dumpall pg_restore psql; do
+for tool in postgres initdb pg_ctl pg_isready pg_dump pg_dumpall pg_restore psql pgbench; do
   cp "$pg/bin/$tool" "$root$pg/bin/"
 done
 cp -r "$pg/lib" "$root$pg/lib"
