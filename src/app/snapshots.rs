@@ -91,9 +91,10 @@ pub(super) fn start_prune(state: &mut AppState) {
         return;
     }
     let bytes: u64 = doomed.iter().map(|d| d.bytes).sum();
+    let chunks = if doomed.iter().any(|d| d.chunked) { ", and the chunks no kept snapshot uses" } else { "" };
     let mut lines = vec![
         format!(
-            "Delete {} snapshot{} ({})?",
+            "Delete {} snapshot{} ({}{chunks})?",
             doomed.len(),
             if doomed.len() == 1 { "" } else { "s" },
             crate::format::bytes(bytes)

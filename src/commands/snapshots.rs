@@ -239,7 +239,11 @@ pub async fn prune(
             if dry_run { "would delete" } else { "delete" },
             d.id,
             d.reason,
-            format::bytes(d.bytes)
+            if d.chunked {
+                "its chunks if no kept snapshot uses them".to_string()
+            } else {
+                format::bytes(d.bytes)
+            }
         );
         if let Some(w) = &d.warning {
             eprintln!("  note: {w}");

@@ -59,7 +59,10 @@ pub struct Doomed {
     pub reason: String,
     /// The manifest first, so nothing half-deleted ever looks complete.
     pub keys: Vec<String>,
+    /// Its data object's size (a chunked snapshot has none: its chunks go
+    /// after, if no kept snapshot uses them).
     pub bytes: u64,
+    pub chunked: bool,
     /// What deleting it now costs anyway (minimum storage durations).
     pub warning: Option<String>,
 }
@@ -103,8 +106,8 @@ pub fn plan(list: &[Snapshot], retention: Retention, prefix: &str, now: i64) -> 
                     id: s.id.clone(),
                     reason,
                     keys,
-                    // A chunked snapshot's own chunks go when the prune frees what no snapshot uses.
                     bytes: s.data.as_ref().map_or(0, |d| d.size),
+                    chunked: s.manifest.as_ref().is_some_and(|m| m.is_chunked()),
                     warning: pricing::delete_warning(s.storage_class(), age_days),
                 });
             }

@@ -400,6 +400,9 @@ async fn the_cache_stays_within_its_limit_and_keeps_what_a_job_uses() {
     let mut kept_sorted = kept.clone();
     kept_sorted.sort();
     assert_eq!(kept_sorted, newest_two, "the least recently used went first");
+    // Chunked copies: what bounds the cache is the chunk store, which holds the kept copies' chunks only.
+    let store = wharf::snapshots::cache::size_of(&cache.join("chunks"));
+    assert!(store > 30 << 20 && store <= 40 << 20, "the two newest copies' chunks: {store}");
 
     // A copy a job holds stays, however far over the limit; doctor says the sizes and trims the rest.
     std::fs::write(

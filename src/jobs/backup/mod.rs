@@ -479,9 +479,10 @@ impl BackupJob {
                     self.bucket
                 ),
                 true => format!(
-                    "{id}: {} in {} chunks, {} new ({} sent, {}) in s3://{}/{}; {head_words}",
+                    "{id}: {} in {} chunk{}, {} new ({} sent, {}) in s3://{}/{}; {head_words}",
                     format::bytes(written.raw_bytes),
                     written.chunks.len(),
+                    if written.chunks.len() == 1 { "" } else { "s" },
                     written.new_chunks,
                     format::bytes(written.new_bytes),
                     self.storage_class.as_str(),
