@@ -160,6 +160,7 @@ for line in $lines; do
       [ $tool = full ] && name="wharf --full"
       [ $tool = restic ] && name="restic $(restic version | cut -d' ' -f2)"
       peak=$(calc "round(max($m1, $m2, $rm1, $rm2) / 1024)")
+      [ $tool = restic ] && peak="–"
       printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s |\n' "$line" "$form" "$name" \
         "$s1" "$(mb "$u1")" "$s2" "$(mb "$u2")" "$(calc "round($s2 / max($s1, 0.1), 2)")" "$(calc "round($u2 / max($u1, 1), 3)")" \
         "$rs1" "$(mb "$rd1")" "$rs2" "$(mb "$rd2")" "$peak"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The second backup, before chunked snapshots: what a backup after a small
-# change moves and costs today, beside restic on the same bytes, in one run.
-# It is the "before" of the issue "Snapshots that move only what changed".
+# The second backup: what a backup after a small change moves and costs, in
+# wharf's two formats and restic on the same bytes, in one run.
 #
 #   data:    SIZE MiB (default 256) of incompressible files (1 MiB each) on a
 #            named volume of a running busybox container
 #   change:  164 KiB overwritten in the middle of one file
-#   wharf:   wharf backup (format 1: the whole stream, compressed, every time)
+#   wharf:   wharf backup (format 2: content-defined chunks, the new ones sent)
+#            and wharf backup --full (format 1: the whole stream, compressed, every time)
 #   restic:  docker cp C:/data - | restic backup --stdin (content-defined
 #            chunks, deduplicated), its S3 back end on the same server
 #
@@ -69,16 +69,20 @@ for line in loopback home; do
   for _ in $(seq 100); do grep -q '^listening on ' "$work/layer-$line.log" && break; sleep 0.1; done
   bucket=second-$line
   curl -s -X PUT "$moto/$bucket" >/dev/null
-  export XDG_CACHE_HOME=$work/$line/cache XDG_STATE_HOME=$work/$line/state XDG_CONFIG_HOME=$work/$line/config
 
-  # wharf, format 1.
-  w() { "$wharf" --endpoint-url "$layer" backup --container "$db" --path /data --bucket "$bucket" --prefix wharf --json >/dev/null 2>>"$work/wharf.err"; }
-  b0=$(up "$layer"); t0=$(now); w; t1=$(now); b1=$(up "$layer")
-  change
-  t2=$(now); w; t3=$(now); b2=$(up "$layer")
-  printf '| %s | wharf (format 1) | %s | %s | %s | %s | %s | %s |\n' "$line" "$(secs "$t0" "$t1")" "$(mb $((b1 - b0)))" \
-    "$(secs "$t2" "$t3")" "$(mb $((b2 - b1)))" "$(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")" \
-    "$(python3 -c "print(f'{($b2 - $b1) / ($b1 - $b0):.3f}')")"
+  # wharf, both formats, each into its own prefix (and its own home: one line each).
+  for format in chunks full; do
+    export XDG_CACHE_HOME=$work/$line-$format/cache XDG_STATE_HOME=$work/$line-$format/state XDG_CONFIG_HOME=$work/$line-$format/config
+    flag=(); [ $format = full ] && flag=(--full)
+    w() { "$wharf" --endpoint-url "$layer" backup --container "$db" --path /data --bucket "$bucket" --prefix "wharf-$format" "${flag[@]}" --json >/dev/null 2>>"$work/wharf.err"; }
+    b0=$(up "$layer"); t0=$(now); w; t1=$(now); b1=$(up "$layer")
+    change
+    t2=$(now); w; t3=$(now); b2=$(up "$layer")
+    printf '| %s | wharf (%s) | %s | %s | %s | %s | %s | %s |\n' "$line" "$([ $format = full ] && echo 'format 1, --full' || echo 'format 2, chunks')" \
+      "$(secs "$t0" "$t1")" "$(mb $((b1 - b0)))" \
+      "$(secs "$t2" "$t3")" "$(mb $((b2 - b1)))" "$(python3 -c "print(f'{($t3 - $t2) / ($t1 - $t0):.2f}')")" \
+      "$(python3 -c "print(f'{($b2 - $b1) / ($b1 - $b0):.3f}')")"
+  done
 
   # restic, from the same archive stream.
   export RESTIC_REPOSITORY=s3:$layer/$bucket/restic

@@ -2,7 +2,7 @@
 //! chunks, and only the chunks the bucket lacks compressed and sent.
 //!
 //! ```text
-//! engine stream ─▶ [raw, 16] ─▶ chunk + SHA-256, zstd the new ones (a blocking thread) ─▶ [chunks, 8] ─▶ up to 8 PUTs
+//! engine stream ─▶ [raw, 16] ─▶ chunks + SHA-256 (a blocking thread) ─▶ [new chunks, 8] ─▶ up to 8 × (zstd, PUT)
 //! ```
 //!
 //! What the bucket holds comes from a listing of `PREFIX/chunks/` taken
@@ -13,7 +13,7 @@
 //! What this backup sends also goes into this machine's chunk store, so a
 //! restore here later fetches none of it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{BackupError, LEVEL};
+use super::{BackupError, LEVEL, Written};
 use crate::aws::s3;
 use crate::aws::{AwsClients, AwsError};
 use crate::config::StorageClass;
@@ -35,20 +35,6 @@ use crate::snapshots::{chunk_key, chunks, locks, store::Store};
 
 /// Chunk PUTs in flight at once.
 const IN_FLIGHT: usize = 8;
-
-/// What a chunked backup stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkedStored {
-    pub raw_bytes: u64,
-    /// Every chunk's stored size, as often as the stream holds it.
-    pub stored_bytes: u64,
-    /// Of the whole stream, uncompressed.
-    pub sha256: String,
-    pub chunks: Vec<ChunkRef>,
-    /// What went up: the chunks the bucket lacked.
-    pub new_bytes: u64,
-    pub new_chunks: u64,
-}
 
 /// This backup's lock in the bucket, rewritten while it runs.
 pub struct BackupLock {
@@ -135,15 +121,12 @@ pub async fn store(
     store: &Store,
     known: HashMap<String, u64>,
     expected: Option<u64>,
-) -> Result<ChunkedStored, JobError> {
+) -> Result<Written, JobError> {
     let raw = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
-    let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Bytes)>(IN_FLIGHT);
-    let cutter = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || cut(raw_rx, chunk_tx, known, &store))
-    };
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Vec<u8>)>(IN_FLIGHT);
+    let cutter = tokio::task::spawn_blocking(move || cut(raw_rx, chunk_tx, known));
     let report = |stage: &str| {
         let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
         ctx.progress(Progress {
@@ -171,40 +154,60 @@ pub async fn store(
         drop(raw_tx);
         Ok::<_, BackupError>(())
     };
+    // Each new chunk is compressed (on the blocking threads, several at once: every
+    // core), kept in the store and sent; its stored size comes back by its name.
     let send = async {
-        let mut running: JoinSet<Result<u64, AwsError>> = JoinSet::new();
-        let mut sent_bytes = 0u64;
-        let mut settle = |done: Option<Result<Result<u64, AwsError>, tokio::task::JoinError>>| {
-            if let Some(done) = done {
-                let size = done.map_err(|e| BackupError::Aws(AwsError::Service(e.to_string())))??;
-                sent.fetch_add(size, Ordering::Relaxed);
-                sent_bytes += size;
-                report("backing up");
-            }
-            Ok::<_, BackupError>(())
-        };
-        while let Some((sha, body)) = chunk_rx.recv().await {
+        let mut running: JoinSet<Result<(String, u64), BackupError>> = JoinSet::new();
+        let mut stored_sizes: HashMap<String, u64> = HashMap::new();
+        let mut settle =
+            |done: Option<Result<Result<(String, u64), BackupError>, tokio::task::JoinError>>| {
+                if let Some(done) = done {
+                    let (sha, size) = done.map_err(|e| BackupError::Compress(e.to_string()))??;
+                    sent.fetch_add(size, Ordering::Relaxed);
+                    stored_sizes.insert(sha, size);
+                    report("backing up");
+                }
+                Ok::<_, BackupError>(())
+            };
+        while let Some((sha, plain)) = chunk_rx.recv().await {
             while running.len() >= IN_FLIGHT {
                 settle(running.join_next().await)?;
             }
             let (s3_client, bucket, key) = (aws.s3.clone(), bucket.to_string(), chunk_key(prefix, &sha));
+            let store = store.clone();
             running.spawn(async move {
+                let (sha, body) = tokio::task::spawn_blocking(move || {
+                    let compressed = zstd::bulk::compress(&plain, LEVEL)?;
+                    if let Err(e) = store.put(&sha, &compressed) {
+                        tracing::warn!(error = %e, "cannot keep a chunk in this machine's store");
+                    }
+                    Ok::<_, std::io::Error>((sha, Bytes::from(compressed)))
+                })
+                .await
+                .map_err(|e| BackupError::Compress(e.to_string()))?
+                .map_err(|e| BackupError::Compress(e.to_string()))?;
                 let size = body.len() as u64;
-                s3::put_chunk(&s3_client, &bucket, &key, body, class).await.map(|_| size)
+                s3::put_chunk(&s3_client, &bucket, &key, body, class).await?;
+                Ok((sha, size))
             });
         }
         while !running.is_empty() {
             settle(running.join_next().await)?;
         }
-        Ok::<_, BackupError>(sent_bytes)
+        Ok::<_, BackupError>(stored_sizes)
     };
-    let (read, sent_bytes) = tokio::join!(read, send);
+    let (read, sent_sizes) = tokio::join!(read, send);
     let cut = cutter.await.map_err(|e| BackupError::Compress(e.to_string()))?;
     // The first failure is the one to tell: a broken source or S3 beats the cutter's broken pipe.
     read?;
-    let new_bytes = sent_bytes?;
+    let sent_sizes = sent_sizes?;
     let mut stored = cut?;
-    stored.new_bytes = new_bytes;
+    // The new chunks' stored sizes, known once they are sent.
+    for chunk in stored.chunks.iter_mut().filter(|c| c.stored == 0) {
+        chunk.stored = sent_sizes.get(&chunk.sha256).copied().unwrap_or_default();
+    }
+    stored.stored_bytes = stored.chunks.iter().map(|c| c.stored).sum();
+    stored.new_bytes = sent_sizes.values().sum();
     report("uploaded");
     Ok(stored)
 }
@@ -230,15 +233,14 @@ impl std::io::Read for ChannelReader {
 }
 
 /// The blocking end: chunks and their names, the stream's SHA-256, and the
-/// new chunks compressed, kept here and handed to the uploads.
+/// new chunks handed on (their stored sizes are filled in once they are sent).
 fn cut(
     raw: mpsc::Receiver<Bytes>,
-    out: mpsc::Sender<(String, Bytes)>,
+    out: mpsc::Sender<(String, Vec<u8>)>,
     known: HashMap<String, u64>,
-    store: &Store,
-) -> Result<ChunkedStored, BackupError> {
+) -> Result<Written, BackupError> {
     let mut whole = Sha256::new();
-    let mut stored = ChunkedStored {
+    let mut stored = Written {
         raw_bytes: 0,
         stored_bytes: 0,
         sha256: String::new(),
@@ -246,32 +248,27 @@ fn cut(
         new_bytes: 0,
         new_chunks: 0,
     };
-    // Chunks this run compressed, with their sizes: a stream may hold one twice.
-    let mut made: HashMap<String, u64> = HashMap::new();
+    // Chunks this run hands on: a stream may hold one twice.
+    let mut made: HashSet<String> = HashSet::new();
     let io = |e: std::io::Error| BackupError::Compress(e.to_string());
     for chunk in chunks::chunks(ChannelReader { rx: raw, current: Bytes::new() }) {
         let chunk = chunk.map_err(io)?;
         whole.update(&chunk.data);
         let size = chunk.data.len() as u64;
         stored.raw_bytes += size;
-        let stored_size = match known.get(&chunk.sha256).or(made.get(&chunk.sha256)) {
+        let stored_size = match known.get(&chunk.sha256) {
             Some(&s) => s,
+            None if made.contains(&chunk.sha256) => 0,
             None => {
-                let compressed = zstd::bulk::compress(&chunk.data, LEVEL).map_err(io)?;
-                if let Err(e) = store.put(&chunk.sha256, &compressed) {
-                    tracing::warn!(error = %e, "cannot keep a chunk in this machine's store");
-                }
-                let s = compressed.len() as u64;
-                made.insert(chunk.sha256.clone(), s);
+                made.insert(chunk.sha256.clone());
                 stored.new_chunks += 1;
-                if out.blocking_send((chunk.sha256.clone(), Bytes::from(compressed))).is_err() {
+                if out.blocking_send((chunk.sha256.clone(), chunk.data)).is_err() {
                     // The uploads stopped; their error says why.
                     return Err(BackupError::Compress("the upload stopped".into()));
                 }
-                s
+                0
             }
         };
-        stored.stored_bytes += stored_size;
         stored.chunks.push(ChunkRef { sha256: chunk.sha256, size, stored: stored_size });
     }
     stored.sha256 = format!("{:x}", whole.finalize());

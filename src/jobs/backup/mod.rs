@@ -26,6 +26,7 @@ use crate::aws::{AwsClients, AwsError};
 use crate::config::{Dirs, Preset, Settings, SnapshotFormat, StorageClass};
 use crate::docker::{ContainerDetail, DockerError, Engine};
 use crate::format;
+use crate::model::snapshots::ChunkRef;
 use crate::snapshots::store::Store;
 use crate::snapshots::{self, Manifest, Source, cache, line};
 
@@ -148,6 +149,20 @@ pub struct Stored {
     pub sha256: String,
 }
 
+/// What a backup stored, in either format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub raw_bytes: u64,
+    /// Every chunk's stored size, as often as the stream holds it.
+    pub stored_bytes: u64,
+    /// Of the whole stream, uncompressed.
+    pub sha256: String,
+    pub chunks: Vec<ChunkRef>,
+    /// What went up: the chunks the bucket lacked (format 1: everything).
+    pub new_bytes: u64,
+    pub new_chunks: u64,
+}
+
 /// Keeps a chunked snapshot's manifest as this machine's copy of it (its
 /// chunks are in the store): a restore of it here fetches nothing.
 fn keep_copy(cache: &std::path::Path, id: &str, manifest: &[u8]) {
@@ -174,7 +189,7 @@ impl BackupJob {
         key: &str,
         expected: Option<u64>,
         chunk_store: Option<&Store>,
-    ) -> Result<chunked::ChunkedStored, JobError> {
+    ) -> Result<Written, JobError> {
         let known = match chunk_store {
             Some(_) => {
                 ctx.progress(Progress::stage("listing the chunks the bucket holds"));
@@ -210,7 +225,7 @@ impl BackupJob {
         source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
         key: &str,
         expected: Option<u64>,
-    ) -> Result<chunked::ChunkedStored, JobError> {
+    ) -> Result<Written, JobError> {
         ctx.progress(Progress::stage("starting the upload"));
         let upload =
             Upload::start(&aws.s3, &self.bucket, key, self.storage_class).await.map_err(BackupError::from)?;
@@ -231,7 +246,7 @@ impl BackupJob {
         if let Some(claim) = claim {
             let _ = claim.clear_for_good();
         }
-        Ok(chunked::ChunkedStored {
+        Ok(Written {
             raw_bytes: stored.raw_bytes,
             stored_bytes: stored.stored_bytes,
             sha256: stored.sha256,
