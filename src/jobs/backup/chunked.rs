@@ -111,6 +111,9 @@ impl BackupLock {
     }
 }
 
+/// A new chunk sent: its name and stored size.
+type Sent = Result<(String, u64), BackupError>;
+
 /// Streams `source` as chunks: those `known` (in the bucket, with their
 /// stored sizes) are named, the others compressed, kept in `store` and sent.
 pub async fn store(
@@ -157,7 +160,7 @@ pub async fn store(
     // Each new chunk is compressed (on the blocking threads, several at once: every
     // core), kept in the store and sent; its stored size comes back by its name.
     let send = async {
-        let mut running: JoinSet<Result<(String, u64), BackupError>> = JoinSet::new();
+        let mut running: JoinSet<Sent> = JoinSet::new();
         let mut stored_sizes: HashMap<String, u64> = HashMap::new();
         let mut settle =
             |done: Option<Result<Result<(String, u64), BackupError>, tokio::task::JoinError>>| {
