@@ -162,16 +162,15 @@ pub async fn store(
     let send = async {
         let mut running: JoinSet<Sent> = JoinSet::new();
         let mut stored_sizes: HashMap<String, u64> = HashMap::new();
-        let mut settle =
-            |done: Option<Result<Result<(String, u64), BackupError>, tokio::task::JoinError>>| {
-                if let Some(done) = done {
-                    let (sha, size) = done.map_err(|e| BackupError::Compress(e.to_string()))??;
-                    sent.fetch_add(size, Ordering::Relaxed);
-                    stored_sizes.insert(sha, size);
-                    report("backing up");
-                }
-                Ok::<_, BackupError>(())
-            };
+        let mut settle = |done: Option<Result<Sent, tokio::task::JoinError>>| {
+            if let Some(done) = done {
+                let (sha, size) = done.map_err(|e| BackupError::Compress(e.to_string()))??;
+                sent.fetch_add(size, Ordering::Relaxed);
+                stored_sizes.insert(sha, size);
+                report("backing up");
+            }
+            Ok::<_, BackupError>(())
+        };
         while let Some((sha, plain)) = chunk_rx.recv().await {
             while running.len() >= IN_FLIGHT {
                 settle(running.join_next().await)?;
