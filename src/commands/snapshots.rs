@@ -337,7 +337,7 @@ fn to_json(s: &Snapshot, standing: &snapshots::graph::Standing) -> serde_json::V
     })
 }
 
-/// `monthly: $0.05 (STANDARD 1.2 GB $0.03 · ONEZONE_IA 2.0 GB $0.02), prices of 2026-11`
+/// `storage: $0.05/month (STANDARD 1.2 GB $0.03 · ONEZONE_IA 2.0 GB $0.02); the last backup made 4 PUT requests ($0.0000), S3 list prices of 2026-11`
 pub fn cost_line(list: &[Snapshot]) -> String {
     let per_class = pricing::stored_by_class(list);
     // + 0.0: an empty sum of floats is -0.0, which prints as "-0.00".
@@ -346,8 +346,14 @@ pub fn cost_line(list: &[Snapshot]) -> String {
         .iter()
         .map(|(name, (c, b))| format!("{name} {} ${:.2}", format::bytes(*b), pricing::monthly_cost(c, *b)))
         .collect();
+    let puts = match pricing::last_backup_puts(list) {
+        Some((n, usd)) => {
+            format!("; the last backup made {n} PUT request{} (${usd:.4})", if n == 1 { "" } else { "s" })
+        }
+        None => String::new(),
+    };
     format!(
-        "storage: ${total:.2}/month ({}), S3 list prices of {}",
+        "storage: ${total:.2}/month ({}){puts}, S3 list prices of {}",
         if parts.is_empty() { "nothing stored".into() } else { parts.join(" · ") },
         pricing::PRICES_AS_OF
     )

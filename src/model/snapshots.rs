@@ -44,6 +44,9 @@ pub struct Manifest {
     /// Format 2: what this backup uploaded (the chunks the bucket lacked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_bytes: Option<u64>,
+    /// Format 2: how many chunks it uploaded (a PUT request each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_chunks: Option<u64>,
 }
 
 impl Manifest {

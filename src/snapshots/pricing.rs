@@ -21,21 +21,31 @@ pub struct Terms {
     pub retrieval_per_gb: f64,
     /// The object has to be restored (thawed) before it can be read.
     pub needs_restore: bool,
+    /// USD per 1,000 PUT requests (a chunked backup makes one per new chunk).
+    pub put_per_1000: f64,
 }
 
-const fn terms_of(per_gb_month: f64, minimum_days: u32, retrieval_per_gb: f64, needs_restore: bool) -> Terms {
-    Terms { per_gb_month, minimum_days, retrieval_per_gb, needs_restore }
+const fn terms_of(
+    per_gb_month: f64,
+    minimum_days: u32,
+    retrieval_per_gb: f64,
+    needs_restore: bool,
+    put_per_1000: f64,
+) -> Terms {
+    Terms { per_gb_month, minimum_days, retrieval_per_gb, needs_restore, put_per_1000 }
 }
 
 /// The terms of `class`; a class wharf does not know is priced as STANDARD.
 pub fn terms(class: &S3Class) -> Terms {
     match class {
-        S3Class::Standard | S3Class::IntelligentTiering | S3Class::Other(_) => terms_of(0.023, 0, 0.0, false),
-        S3Class::StandardIa => terms_of(0.0125, 30, 0.01, false),
-        S3Class::OnezoneIa => terms_of(0.01, 30, 0.01, false),
-        S3Class::GlacierIr => terms_of(0.004, 90, 0.03, false),
-        S3Class::Glacier => terms_of(0.0036, 90, 0.01, true),
-        S3Class::DeepArchive => terms_of(0.00099, 180, 0.02, true),
+        S3Class::Standard | S3Class::IntelligentTiering | S3Class::Other(_) => {
+            terms_of(0.023, 0, 0.0, false, 0.005)
+        }
+        S3Class::StandardIa => terms_of(0.0125, 30, 0.01, false, 0.01),
+        S3Class::OnezoneIa => terms_of(0.01, 30, 0.01, false, 0.01),
+        S3Class::GlacierIr => terms_of(0.004, 90, 0.03, false, 0.02),
+        S3Class::Glacier => terms_of(0.0036, 90, 0.01, true, 0.03),
+        S3Class::DeepArchive => terms_of(0.00099, 180, 0.02, true, 0.05),
     }
 }
 
@@ -93,4 +103,12 @@ pub fn stored_by_class(list: &[Snapshot]) -> BTreeMap<String, (S3Class, u64)> {
         }
     }
     per_class
+}
+
+/// What the newest chunked backup in `list` (newest first) asked of S3: its
+/// PUT requests (a new chunk each, and its manifest) and their price.
+pub fn last_backup_puts(list: &[Snapshot]) -> Option<(u64, f64)> {
+    let m = list.iter().filter_map(|s| s.manifest.as_ref()).find(|m| m.is_chunked())?;
+    let puts = m.new_chunks? + 1;
+    Some((puts, puts as f64 / 1000.0 * terms(&m.storage_class).put_per_1000))
 }

@@ -102,6 +102,15 @@ async fn a_small_change_sends_a_small_backup_and_a_machine_holding_the_last_fetc
     assert_eq!(newest["id"], second["id"]);
     assert_eq!(newest["stored_bytes"], second["new_bytes"], "what it stores of its own: {newest}");
     assert!(newest["shared_bytes"].as_u64().unwrap() > 250 << 20, "{newest}");
+    let text = wharf_at(&layer.url, &["snapshots"], laptop.path());
+    let said = String::from_utf8_lossy(&text.stdout).to_string();
+    let cost = said.lines().find(|l| l.starts_with("storage:")).unwrap_or_else(|| panic!("{said}"));
+    // Two snapshots of 256 MiB sharing all but a few chunks are billed once: 268.x MB, not 537.
+    let standard = cost.split("STANDARD ").nth(1).and_then(|t| t.split(' ').next()).unwrap();
+    let mb: f64 = standard.parse().unwrap();
+    assert!((268.0..280.0).contains(&mb) && cost.contains(" MB $"), "{cost}");
+    let puts = second["new_chunks"].as_u64().unwrap() + 1;
+    assert!(cost.contains(&format!("the last backup made {puts} PUT requests")), "{cost}");
 
     // An empty machine restores the first exactly.
     let home_db = volume_container(&mut cleanup, 1, 1);

@@ -524,6 +524,7 @@ pub fn sample_snapshots() -> Vec<wharf::snapshots::Snapshot> {
         database: None,
         chunks: Vec::new(),
         new_bytes: None,
+        new_chunks: None,
     };
     vec![
         Snapshot {

@@ -412,6 +412,7 @@ impl BackupJob {
             database: dumped.as_ref().map(|(_, database)| database.clone()),
             chunks: written.chunks.clone(),
             new_bytes: chunked.then_some(written.new_bytes),
+            new_chunks: chunked.then_some(written.new_chunks),
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         let manifest_key = snapshots::manifest_key(&self.prefix, &id);

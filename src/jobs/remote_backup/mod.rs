@@ -278,6 +278,7 @@ impl RemoteBackupJob {
             database: stored.database.clone(),
             chunks: Vec::new(),
             new_bytes: None,
+            new_chunks: None,
         };
         let body = serde_json::to_vec_pretty(&manifest)?;
         let manifest_key = snapshots::manifest_key(&self.prefix, id);

@@ -478,6 +478,7 @@ async fn save(
         },
         chunks: Vec::new(),
         new_bytes: None,
+        new_chunks: None,
     };
     let stage = format!("keeping a safety copy of {}", r.what());
     let progress = progress_in_bytes(ctx, stage, 0);

@@ -193,14 +193,17 @@ fn art_width(drawn: &HashMap<String, GraphRow>) -> usize {
     drawn.values().map(|r| r.art.chars().count()).max().unwrap_or(0)
 }
 
-/// `$0.05/month`, over what is listed.
+/// `$0.05/month`, over what is listed (each chunk once), and the PUT
+/// requests of the newest chunked backup: `$0.05/month · last backup 12 PUTs`.
 fn monthly(list: &[Snapshot]) -> String {
     let total: f64 = pricing::stored_by_class(list)
         .values()
         .map(|(class, bytes)| pricing::monthly_cost(class, *bytes))
         .sum();
+    let puts =
+        pricing::last_backup_puts(list).map_or(String::new(), |(n, _)| format!(" · last backup {n} PUTs"));
     // An empty sum of floats is -0.0, which prints as "-0.00".
-    format!("${:.2}/month", total + 0.0)
+    format!("${:.2}/month{puts}", total + 0.0)
 }
 
 fn manifest_lines(s: &Snapshot, now: i64, full_sha: bool) -> Vec<Line<'static>> {
