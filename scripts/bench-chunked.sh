@@ -36,21 +36,18 @@ bash scripts/test-image-postgres.sh >/dev/null
 
 work=$(mktemp -d -p "$PWD/target")
 tag=wharf-bench-chunked-$$
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # shellcheck disable=SC2086
+  kill $BENCH_PIDS 2>/dev/null || true
   docker ps -aq --filter "name=$tag" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker volume ls -q --filter "name=$tag" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-moto=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -s -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
+. scripts/bench-aws.sh
+start_moto
+moto=$MOTO_URL
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache
 
@@ -93,14 +90,11 @@ mb() { calc "round($1 / 1e6, 1)"; }
 printf '| line | data | tool | 1st backup s | 1st MB up | 2nd backup s | 2nd MB up | 2nd/1st time | 2nd/1st bytes | restore 1st s (MB down) | restore 2nd, 1st here, s (MB down) | peak RSS MiB |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for line in $lines; do
-  lport=$(free_port)
   case $line in
-    loopback) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 1 >"$work/layer-$line.log" 2>&1 & ;;
-    home) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 20 --up-mbit 20 --down-mbit 100 >"$work/layer-$line.log" 2>&1 & ;;
+    loopback) start_layer "$moto" "$work/layer-$line.log" --latency-ms 1 ;;
+    home) start_layer "$moto" "$work/layer-$line.log" --latency-ms 20 --up-mbit 20 --down-mbit 100 ;;
   esac
-  pids+=($!)
-  layer=http://127.0.0.1:$lport
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/layer-$line.log" && break; sleep 0.1; done
+  layer=$LAYER_URL
   bucket=chunked-$line
   curl -s -X PUT "$moto/$bucket" >/dev/null
 

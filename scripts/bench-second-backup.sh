@@ -28,21 +28,18 @@ bash scripts/test-images.sh >/dev/null
 work=$(mktemp -d -p "$PWD/target")
 db=wharf-bench-second-$$
 volume=wharf-bench-second-$$
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # shellcheck disable=SC2086
+  kill $BENCH_PIDS 2>/dev/null || true
   docker rm -f "$db" >/dev/null 2>&1 || true
   docker volume rm -f "$volume" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-moto=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -s -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
+. scripts/bench-aws.sh
+start_moto
+moto=$MOTO_URL
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache
 
@@ -59,14 +56,11 @@ change() { docker exec "$db" sh -c "head -c 167936 /dev/urandom | dd of=/data/f$
 printf '| line | tool | first backup s | first MB up | second backup s | second MB up | second / first (time) | second / first (bytes) |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for line in loopback home; do
-  lport=$(free_port)
   case $line in
-    loopback) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 1 >"$work/layer-$line.log" 2>&1 & ;;
-    home) python3 scripts/aws-realism.py --upstream "$moto" --port "$lport" --latency-ms 20 --up-mbit 20 --down-mbit 100 >"$work/layer-$line.log" 2>&1 & ;;
+    loopback) start_layer "$moto" "$work/layer-$line.log" --latency-ms 1 ;;
+    home) start_layer "$moto" "$work/layer-$line.log" --latency-ms 20 --up-mbit 20 --down-mbit 100 ;;
   esac
-  pids+=($!)
-  layer=http://127.0.0.1:$lport
-  for _ in $(seq 100); do grep -q '^listening on ' "$work/layer-$line.log" && break; sleep 0.1; done
+  layer=$LAYER_URL
   bucket=second-$line
   curl -s -X PUT "$moto/$bucket" >/dev/null
 

@@ -202,7 +202,7 @@ fn gone_holder(lock: &locks::Found, now: i64) -> Option<String> {
     let holder = lock.holder.as_ref();
     let here = holder.is_some_and(|h| h.host == crate::snapshots::host_name());
     match holder {
-        Some(h) if here && !Path::new(&format!("/proc/{}", h.pid)).exists() => {
+        Some(h) if here && crate::files::process_gone(h.pid) => {
             Some(format!("{} on this machine, pid {} is gone", h.kind, h.pid))
         }
         _ if now - lock.written > LOCK_LEFT_SECS => {

@@ -111,3 +111,9 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Whether process `pid` of this machine is gone (no `/proc/<pid>`): what a
+/// part file or a lock it left behind is then a leftover.
+pub fn process_gone(pid: u32) -> bool {
+    pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

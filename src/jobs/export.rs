@@ -176,7 +176,7 @@ fn remove_dead_parts(to: &Path, name: &str) {
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().to_string();
         let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        if crate::files::process_gone(pid) {
             tracing::info!(file, "removing the part file of an export that was cut short");
             let _ = std::fs::remove_file(entry.path());
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -105,8 +105,11 @@ impl BackupLock {
         crate::time::unix_now() - self.written.load(Ordering::Relaxed) < locks::STALE_SECS - 30
     }
 
+    /// Stops the refreshing (and waits until it has stopped, so no rewrite
+    /// lands after the delete), then deletes the lock.
     pub async fn release(self) {
         self.refresher.abort();
+        let _ = self.refresher.await;
         locks::release(&self.s3, &self.bucket, &self.key).await;
     }
 }
@@ -140,23 +143,7 @@ pub async fn store(
             detail: vec![],
         });
     };
-    let read = async {
-        let mut source = Box::pin(source);
-        let mut reported = 0;
-        while let Some(piece) = source.next().await {
-            let piece = piece.map_err(BackupError::from)?;
-            let total = raw.fetch_add(piece.len() as u64, Ordering::Relaxed) + piece.len() as u64;
-            if raw_tx.send(piece).await.is_err() {
-                break; // The cutter stopped; its error says why.
-            }
-            if total - reported >= 1 << 20 {
-                reported = total;
-                report("backing up");
-            }
-        }
-        drop(raw_tx);
-        Ok::<_, BackupError>(())
-    };
+    let read = super::feed(source, raw_tx, &raw, || report("backing up"));
     // Each new chunk is compressed (on the blocking threads, several at once: every
     // core), kept in the store and sent; its stored size comes back by its name.
     let send = async {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -48,23 +48,7 @@ pub async fn store(
         });
     };
 
-    let read = async {
-        let mut source = Box::pin(source);
-        let mut reported = 0;
-        while let Some(chunk) = source.next().await {
-            let chunk = chunk.map_err(BackupError::from)?;
-            let total = raw.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            if raw_tx.send(chunk).await.is_err() {
-                break; // The compressor stopped; its error says why.
-            }
-            if total - reported >= 1 << 20 {
-                reported = total;
-                report("backing up");
-            }
-        }
-        drop(raw_tx);
-        Ok::<_, BackupError>(())
-    };
+    let read = super::feed(source, raw_tx, &raw, || report("backing up"));
     let send = async {
         let mut part_rx = part_rx;
         let mut running: JoinSet<Result<(Part, u64), AwsError>> = JoinSet::new();

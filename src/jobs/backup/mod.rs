@@ -163,6 +163,32 @@ pub struct Written {
     pub new_chunks: u64,
 }
 
+/// Reads `source` into `raw_tx` (the blocking end's channel), counting the
+/// bytes in `raw` and calling `report` every MiB; stops quietly when the
+/// blocking end stopped (its own error says why).
+async fn feed(
+    source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
+    raw_tx: tokio::sync::mpsc::Sender<Bytes>,
+    raw: &std::sync::atomic::AtomicU64,
+    report: impl Fn(),
+) -> Result<(), BackupError> {
+    let mut source = Box::pin(source);
+    let mut reported = 0;
+    while let Some(piece) = source.next().await {
+        let piece = piece.map_err(BackupError::from)?;
+        let len = piece.len() as u64;
+        let total = raw.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len;
+        if raw_tx.send(piece).await.is_err() {
+            break;
+        }
+        if total - reported >= 1 << 20 {
+            reported = total;
+            report();
+        }
+    }
+    Ok(())
+}
+
 /// Keeps a chunked snapshot's manifest as this machine's copy of it (its
 /// chunks are in the store): a restore of it here fetches nothing.
 fn keep_copy(cache: &std::path::Path, id: &str, manifest: &[u8]) {
