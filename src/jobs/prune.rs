@@ -150,7 +150,10 @@ async fn free_unused(
     prefix: &str,
     taken_at: i64,
 ) -> Result<FreedChunks, AwsError> {
-    let listed = snapshots::list(&aws.s3, bucket, prefix, None).await?;
+    // Listed again now the lock is held; the manifests themselves never change, so
+    // those kept in the cache (the prune's plan read them a moment ago) are not read twice.
+    let cache = crate::config::Dirs::new().cache;
+    let listed = snapshots::list(&aws.s3, bucket, prefix, Some(&cache)).await?;
     if let Some(s) = listed.iter().find(|s| s.problem.as_ref().is_some_and(|p| !p.understood())) {
         let problem = s.problem.as_ref().map(ToString::to_string).unwrap_or_default();
         return Ok(FreedChunks {
