@@ -198,6 +198,16 @@ pub fn database_for(
     }
 }
 
+/// `argv` as chunks want it: `pg_dump`'s custom format uncompressed (each
+/// chunk is compressed on its own, as it is stored), so what did not change
+/// makes the same chunks again.
+pub fn for_chunks(mut argv: Vec<String>) -> Vec<String> {
+    if argv.first().is_some_and(|a| a == "pg_dump") {
+        argv.insert(2, "-Z0".into());
+    }
+    argv
+}
+
 /// The command that writes `database` (or every database) to stdout.
 pub fn dump_command(preset: Preset, user: &str, database: &str) -> Vec<String> {
     match (preset, database == ALL) {

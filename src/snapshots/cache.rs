@@ -1,7 +1,8 @@
 //! A cache that does not fill the disk. Everything in wharf's cache
 //! directory but the safety copies (which keep the newest few per container
-//! on their own) is bounded by the profile's `cache_limit`: when it is over,
-//! the verified snapshot copies least recently used go first.
+//! on their own, with the chunks in the store they name) is bounded by the
+//! profile's `cache_limit`: when it is over, the verified snapshot copies
+//! least recently used go first.
 //!
 //! A job that uses a cached copy holds it (a shared lock on
 //! `snapshots/<id>.lock`, whose modification time is when it was last
@@ -16,7 +17,7 @@ use std::time::SystemTime;
 
 use std::collections::{HashMap, HashSet};
 
-use super::local::{LocalSnapshot, cached_dir, snapshot_cache};
+use super::local::{LocalSnapshot, cached_dir, safety_chunks, snapshot_cache};
 use super::store::Store;
 
 /// A cached snapshot copy a job is using: trimming leaves it alone until this is dropped.
@@ -61,13 +62,17 @@ pub fn in_use(dir: &Path) -> bool {
 pub struct Usage {
     /// Everything but the safety copies: what `cache_limit` bounds.
     pub bounded: u64,
-    /// The safety copies of what restores replaced.
+    /// The safety copies of what restores replaced, with every chunk they
+    /// name (a chunk a snapshot copy names too is counted here once).
     pub safety: u64,
 }
 
 /// How much the cache directory holds, in what.
 pub fn usage(cache: &Path) -> Usage {
-    let safety = size_of(&cache.join("safety"));
+    let store = Store::new(cache);
+    let pinned: u64 =
+        safety_chunks(cache).iter().map(|c| std::fs::metadata(store.path(c)).map_or(0, |m| m.len())).sum();
+    let safety = size_of(&cache.join("safety")) + pinned;
     Usage { bounded: size_of(cache).saturating_sub(safety), safety }
 }
 
@@ -85,13 +90,18 @@ pub struct Trimmed {
 
 /// Deletes snapshot copies, least recently used first, until everything but
 /// the safety copies fits in `limit`; never one in use, nor one a journal of
-/// a restore cut short names (`needed`). A chunked copy frees the chunks in
-/// the store no other copy uses; chunks no copy names (a backup or fetch cut
-/// short) go whenever no job holds the store.
+/// a restore cut short names (`needed`), nor one whose chunks the safety
+/// copies keep anyway. A chunked copy frees the chunks in
+/// the store no other copy (nor safety copy) uses; chunks none names (a
+/// backup or fetch cut short, a safety copy let go) go whenever no job
+/// holds the store.
 pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
+    let store = Store::new(cache);
+    // Held from counting what is named to deleting the rest; while a job adds
+    // chunks (named or counted on, not yet in its manifest) no chunk goes.
+    let exclusive = store.try_exclusive();
     let mut left = usage(cache).bounded;
     let mut trimmed = Trimmed::default();
-    let store = Store::new(cache);
     let mut copies: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(snapshot_cache(cache))
         .into_iter()
         .flatten()
@@ -107,9 +117,10 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
         })
         .collect();
     copies.sort();
-    // How many copies name each chunk.
+    // How many copies name each chunk (a safety copy's are never let go here).
     let chunks_of = |dir: &Path| LocalSnapshot::manifest_in(dir).map(|m| m.chunks).unwrap_or_default();
-    let mut users: HashMap<String, usize> = HashMap::new();
+    let pinned = safety_chunks(cache);
+    let mut users: HashMap<String, usize> = pinned.iter().map(|c| (c.clone(), 1)).collect();
     for (_, dir) in &copies {
         for chunk in chunks_of(dir).iter().map(|c| c.sha256.clone()).collect::<HashSet<_>>() {
             *users.entry(chunk).or_default() += 1;
@@ -139,17 +150,22 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
             continue;
         }
         let chunks: HashSet<String> = chunks_of(&dir).into_iter().map(|c| c.sha256).collect();
+        if !chunks.is_empty() && chunks.is_subset(&pinned) {
+            // Its chunks are a safety copy's: it costs its manifest, and deleting it frees nothing.
+            continue;
+        }
         let size = size_of(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {
                 // Deleted while locked: whoever opened it before waits on a file no one finds again.
                 let _ = std::fs::remove_file(lock_path(&dir));
-                // The chunks no other copy uses go with it (below, in one pass over the store).
+                // The chunks no other copy uses go with it (below, in one pass over the
+                // store), if this trim holds the store.
                 let mut own = 0;
                 for chunk in chunks {
                     if let Some(n) = users.get_mut(&chunk) {
                         *n -= 1;
-                        if *n == 0 {
+                        if *n == 0 && exclusive.is_some() {
                             own += std::fs::metadata(store.path(&chunk)).map_or(0, |m| m.len());
                         }
                     }
@@ -161,9 +177,9 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
             Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot delete a cached snapshot"),
         }
     }
-    if store.dir.is_dir() {
+    if let Some(held) = &exclusive {
         let keep: HashSet<String> = users.into_iter().filter(|(_, n)| *n > 0).map(|(c, _)| c).collect();
-        trimmed.freed += store.trim_to(&keep);
+        trimmed.freed += store.trim_to(&keep, held);
         left = usage(cache).bounded;
     }
     trimmed.left = left;

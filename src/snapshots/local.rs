@@ -5,21 +5,25 @@
 //! written last, after the data is on disk, so a directory without one is an
 //! interrupted write and never used.
 
-use std::io::{BufWriter, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::Manifest;
-use super::store::Store;
+use super::chunks::{self, Cut};
+use super::store::{Kept, Store};
 use crate::docker::DockerError;
 use crate::files;
 use crate::model::snapshots::ChunkRef;
 
-/// zstd's level for what is written here: a safety copy is local and short-
+/// zstd's level for the chunks a safety copy writes: it is local and short-
 /// lived, and is written while the container is stopped, so speed beats size.
 const LEVEL: i32 = 1;
 
@@ -69,10 +73,9 @@ impl LocalSnapshot {
         self.dir.join(data_file(&self.manifest))
     }
 
-    /// The store a chunked copy's chunks are in: the cache's, beside `snapshots/`.
+    /// The store a chunked copy's chunks are in: the cache's, beside `snapshots/` and `safety/`.
     pub fn store(&self) -> Store {
-        let cache = self.dir.parent().and_then(Path::parent).unwrap_or(&self.dir);
-        Store::new(cache)
+        Store::new(cache_of(&self.dir))
     }
 
     /// The chunks of a chunked copy the store lacks, each once.
@@ -107,6 +110,27 @@ impl LocalSnapshot {
         let (want_size, want_sha) = self.manifest.checked_as();
         Ok(if size == want_size && sha == want_sha { Ok(()) } else { Err((size, sha)) })
     }
+}
+
+/// The cache directory a copy in `dir` is kept in: `<cache>/snapshots/<id>`
+/// or `<cache>/safety/<container>/<id>` (the cache itself is never named
+/// `safety`: it is `…/wharf` or `.wharf/cache`).
+fn cache_of(dir: &Path) -> &Path {
+    let up = |n| dir.ancestors().nth(n).unwrap_or(dir);
+    match up(2).file_name().is_some_and(|name| name == "safety") {
+        true => up(3),
+        false => up(2),
+    }
+}
+
+/// The chunks the safety copies in `cache` name: kept whatever `cache_limit` says.
+pub fn safety_chunks(cache: &Path) -> HashSet<String> {
+    let copies = std::fs::read_dir(cache.join("safety")).into_iter().flatten().flatten();
+    copies
+        .flat_map(|container| std::fs::read_dir(container.path()).into_iter().flatten().flatten())
+        .filter_map(|copy| LocalSnapshot::manifest_in(&copy.path()))
+        .flat_map(|manifest| manifest.chunks.into_iter().map(|c| c.sha256))
+        .collect()
 }
 
 /// `data.<content>.zst`, the data file's name.
@@ -174,9 +198,17 @@ pub fn hash_reader(mut file: impl Read) -> std::io::Result<(u64, String)> {
     }
 }
 
-/// Streams `source` through zstd into a new local snapshot in `dir` (private
-/// files), syncs it, and writes `manifest` (sizes and SHA-256 filled in) last.
-/// `progress` hears the raw bytes read so far. On any error `dir` is removed.
+/// Chunk compressions at once for a safety copy: every core.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Keeps `source` as a new local snapshot in `dir` (format 2: its chunks in
+/// the cache's store, each synced; only those the store lacks are written)
+/// and writes `manifest` (sizes, SHA-256 and chunks filled in) last, once
+/// every chunk and directory entry is on disk. `progress` hears the raw
+/// bytes read so far. On any error `dir` is removed (chunks written for it
+/// go with the next trim).
 pub async fn write<S>(
     source: S,
     dir: &Path,
@@ -186,18 +218,24 @@ pub async fn write<S>(
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
-    let written = write_data(source, dir, &manifest, progress).await;
-    let result = match written {
-        Ok((raw, stored, sha)) => {
-            manifest.raw_bytes = raw;
-            manifest.stored_bytes = stored;
-            manifest.sha256 = sha;
-            let text = serde_json::to_vec_pretty(&manifest).map_err(|e| LocalError::Compress(e.to_string()));
-            let path = dir.join("manifest.json");
-            text.and_then(|t| files::write_atomic(&path, &t).map_err(LocalError::io(&path)))
-        }
-        Err(e) => Err(e),
-    };
+    let store = Store::new(cache_of(dir));
+    let result = async {
+        files::private_dir(dir).map_err(LocalError::io(dir))?;
+        // Held until the manifest names the chunks: no trim takes one meanwhile.
+        let _held = store.hold().map_err(LocalError::io(&store.dir))?;
+        let (cut, written) = write_chunks(source, &store, &progress).await?;
+        manifest.format = super::FORMAT;
+        manifest.raw_bytes = cut.raw_bytes;
+        manifest.stored_bytes = cut.chunks.iter().map(|c| c.stored).sum();
+        manifest.sha256 = cut.sha256;
+        manifest.new_bytes = Some(written.values().sum());
+        manifest.new_chunks = Some(written.len() as u64);
+        manifest.chunks = cut.chunks;
+        let text = serde_json::to_vec_pretty(&manifest).map_err(|e| LocalError::Compress(e.to_string()))?;
+        let path = dir.join("manifest.json");
+        files::write_atomic(&path, &text).map_err(LocalError::io(&path))
+    }
+    .await;
     match result {
         Ok(()) => Ok(LocalSnapshot { dir: dir.to_path_buf(), manifest }),
         Err(e) => {
@@ -207,77 +245,69 @@ where
     }
 }
 
-async fn write_data<S>(
+/// A chunk kept by a worker, or why not.
+type KeptBy = Result<std::io::Result<(String, Kept)>, tokio::task::JoinError>;
+
+/// Cuts `source` into chunks and keeps each durably in `store`, several at
+/// once; returns the cut (stored sizes filled in) and the chunks written
+/// now with their sizes (the others were there, checked).
+async fn write_chunks<S>(
     source: S,
-    dir: &Path,
-    manifest: &Manifest,
-    progress: impl Fn(u64),
-) -> Result<(u64, u64, String), LocalError>
+    store: &Store,
+    progress: &impl Fn(u64),
+) -> Result<(Cut, HashMap<String, u64>), LocalError>
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
-    files::private_dir(dir).map_err(LocalError::io(dir))?;
-    let path = dir.join(data_file(manifest));
-    let file = files::create_private(&path).map_err(LocalError::io(&path))?;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(16);
-    let shown = path.clone();
-    let compressor = tokio::task::spawn_blocking(move || -> Result<(u64, u64, String), LocalError> {
-        let sink =
-            HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), total: 0 };
-        let compress = |e: std::io::Error| LocalError::Compress(e.to_string());
-        let mut encoder = zstd::stream::write::Encoder::new(sink, LEVEL).map_err(compress)?;
-        // zstd's own worker threads, one per core: reading the container is then the slow part.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-        encoder.multithread(cores).map_err(compress)?;
-        let mut raw = 0u64;
-        while let Some(chunk) = rx.blocking_recv() {
-            encoder.write_all(&chunk).map_err(compress)?;
-            raw += chunk.len() as u64;
-        }
-        let sink = encoder.finish().map_err(compress)?;
-        let (total, sha) = (sink.total, format!("{:x}", sink.hasher.finalize()));
-        let file = sink.inner.into_inner().map_err(|e| LocalError::io(&shown)(e.into_error()))?;
-        // A safety copy must be whole on disk before what it copies is touched.
-        file.sync_all().map_err(LocalError::io(&shown))?;
-        Ok((raw, total, sha))
-    });
-    let read = async {
-        let mut source = Box::pin(source);
-        let mut done = 0u64;
-        while let Some(chunk) = source.next().await {
-            let chunk = chunk?;
-            done += chunk.len() as u64;
-            progress(done);
-            if tx.send(chunk).await.is_err() {
-                break; // The compressor stopped; its error says why.
+    let raw = AtomicU64::new(0);
+    let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Vec<u8>)>(workers());
+    let cutter = tokio::task::spawn_blocking(move || chunks::cut(raw_rx, chunk_tx, |_| None));
+    let read = chunks::feed(source, raw_tx, &raw, || progress(raw.load(Ordering::Relaxed)));
+    let keep = async {
+        let mut running: JoinSet<std::io::Result<(String, Kept)>> = JoinSet::new();
+        let mut kept: HashMap<String, Kept> = HashMap::new();
+        let mut settle = |done: Option<KeptBy>| {
+            if let Some(done) = done {
+                let (sha, k) = done
+                    .map_err(|e| LocalError::Compress(e.to_string()))?
+                    .map_err(LocalError::io(&store.dir))?;
+                kept.insert(sha, k);
             }
+            Ok::<_, LocalError>(())
+        };
+        while let Some((sha, plain)) = chunk_rx.recv().await {
+            while running.len() >= workers() {
+                settle(running.join_next().await)?;
+            }
+            let store = store.clone();
+            running.spawn_blocking(move || {
+                let chunk = ChunkRef { sha256: sha, size: plain.len() as u64, stored: 0 };
+                let k = store.keep_durably(&chunk, &plain, LEVEL)?;
+                Ok((chunk.sha256, k))
+            });
         }
-        drop(tx);
-        Ok::<(), LocalError>(())
+        while !running.is_empty() {
+            settle(running.join_next().await)?;
+        }
+        Ok::<_, LocalError>(kept)
     };
-    let read = read.await;
-    let compressed =
-        compressor.await.map_err(|e| LocalError::Compress(format!("the compressor stopped: {e}")))?;
+    let (read, kept) = tokio::join!(read, keep);
+    let cut = cutter.await.map_err(|e| LocalError::Compress(format!("the chunking stopped: {e}")))?;
+    // The first failure is the one to tell: a broken source or disk beats the cutter's broken pipe.
     read?;
-    compressed
-}
-
-/// Passes bytes on, counting them and hashing them.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    total: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(data)?;
-        self.hasher.update(&data[..n]);
-        self.total += n as u64;
-        Ok(n)
+    let kept = kept?;
+    let mut cut = cut.map_err(|e| LocalError::Compress(e.to_string()))?;
+    progress(cut.raw_bytes);
+    for chunk in &mut cut.chunks {
+        chunk.stored = kept.get(&chunk.sha256).map_or(0, |k| k.stored);
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    let written: HashMap<String, u64> =
+        kept.into_iter().filter(|(_, k)| k.written).map(|(sha, k)| (sha, k.stored)).collect();
+    let (store, names) = (store.clone(), written.keys().cloned().collect::<Vec<_>>());
+    tokio::task::spawn_blocking(move || store.sync_dirs(names.iter().map(String::as_str)))
+        .await
+        .map_err(|e| LocalError::Compress(e.to_string()))?
+        .map_err(LocalError::io(Path::new("the chunk store's directories")))?;
+    Ok((cut, written))
 }

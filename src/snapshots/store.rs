@@ -3,13 +3,19 @@
 //! Backups put in what they upload and restores what they fetch, so a
 //! restore first takes what is here and fetches only the rest.
 //!
+//! The restore's safety copies are kept here too ([`Store::keep_durably`]):
+//! a copy of what a restore replaces then writes only the chunks the store
+//! lacks, and those are on disk (synced) before the container is touched.
+//!
 //! Each chunk is written to a part file and renamed into place once its
 //! bytes are checked against its name, so a chunk here is whole. What is
 //! here is bounded with the rest of the cache ([`super::cache::trim`]): a
-//! chunk goes when no cached snapshot copy names it. A job adding chunks
-//! holds the store shared ([`Store::hold`]); trimming takes it exclusively,
-//! so it never deletes a chunk a running backup or restore has just added
-//! and not yet named in a manifest.
+//! chunk goes when neither a cached snapshot copy nor a safety copy names
+//! it. A job adding chunks holds the store shared ([`Store::hold`]) until
+//! its manifest names them; trimming holds it exclusively
+//! ([`Store::try_exclusive`]) from counting what is named to deleting the
+//! rest, so it never deletes a chunk a running job has just added or
+//! counted on and not yet named.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -27,10 +33,20 @@ pub struct Store {
     pub dir: PathBuf,
 }
 
-/// The store held by a job adding to it: trimming leaves it alone until this is dropped.
+/// The store held: shared by a job adding to it (trimming leaves it alone
+/// until this is dropped), or exclusively by a trim.
 #[derive(Debug)]
 pub struct Held {
     _lock: File,
+}
+
+/// What [`Store::keep_durably`] did with a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// The chunk's size in the store.
+    pub stored: u64,
+    /// Whether it was written now (not there, or damaged), or was there whole.
+    pub written: bool,
 }
 
 /// Why a chunk's bytes are not what its name says.
@@ -65,6 +81,13 @@ impl Store {
         Ok(Held { _lock: lock })
     }
 
+    /// Holds the store exclusively, if no job holds it: for trimming.
+    pub fn try_exclusive(&self) -> Option<Held> {
+        let lock = self.lock_file().ok()?;
+        lock.try_lock().ok()?;
+        Some(Held { _lock: lock })
+    }
+
     fn lock_file(&self) -> std::io::Result<File> {
         OpenOptions::new()
             .read(true)
@@ -77,19 +100,58 @@ impl Store {
 
     /// Keeps `compressed` as chunk `sha256`, whose bytes the caller checked.
     pub fn put(&self, sha256: &str, compressed: &[u8]) -> std::io::Result<()> {
-        let path = self.path(sha256);
-        if path.is_file() {
-            return Ok(());
+        match self.has(sha256) {
+            true => Ok(()),
+            false => self.write(sha256, compressed, false),
         }
+    }
+
+    /// Writes chunk `sha256` through a part file renamed into place (over a
+    /// damaged one); `sync`: its bytes are on disk before the rename.
+    fn write(&self, sha256: &str, compressed: &[u8], sync: bool) -> std::io::Result<()> {
+        let path = self.path(sha256);
         let dir = path.parent().unwrap_or(&self.dir);
         crate::files::private_dir(dir)?;
         let part = dir.join(format!(".{sha256}.part-{}", std::process::id()));
         let mut file = crate::files::create_private(&part)?;
         file.write_all(compressed)?;
+        if sync {
+            file.sync_all()?;
+        }
         drop(file);
         std::fs::rename(&part, &path).inspect_err(|_| {
             let _ = std::fs::remove_file(&part);
         })
+    }
+
+    /// Keeps chunk `chunk`, whose bytes are `plain`, so that a crash cannot
+    /// take it: one already here is read and checked against its name and
+    /// synced; one missing or damaged is compressed at `level`, written and
+    /// synced. The directories' entries are the caller's to sync
+    /// ([`Store::sync_dirs`]) once every chunk is kept.
+    pub fn keep_durably(&self, chunk: &ChunkRef, plain: &[u8], level: i32) -> std::io::Result<Kept> {
+        let path = self.path(&chunk.sha256);
+        if let Ok(bytes) = std::fs::read(&path)
+            && check(chunk, &bytes).is_ok()
+        {
+            File::open(&path)?.sync_all()?;
+            return Ok(Kept { stored: bytes.len() as u64, written: false });
+        }
+        let compressed = zstd::bulk::compress(plain, level)?;
+        self.write(&chunk.sha256, &compressed, true)?;
+        Ok(Kept { stored: compressed.len() as u64, written: true })
+    }
+
+    /// Syncs the directories chunks `written` were renamed into (and the
+    /// store's own, which may have new ones), so a crash cannot lose their names.
+    pub fn sync_dirs<'a>(&self, written: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
+        let fans: HashSet<PathBuf> =
+            written.into_iter().filter_map(|sha| self.path(sha).parent().map(Path::to_path_buf)).collect();
+        for fan in fans {
+            File::open(fan)?.sync_all()?;
+        }
+        File::open(&self.dir)?.sync_all()?;
+        crate::files::sync_dir(&self.dir)
     }
 
     /// The compressed stream of `chunks`, in order, read from the store:
@@ -99,13 +161,10 @@ impl Store {
         ChunkStream { store: self.clone(), chunks: chunks.to_vec(), next: 0, file: None }
     }
 
-    /// Deletes every chunk that `keep` does not name, unless a job holds
-    /// the store (then nothing: it is trimmed next time). Returns the bytes freed.
-    pub fn trim_to(&self, keep: &HashSet<String>) -> u64 {
-        let Ok(lock) = self.lock_file() else { return 0 };
-        if lock.try_lock().is_err() {
-            return 0;
-        }
+    /// Deletes every chunk that `keep` does not name (part files of jobs cut
+    /// short too), the store held exclusively (`_held`) since `keep` was
+    /// counted. Returns the bytes freed.
+    pub fn trim_to(&self, keep: &HashSet<String>, _held: &Held) -> u64 {
         let mut freed = 0;
         for fan in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             if !fan.path().is_dir() {
@@ -174,5 +233,57 @@ impl Read for ChunkStream {
                 std::io::Error::new(e.kind(), format!("chunk {} is not in the store: {e}", chunk.sha256))
             })?);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_of(plain: &[u8]) -> ChunkRef {
+        ChunkRef { sha256: format!("{:x}", Sha256::digest(plain)), size: plain.len() as u64, stored: 0 }
+    }
+
+    #[test]
+    fn a_chunk_kept_durably_is_written_once_and_a_damaged_one_again() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = Store::new(cache.path());
+        let plain: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let chunk = chunk_of(&plain);
+
+        let first = store.keep_durably(&chunk, &plain, 1).unwrap();
+        assert!(first.written);
+        let again = store.keep_durably(&chunk, &plain, 1).unwrap();
+        assert_eq!(again, Kept { stored: first.stored, written: false }, "there whole: not written again");
+
+        // The disk damaged it: it is checked, found bad, and written whole again.
+        let path = store.path(&chunk.sha256);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 5;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(check(&chunk, &std::fs::read(&path).unwrap()).is_err());
+        let mended = store.keep_durably(&chunk, &plain, 1).unwrap();
+        assert!(mended.written);
+        check(&chunk, &std::fs::read(&path).unwrap()).unwrap();
+        store.sync_dirs([chunk.sha256.as_str()]).unwrap();
+        // No part file is left beside it.
+        let fan = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(fan, 1);
+    }
+
+    #[test]
+    fn a_trim_leaves_the_store_alone_while_a_job_holds_it() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = Store::new(cache.path());
+        let plain = vec![3u8; 1000];
+        let chunk = chunk_of(&plain);
+        store.keep_durably(&chunk, &plain, 1).unwrap();
+        let job = store.hold().unwrap();
+        assert!(store.try_exclusive().is_none(), "a job holds it: no trim");
+        drop(job);
+        let held = store.try_exclusive().expect("no job: the trim holds it");
+        assert!(store.trim_to(&HashSet::new(), &held) > 0);
+        assert!(!store.has(&chunk.sha256));
     }
 }

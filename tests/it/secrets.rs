@@ -36,12 +36,11 @@ async fn the_cache_the_state_and_what_is_in_them_are_the_users_alone() {
         (cache.join("snapshots").join(&id).join("manifest.json"), 0o600),
         (cache.join("chunks"), 0o700),
         (safety.clone(), 0o700),
-        (safety.join("data.tar.zst"), 0o600),
         (safety.join("manifest.json"), 0o600),
         (state.join("restores"), 0o700),
         (state.join("wharf.log"), 0o600),
     ];
-    // The snapshot's chunks, each in its fan directory.
+    // The snapshot's and the safety copy's chunks, each in its fan directory.
     for fan in std::fs::read_dir(cache.join("chunks")).unwrap().flatten().filter(|e| e.path().is_dir()) {
         checked.push((fan.path(), 0o700));
         for chunk in std::fs::read_dir(fan.path()).unwrap().flatten() {

@@ -4,6 +4,7 @@
 //! restore is replacing the data. The real binary, two XDG homes, the real
 //! engine, moto behind the realism layer.
 
+use std::collections::HashSet;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -368,6 +369,8 @@ async fn the_cache_stays_within_its_limit_and_keeps_what_a_job_uses() {
     let bucket = bucket().await;
     let laptop = machine("laptop", &container, &bucket, "p", &mut cleanup);
     let mut ids = Vec::new();
+    let md5 = || docker(&["exec", &container, "md5sum", "/data/db"]);
+    let mut sums = Vec::new();
     for _ in 0..4 {
         docker(&[
             "exec",
@@ -376,35 +379,62 @@ async fn the_cache_stays_within_its_limit_and_keeps_what_a_job_uses() {
             "-c",
             "dd if=/dev/urandom of=/data/db bs=1048576 count=15 2>/dev/null",
         ]);
+        sums.push(md5());
         ids.push(laptop.json(&["backup"], 0)["id"].as_str().unwrap().to_string());
     }
     // The other machine, whose cache may hold 40 MiB.
     let profile = format!("bucket = \"{bucket}\"\nprefix = \"p\"\ncache_limit = \"40MiB\"\n");
     let home = Machine::new("home", container.clone(), &profile, "path = \"/data\"\n", &mut cleanup);
     let cache = home.home.path().join("cache/wharf");
+    // Exports fetch each snapshot into the cache: the least recently used copies go first.
+    let out_dir = tempfile::tempdir().unwrap();
     for (i, id) in ids.iter().enumerate() {
-        let out = home.wharf(&["restore", id, "--yes"]);
+        let file = out_dir.path().join(format!("{i}.tar.zst"));
+        let out = home.wharf(&["export", id, "-o", file.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let usage = wharf::snapshots::cache::usage(&cache);
-        assert!(usage.bounded <= 40 << 20, "after restore {}: {usage:?}", i + 1);
-        assert!(usage.safety > 0, "safety copies are kept beside the limit");
+        assert!(usage.bounded <= 40 << 20, "after export {}: {usage:?}", i + 1);
     }
-    let kept: Vec<String> = std::fs::read_dir(cache.join("snapshots"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    let mut newest_two = ids[2..].to_vec();
-    newest_two.sort();
-    let mut kept_sorted = kept.clone();
-    kept_sorted.sort();
-    assert_eq!(kept_sorted, newest_two, "the least recently used went first");
-    // Chunked copies: what bounds the cache is the chunk store, which holds the kept copies' chunks only.
-    let store = wharf::snapshots::cache::size_of(&cache.join("chunks"));
-    assert!(store > 30 << 20 && store <= 40 << 20, "the two newest copies' chunks: {store}");
+    let copies = || -> Vec<String> {
+        let mut kept: Vec<String> = std::fs::read_dir(cache.join("snapshots"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        kept.sort();
+        kept
+    };
+    assert_eq!(copies(), ids[2..].to_vec(), "the least recently used went first");
 
-    // A copy a job holds stays, however far over the limit; doctor says the sizes and trims the rest.
+    // A restore keeps a safety copy of what it replaces (ids[3]'s data) beside the limit.
+    let out = home.wharf(&["restore", &ids[2], "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let usage = wharf::snapshots::cache::usage(&cache);
+    assert!(usage.bounded <= 40 << 20 && usage.safety > 15 << 20, "{usage:?}");
+
+    // The chunk store holds the kept copies' chunks and the safety copy's, and no others.
+    let named = |dir: std::path::PathBuf| -> Vec<String> {
+        let manifest = wharf::snapshots::local::LocalSnapshot::manifest_in(&dir).unwrap();
+        manifest.chunks.into_iter().map(|c| c.sha256).collect()
+    };
+    let entries = |dir: std::path::PathBuf| std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
+    let in_store = || -> HashSet<String> {
+        entries(cache.join("chunks"))
+            .filter(|p| p.is_dir())
+            .flat_map(entries)
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect()
+    };
+    let safety: HashSet<String> = entries(cache.join("safety").join(&container)).flat_map(named).collect();
+    assert!(!safety.is_empty(), "the safety copy is chunked");
+    let mut wanted: HashSet<String> =
+        copies().into_iter().flat_map(|id| named(cache.join("snapshots").join(id))).collect();
+    wanted.extend(safety.iter().cloned());
+    assert_eq!(in_store(), wanted, "the chunks the copies name, each there, no others");
+
+    // A copy a job holds stays, however far over the limit; one whose chunks a
+    // safety copy keeps anyway costs nothing and stays; doctor says the sizes and trims the rest.
     std::fs::write(
         home.home.path().join("wharf.toml"),
         std::fs::read_to_string(home.home.path().join("wharf.toml")).unwrap().replace("40MiB", "1MiB"),
@@ -419,14 +449,23 @@ async fn the_cache_stays_within_its_limit_and_keeps_what_a_job_uses() {
     let out = home.wharf(&["doctor", "--fix"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("trimmed the cache to its limit"),
+        "nothing could go"
+    );
+    assert_eq!(copies(), ids[2..].to_vec(), "the held copy stays, and the one the safety copy holds");
+    drop(held);
+    let out = home.wharf(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
         String::from_utf8_lossy(&out.stdout).contains("trimmed the cache to its limit"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(cache.join("snapshots").join(&ids[2]).join("manifest.json").exists(), "the held copy stays");
-    assert!(!cache.join("snapshots").join(&ids[3]).exists(), "the other goes");
-    drop(held);
-    let out = home.wharf(&["doctor", "--fix"]);
+    assert_eq!(copies(), ids[3..].to_vec(), "once let go, it goes");
+    assert_eq!(in_store(), safety, "its chunks with it; the safety copy's stay");
+    assert!(wharf::snapshots::cache::usage(&cache).bounded <= 1 << 20);
+    // An undo puts back what the restore replaced, from the store alone.
+    let out = home.wharf(&["restore", "--undo", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!cache.join("snapshots").join(&ids[2]).exists(), "once let go, it goes too");
+    assert_eq!(md5(), sums[3], "ids[3]'s data, as the restore found it");
 }

@@ -2,7 +2,7 @@
 //! chunks, and only the chunks the bucket lacks compressed and sent.
 //!
 //! ```text
-//! engine stream ─▶ [raw, 16] ─▶ chunks + SHA-256 (a blocking thread) ─▶ [new chunks, 8] ─▶ up to 8 × (zstd, PUT)
+//! engine stream ─▶ [raw, 16] ─▶ chunks::cut (a blocking thread) ─▶ [new chunks, 8] ─▶ up to 8 × (zstd, PUT)
 //! ```
 //!
 //! What the bucket holds comes from a listing of `PREFIX/chunks/` taken
@@ -13,13 +13,12 @@
 //! What this backup sends also goes into this machine's chunk store, so a
 //! restore here later fetches none of it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::Stream;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -30,7 +29,6 @@ use crate::config::StorageClass;
 use crate::docker::DockerError;
 use crate::format;
 use crate::jobs::{JobContext, JobError, Progress};
-use crate::model::snapshots::ChunkRef;
 use crate::snapshots::{chunk_key, chunks, locks, store::Store};
 
 /// Chunk PUTs in flight at once.
@@ -132,7 +130,8 @@ pub async fn store(
     let sent = Arc::new(AtomicU64::new(0));
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Vec<u8>)>(IN_FLIGHT);
-    let cutter = tokio::task::spawn_blocking(move || cut(raw_rx, chunk_tx, known));
+    let cutter =
+        tokio::task::spawn_blocking(move || chunks::cut(raw_rx, chunk_tx, |sha| known.get(sha).copied()));
     let report = |stage: &str| {
         let (r, s) = (raw.load(Ordering::Relaxed), sent.load(Ordering::Relaxed));
         ctx.progress(Progress {
@@ -143,7 +142,7 @@ pub async fn store(
             detail: vec![],
         });
     };
-    let read = super::feed(source, raw_tx, &raw, || report("backing up"));
+    let read = chunks::feed(source, raw_tx, &raw, || report("backing up"));
     // Each new chunk is compressed (on the blocking threads, several at once: every
     // core), kept in the store and sent; its stored size comes back by its name.
     let send = async {
@@ -188,78 +187,20 @@ pub async fn store(
     let (read, sent_sizes) = tokio::join!(read, send);
     let cut = cutter.await.map_err(|e| BackupError::Compress(e.to_string()))?;
     // The first failure is the one to tell: a broken source or S3 beats the cutter's broken pipe.
-    read?;
+    read.map_err(BackupError::from)?;
     let sent_sizes = sent_sizes?;
-    let mut stored = cut?;
+    let mut cut = cut.map_err(|e| BackupError::Compress(e.to_string()))?;
     // The new chunks' stored sizes, known once they are sent.
-    for chunk in stored.chunks.iter_mut().filter(|c| c.stored == 0) {
+    for chunk in cut.chunks.iter_mut().filter(|c| c.stored == 0) {
         chunk.stored = sent_sizes.get(&chunk.sha256).copied().unwrap_or_default();
     }
-    stored.stored_bytes = stored.chunks.iter().map(|c| c.stored).sum();
-    stored.new_bytes = sent_sizes.values().sum();
     report("uploaded");
-    Ok(stored)
-}
-
-/// Reads what the channel brings as one stream.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(next) => self.current = next,
-                None => return Ok(0),
-            }
-        }
-        let n = buffer.len().min(self.current.len());
-        buffer[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
-/// The blocking end: chunks and their names, the stream's SHA-256, and the
-/// new chunks handed on (their stored sizes are filled in once they are sent).
-fn cut(
-    raw: mpsc::Receiver<Bytes>,
-    out: mpsc::Sender<(String, Vec<u8>)>,
-    known: HashMap<String, u64>,
-) -> Result<Written, BackupError> {
-    let mut whole = Sha256::new();
-    let mut stored = Written {
-        raw_bytes: 0,
-        stored_bytes: 0,
-        sha256: String::new(),
-        chunks: Vec::new(),
-        new_bytes: 0,
-        new_chunks: 0,
-    };
-    // Chunks this run hands on: a stream may hold one twice.
-    let mut made: HashSet<String> = HashSet::new();
-    let io = |e: std::io::Error| BackupError::Compress(e.to_string());
-    for chunk in chunks::chunks(ChannelReader { rx: raw, current: Bytes::new() }) {
-        let chunk = chunk.map_err(io)?;
-        whole.update(&chunk.data);
-        let size = chunk.data.len() as u64;
-        stored.raw_bytes += size;
-        let stored_size = match known.get(&chunk.sha256) {
-            Some(&s) => s,
-            None if made.contains(&chunk.sha256) => 0,
-            None => {
-                made.insert(chunk.sha256.clone());
-                stored.new_chunks += 1;
-                if out.blocking_send((chunk.sha256.clone(), chunk.data)).is_err() {
-                    // The uploads stopped; their error says why.
-                    return Err(BackupError::Compress("the upload stopped".into()));
-                }
-                0
-            }
-        };
-        stored.chunks.push(ChunkRef { sha256: chunk.sha256, size, stored: stored_size });
-    }
-    stored.sha256 = format!("{:x}", whole.finalize());
-    Ok(stored)
+    Ok(Written {
+        raw_bytes: cut.raw_bytes,
+        stored_bytes: cut.chunks.iter().map(|c| c.stored).sum(),
+        sha256: cut.sha256,
+        chunks: cut.chunks,
+        new_bytes: sent_sizes.values().sum(),
+        new_chunks: cut.handed_on,
+    })
 }

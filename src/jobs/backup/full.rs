@@ -16,6 +16,7 @@ use crate::aws::s3::{self, Part, Upload};
 use crate::docker::DockerError;
 use crate::format;
 use crate::jobs::{JobContext, JobError, Progress};
+use crate::snapshots::chunks;
 
 /// Streams `source` through zstd and SHA-256 into `upload`'s parts; returns what
 /// was stored and the parts to complete the upload with.
@@ -48,7 +49,7 @@ pub async fn store(
         });
     };
 
-    let read = super::feed(source, raw_tx, &raw, || report("backing up"));
+    let read = chunks::feed(source, raw_tx, &raw, || report("backing up"));
     let send = async {
         let mut part_rx = part_rx;
         let mut running: JoinSet<Result<(Part, u64), AwsError>> = JoinSet::new();
@@ -82,7 +83,7 @@ pub async fn store(
     let (read, parts) = tokio::join!(read, send);
     let compressed = compressor.await.map_err(|e| BackupError::Compress(e.to_string()))?;
     // The first failure is the one to tell: a broken source or S3 beats the compressor's broken pipe.
-    read?;
+    read.map_err(BackupError::from)?;
     let parts = parts?;
     let (stored_bytes, sha256) = compressed?;
     report("uploaded");

@@ -163,32 +163,6 @@ pub struct Written {
     pub new_chunks: u64,
 }
 
-/// Reads `source` into `raw_tx` (the blocking end's channel), counting the
-/// bytes in `raw` and calling `report` every MiB; stops quietly when the
-/// blocking end stopped (its own error says why).
-async fn feed(
-    source: impl Stream<Item = Result<Bytes, DockerError>> + Send,
-    raw_tx: tokio::sync::mpsc::Sender<Bytes>,
-    raw: &std::sync::atomic::AtomicU64,
-    report: impl Fn(),
-) -> Result<(), BackupError> {
-    let mut source = Box::pin(source);
-    let mut reported = 0;
-    while let Some(piece) = source.next().await {
-        let piece = piece.map_err(BackupError::from)?;
-        let len = piece.len() as u64;
-        let total = raw.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len;
-        if raw_tx.send(piece).await.is_err() {
-            break;
-        }
-        if total - reported >= 1 << 20 {
-            reported = total;
-            report();
-        }
-    }
-    Ok(())
-}
-
 /// Keeps a chunked snapshot's manifest as this machine's copy of it (its
 /// chunks are in the store): a restore of it here fetches nothing.
 fn keep_copy(cache: &std::path::Path, id: &str, manifest: &[u8]) {
@@ -303,13 +277,11 @@ impl BackupJob {
             Preset::Path => ReadFrom::Path(self.path.clone().ok_or(BackupError::NoPath)?),
             Preset::Postgres | Preset::Mysql => {
                 let (user, database) = self.user_and_database(container);
-                let mut argv = databases::dump_command(self.preset, &user, &database);
-                // Chunks dedupe what is not compressed yet: pg_dump's custom format
-                // uncompressed (each chunk is compressed on its own, as it is stored).
-                if self.format == SnapshotFormat::Chunked && argv.first().is_some_and(|a| a == "pg_dump") {
-                    argv.insert(2, "-Z0".into());
-                }
-                ReadFrom::Dump(argv)
+                let argv = databases::dump_command(self.preset, &user, &database);
+                ReadFrom::Dump(match self.format {
+                    SnapshotFormat::Chunked => databases::for_chunks(argv),
+                    SnapshotFormat::Full => argv,
+                })
             }
             Preset::Mssql => ReadFrom::Mssql {
                 user: self.user.clone().unwrap_or_else(|| "sa".into()),

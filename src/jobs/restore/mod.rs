@@ -253,7 +253,13 @@ impl RestoreJob {
         let safety =
             replace(ctx, &engine, &held, &replacement, &container, &snapshot.local, &self.cache).await?;
         let manifest = &snapshot.local.manifest;
-        notes.insert(0, format!("what it replaced is kept in {}", safety.display()));
+        let written = safety.manifest.new_bytes.unwrap_or(safety.manifest.stored_bytes);
+        let mut kept = format::bytes(safety.manifest.raw_bytes);
+        if written < safety.manifest.stored_bytes {
+            kept +=
+                &format!("; {} written, the rest was in this machine's chunk store", format::bytes(written));
+        }
+        notes.insert(0, format!("what it replaced is kept in {} ({kept})", safety.dir.display()));
         // Where the container's data now is in the line of history (an undo puts back data of no known place).
         match &self.source {
             SnapshotSource::S3 { id, bucket, prefix } => {
@@ -279,7 +285,8 @@ impl RestoreJob {
                 "raw_bytes": manifest.raw_bytes,
                 "sha256": manifest.sha256,
                 "from_cache": snapshot.from_cache,
-                "safety_copy": safety,
+                "safety_copy": safety.dir,
+                "safety_copy_written_bytes": written,
                 "notes": notes,
             }),
         })
@@ -336,7 +343,7 @@ pub fn journal_snapshots(state: &Path) -> Vec<PathBuf> {
 }
 
 /// The journaled replacement: stop, safety copy, put the snapshot in, start.
-/// Returns where the safety copy is.
+/// Returns the safety copy.
 async fn replace(
     ctx: &JobContext,
     engine: &Engine,
@@ -345,7 +352,7 @@ async fn replace(
     container: &ContainerDetail,
     snapshot: &LocalSnapshot,
     cache: &Path,
-) -> Result<PathBuf, RestoreError> {
+) -> Result<LocalSnapshot, RestoreError> {
     let on = journal::EngineRef { id: engine.id().await?, endpoint: engine.endpoint().to_string() };
     let mut journal = Journal::new(r.clone(), &snapshot.manifest.id, &snapshot.dir, on);
     held.write(&journal)?;
@@ -427,7 +434,7 @@ async fn replace(
     held.clear()?;
     local::prune_safety_copies(cache, &r.container, SAFETY_COPIES_KEPT);
     started.map_err(|e| RestoreError::NotStarted(snapshot.manifest.id.clone(), r.container.clone(), e))?;
-    Ok(safety.dir)
+    Ok(safety)
 }
 
 /// Writes the safety copy of what `r` replaces into `dir`.
@@ -448,7 +455,7 @@ async fn save(
     };
     let reading = read_data(engine, &r.container_id, &from, &id, &env).await?;
     let manifest = Manifest {
-        format: snapshots::WHOLE,
+        format: snapshots::FORMAT,
         id: id.clone(),
         created: snapshots::rfc3339(now),
         source: Source {

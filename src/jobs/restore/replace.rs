@@ -316,7 +316,7 @@ fn dump_method(
             Method::Dump {
                 preset,
                 restore: databases::restore_command(preset, &user, &database),
-                dump: databases::dump_command(preset, &user, &database),
+                dump: databases::for_chunks(databases::dump_command(preset, &user, &database)),
                 database: Some(database),
             }
         }
