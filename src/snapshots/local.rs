@@ -1,8 +1,10 @@
 //! Snapshots on this machine: verified copies of S3 snapshots in the cache
 //! (`$XDG_CACHE_HOME/wharf/snapshots/<id>/`), and the safety copies a restore
 //! takes of what it replaces (`$XDG_CACHE_HOME/wharf/safety/<container>/<id>/`).
-//! Each is a directory with the data file and its manifest; the manifest is
-//! written last, after the data is on disk, so a directory without one is an
+//! Each is a directory with its manifest and the data file (format 1), or
+//! the manifest alone, its chunks in the cache's store (format 2: chunked
+//! copies, and the safety copies this wharf writes). The manifest is written
+//! last, after the data is on disk, so a directory without one is an
 //! interrupted write and never used.
 
 use std::collections::{HashMap, HashSet};

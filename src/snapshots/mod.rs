@@ -26,7 +26,7 @@ pub use crate::model::snapshots::{Manifest, Problem, Snapshot, Source};
 /// (`PREFIX/ID/data.<kind>.zst`), still read and written with `--full`.
 pub const FORMAT: u32 = 2;
 /// The format of a snapshot stored as one object (a full backup, a remote
-/// backup, a safety copy on this machine).
+/// backup; a safety copy an older wharf kept on this machine).
 pub const WHOLE: u32 = 1;
 
 /// `prefix` as keys are built from it: empty, or ending in one `/`.
