@@ -18,6 +18,7 @@
 #     pipeline: zstd -dc data.dump.zst | docker exec -i C pg_restore --clean
 #               --if-exists --no-owner -U postgres -d app
 #
+# The snapshots are format 1 (--full): the pipeline reads their one data file.
 # Throughput is the snapshot's raw bytes per second of wall time; peak memory
 # is wharf's largest resident set (GNU time). moto (from .venv, as the tests
 # use it) holds the snapshots: the restores themselves read only the cache.
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.."
 size=${SIZE:-1}
 rows=${ROWS:-2000000}
 rounds=${ROUNDS:-2}
-wharf=$PWD/target/release/wharf
+wharf=${WHARF_BIN:-$PWD/target/release/wharf}
 [ -x "$wharf" ] || { echo "build wharf first: cargo build --release" >&2; exit 1; }
 [ -x .venv/bin/moto_server ] || { echo "run bash scripts/test.sh once first (it makes .venv)" >&2; exit 1; }
 missing=()
@@ -78,7 +79,7 @@ printf '| --- | --- | --- | --- | --- | --- | --- |\n'
 docker volume create "$volume" >/dev/null
 docker run -d --init --name "$db" -v "$volume:/data" wharf-test/busybox:latest sleep 360000 >/dev/null
 docker exec "$db" sh -c "for i in \$(seq $size); do head -c 805306368 /dev/urandom | base64 > /data/part\$i; done"
-w backup --container "$db" --path /data --bucket bench --json >"$work/backup.json"
+w backup --full --container "$db" --path /data --bucket bench --json >"$work/backup.json"
 id=$(python3 -c "import json; print(json.load(open('$work/backup.json'))['id'])")
 raw=$(python3 -c "import json; print(json.load(open('$work/backup.json'))['raw_bytes'])")
 # Fetched and verified into the cache once; what follows is the local machinery.
@@ -116,9 +117,9 @@ psql -c "CREATE DATABASE app" >/dev/null
 psql -d app -c "CREATE TABLE notes (id int PRIMARY KEY, body text);
   INSERT INTO notes SELECT i, md5(i::text) || repeat(md5((i * 7)::text), 4) FROM generate_series(1, $rows) AS i;" >/dev/null
 mkdir -p "$work/config/wharf"
-printf '[profiles.pg]\nbucket = "bench"\n[profiles.pg.database]\ncontainer = "%s"\npreset = "postgres"\nuser = "postgres"\nname = "app"\n' "$pg" \
+printf '[profiles.pg]\nbucket = "bench"\nprefix = "pg"\n[profiles.pg.database]\ncontainer = "%s"\npreset = "postgres"\nuser = "postgres"\nname = "app"\n' "$pg" \
   >"$work/config/wharf/wharf.toml"
-w backup --json >"$work/pg.json"
+w backup --full --json >"$work/pg.json"
 pid=$(python3 -c "import json; print(json.load(open('$work/pg.json'))['id'])")
 praw=$(python3 -c "import json; print(json.load(open('$work/pg.json'))['raw_bytes'])")
 size_db=$(psql -d app -c "SELECT pg_size_pretty(pg_database_size('app'))")

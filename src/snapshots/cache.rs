@@ -91,10 +91,9 @@ pub struct Trimmed {
 /// Deletes snapshot copies, least recently used first, until everything but
 /// the safety copies fits in `limit`; never one in use, nor one a journal of
 /// a restore cut short names (`needed`), nor one whose chunks the safety
-/// copies keep anyway. A chunked copy frees the chunks in
-/// the store no other copy (nor safety copy) uses; chunks none names (a
-/// backup or fetch cut short, a safety copy let go) go whenever no job
-/// holds the store.
+/// copies keep anyway. A chunked copy frees the chunks in the store no other
+/// copy (nor safety copy) uses; chunks none names (a backup or fetch cut
+/// short, a safety copy let go) go whenever no job holds the store.
 pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
     let store = Store::new(cache);
     // Held from counting what is named to deleting the rest; while a job adds

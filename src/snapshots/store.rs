@@ -125,14 +125,18 @@ impl Store {
     }
 
     /// Keeps chunk `chunk`, whose bytes are `plain`, so that a crash cannot
-    /// take it: one already here is read and checked against its name and
-    /// synced; one missing or damaged is compressed at `level`, written and
-    /// synced. The directories' entries are the caller's to sync
-    /// ([`Store::sync_dirs`]) once every chunk is kept.
+    /// take it: one already here is read, checked (it decompresses to
+    /// `plain`, byte for byte) and synced; one missing or damaged is
+    /// compressed at `level`, written and synced. The directories' entries
+    /// are the caller's to sync ([`Store::sync_dirs`]) once every chunk is kept.
     pub fn keep_durably(&self, chunk: &ChunkRef, plain: &[u8], level: i32) -> std::io::Result<Kept> {
         let path = self.path(&chunk.sha256);
+        let holds_plain = |bytes: &[u8]| {
+            // One byte more than the chunk's room: a longer content does not fit and fails.
+            zstd::bulk::decompress(bytes, plain.len() + 1).is_ok_and(|d| d == plain)
+        };
         if let Ok(bytes) = std::fs::read(&path)
-            && check(chunk, &bytes).is_ok()
+            && holds_plain(&bytes)
         {
             File::open(&path)?.sync_all()?;
             return Ok(Kept { stored: bytes.len() as u64, written: false });

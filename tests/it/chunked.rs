@@ -374,9 +374,10 @@ async fn a_restores_safety_copy_writes_only_what_the_store_lacks_and_outlives_th
     let written = restored["safety_copy_written_bytes"].as_u64().unwrap();
     let grown = store_size() - before;
     eprintln!("the safety copy wrote {written} bytes; the store grew by {grown}");
-    let five_percent = (64u64 << 20) / 20;
-    assert!(written > 0 && written <= five_percent, "{restored}");
-    assert!(grown <= five_percent, "the store grew by {grown}");
+    // The change and the chunks around it, at most (of 64 MiB).
+    let around = (164 << 10) + 3 * wharf::snapshots::chunks::MAX_SIZE as u64;
+    assert!(written > 0 && written <= around, "{restored}");
+    assert!(grown <= around, "the store grew by {grown}");
     let notes = restored["notes"][0].as_str().unwrap();
     assert!(notes.contains("written, the rest was in this machine's chunk store"), "{notes}");
     let safety = std::path::PathBuf::from(restored["safety_copy"].as_str().unwrap());
@@ -387,7 +388,7 @@ async fn a_restores_safety_copy_writes_only_what_the_store_lacks_and_outlives_th
     // Undo puts back what changed, exactly; its own safety copy (of the snapshot's data) writes nothing new.
     let undone = json(&wharf(&["restore", "--undo", "--yes", "--json"]));
     assert_eq!(sums(&db), changed, "what the restore replaced, exactly");
-    assert!(undone["safety_copy_written_bytes"].as_u64().unwrap() <= five_percent, "{undone}");
+    assert!(undone["safety_copy_written_bytes"].as_u64().unwrap() <= around, "{undone}");
 
     // A new file, backed up: its copy's chunks are no safety copy's.
     docker(&["exec", &db, "sh", "-c", "head -c 8388608 /dev/urandom > /data/new"]);

@@ -42,18 +42,21 @@ fn a_change_in_the_middle_makes_new_chunks_only_around_it() {
     let average = size / listed.len();
     assert!((AVG_SIZE / 2..AVG_SIZE * 2).contains(&average), "{} chunks, {average} bytes each", listed.len());
 
-    // 164 KiB overwritten in the middle: a few chunks around it are new.
+    // 164 KiB overwritten in the middle: the chunks around it are new, no others
+    // (at most the change and three chunks: the one it starts in, the one it
+    // ends in, and the next, where the cut points are found again).
     let change = 164 * 1024;
+    let around = change + 3 * MAX_SIZE;
     let mut overwritten = first.clone();
     overwritten[size / 2..size / 2 + change].copy_from_slice(&random(change));
     let moved = new_bytes(&listed, &all(&overwritten));
-    assert!(moved >= change && moved <= size / 20, "{moved} bytes of {size} are new");
+    assert!(moved >= change && moved <= around, "{moved} bytes of {size} are new");
     // 164 KiB inserted: the chunks after it are found again (fixed blocks would all shift).
     let mut inserted = first[..size / 3].to_vec();
     inserted.extend_from_slice(&random(change));
     inserted.extend_from_slice(&first[size / 3..]);
     let moved = new_bytes(&listed, &all(&inserted));
-    assert!(moved >= change && moved <= size / 20, "{moved} bytes of {} are new", inserted.len());
+    assert!(moved >= change && moved <= around, "{moved} bytes of {} are new", inserted.len());
     // The same stream again: nothing is new.
     assert_eq!(new_bytes(&listed, &all(&first)), 0);
 }

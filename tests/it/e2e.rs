@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
@@ -99,7 +99,13 @@ impl Session {
     }
 
     pub(crate) fn wait_for(&self, text: &str) {
-        eventually(TIMEOUT, &format!("{text:?} on screen"), || self.contents().contains(text));
+        let start = Instant::now();
+        while !self.contents().contains(text) {
+            if start.elapsed() > TIMEOUT {
+                panic!("timed out after {TIMEOUT:?} waiting for {text:?} on screen:\n{}", self.contents());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub(crate) fn send(&mut self, bytes: &[u8]) {
