@@ -255,7 +255,9 @@ impl RestoreJob {
         let manifest = &snapshot.local.manifest;
         let written = safety.manifest.new_bytes.unwrap_or(safety.manifest.stored_bytes);
         let mut kept = format::bytes(safety.manifest.raw_bytes);
-        if written < safety.manifest.stored_bytes {
+        if written == 0 {
+            kept += "; nothing written: every chunk was in this machine's chunk store";
+        } else if written < safety.manifest.stored_bytes {
             kept +=
                 &format!("; {} written, the rest was in this machine's chunk store", format::bytes(written));
         }
