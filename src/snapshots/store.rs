@@ -112,7 +112,10 @@ impl Store {
         let path = self.path(sha256);
         let dir = path.parent().unwrap_or(&self.dir);
         crate::files::private_dir(dir)?;
-        let part = dir.join(format!(".{sha256}.part-{}", std::process::id()));
+        // Each writer its own part file: two jobs of one process may write the same chunk at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let part = dir.join(format!(".{sha256}.part-{}-{n}", std::process::id()));
         let mut file = crate::files::create_private(&part)?;
         file.write_all(compressed)?;
         if sync {
@@ -274,6 +277,27 @@ mod tests {
         // No part file is left beside it.
         let fan = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(fan, 1);
+    }
+
+    #[test]
+    fn jobs_of_one_process_writing_the_same_chunk_at_once_leave_it_whole() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = Store::new(cache.path());
+        let plain: Vec<u8> = (0..400_000u32).map(|i| (i * 13 % 241) as u8).collect();
+        let chunk = chunk_of(&plain);
+        let compressed = zstd::bulk::compress(&plain, 1).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..25 {
+                        store.write(&chunk.sha256, &compressed, true).unwrap();
+                    }
+                });
+            }
+        });
+        check(&chunk, &std::fs::read(store.path(&chunk.sha256)).unwrap()).unwrap();
+        let left = std::fs::read_dir(store.path(&chunk.sha256).parent().unwrap()).unwrap().count();
+        assert_eq!(left, 1, "no part file is left");
     }
 
     #[test]
