@@ -1,8 +1,9 @@
 //! A cache that does not fill the disk. Everything in wharf's cache
 //! directory but the safety copies (which keep the newest few per container
-//! on their own, with the chunks in the store they name) is bounded by the
-//! profile's `cache_limit`: when it is over, the verified snapshot copies
-//! least recently used go first.
+//! on their own, with their store of chunks) is bounded by the profile's
+//! `cache_limit`: when it is over, the verified snapshot copies least
+//! recently used go first. (A chunk a safety copy shares with a snapshot
+//! copy is on disk once, a hard link in each store, and counted in both.)
 //!
 //! A job that uses a cached copy holds it (a shared lock on
 //! `snapshots/<id>.lock`, whose modification time is when it was last
@@ -62,17 +63,13 @@ pub fn in_use(dir: &Path) -> bool {
 pub struct Usage {
     /// Everything but the safety copies: what `cache_limit` bounds.
     pub bounded: u64,
-    /// The safety copies of what restores replaced, with every chunk they
-    /// name (a chunk a snapshot copy names too is counted here once).
+    /// The safety copies of what restores replaced, with their store of chunks.
     pub safety: u64,
 }
 
 /// How much the cache directory holds, in what.
 pub fn usage(cache: &Path) -> Usage {
-    let store = Store::new(cache);
-    let pinned: u64 =
-        safety_chunks(cache).iter().map(|c| std::fs::metadata(store.path(c)).map_or(0, |m| m.len())).sum();
-    let safety = size_of(&cache.join("safety")) + pinned;
+    let safety = size_of(&cache.join("safety")) + size_of(&Store::safety(cache).dir);
     Usage { bounded: size_of(cache).saturating_sub(safety), safety }
 }
 
@@ -90,10 +87,10 @@ pub struct Trimmed {
 
 /// Deletes snapshot copies, least recently used first, until everything but
 /// the safety copies fits in `limit`; never one in use, nor one a journal of
-/// a restore cut short names (`needed`), nor one whose chunks the safety
-/// copies keep anyway. A chunked copy frees the chunks in the store no other
-/// copy (nor safety copy) uses; chunks none names (a backup or fetch cut
-/// short, a safety copy let go) go whenever no job holds the store.
+/// a restore cut short names (`needed`). A chunked copy frees the chunks in
+/// the store no other copy uses; chunks none names (a backup or fetch cut
+/// short) go whenever no job holds the store. The safety copies' store loses
+/// the chunks no safety copy names (of copies let go, or cut short) the same way.
 pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
     let store = Store::new(cache);
     // Held from counting what is named to deleting the rest; while a job adds
@@ -116,10 +113,9 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
         })
         .collect();
     copies.sort();
-    // How many copies name each chunk (a safety copy's are never let go here).
+    // How many copies name each chunk.
     let chunks_of = |dir: &Path| LocalSnapshot::manifest_in(dir).map(|m| m.chunks).unwrap_or_default();
-    let pinned = safety_chunks(cache);
-    let mut users: HashMap<String, usize> = pinned.iter().map(|c| (c.clone(), 1)).collect();
+    let mut users: HashMap<String, usize> = HashMap::new();
     for (_, dir) in &copies {
         for chunk in chunks_of(dir).iter().map(|c| c.sha256.clone()).collect::<HashSet<_>>() {
             *users.entry(chunk).or_default() += 1;
@@ -149,10 +145,6 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
             continue;
         }
         let chunks: HashSet<String> = chunks_of(&dir).into_iter().map(|c| c.sha256).collect();
-        if !chunks.is_empty() && chunks.is_subset(&pinned) {
-            // Its chunks are a safety copy's: it costs its manifest, and deleting it frees nothing.
-            continue;
-        }
         let size = size_of(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {
@@ -180,6 +172,10 @@ pub fn trim(cache: &Path, limit: u64, needed: &[PathBuf]) -> Trimmed {
         let keep: HashSet<String> = users.into_iter().filter(|(_, n)| *n > 0).map(|(c, _)| c).collect();
         trimmed.freed += store.trim_to(&keep, held);
         left = usage(cache).bounded;
+    }
+    let safety = Store::safety(cache);
+    if let Some(held) = safety.try_exclusive() {
+        safety.trim_to(&safety_chunks(cache), &held);
     }
     trimmed.left = left;
     trimmed

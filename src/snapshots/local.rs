@@ -2,8 +2,8 @@
 //! (`$XDG_CACHE_HOME/wharf/snapshots/<id>/`), and the safety copies a restore
 //! takes of what it replaces (`$XDG_CACHE_HOME/wharf/safety/<container>/<id>/`).
 //! Each is a directory with its manifest and the data file (format 1), or
-//! the manifest alone, its chunks in the cache's store (format 2: chunked
-//! copies, and the safety copies this wharf writes). The manifest is written
+//! the manifest alone, its chunks in a store (format 2: chunked copies, in
+//! the cache's; the safety copies this wharf writes, in their own). The manifest is written
 //! last, after the data is on disk, so a directory without one is an
 //! interrupted write and never used.
 
@@ -75,9 +75,13 @@ impl LocalSnapshot {
         self.dir.join(data_file(&self.manifest))
     }
 
-    /// The store a chunked copy's chunks are in: the cache's, beside `snapshots/` and `safety/`.
+    /// The store a chunked copy's chunks are in: the cache's, or for a
+    /// safety copy the safety copies' own.
     pub fn store(&self) -> Store {
-        Store::new(cache_of(&self.dir))
+        match is_safety_copy(&self.dir) {
+            true => Store::safety(cache_of(&self.dir)),
+            false => Store::new(cache_of(&self.dir)),
+        }
     }
 
     /// The chunks of a chunked copy the store lacks, each once.
@@ -119,13 +123,18 @@ impl LocalSnapshot {
 /// `safety`: it is `…/wharf` or `.wharf/cache`).
 fn cache_of(dir: &Path) -> &Path {
     let up = |n| dir.ancestors().nth(n).unwrap_or(dir);
-    match up(2).file_name().is_some_and(|name| name == "safety") {
+    match is_safety_copy(dir) {
         true => up(3),
         false => up(2),
     }
 }
 
-/// The chunks the safety copies in `cache` name: kept whatever `cache_limit` says.
+/// Whether `dir` is a safety copy's: `<cache>/safety/<container>/<id>`.
+fn is_safety_copy(dir: &Path) -> bool {
+    dir.ancestors().nth(2).and_then(Path::file_name).is_some_and(|name| name == "safety")
+}
+
+/// The chunks the safety copies in `cache` name (in their own store).
 pub fn safety_chunks(cache: &Path) -> HashSet<String> {
     let copies = std::fs::read_dir(cache.join("safety")).into_iter().flatten().flatten();
     copies
@@ -205,10 +214,11 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Keeps `source` as a new local snapshot in `dir` (format 2: its chunks in
-/// the cache's store, each synced; only those the store lacks are written)
-/// and writes `manifest` (sizes, SHA-256 and chunks filled in) last, once
-/// every chunk and directory entry is on disk. `progress` hears the raw
+/// Keeps `source` as a new safety copy in `dir` (format 2: its chunks in the
+/// safety copies' store, each synced; those the cache's store holds linked
+/// from there, only those neither holds written) and writes `manifest`
+/// (sizes, SHA-256 and chunks filled in) last, once every chunk and
+/// directory entry is on disk. `progress` hears the raw
 /// bytes read so far. On any error `dir` is removed (chunks written for it
 /// go with the next trim).
 pub async fn write<S>(
@@ -220,7 +230,7 @@ pub async fn write<S>(
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
-    let store = Store::new(cache_of(dir));
+    let store = Store::safety(cache_of(dir));
     let result = async {
         files::private_dir(dir).map_err(LocalError::io(dir))?;
         // Held until the manifest names the chunks: no trim takes one meanwhile.
@@ -250,9 +260,10 @@ where
 /// A chunk kept by a worker, or why not.
 type KeptBy = Result<std::io::Result<(String, Kept)>, tokio::task::JoinError>;
 
-/// Cuts `source` into chunks and keeps each durably in `store`, several at
-/// once; returns the cut (stored sizes filled in) and the chunks written
-/// now with their sizes (the others were there, checked).
+/// Cuts `source` into chunks and keeps each durably in `store` (linked from
+/// the cache's store where it holds them), several at once; returns the cut
+/// (stored sizes filled in) and the chunks written now with their sizes (the
+/// others were there or linked, checked).
 async fn write_chunks<S>(
     source: S,
     store: &Store,
@@ -261,6 +272,7 @@ async fn write_chunks<S>(
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
+    let shared = Store::new(store.dir.parent().unwrap_or(&store.dir));
     let raw = AtomicU64::new(0);
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Vec<u8>)>(workers());
@@ -282,10 +294,10 @@ where
             while running.len() >= workers() {
                 settle(running.join_next().await)?;
             }
-            let store = store.clone();
+            let (store, shared) = (store.clone(), shared.clone());
             running.spawn_blocking(move || {
                 let chunk = ChunkRef { sha256: sha, size: plain.len() as u64, stored: 0 };
-                let k = store.keep_durably(&chunk, &plain, LEVEL)?;
+                let k = store.keep_durably(&chunk, &plain, LEVEL, Some(&shared))?;
                 Ok((chunk.sha256, k))
             });
         }

@@ -3,9 +3,12 @@
 //! Backups put in what they upload and restores what they fetch, so a
 //! restore first takes what is here and fetches only the rest.
 //!
-//! The restore's safety copies are kept here too ([`Store::keep_durably`]):
-//! a copy of what a restore replaces then writes only the chunks the store
-//! lacks, and those are on disk (synced) before the container is touched.
+//! The restore's safety copies have a store of their own beside it
+//! (`$XDG_CACHE_HOME/wharf/safety-chunks/`, [`Store::safety`]), which no
+//! trim of this store and no older wharf's touches; a chunk this store holds
+//! already goes in as a hard link ([`Store::keep_durably`]), so a copy of what
+//! a restore replaces writes only the chunks neither holds, and every chunk
+//! it names is on disk (synced) before the container is touched.
 //!
 //! Each chunk is written to a part file and renamed into place once its
 //! bytes are checked against its name, so a chunk here is whole. What is
@@ -63,6 +66,11 @@ impl Store {
         Store { dir: cache.join("chunks") }
     }
 
+    /// The safety copies' store under wharf's cache directory `cache`.
+    pub fn safety(cache: &Path) -> Store {
+        Store { dir: cache.join("safety-chunks") }
+    }
+
     /// Where chunk `sha256` is kept (or would be).
     pub fn path(&self, sha256: &str) -> PathBuf {
         let fan = sha256.get(..2).unwrap_or("00");
@@ -109,13 +117,7 @@ impl Store {
     /// Writes chunk `sha256` through a part file renamed into place (over a
     /// damaged one); `sync`: its bytes are on disk before the rename.
     fn write(&self, sha256: &str, compressed: &[u8], sync: bool) -> std::io::Result<()> {
-        let path = self.path(sha256);
-        let dir = path.parent().unwrap_or(&self.dir);
-        crate::files::private_dir(dir)?;
-        // Each writer its own part file: two jobs of one process may write the same chunk at once.
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let part = dir.join(format!(".{sha256}.part-{}-{n}", std::process::id()));
+        let (path, part) = self.part_path(sha256)?;
         let mut file = crate::files::create_private(&part)?;
         file.write_all(compressed)?;
         if sync {
@@ -129,10 +131,17 @@ impl Store {
 
     /// Keeps chunk `chunk`, whose bytes are `plain`, so that a crash cannot
     /// take it: one already here is read, checked (it decompresses to
-    /// `plain`, byte for byte) and synced; one missing or damaged is
-    /// compressed at `level`, written and synced. The directories' entries
-    /// are the caller's to sync ([`Store::sync_dirs`]) once every chunk is kept.
-    pub fn keep_durably(&self, chunk: &ChunkRef, plain: &[u8], level: i32) -> std::io::Result<Kept> {
+    /// `plain`, byte for byte) and synced; one `shared` holds whole is
+    /// hard-linked here and synced; else it is compressed at `level`, written
+    /// and synced. The directories' entries are the caller's to sync
+    /// ([`Store::sync_dirs`]) once every chunk is kept.
+    pub fn keep_durably(
+        &self,
+        chunk: &ChunkRef,
+        plain: &[u8],
+        level: i32,
+        shared: Option<&Store>,
+    ) -> std::io::Result<Kept> {
         let path = self.path(&chunk.sha256);
         let holds_plain = |bytes: &[u8]| {
             // One byte more than the chunk's room: a longer content does not fit and fails.
@@ -144,9 +153,27 @@ impl Store {
             File::open(&path)?.sync_all()?;
             return Ok(Kept { stored: bytes.len() as u64, written: false });
         }
+        if let Some(shared) = shared
+            && let Ok(bytes) = std::fs::read(shared.path(&chunk.sha256))
+            && holds_plain(&bytes)
+            && self.link(&shared.path(&chunk.sha256), &chunk.sha256).is_ok()
+        {
+            File::open(&path)?.sync_all()?;
+            return Ok(Kept { stored: bytes.len() as u64, written: false });
+        }
         let compressed = zstd::bulk::compress(plain, level)?;
         self.write(&chunk.sha256, &compressed, true)?;
         Ok(Kept { stored: compressed.len() as u64, written: true })
+    }
+
+    /// Links `from` (another store's file) in as chunk `sha256`, through a
+    /// part name renamed into place (over a damaged one).
+    fn link(&self, from: &Path, sha256: &str) -> std::io::Result<()> {
+        let (path, part) = self.part_path(sha256)?;
+        std::fs::hard_link(from, &part)?;
+        std::fs::rename(&part, &path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&part);
+        })
     }
 
     /// Syncs the directories chunks `written` were renamed into (and the
@@ -166,6 +193,19 @@ impl Store {
     /// whole snapshot as `zstd -d` reads it.
     pub fn stream(&self, chunks: &[ChunkRef]) -> ChunkStream {
         ChunkStream { store: self.clone(), chunks: chunks.to_vec(), next: 0, file: None }
+    }
+
+    /// Where chunk `sha256` goes, and a part file beside it (its directory
+    /// made): each writer its own, as two jobs of one process may write the
+    /// same chunk at once.
+    fn part_path(&self, sha256: &str) -> std::io::Result<(PathBuf, PathBuf)> {
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let path = self.path(sha256);
+        let dir = path.parent().unwrap_or(&self.dir);
+        crate::files::private_dir(dir)?;
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let part = dir.join(format!(".{sha256}.part-{}-{n}", std::process::id()));
+        Ok((path, part))
     }
 
     /// Deletes every chunk that `keep` does not name (part files of jobs cut
@@ -258,9 +298,9 @@ mod tests {
         let plain: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let chunk = chunk_of(&plain);
 
-        let first = store.keep_durably(&chunk, &plain, 1).unwrap();
+        let first = store.keep_durably(&chunk, &plain, 1, None).unwrap();
         assert!(first.written);
-        let again = store.keep_durably(&chunk, &plain, 1).unwrap();
+        let again = store.keep_durably(&chunk, &plain, 1, None).unwrap();
         assert_eq!(again, Kept { stored: first.stored, written: false }, "there whole: not written again");
 
         // The disk damaged it: it is checked, found bad, and written whole again.
@@ -270,7 +310,7 @@ mod tests {
         bytes[last] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         assert!(check(&chunk, &std::fs::read(&path).unwrap()).is_err());
-        let mended = store.keep_durably(&chunk, &plain, 1).unwrap();
+        let mended = store.keep_durably(&chunk, &plain, 1, None).unwrap();
         assert!(mended.written);
         check(&chunk, &std::fs::read(&path).unwrap()).unwrap();
         store.sync_dirs([chunk.sha256.as_str()]).unwrap();
@@ -306,7 +346,7 @@ mod tests {
         let store = Store::new(cache.path());
         let plain = vec![3u8; 1000];
         let chunk = chunk_of(&plain);
-        store.keep_durably(&chunk, &plain, 1).unwrap();
+        store.keep_durably(&chunk, &plain, 1, None).unwrap();
         let job = store.hold().unwrap();
         assert!(store.try_exclusive().is_none(), "a job holds it: no trim");
         drop(job);

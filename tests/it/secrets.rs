@@ -40,11 +40,14 @@ async fn the_cache_the_state_and_what_is_in_them_are_the_users_alone() {
         (state.join("restores"), 0o700),
         (state.join("wharf.log"), 0o600),
     ];
-    // The snapshot's and the safety copy's chunks, each in its fan directory.
-    for fan in std::fs::read_dir(cache.join("chunks")).unwrap().flatten().filter(|e| e.path().is_dir()) {
-        checked.push((fan.path(), 0o700));
-        for chunk in std::fs::read_dir(fan.path()).unwrap().flatten() {
-            checked.push((chunk.path(), 0o600));
+    // The snapshot's and the safety copy's chunks, each in its fan directory of its store.
+    checked.push((cache.join("safety-chunks"), 0o700));
+    for store in ["chunks", "safety-chunks"] {
+        for fan in std::fs::read_dir(cache.join(store)).unwrap().flatten().filter(|e| e.path().is_dir()) {
+            checked.push((fan.path(), 0o700));
+            for chunk in std::fs::read_dir(fan.path()).unwrap().flatten() {
+                checked.push((chunk.path(), 0o600));
+            }
         }
     }
     assert!(checked.len() >= 12, "chunks were looked at: {checked:?}");
