@@ -27,6 +27,19 @@ start_moto() {
   for _ in $(seq 50); do curl -s -o /dev/null "$MOTO_URL/moto-api/" && break; sleep 0.2; done
 }
 
+# bench_volume NAME: a scratch directory in `work`, and the names in `db` and
+# `volume` for the benchmark's container and its named volume (all three go on
+# exit, with what was started); then moto (its URL in MOTO_URL) and its test
+# credentials.
+bench_volume() {
+  work=$(mktemp -d -p "$PWD/target")
+  db=wharf-bench-$1-$$
+  volume=wharf-bench-$1-$$
+  trap 'kill $BENCH_PIDS 2>/dev/null || true; docker rm -f "$db" >/dev/null 2>&1 || true; docker volume rm -f "$volume" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  start_moto
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+}
+
 # start_layer UPSTREAM LOG [ARGS…]: the realism layer in front of UPSTREAM, its
 # output in LOG (the second line says its settings); its URL in LAYER_URL.
 start_layer() {

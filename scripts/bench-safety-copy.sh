@@ -30,21 +30,8 @@ for bin in "$new" "$old"; do [ -x "$bin" ] || { echo "no build at $bin" >&2; exi
 [ -x .venv/bin/moto_server ] || { echo "run bash scripts/test.sh once first (it makes .venv)" >&2; exit 1; }
 bash scripts/test-images.sh >/dev/null
 
-work=$(mktemp -d -p "$PWD/target")
-db=wharf-bench-safety-$$
-volume=wharf-bench-safety-$$
-cleanup() {
-  # shellcheck disable=SC2086
-  kill $BENCH_PIDS 2>/dev/null || true
-  docker rm -f "$db" >/dev/null 2>&1 || true
-  docker volume rm -f "$volume" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/bench-aws.sh
-start_moto
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+bench_volume safety
 bucket=safety
 curl -s -X PUT "$MOTO_URL/$bucket" >/dev/null
 

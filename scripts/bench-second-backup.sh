@@ -25,22 +25,9 @@ wharf=$PWD/target/release/wharf
 command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic >/dev/null; }
 bash scripts/test-images.sh >/dev/null
 
-work=$(mktemp -d -p "$PWD/target")
-db=wharf-bench-second-$$
-volume=wharf-bench-second-$$
-cleanup() {
-  # shellcheck disable=SC2086
-  kill $BENCH_PIDS 2>/dev/null || true
-  docker rm -f "$db" >/dev/null 2>&1 || true
-  docker volume rm -f "$volume" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/bench-aws.sh
-start_moto
+bench_volume second
 moto=$MOTO_URL
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache
 
 now() { date +%s.%N; }

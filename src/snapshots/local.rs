@@ -230,12 +230,13 @@ pub async fn write<S>(
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
-    let store = Store::safety(cache_of(dir));
+    let cache = cache_of(dir);
+    let store = Store::safety(cache);
     let result = async {
         files::private_dir(dir).map_err(LocalError::io(dir))?;
         // Held until the manifest names the chunks: no trim takes one meanwhile.
         let _held = store.hold().map_err(LocalError::io(&store.dir))?;
-        let (cut, written) = write_chunks(source, &store, &progress).await?;
+        let (cut, written) = write_chunks(source, &store, &Store::new(cache), &progress).await?;
         manifest.format = super::FORMAT;
         manifest.raw_bytes = cut.raw_bytes;
         manifest.stored_bytes = cut.chunks.iter().map(|c| c.stored).sum();
@@ -261,18 +262,18 @@ where
 type KeptBy = Result<std::io::Result<(String, Kept)>, tokio::task::JoinError>;
 
 /// Cuts `source` into chunks and keeps each durably in `store` (linked from
-/// the cache's store where it holds them), several at once; returns the cut
+/// `shared` where it holds them), several at once; returns the cut
 /// (stored sizes filled in) and the chunks written now with their sizes (the
 /// others were there or linked, checked).
 async fn write_chunks<S>(
     source: S,
     store: &Store,
+    shared: &Store,
     progress: &impl Fn(u64),
 ) -> Result<(Cut, HashMap<String, u64>), LocalError>
 where
     S: Stream<Item = Result<Bytes, DockerError>> + Send,
 {
-    let shared = Store::new(store.dir.parent().unwrap_or(&store.dir));
     let raw = AtomicU64::new(0);
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(16);
     let (chunk_tx, mut chunk_rx) = mpsc::channel::<(String, Vec<u8>)>(workers());

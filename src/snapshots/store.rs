@@ -291,12 +291,18 @@ mod tests {
         ChunkRef { sha256: format!("{:x}", Sha256::digest(plain)), size: plain.len() as u64, stored: 0 }
     }
 
-    #[test]
-    fn a_chunk_kept_durably_is_written_once_and_a_damaged_one_again() {
+    /// A cache directory, its store, and `len` bytes of a chunk with their reference.
+    fn fixture(len: u32) -> (tempfile::TempDir, Store, Vec<u8>, ChunkRef) {
         let cache = tempfile::tempdir().unwrap();
         let store = Store::new(cache.path());
-        let plain: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let chunk = chunk_of(&plain);
+        (cache, store, plain, chunk)
+    }
+
+    #[test]
+    fn a_chunk_kept_durably_is_written_once_and_a_damaged_one_again() {
+        let (_cache, store, plain, chunk) = fixture(300_000);
 
         let first = store.keep_durably(&chunk, &plain, 1, None).unwrap();
         assert!(first.written);
@@ -321,10 +327,7 @@ mod tests {
 
     #[test]
     fn jobs_of_one_process_writing_the_same_chunk_at_once_leave_it_whole() {
-        let cache = tempfile::tempdir().unwrap();
-        let store = Store::new(cache.path());
-        let plain: Vec<u8> = (0..400_000u32).map(|i| (i * 13 % 241) as u8).collect();
-        let chunk = chunk_of(&plain);
+        let (_cache, store, plain, chunk) = fixture(400_000);
         let compressed = zstd::bulk::compress(&plain, 1).unwrap();
         std::thread::scope(|s| {
             for _ in 0..8 {
@@ -341,11 +344,28 @@ mod tests {
     }
 
     #[test]
+    fn a_safety_copy_links_what_the_cache_store_holds_and_keeps_it_when_that_goes() {
+        use std::os::unix::fs::MetadataExt;
+        let (cache, shared, plain, chunk) = fixture(300_000);
+        shared.put(&chunk.sha256, &zstd::bulk::compress(&plain, 3).unwrap()).unwrap();
+        let safety = Store::safety(cache.path());
+        let kept = safety.keep_durably(&chunk, &plain, 1, Some(&shared)).unwrap();
+        assert!(!kept.written, "linked, not written");
+        let ino = |s: &Store| std::fs::metadata(s.path(&chunk.sha256)).unwrap().ino();
+        assert_eq!(ino(&safety), ino(&shared), "one file on disk");
+        // The cache's store lets it go (a trim): the safety copy's stays whole.
+        std::fs::remove_file(shared.path(&chunk.sha256)).unwrap();
+        check(&chunk, &std::fs::read(safety.path(&chunk.sha256)).unwrap()).unwrap();
+        // A damaged one in the cache's store is not linked: the chunk is written.
+        let (_other, shared, plain, chunk) = fixture(200_000);
+        shared.put(&chunk.sha256, b"not a zstd frame").unwrap();
+        assert!(safety.keep_durably(&chunk, &plain, 1, Some(&shared)).unwrap().written);
+        check(&chunk, &std::fs::read(safety.path(&chunk.sha256)).unwrap()).unwrap();
+    }
+
+    #[test]
     fn a_trim_leaves_the_store_alone_while_a_job_holds_it() {
-        let cache = tempfile::tempdir().unwrap();
-        let store = Store::new(cache.path());
-        let plain = vec![3u8; 1000];
-        let chunk = chunk_of(&plain);
+        let (_cache, store, plain, chunk) = fixture(1000);
         store.keep_durably(&chunk, &plain, 1, None).unwrap();
         let job = store.hold().unwrap();
         assert!(store.try_exclusive().is_none(), "a job holds it: no trim");
